@@ -1,0 +1,113 @@
+#' Sample a weight matrix or array
+#'
+#' Draws the weights of one layer from an initialization scheme, in C.
+#' `sample_weights(scheme, fan_in, fan_out)` returns a `fan_in x fan_out`
+#' matrix (initvar's layout: a batch `X` of `fan_in`-vectors maps to
+#' `X %*% W`); `sample_weights(scheme, dim = ...)` returns an array of that
+#' shape, with fans read by [fans()] in the given `layout`.
+#'
+#' @section Reproducibility:
+#' The result is reproducible from [set.seed()]: each call takes 64 bits of
+#' seed material from R's generator (advancing it by two draws, for random
+#' schemes only) and generates with xoshiro256++ streams tied to fixed chunks
+#' of the output (65,536 entries, or one column for sparse schemes). The same
+#' seed gives the same weights whatever `threads` is.
+#'
+#' @inheritParams weight_variance
+#' @param threads Number of threads to use (OpenMP); see [initvar_threads()].
+#' @return A double matrix (`fan_in x fan_out`), or an array of shape `dim`
+#'   (a vector for a one-dimensional `dim`).
+#' @seealso [weight_variance()] for the exact variance of the entries.
+#' @examples
+#' set.seed(1)
+#' W <- sample_weights(init_glorot(), 300, 200)
+#' c(sample = var(as.vector(W)), exact = weight_variance(init_glorot(), 300, 200))
+#' # a torch Conv2d(3, 16, 5) kernel, He-normal
+#' K <- sample_weights(init_he(), dim = c(16, 3, 5, 5))
+#' dim(K)
+#' # bias vectors need no fans
+#' sample_weights(init_zeros(), dim = 4)
+#' @export
+sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
+                           layout = c("torch", "keras"),
+                           threads = initvar_threads()) {
+  check_scheme(scheme)
+  threads <- check_whole(threads, "threads", max = 1024)
+  shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
+  r <- resolve_for(scheme, shape)
+  dm <- shape$dim
+  switch(r$family,
+    uniform = .Call(C_sample_iid, dm, 1L, c(r$a, r$b, 0, 0), threads),
+    normal = .Call(C_sample_iid, dm, 2L, c(r$mean, r$sd, 0, 0), threads),
+    truncated_normal = .Call(C_sample_iid, dm, 3L,
+                             c(r$mean, r$sd, r$lower, r$upper), threads),
+    constant = {
+      out <- rep(r$value, prod(dm))
+      if (length(dm) > 1) dim(out) <- dm
+      out
+    },
+    identity = sample_identity(r$gain, dm, shape$layout),
+    orthogonal = matrix_to_shape(
+      .Call(C_sample_orthogonal, r$rows, r$cols, r$gain, threads), shape),
+    sparse = matrix_to_shape(
+      .Call(C_sample_sparse, r$rows, r$cols, r$nzero, r$sd, threads), shape))
+}
+
+# A fan_in x out_units matrix into the requested array shape. In the torch
+# layout the kernel is (out, in, k...), so the transpose is filled in.
+matrix_to_shape <- function(m, shape) {
+  if (shape$layout == "initvar" || length(shape$dim) == 2 && shape$layout == "keras") {
+    return(m)
+  }
+  if (shape$layout == "torch") array(t(m), shape$dim) else array(m, shape$dim)
+}
+
+sample_identity <- function(gain, dm, layout) {
+  out <- array(0, dm)
+  nd <- length(dm)
+  if (layout == "torch") {
+    n_out <- dm[1]; n_in <- dm[2]; k <- dm[-(1:2)]
+  } else { # keras, and initvar's own fan_in x fan_out
+    n_in <- dm[nd - 1]; n_out <- dm[nd]; k <- dm[seq_len(nd - 2)]
+  }
+  centre <- k %/% 2 + 1
+  nd_min <- min(n_in, n_out)
+  i <- seq_len(nd_min)
+  idx <- if (layout == "keras") {
+    cbind(matrix(centre, nd_min, length(k), byrow = TRUE), i, i)
+  } else if (layout == "torch") {
+    cbind(i, i, matrix(centre, nd_min, length(k), byrow = TRUE))
+  } else {
+    cbind(i, i)
+  }
+  out[idx] <- gain
+  out
+}
+
+#' Number of threads used by initvar
+#'
+#' initvar's C routines use OpenMP threads where they pay. The default is
+#' `getOption("initvar.threads")`, or 2 (CRAN's limit for examples and
+#' checks), bounded by the number of processors and by `OMP_THREAD_LIMIT`.
+#' Results never depend on the number of threads.
+#'
+#' @param n `NULL` to query, or a positive whole number to set the default
+#'   for this session.
+#' @return The number of threads that will be used; when setting, the
+#'   previous value, invisibly.
+#' @examples
+#' initvar_threads()
+#' old <- initvar_threads(1)
+#' initvar_threads(old)
+#' @export
+initvar_threads <- function(n = NULL) {
+  available <- .Call(C_openmp_threads)
+  if (!is.null(n)) {
+    check_whole(n, "n", max = 1024)
+    old <- initvar_threads()
+    options(initvar.threads = as.integer(n))
+    return(invisible(old))
+  }
+  n <- getOption("initvar.threads", 2L)
+  as.integer(max(1L, min(n, available)))
+}

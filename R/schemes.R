@@ -1,0 +1,610 @@
+# Initialization schemes: constructors, print/format, exact moments.
+
+# The standard deviation of N(0, 1) truncated to [-2, 2]. Keras and JAX
+# divide the target standard deviation by it so that a truncated normal
+# realizes the target variance.
+trunc_sd_correction <- 0.87962566103423978
+
+new_scheme <- function(name, label, family, ..., reference = NULL) {
+  structure(list(name = name, label = label, family = family, ...,
+                 reference = reference),
+            class = "initvar_scheme")
+}
+
+check_scheme <- function(scheme, arg = "scheme") {
+  if (!inherits(scheme, "initvar_scheme")) {
+    abort_arg(arg, "an initialization scheme such as `init_glorot()`", scheme)
+  }
+  invisible(scheme)
+}
+
+conventions <- c("initvar", "torch", "keras", "jax", "tfjs")
+
+# ---- elementary distributions -----------------------------------------------
+
+#' Elementary weight distributions
+#'
+#' Schemes whose parameters do not depend on the layer's size.
+#'
+#' * `init_uniform(a, b)`: \eqn{U(a, b)}; variance \eqn{(b - a)^2 / 12}.
+#' * `init_normal(mean, sd)`: \eqn{N(mean, sd^2)}.
+#' * `init_truncated_normal(mean, sd, lower, upper)`: \eqn{N(mean, sd^2)}
+#'   conditioned on lying in the bounds. With `bounds = "sd"` (the default,
+#'   as in Keras and JAX) `lower` and `upper` are in units of `sd` around the
+#'   mean; with `bounds = "absolute"` they are values, as in torch's
+#'   `trunc_normal_(mean, std, a, b)`. The realized variance is smaller than
+#'   `sd^2`: [weight_variance()] gives it exactly (for the default bounds,
+#'   \eqn{0.8796^2 sd^2 = 0.7737 sd^2}).
+#' * `init_constant(value)`, `init_zeros()`, `init_ones()`: every weight
+#'   equal to `value`.
+#'
+#' @param a,b Bounds of the uniform distribution, `a < b`.
+#' @param mean,sd Mean and standard deviation of the (parent) normal
+#'   distribution; `sd > 0`.
+#' @param lower,upper Truncation bounds, `lower < upper`; may be infinite.
+#' @param bounds `"sd"`: bounds are in units of `sd` around `mean`;
+#'   `"absolute"`: bounds are values.
+#' @param value The constant.
+#' @return An `initvar_scheme` object, for [sample_weights()],
+#'   [weight_variance()] and [weight_mean()].
+#' @seealso [init_variance_scaling()] for schemes scaled by the layer's fans.
+#' @examples
+#' init_uniform(-0.05, 0.05)
+#' init_truncated_normal(sd = 0.02)
+#' weight_variance(init_truncated_normal(), 10, 10)   # 0.7737, not 1
+#' # torch's trunc_normal_(std = 0.02) truncates at -2 and 2, not at 2 sd:
+#' weight_variance(init_truncated_normal(sd = 0.02, lower = -2, upper = 2,
+#'                                       bounds = "absolute"), 10, 10)
+#' @name init_elementary
+NULL
+
+#' @rdname init_elementary
+#' @export
+init_uniform <- function(a = 0, b = 1) {
+  check_number(a)
+  check_number(b)
+  if (!(b > a)) {
+    abort_arg("b", sprintf("greater than `a` (%s)", format(a)), b)
+  }
+  new_scheme("uniform", "uniform", "uniform", a = a, b = b)
+}
+
+#' @rdname init_elementary
+#' @export
+init_normal <- function(mean = 0, sd = 1) {
+  check_number(mean)
+  check_number(sd, min = 0, min_open = TRUE)
+  new_scheme("normal", "normal", "normal", mean = mean, sd = sd)
+}
+
+#' @rdname init_elementary
+#' @export
+init_truncated_normal <- function(mean = 0, sd = 1, lower = -2, upper = 2,
+                                  bounds = c("sd", "absolute")) {
+  check_number(mean)
+  check_number(sd, min = 0, min_open = TRUE)
+  check_number(lower, finite = FALSE)
+  check_number(upper, finite = FALSE)
+  bounds <- check_choice(bounds, c("sd", "absolute"), "bounds")
+  if (!(upper > lower)) {
+    abort_arg("upper", sprintf("greater than `lower` (%s)", format(lower)), upper)
+  }
+  if (lower == Inf || upper == -Inf) {
+    abort_arg("lower", "below `upper` with a non-empty interval between them", lower)
+  }
+  std <- if (bounds == "sd") c(lower, upper) else (c(lower, upper) - mean) / sd
+  new_scheme("truncated_normal", "truncated normal", "truncated_normal",
+             mean = mean, sd = sd, lower = std[1], upper = std[2],
+             bounds = bounds, given = c(lower, upper))
+}
+
+#' @rdname init_elementary
+#' @export
+init_constant <- function(value = 0) {
+  check_number(value)
+  new_scheme("constant", "constant", "constant", value = value)
+}
+
+#' @rdname init_elementary
+#' @export
+init_zeros <- function() init_constant(0)
+
+#' @rdname init_elementary
+#' @export
+init_ones <- function() init_constant(1)
+
+# ---- structured schemes -----------------------------------------------------
+
+#' Structured initializations: identity, orthogonal, sparse
+#'
+#' * `init_identity(gain)`: `gain` on the diagonal, zero elsewhere; a
+#'   rectangular matrix gets the diagonal of its top-left square. For a
+#'   convolution kernel (`dim` with more than two entries) it is the Dirac
+#'   delta of torch's `dirac_()`: `gain` at the centre of the kernel linking
+#'   channel `i` to channel `i`.
+#' * `init_orthogonal(gain)` (Saxe et al. 2014): a matrix with orthonormal
+#'   columns (`fan_in >= fan_out`) or orthonormal rows (`fan_in < fan_out`),
+#'   times `gain`. It is the Q factor of the QR decomposition (LAPACK
+#'   `dgeqrf`) of a matrix of independent standard normals, with the signs of
+#'   R's diagonal moved into Q, which makes it exactly Haar-distributed
+#'   (Mezzadri 2007). A kernel is flattened to `fan_in x out_units` first.
+#'   Each entry has mean 0 and variance `gain^2 / max(rows, cols)`.
+#' * `init_sparse(sparsity, sd)` (Martens 2010): each **column**, i.e. the
+#'   `fan_in` incoming weights of one output unit, has exactly
+#'   `ceiling(sparsity * fan_in)` zeros at uniformly random positions; the
+#'   other weights are \eqn{N(0, sd^2)}. Libraries disagree on the
+#'   orientation: torch's `sparse_()` zeroes a fraction of each column of its
+#'   `(out, in)` weight, that is of the *outgoing* weights of each input unit
+#'   (a row in initvar's layout). To get torch's pattern, sample the
+#'   transpose: `t(sample_weights(init_sparse(s), fan_out, fan_in))`.
+#'
+#' @param gain Positive multiplier.
+#' @param sparsity Fraction of zeros in each column, in `[0, 1)`.
+#' @param sd Standard deviation of the non-zero weights, `sd > 0`.
+#' @inherit init_elementary return
+#' @examples
+#' W <- sample_weights(init_orthogonal(), 6, 4)
+#' round(crossprod(W), 12)
+#' sample_weights(init_identity(), 3, 5)
+#' W <- sample_weights(init_sparse(0.75), 8, 3)
+#' colSums(W == 0)   # 6 zeros in each column
+#' @name init_structured
+NULL
+
+#' @rdname init_structured
+#' @export
+init_identity <- function(gain = 1) {
+  check_number(gain, min = 0, min_open = TRUE)
+  new_scheme("identity", "identity", "identity", gain = gain)
+}
+
+#' @rdname init_structured
+#' @export
+init_orthogonal <- function(gain = 1) {
+  check_number(gain, min = 0, min_open = TRUE)
+  new_scheme("orthogonal", "orthogonal (Haar)", "orthogonal", gain = gain,
+             reference = "Saxe, McClelland & Ganguli (2014); Mezzadri (2007)")
+}
+
+#' @rdname init_structured
+#' @export
+init_sparse <- function(sparsity = 0.9, sd = 0.01) {
+  check_number(sparsity, min = 0, max = 1, max_open = TRUE)
+  check_number(sd, min = 0, min_open = TRUE)
+  new_scheme("sparse", "sparse", "sparse", sparsity = sparsity, sd = sd,
+             reference = "Martens (2010)")
+}
+
+# ---- variance scaling -------------------------------------------------------
+
+#' Variance-scaling initializations: Glorot, He, LeCun and the general form
+#'
+#' `init_variance_scaling(scale, mode, distribution)` draws weights with
+#' variance \eqn{scale / n}, where \eqn{n} is chosen by `mode`:
+#' `fan_in`, `fan_out`, `fan_avg` \eqn{= (fan_in + fan_out) / 2} or
+#' `fan_geo_avg` \eqn{= \sqrt{fan_in \cdot fan_out}}. The named schemes are
+#' special cases:
+#'
+#' | scheme | scale | mode |
+#' |---|---|---|
+#' | `init_glorot(gain)` (Xavier; Glorot & Bengio 2010, eqs. 12, 16) | `gain^2` | `fan_avg` |
+#' | `init_he(a)` (Kaiming; He et al. 2015) | `2 / (1 + a^2)` | `fan_in` (or `fan_out`) |
+#' | `init_lecun()` (LeCun et al. 1998) | 1 | `fan_in` |
+#' | `init_glorot_standard()` (Glorot & Bengio 2010, eq. 1) | 1/3 | `fan_in`, uniform |
+#' | `init_torch_default()` (`nn.Linear`'s `kaiming_uniform_(a = sqrt(5))`) | 1/3 | `fan_in`, uniform |
+#'
+#' With variance \eqn{v}: `"uniform"` is \eqn{U(-\sqrt{3v}, \sqrt{3v})};
+#' `"normal"` is \eqn{N(0, v)}; `"truncated_normal"` is a normal truncated
+#' at two standard deviations whose standard deviation is first divided by
+#' 0.87962566103423978 (the standard deviation of \eqn{N(0, 1)} truncated to
+#' \eqn{[-2, 2]}), so that the realized variance is exactly \eqn{v}.
+#'
+#' @section Framework conventions:
+#' The frameworks agree on the variance formulas and on uniform draws but not
+#' on what "normal" means. `convention` reproduces each:
+#'
+#' * `"initvar"` (default) and `"torch"`: `"normal"` is an untruncated
+#'   normal, as in torch's `xavier_normal_()` and `kaiming_normal_()`. torch
+#'   has no truncated variance-scaling initializer, so `"truncated_normal"`
+#'   is an error under `"torch"`.
+#' * `"keras"`: `glorot_normal`, `he_normal`, `lecun_normal` and
+#'   `VarianceScaling(distribution = "normal")` (a legacy alias) are all the
+#'   *corrected* truncated normal: realized variance = target.
+#' * `"jax"`: `glorot_normal`, `he_normal` and `lecun_normal` are the corrected
+#'   truncated normal, but `variance_scaling(distribution = "normal")` is
+#'   untruncated.
+#' * `"tfjs"`: every normal is truncated at 2 sd *without* the correction, so
+#'   the realized variance is \eqn{0.8796^2 = 0.7737} of the target.
+#'
+#' @param scale Positive variance scale.
+#' @param mode Which fan divides `scale`.
+#' @param distribution `"uniform"`, `"normal"` or `"truncated_normal"`.
+#' @param gain Glorot's gain: the variance is multiplied by `gain^2`; see
+#'   [gain()].
+#' @param a He et al.'s negative slope of the leaky ReLU that follows the
+#'   layer (0 for ReLU).
+#' @param convention Whose meaning of "normal" to use; see the section below.
+#' @inherit init_elementary return
+#' @references
+#' Glorot, X. and Bengio, Y. (2010). Understanding the difficulty of training
+#' deep feedforward neural networks. AISTATS.
+#'
+#' He, K., Zhang, X., Ren, S. and Sun, J. (2015). Delving deep into
+#' rectifiers. ICCV.
+#'
+#' LeCun, Y., Bottou, L., Orr, G. and Mueller, K.-R. (1998). Efficient
+#' BackProp. In Neural Networks: Tricks of the Trade.
+#' @examples
+#' init_glorot()
+#' weight_variance(init_glorot(), fan_in = 1000, fan_out = 1000)   # 1e-3
+#' weight_variance(init_he(), 512, 256)                            # 2 / 512
+#' # the same "glorot_normal" in four frameworks
+#' sapply(c("torch", "keras", "jax", "tfjs"), function(cv)
+#'   weight_variance(init_glorot("normal", convention = cv), 100, 100))
+#' @name init_variance_scaling
+NULL
+
+#' @rdname init_variance_scaling
+#' @export
+init_variance_scaling <- function(scale = 1,
+                                  mode = c("fan_in", "fan_out", "fan_avg", "fan_geo_avg"),
+                                  distribution = c("truncated_normal", "normal", "uniform"),
+                                  convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
+  check_number(scale, min = 0, min_open = TRUE)
+  mode <- check_choice(mode, c("fan_in", "fan_out", "fan_avg", "fan_geo_avg"), "mode")
+  distribution <- check_choice(distribution, c("truncated_normal", "normal", "uniform"),
+                               "distribution")
+  convention <- check_choice(convention, conventions, "convention")
+  vs_scheme("variance_scaling", "variance scaling", scale, mode, distribution,
+            convention, named = FALSE)
+}
+
+vs_scheme <- function(name, label, scale, mode, distribution, convention,
+                      named, reference = NULL, ...) {
+  # What `distribution` means under `convention`: the family drawn, and
+  # whether a truncated normal's sd is corrected.
+  family <- distribution
+  corrected <- NA
+  if (distribution != "uniform") {
+    if (convention == "torch" && distribution == "truncated_normal") {
+      stop(simpleError(paste0(
+        "`distribution = \"truncated_normal\"` has no torch equivalent: torch's ",
+        "xavier/kaiming initializers are uniform or untruncated normal. Use ",
+        "`convention = \"keras\"`, or `init_truncated_normal()` for torch's ",
+        "`trunc_normal_()`."), call = sys.call(-1)))
+    }
+    truncate <- switch(convention,
+      initvar = , torch = distribution == "truncated_normal",
+      keras = TRUE,
+      jax = distribution == "truncated_normal" || named,
+      tfjs = TRUE)
+    if (truncate) {
+      family <- "truncated_normal"
+      corrected <- convention != "tfjs"
+    }
+  }
+  new_scheme(name, label, "variance_scaling", scale = scale, mode = mode,
+             distribution = distribution, draw = family, corrected = corrected,
+             convention = convention, reference = reference, ...)
+}
+
+#' @rdname init_variance_scaling
+#' @export
+init_glorot <- function(distribution = c("uniform", "normal", "truncated_normal"),
+                        gain = 1,
+                        convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
+  distribution <- check_choice(distribution, c("uniform", "normal", "truncated_normal"),
+                               "distribution")
+  check_number(gain, min = 0, min_open = TRUE)
+  convention <- check_choice(convention, conventions, "convention")
+  vs_scheme("glorot", paste("Glorot (Xavier)", sub("_", " ", distribution)),
+            gain^2, "fan_avg", distribution, convention, named = TRUE,
+            reference = "Glorot & Bengio (2010), eq. 12 (eq. 16 for uniform)",
+            gain = gain)
+}
+
+#' @rdname init_variance_scaling
+#' @export
+init_he <- function(distribution = c("normal", "uniform", "truncated_normal"),
+                    a = 0, mode = c("fan_in", "fan_out"),
+                    convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
+  distribution <- check_choice(distribution, c("normal", "uniform", "truncated_normal"),
+                               "distribution")
+  check_number(a)
+  mode <- check_choice(mode, c("fan_in", "fan_out"), "mode")
+  convention <- check_choice(convention, conventions, "convention")
+  vs_scheme("he", paste("He (Kaiming)", sub("_", " ", distribution)),
+            2 / (1 + a^2), mode, distribution, convention, named = TRUE,
+            reference = "He, Zhang, Ren & Sun (2015), eq. 10", a = a)
+}
+
+#' @rdname init_variance_scaling
+#' @export
+init_lecun <- function(distribution = c("normal", "uniform", "truncated_normal"),
+                       convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
+  distribution <- check_choice(distribution, c("normal", "uniform", "truncated_normal"),
+                               "distribution")
+  convention <- check_choice(convention, conventions, "convention")
+  vs_scheme("lecun", paste("LeCun", sub("_", " ", distribution)),
+            1, "fan_in", distribution, convention, named = TRUE,
+            reference = "LeCun, Bottou, Orr & Mueller (1998)")
+}
+
+#' @rdname init_variance_scaling
+#' @export
+init_glorot_standard <- function() {
+  vs_scheme("glorot_standard", "Glorot & Bengio's \"standard\" U[-1/sqrt(fan_in), 1/sqrt(fan_in)]",
+            1 / 3, "fan_in", "uniform", "initvar", named = TRUE,
+            reference = "Glorot & Bengio (2010), eq. 1")
+}
+
+#' @rdname init_variance_scaling
+#' @export
+init_torch_default <- function() {
+  vs_scheme("torch_default",
+            "torch nn.Linear default: kaiming_uniform_(a = sqrt(5)) = U[-1/sqrt(fan_in), 1/sqrt(fan_in)]",
+            1 / 3, "fan_in", "uniform", "torch", named = TRUE,
+            reference = "torch.nn.Linear.reset_parameters()")
+}
+
+# ---- resolution to concrete parameters --------------------------------------
+
+# "scale / n" as a reader would write it.
+vs_formula <- function(scale, mode) {
+  fmt <- function(v) format(v, digits = 6)
+  if (isTRUE(all.equal(scale, 1 / 3))) {
+    return(sprintf("1 / (3 %s)", switch(mode, fan_in = "fan_in", fan_out = "fan_out",
+      fan_avg = "(fan_in + fan_out) / 2", fan_geo_avg = "sqrt(fan_in fan_out)")))
+  }
+  switch(mode,
+    fan_in = sprintf("%s / fan_in", fmt(scale)),
+    fan_out = sprintf("%s / fan_out", fmt(scale)),
+    fan_avg = sprintf("%s / (fan_in + fan_out)", fmt(2 * scale)),
+    fan_geo_avg = sprintf("%s / sqrt(fan_in fan_out)", fmt(scale)))
+}
+
+mode_n <- function(mode, fan_in, fan_out) {
+  switch(mode, fan_in = fan_in, fan_out = fan_out,
+         fan_avg = (fan_in + fan_out) / 2,
+         fan_geo_avg = sqrt(fan_in * fan_out))
+}
+
+# The concrete distribution a scheme draws from for a given layer.
+# rows x cols is the matrix the structured schemes work on (fan_in x
+# out_units); total is the number of entries; diag the number of identity
+# entries.
+resolve_scheme <- function(scheme, fan_in, fan_out, rows = fan_in,
+                           cols = fan_out, total = rows * cols,
+                           diag = min(rows, cols)) {
+  switch(scheme$family,
+    uniform = list(family = "uniform", a = scheme$a, b = scheme$b),
+    normal = list(family = "normal", mean = scheme$mean, sd = scheme$sd),
+    truncated_normal = list(family = "truncated_normal", mean = scheme$mean,
+                            sd = scheme$sd, lower = scheme$lower,
+                            upper = scheme$upper),
+    constant = list(family = "constant", value = scheme$value),
+    identity = list(family = "identity", gain = scheme$gain, total = total,
+                    diag = diag),
+    orthogonal = list(family = "orthogonal", gain = scheme$gain, rows = rows,
+                      cols = cols),
+    sparse = list(family = "sparse", sd = scheme$sd, rows = rows, cols = cols,
+                  nzero = min(rows, ceiling(scheme$sparsity * rows - 1e-9))),
+    variance_scaling = {
+      v <- scheme$scale / mode_n(scheme$mode, fan_in, fan_out)
+      switch(scheme$draw,
+        uniform = list(family = "uniform", a = -sqrt(3 * v), b = sqrt(3 * v)),
+        normal = list(family = "normal", mean = 0, sd = sqrt(v)),
+        truncated_normal = list(
+          family = "truncated_normal", mean = 0,
+          sd = if (isTRUE(scheme$corrected)) sqrt(v) / trunc_sd_correction else sqrt(v),
+          lower = -2, upper = 2))
+    })
+}
+
+# Exact mean and variance of N(0, 1) truncated to [a, b].
+tn_moments <- function(a, b) {
+  if (b <= 0) {
+    m <- tn_moments(-b, -a)
+    return(c(mean = -m[["mean"]], var = m[["var"]]))
+  }
+  far <- a > 3
+  narrow <- (b - a) < 0.1
+  if (!far && !narrow) {
+    z <- pnorm(b) - pnorm(a)
+    da <- dnorm(a)
+    db <- dnorm(b)
+    ada <- if (is.finite(a)) a * da else 0
+    bdb <- if (is.finite(b)) b * db else 0
+    m <- (da - db) / z
+    return(c(mean = m, var = 1 + (ada - bdb) / z - m^2))
+  }
+  # Moments about a reference point c, on the natural scale s, where the
+  # closed form would cancel: x = c + s u, density of u proportional to
+  # exp(-(c s u + s^2 u^2 / 2)).
+  if (narrow && is.finite(b)) {
+    c0 <- (a + b) / 2
+    s <- (b - a) / 2
+  } else {
+    c0 <- a
+    s <- 1 / a
+  }
+  lo <- (a - c0) / s
+  hi <- (b - c0) / s
+  dens <- function(u, k) u^k * exp(-(c0 * s * u + s^2 * u^2 / 2))
+  mom <- function(k) {
+    integrate(dens, lo, hi, k = k, rel.tol = 1e-12, subdivisions = 1000L)$value
+  }
+  m0 <- mom(0)
+  m1 <- mom(1) / m0
+  m2 <- mom(2) / m0
+  c(mean = c0 + s * m1, var = s^2 * (m2 - m1^2))
+}
+
+dist_moments <- function(r) {
+  switch(r$family,
+    uniform = c(mean = (r$a + r$b) / 2, var = (r$b - r$a)^2 / 12),
+    normal = c(mean = r$mean, var = r$sd^2),
+    truncated_normal = {
+      m <- tn_moments(r$lower, r$upper)
+      c(mean = r$mean + r$sd * m[["mean"]], var = r$sd^2 * m[["var"]])
+    },
+    constant = c(mean = r$value, var = 0),
+    identity = {
+      p <- r$diag / r$total
+      c(mean = r$gain * p, var = r$gain^2 * p * (1 - p))
+    },
+    orthogonal = c(mean = 0, var = r$gain^2 / max(r$rows, r$cols)),
+    sparse = c(mean = 0, var = r$sd^2 * (1 - r$nzero / r$rows)))
+}
+
+# Fans and the matrix a scheme works on, from fan_in/fan_out or from dim.
+layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
+  if (!is.null(dim)) {
+    dim <- check_dim(dim, "dim")
+    layout <- check_choice(layout, c("torch", "keras"), "layout")
+    if (length(dim) == 1 && (scheme$family %in% c("identity", "orthogonal", "sparse"))) {
+      abort_arg("dim", sprintf("a shape with at least 2 dimensions for `init_%s()`",
+                               scheme$family), dim)
+    }
+    needs_fans <- !(scheme$family %in% c("uniform", "normal", "truncated_normal", "constant"))
+    if (!needs_fans) {
+      return(list(dim = dim, layout = layout, fan_in = NA, fan_out = NA,
+                  rows = NA, cols = NA, total = prod(dim)))
+    }
+    f <- fans(dim, layout)
+    rows <- f[["fan_in"]]
+    cols <- f[["out_units"]]
+    if (scheme$family %in% c("orthogonal", "sparse") && rows * cols > max_vector_length) {
+      abort_arg("dim", "a shape R can store", dim)
+    }
+    return(list(dim = dim, layout = layout, fan_in = f[["fan_in"]],
+                fan_out = f[["fan_out"]], rows = rows, cols = cols,
+                total = prod(dim), diag = min(f[["in_units"]], f[["out_units"]])))
+  }
+  if (missing(fan_in) || is.null(fan_in)) {
+    abort_arg("fan_in", "a positive whole number (or give `dim`)", NULL)
+  }
+  check_whole(fan_in, "fan_in")
+  if (missing(fan_out) || is.null(fan_out)) fan_out <- fan_in
+  check_whole(fan_out, "fan_out")
+  if (fan_in * fan_out > max_vector_length) {
+    stop(simpleError(sprintf(
+      "`fan_in` * `fan_out` is %s elements, more than R can store in one vector (%s).",
+      format(fan_in * fan_out, big.mark = ","),
+      format(max_vector_length, big.mark = ",")), call = sys.call(-1)))
+  }
+  list(dim = c(fan_in, fan_out), layout = "initvar", fan_in = fan_in,
+       fan_out = fan_out, rows = fan_in, cols = fan_out,
+       total = fan_in * fan_out, diag = min(fan_in, fan_out))
+}
+
+resolve_for <- function(scheme, shape) {
+  resolve_scheme(scheme, shape$fan_in, shape$fan_out, rows = shape$rows,
+                 cols = shape$cols, total = shape$total, diag = shape$diag)
+}
+
+#' Exact mean and variance of a scheme's weights
+#'
+#' `weight_variance()` is the variance a scheme *realizes* for a layer with
+#' `fan_in` inputs and `fan_out` outputs, computed exactly: a truncated
+#' normal's variance accounts for the truncation (closed form, or numerical
+#' integration where the closed form would lose digits), and a sparse
+#' scheme's for its zeros. It is the `Var(W)` of Glorot and Bengio's
+#' equations.
+#'
+#' The mean and variance are those of the entry \eqn{W_{ij}} at a uniformly
+#' random position \eqn{(i, j)}, over the randomness of the draw. For schemes
+#' whose entries are exchangeable (all but identity) this is the mean and
+#' variance of every entry; for the identity, whose entries are fixed, it is
+#' the spread of the matrix's entries.
+#'
+#' @param scheme An initialization scheme, such as [init_glorot()].
+#' @param fan_in,fan_out Layer sizes: the weight matrix is `fan_in x fan_out`.
+#'   `fan_out` defaults to `fan_in`.
+#' @param dim Alternatively, an array shape, read with [fans()].
+#' @param layout Layout of `dim`: `"torch"` or `"keras"`.
+#' @return A single number.
+#' @examples
+#' weight_variance(init_glorot(), 1000, 1000)
+#' weight_variance(init_glorot_standard(), 1000, 1000)   # 1 / (3 * 1000)
+#' weight_variance(init_he("normal", convention = "tfjs"), 100)   # 0.7737 * 2 / 100
+#' weight_variance(init_he(), dim = c(64, 3, 3, 3))   # torch Conv2d(3, 64, 3)
+#' weight_mean(init_uniform(0, 1), 2, 2)
+#' @export
+weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
+                            layout = c("torch", "keras")) {
+  check_scheme(scheme)
+  shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
+  dist_moments(resolve_for(scheme, shape))[["var"]]
+}
+
+#' @rdname weight_variance
+#' @export
+weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
+                        layout = c("torch", "keras")) {
+  check_scheme(scheme)
+  shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
+  dist_moments(resolve_for(scheme, shape))[["mean"]]
+}
+
+# ---- print and format -------------------------------------------------------
+
+scheme_distribution_text <- function(x) {
+  fmt <- function(v) format(v, digits = 6)
+  switch(x$family,
+    uniform = sprintf("U(%s, %s)", fmt(x$a), fmt(x$b)),
+    normal = sprintf("N(%s, %s^2)", fmt(x$mean), fmt(x$sd)),
+    truncated_normal = sprintf("N(%s, %s^2) truncated to [%s, %s]",
+                               fmt(x$mean), fmt(x$sd),
+                               fmt(x$mean + x$lower * x$sd),
+                               fmt(x$mean + x$upper * x$sd)),
+    constant = sprintf("constant %s", fmt(x$value)),
+    identity = sprintf("%s on the diagonal, 0 elsewhere", fmt(x$gain)),
+    orthogonal = sprintf("%s x a Haar-random matrix with orthonormal columns (or rows)",
+                         fmt(x$gain)),
+    sparse = sprintf("N(0, %s^2) with a fraction %s of zeros in each column",
+                     fmt(x$sd), fmt(x$sparsity)),
+    variance_scaling = switch(x$draw,
+      uniform = "U(-sqrt(3 v), sqrt(3 v))",
+      normal = "N(0, v)",
+      truncated_normal = if (isTRUE(x$corrected)) {
+        "N(0, (sqrt(v) / 0.8796)^2) truncated at 2 sd: realized variance v"
+      } else {
+        "N(0, v) truncated at 2 sd: realized variance 0.7737 v"
+      }))
+}
+
+scheme_variance_text <- function(x) {
+  fmt <- function(v) format(v, digits = 6)
+  switch(x$family,
+    variance_scaling = {
+      v <- vs_formula(x$scale, x$mode)
+      if (identical(x$draw, "truncated_normal") && isFALSE(x$corrected)) {
+        sprintf("Var(W) = 0.7737 v, v = %s (truncated without correction)", v)
+      } else {
+        sprintf("Var(W) = v = %s", v)
+      }
+    },
+    orthogonal = sprintf("Var(W) = %s^2 / max(fan_in, fan_out)", fmt(x$gain)),
+    sparse = sprintf("Var(W) = %s^2 * (1 - ceiling(%s * fan_in) / fan_in)",
+                     fmt(x$sd), fmt(x$sparsity)),
+    identity = "fixed entries (see ?weight_variance)",
+    sprintf("Var(W) = %s", fmt(dist_moments(resolve_scheme(x, 1, 1))[["var"]])))
+}
+
+#' @export
+format.initvar_scheme <- function(x, ...) {
+  sprintf("%s: %s", x$label, scheme_variance_text(x))
+}
+
+#' @export
+print.initvar_scheme <- function(x, ...) {
+  cat("<initvar scheme> ", x$label, "\n", sep = "")
+  cat("  draws:      ", scheme_distribution_text(x), "\n", sep = "")
+  cat("  variance:   ", scheme_variance_text(x), "\n", sep = "")
+  if (!is.null(x$convention) && x$family == "variance_scaling") {
+    cat("  convention: ", x$convention, "\n", sep = "")
+  }
+  if (!is.null(x$reference)) cat("  reference:  ", x$reference, "\n", sep = "")
+  invisible(x)
+}

@@ -1,0 +1,101 @@
+# Argument checks. Each names the argument and says what was expected,
+# raised in R before any .Call.
+
+describe <- function(x) {
+  if (is.null(x)) return("NULL")
+  if (is.function(x)) return("a function")
+  if (!is.atomic(x)) return(paste0("an object of class <", class(x)[1], ">"))
+  if (length(x) != 1) {
+    return(sprintf("a %s vector of length %d", typeof(x), length(x)))
+  }
+  if (is.character(x)) return(sprintf("\"%s\"", x))
+  if (is.na(x)) return(if (is.nan(x)) "NaN" else "NA")
+  format(x, digits = 15)
+}
+
+abort_arg <- function(arg, must, x) {
+  msg <- sprintf("`%s` must be %s, not %s.", arg, must, describe(x))
+  stop(simpleError(msg, call = sys.call(-2)))
+}
+
+check_number <- function(x, arg = deparse(substitute(x)), finite = TRUE,
+                         min = -Inf, max = Inf, min_open = FALSE,
+                         max_open = FALSE, what = NULL) {
+  ok <- is.numeric(x) && length(x) == 1 && !is.na(x) &&
+    (!finite || is.finite(x))
+  if (ok) {
+    ok <- (if (min_open) x > min else x >= min) &&
+      (if (max_open) x < max else x <= max)
+  }
+  if (!ok) {
+    if (is.null(what)) {
+      what <- if (finite) "a finite number" else "a number"
+      lo <- if (is.finite(min)) sprintf("%s %s", if (min_open) ">" else ">=", format(min)) else NULL
+      hi <- if (is.finite(max)) sprintf("%s %s", if (max_open) "<" else "<=", format(max)) else NULL
+      if (!is.null(lo) || !is.null(hi)) {
+        what <- paste(what, paste(c(lo, hi), collapse = " and "))
+      }
+    }
+    abort_arg(arg, what, x)
+  }
+  invisible(as.double(x))
+}
+
+check_whole <- function(x, arg = deparse(substitute(x)), min = 1,
+                        max = .Machine$integer.max) {
+  ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && is.finite(x) &&
+    x == round(x) && x >= min && x <= max
+  if (!ok) {
+    what <- if (min == 1) "a positive whole number" else
+      sprintf("a whole number >= %s", format(min))
+    if (is.finite(max) && max < .Machine$integer.max) {
+      what <- sprintf("%s <= %s", what, format(max))
+    } else if (is.numeric(x) && length(x) == 1 && isTRUE(x > max)) {
+      what <- sprintf("%s no larger than %s", what, format(max, big.mark = ","))
+    }
+    abort_arg(arg, what, x)
+  }
+  invisible(as.double(x))
+}
+
+check_string <- function(x, arg = deparse(substitute(x))) {
+  if (!is.character(x) || length(x) != 1 || is.na(x)) {
+    abort_arg(arg, "a single string", x)
+  }
+  invisible(x)
+}
+
+# match.arg() with an error that names the argument and lists the choices.
+check_choice <- function(x, choices, arg = deparse(substitute(x))) {
+  if (identical(x, choices)) return(choices[1])
+  if (!is.character(x) || length(x) != 1 || is.na(x) || !nzchar(x)) {
+    abort_arg(arg, paste0("one of ", paste0("\"", choices, "\"", collapse = ", ")), x)
+  }
+  i <- pmatch(x, choices)
+  if (is.na(i)) {
+    abort_arg(arg, paste0("one of ", paste0("\"", choices, "\"", collapse = ", ")), x)
+  }
+  choices[i]
+}
+
+# Maximum number of elements of one R vector (R_XLEN_T_MAX).
+max_vector_length <- 4503599627370496
+
+check_dim <- function(dim, arg = "dim") {
+  ok <- is.numeric(dim) && length(dim) >= 1 && !anyNA(dim) &&
+    all(is.finite(dim)) && all(dim == round(dim)) && all(dim >= 1)
+  if (!ok) {
+    abort_arg(arg, "a vector of positive whole numbers", dim)
+  }
+  if (any(dim > .Machine$integer.max)) {
+    abort_arg(arg, sprintf("a vector of sizes no larger than %d",
+                           .Machine$integer.max), dim)
+  }
+  if (prod(dim) > max_vector_length) {
+    stop(simpleError(sprintf(
+      "`%s` asks for %s elements, more than R can store in one vector (%s).",
+      arg, format(prod(dim), big.mark = ","),
+      format(max_vector_length, big.mark = ",")), call = sys.call(-1)))
+  }
+  invisible(as.double(dim))
+}

@@ -1,0 +1,30 @@
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Rdynload.h>
+#include <R_ext/Visibility.h>
+#include "rng.h"
+
+SEXP C_sample_iid(SEXP dim, SEXP family, SEXP params, SEXP threads);
+SEXP C_sample_orthogonal(SEXP rows, SEXP cols, SEXP gain, SEXP threads);
+SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads);
+SEXP C_openmp_threads(void);
+
+/* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
+   objects C_sample_iid etc., the same as the C functions. */
+#define CALLDEF(name, n) {#name, (DL_FUNC) &C_##name, n}
+
+static const R_CallMethodDef CallEntries[] = {
+    CALLDEF(sample_iid, 4),
+    CALLDEF(sample_orthogonal, 4),
+    CALLDEF(sample_sparse, 5),
+    CALLDEF(openmp_threads, 0),
+    {NULL, NULL, 0}
+};
+
+void attribute_visible R_init_initvar(DllInfo *dll)
+{
+    R_registerRoutines(dll, NULL, CallEntries, NULL, NULL);
+    R_useDynamicSymbols(dll, FALSE);
+    R_forceSymbols(dll, TRUE);
+    iv_zig_setup();
+}

@@ -1,0 +1,302 @@
+/* Weight sampling: elementwise (constant-free iid families), orthogonal and
+ * sparse.  Every sampler cuts its work into fixed chunks (IV_CHUNK elements,
+ * or one column) and draws chunk c from stream c of the call's seed, so the
+ * result does not depend on the number of threads. */
+#define USE_FC_LEN_T
+#include <R.h>
+#include <Rinternals.h>
+#include <Rmath.h>
+#include <R_ext/Lapack.h>
+#ifndef FCONE
+#define FCONE
+#endif
+#include "rng.h"
+#include "checks.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Chunks processed between two checks for a user interrupt. */
+#define IV_BATCH 64
+
+enum { FAM_UNIFORM = 1, FAM_NORMAL = 2, FAM_TRUNC = 3 };
+enum { TN_NORMAL = 0, TN_UNIFORM = 1, TN_EXP = 2 };
+
+typedef struct {
+    int family;
+    double p1, p2;     /* uniform: a, b;  normal: mean, sd */
+    double lo, hi;     /* truncated: standardized bounds */
+    int tn_method;     /* truncated: sampling method */
+    int tn_flip;       /* truncated: sample the mirror image, then negate */
+    double tn_alpha;   /* truncated, exponential proposal: rate */
+    double tn_m2;      /* truncated, uniform proposal: (closest point to 0)^2 */
+} iv_family;
+
+/* log(Phi(hi) - Phi(lo)), accurate in both tails. */
+static double log_mass(double lo, double hi)
+{
+    if (lo > 0) { /* upper tail: Q(lo) - Q(hi) */
+        double a = pnorm(lo, 0, 1, 0, 1), b = pnorm(hi, 0, 1, 0, 1);
+        return a + log1p(-exp(b - a));
+    }
+    if (hi < 0) return log_mass(-hi, -lo);
+    return log(pnorm(hi, 0, 1, 1, 0) - pnorm(lo, 0, 1, 1, 0));
+}
+
+/* Choose the exact rejection sampler with the highest acceptance rate for
+ * the standard normal truncated to [lo, hi] (Robert 1995). */
+static void tn_setup(iv_family *f)
+{
+    double lo = f->lo, hi = f->hi;
+    f->tn_flip = 0;
+    if (hi <= 0) { /* entirely on the negative side: sample the mirror image */
+        double t = lo; lo = -hi; hi = -t;
+        f->tn_flip = 1;
+        f->lo = lo; f->hi = hi;
+    }
+    double lz = log_mass(lo, hi);
+    double best = lz; /* plain rejection from the normal */
+    f->tn_method = TN_NORMAL;
+    double m = lo > 0 ? lo : 0.0; /* point of [lo, hi] closest to 0 */
+    f->tn_m2 = m * m;
+    if (R_FINITE(hi)) {
+        double acc = 0.5 * log(2 * M_PI) + lz + 0.5 * m * m - log(hi - lo);
+        if (acc > best) { best = acc; f->tn_method = TN_UNIFORM; }
+    }
+    if (lo >= 0) {
+        double alpha = 0.5 * (lo + sqrt(lo * lo + 4));
+        double acc = 0.5 * log(2 * M_PI) + lz + log(alpha) + alpha * lo
+            - 0.5 * alpha * alpha;
+        if (acc > best) { best = acc; f->tn_method = TN_EXP; f->tn_alpha = alpha; }
+    }
+}
+
+static inline double tn_draw(const iv_family *f, iv_rng *r)
+{
+    const double lo = f->lo, hi = f->hi;
+    double x;
+    switch (f->tn_method) {
+    case TN_UNIFORM:
+        for (;;) {
+            x = lo + (hi - lo) * iv_unif(r);
+            if (iv_unif(r) <= exp(0.5 * (f->tn_m2 - x * x))) break;
+        }
+        break;
+    case TN_EXP:
+        for (;;) {
+            x = lo + iv_exp(r) / f->tn_alpha;
+            if (x > hi) continue;
+            double d = x - f->tn_alpha;
+            if (iv_unif(r) <= exp(-0.5 * d * d)) break;
+        }
+        break;
+    default:
+        do x = iv_norm(r); while (x < lo || x > hi);
+    }
+    return f->tn_flip ? -x : x;
+}
+
+static void fill_chunk(double *out, R_xlen_t len, const iv_family *f,
+                       uint64_t seed, uint64_t stream)
+{
+    iv_rng r;
+    iv_rng_init(&r, seed, stream);
+    const double p1 = f->p1, p2 = f->p2;
+    switch (f->family) {
+    case FAM_UNIFORM: {
+        const double w = p2 - p1;
+        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + w * iv_unif(&r);
+        break;
+    }
+    case FAM_NORMAL:
+        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + p2 * iv_norm(&r);
+        break;
+    default:
+        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + p2 * tn_draw(f, &r);
+    }
+}
+
+/* Fill out[0..n) chunk by chunk, streams stream0, stream0 + 1, ... */
+static void fill_iid(double *out, R_xlen_t n, const iv_family *f,
+                     uint64_t seed, int nth)
+{
+    R_xlen_t nchunks = (n + IV_CHUNK - 1) / IV_CHUNK;
+    for (R_xlen_t start = 0; start < nchunks; start += IV_BATCH) {
+        R_xlen_t end = start + IV_BATCH < nchunks ? start + IV_BATCH : nchunks;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static)
+#endif
+        for (R_xlen_t c = start; c < end; c++) {
+            R_xlen_t off = c * IV_CHUNK;
+            R_xlen_t len = n - off < IV_CHUNK ? n - off : IV_CHUNK;
+            fill_chunk(out + off, len, f, seed, (uint64_t) c);
+        }
+        R_CheckUserInterrupt();
+    }
+}
+
+static SEXP alloc_with_dim(SEXP dim, R_xlen_t n)
+{
+    SEXP ans = PROTECT(allocVector(REALSXP, n));
+    SEXP d = PROTECT(coerceVector(dim, INTSXP));
+    if (d == dim) d = duplicate(dim);
+    PROTECT(d);
+    if (XLENGTH(d) > 1) setAttrib(ans, R_DimSymbol, d);
+    UNPROTECT(3);
+    return ans;
+}
+
+static iv_family family_from_args(SEXP family, SEXP params)
+{
+    iv_family f;
+    f.family = iv_int_arg(family, "family");
+    if (f.family < FAM_UNIFORM || f.family > FAM_TRUNC)
+        error("`family` must be 1 (uniform), 2 (normal) or 3 (truncated normal).");
+    const double *p = iv_real_vec_arg(params, "params", 4);
+    f.p1 = p[0]; f.p2 = p[1]; f.lo = p[2]; f.hi = p[3];
+    f.tn_method = TN_NORMAL; f.tn_flip = 0; f.tn_alpha = 1; f.tn_m2 = 0;
+    if (!R_FINITE(f.p1) || !R_FINITE(f.p2))
+        error("`params[1:2]` must be finite.");
+    if (f.family == FAM_UNIFORM && !(f.p1 <= f.p2))
+        error("uniform bounds must satisfy a <= b.");
+    if (f.family != FAM_UNIFORM && f.p2 < 0)
+        error("`sd` must be non-negative.");
+    if (f.family == FAM_TRUNC) {
+        if (!(f.lo < f.hi)) error("truncation bounds must satisfy lower < upper.");
+        if (f.lo == R_PosInf || f.hi == R_NegInf)
+            error("truncation bounds must leave a non-empty interval.");
+        tn_setup(&f);
+    }
+    return f;
+}
+
+/* C_sample_iid(dim, family, params, threads):
+ * family 1 uniform(a, b), 2 normal(mean, sd), 3 normal(mean, sd) truncated
+ * to [mean + lower sd, mean + upper sd]; params = c(p1, p2, lower, upper). */
+SEXP C_sample_iid(SEXP dim, SEXP family, SEXP params, SEXP threads)
+{
+    R_xlen_t n = iv_dims_total(dim, "dim");
+    iv_family f = family_from_args(family, params);
+    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    uint64_t seed = iv_seed_from_R();
+    SEXP ans = PROTECT(alloc_with_dim(dim, n));
+    fill_iid(REAL(ans), n, &f, seed, nth);
+    UNPROTECT(1);
+    return ans;
+}
+
+/* C_sample_orthogonal(rows, cols, gain, threads): a rows x cols matrix with
+ * orthonormal columns (rows >= cols) or rows (rows < cols), times gain,
+ * Haar-distributed: the Q of the QR decomposition of a Gaussian matrix with
+ * the signs of R's diagonal moved into Q (Mezzadri 2007). */
+SEXP C_sample_orthogonal(SEXP rows, SEXP cols, SEXP gain, SEXP threads)
+{
+    int nr = (int) iv_size_arg(rows, "rows", INT_MAX);
+    int nc = (int) iv_size_arg(cols, "cols", INT_MAX);
+    double g = iv_real_arg(gain, "gain");
+    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    /* work on the tall orientation m x k, m >= k */
+    int wide = nr < nc;
+    int m = wide ? nc : nr, k = wide ? nr : nc;
+    if ((double) m * k > (double) R_XLEN_T_MAX)
+        error("`rows` * `cols` is more elements than R can store in one vector.");
+    uint64_t seed = iv_seed_from_R();
+    R_xlen_t n = (R_xlen_t) m * k;
+    SEXP A = PROTECT(allocVector(REALSXP, n));
+    double *a = REAL(A);
+    iv_family f = { FAM_NORMAL, 0.0, 1.0, 0, 0, TN_NORMAL, 0, 1, 0 };
+    fill_iid(a, n, &f, seed, nth);
+
+    int info = 0, lwork = -1;
+    double wq = 0;
+    double *tau = (double *) R_alloc(k, sizeof(double));
+    F77_CALL(dgeqrf)(&m, &k, a, &m, tau, &wq, &lwork, &info);
+    double wq2 = 0;
+    F77_CALL(dorgqr)(&m, &k, &k, a, &m, tau, &wq2, &lwork, &info);
+    lwork = (int) (wq > wq2 ? wq : wq2);
+    if (lwork < 1) lwork = 1;
+    double *work = (double *) R_alloc(lwork, sizeof(double));
+    F77_CALL(dgeqrf)(&m, &k, a, &m, tau, work, &lwork, &info);
+    if (info != 0) error("LAPACK dgeqrf failed (info = %d).", info);
+    double *sgn = (double *) R_alloc(k, sizeof(double));
+    for (int j = 0; j < k; j++)
+        sgn[j] = (a[j + (R_xlen_t) j * m] < 0 ? -g : g);
+    F77_CALL(dorgqr)(&m, &k, &k, a, &m, tau, work, &lwork, &info);
+    if (info != 0) error("LAPACK dorgqr failed (info = %d).", info);
+
+    SEXP ans = PROTECT(wide ? allocVector(REALSXP, n) : A);
+    if (!wide) {
+        for (int j = 0; j < k; j++) {
+            double *col = a + (R_xlen_t) j * m;
+            for (int i = 0; i < m; i++) col[i] *= sgn[j];
+        }
+    } else {
+        double *o = REAL(ans);
+        /* o is nr x nc = k x m, o[j, i] = Q[i, j] */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < k; j++)
+                o[j + (R_xlen_t) i * k] = a[i + (R_xlen_t) j * m] * sgn[j];
+    }
+    SEXP d = PROTECT(allocVector(INTSXP, 2));
+    INTEGER(d)[0] = nr; INTEGER(d)[1] = nc;
+    setAttrib(ans, R_DimSymbol, d);
+    UNPROTECT(3);
+    return ans;
+}
+
+/* C_sample_sparse(rows, cols, nzero, sd, threads): a rows x cols matrix of
+ * N(0, sd^2) entries with exactly nzero zeros in each column, at positions
+ * drawn uniformly without replacement.  Column j comes from stream j. */
+SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads)
+{
+    int nr = (int) iv_size_arg(rows, "rows", INT_MAX);
+    int nc = (int) iv_size_arg(cols, "cols", INT_MAX);
+    int nz = iv_int_arg(nzero, "nzero");
+    if (nz < 0 || nz > nr) error("`nzero` must be between 0 and `rows`.");
+    double s = iv_real_arg(sd, "sd");
+    if (s < 0) error("`sd` must be non-negative.");
+    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    if ((double) nr * nc > (double) R_XLEN_T_MAX)
+        error("`rows` * `cols` is more elements than R can store in one vector.");
+    uint64_t seed = iv_seed_from_R();
+    SEXP ans = PROTECT(allocMatrix(REALSXP, nr, nc));
+    double *o = REAL(ans);
+    int *idx = (int *) R_alloc((size_t) nth * nr, sizeof(int));
+    int batch = 1 + (1 << 20) / nr; /* about 2^20 elements between checks */
+    for (int start = 0; start < nc; start += batch) {
+        int end = nc - start > batch ? start + batch : nc;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static)
+#endif
+        for (int j = start; j < end; j++) {
+#ifdef _OPENMP
+            int *perm = idx + (size_t) omp_get_thread_num() * nr;
+#else
+            int *perm = idx;
+#endif
+            iv_rng r;
+            iv_rng_init(&r, seed, (uint64_t) j);
+            double *col = o + (R_xlen_t) j * nr;
+            for (int i = 0; i < nr; i++) {
+                col[i] = s * iv_norm(&r);
+                perm[i] = i;
+            }
+            /* partial Fisher-Yates: the first nz entries of perm are a
+               uniformly random nz-subset of the rows */
+            for (int i = 0; i < nz; i++) {
+                int t = i + (int) iv_below(&r, (uint64_t) (nr - i));
+                int tmp = perm[i]; perm[i] = perm[t]; perm[t] = tmp;
+                col[perm[i]] = 0.0;
+            }
+        }
+        R_CheckUserInterrupt();
+    }
+    UNPROTECT(1);
+    return ans;
+}
+
+/* C_openmp_threads(): how many threads OpenMP would give (1 without it). */
+SEXP C_openmp_threads(void)
+{
+    return ScalarInteger(iv_threads(INT_MAX));
+}
