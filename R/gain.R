@@ -12,8 +12,10 @@
 #'   \eqn{1 / \sqrt{E[f(Z)^2]}}, \eqn{Z \sim N(0, 1)}, the gain that makes
 #'   \eqn{E[f(s)^2] = 1} for a unit-variance pre-activation \eqn{s}
 #'   (\eqn{\sqrt{2}} for ReLU, exactly He et al.'s factor). It is computed by
-#'   Gauss-Hermite quadrature with `nodes` nodes, or by [stats::integrate()].
-#'   It works for any vectorized R function.
+#'   Gauss-Hermite quadrature on each half-line (`nodes` nodes on each side
+#'   of 0, so that activations with a kink at 0 are integrated to full
+#'   precision), or by [stats::integrate()]. It works for any vectorized R
+#'   function.
 #' * `method = "auto"` (default): the table where it has the activation,
 #'   Gauss-Hermite otherwise.
 #'
@@ -28,7 +30,7 @@
 #' @param param The negative slope of `"leaky_relu"` (default 0.01) or the
 #'   `alpha` of `"elu"` (default 1); `NULL` otherwise.
 #' @param method `"auto"`, `"table"`, `"gauss_hermite"` or `"integrate"`.
-#' @param nodes Number of Gauss-Hermite nodes.
+#' @param nodes Number of Gauss-Hermite nodes on each half-line (at most 100).
 #' @return A single positive number.
 #' @examples
 #' gain("tanh")                              # torch's 5/3
@@ -39,10 +41,10 @@
 #' @export
 gain <- function(activation = "linear", param = NULL,
                  method = c("auto", "table", "gauss_hermite", "integrate"),
-                 nodes = 101L) {
+                 nodes = 40L) {
   method <- check_choice(method, c("auto", "table", "gauss_hermite", "integrate"),
                          "method")
-  check_whole(nodes, "nodes", max = 1000)
+  check_whole(nodes, "nodes", max = 100)
   if (is.function(activation)) {
     if (!is.null(param)) {
       abort_arg("param", "NULL when `activation` is a function", param)

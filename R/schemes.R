@@ -485,7 +485,7 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
     abort_arg("fan_in", "a positive whole number (or give `dim`)", NULL)
   }
   check_whole(fan_in, "fan_in")
-  if (missing(fan_out) || is.null(fan_out)) fan_out <- fan_in
+  if (missing(fan_out)) fan_out <- fan_in
   check_whole(fan_out, "fan_out")
   if (fan_in * fan_out > max_vector_length) {
     stop(simpleError(sprintf(

@@ -1,0 +1,4 @@
+library(testthat)
+library(initvar)
+
+test_check("initvar")
