@@ -56,8 +56,9 @@ sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 # A fan_in x out_units matrix into the requested array shape. In the torch
 # layout the kernel is (out, in, k...), so the transpose is filled in.
 matrix_to_shape <- function(m, shape) {
-  if (shape$layout == "initvar" || length(shape$dim) == 2 && shape$layout == "keras") {
-    return(m)
+  if (shape$layout == "initvar" || isTRUE(shape$as_is) ||
+      (length(shape$dim) == 2 && shape$layout == "keras")) {
+    return(m)  # already in shape (initvar's or Keras's layout, torch's sparse_())
   }
   if (shape$layout == "torch") array(t(m), shape$dim) else array(m, shape$dim)
 }

@@ -135,7 +135,9 @@ init_ones <- function() init_constant(1)
 #'   other weights are \eqn{N(0, sd^2)}. Libraries disagree on the
 #'   orientation: torch's `sparse_()` zeroes a fraction of each column of its
 #'   `(out, in)` weight, that is of the *outgoing* weights of each input unit
-#'   (a row in initvar's layout). To get torch's pattern, sample the
+#'   (a row in initvar's layout), with `ceiling(sparsity * fan_out)` zeros.
+#'   `sample_weights(init_sparse(s), dim = c(out, in), layout = "torch")`
+#'   reproduces torch's pattern exactly; in initvar's own layout, sample the
 #'   transpose: `t(sample_weights(init_sparse(s), fan_out, fan_in))`.
 #'
 #' @param gain Positive multiplier.
@@ -388,7 +390,7 @@ resolve_scheme <- function(scheme, fan_in, fan_out, rows = fan_in,
     orthogonal = list(family = "orthogonal", gain = scheme$gain, rows = rows,
                       cols = cols),
     sparse = list(family = "sparse", sd = scheme$sd, rows = rows, cols = cols,
-                  nzero = min(rows, ceiling(scheme$sparsity * rows - 1e-9))),
+                  nzero = min(rows, ceiling(scheme$sparsity * rows))),
     variance_scaling = {
       v <- scheme$scale / mode_n(scheme$mode, fan_in, fan_out)
       switch(scheme$draw,
@@ -466,7 +468,7 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
       abort_arg("dim", sprintf("a shape with at least 2 dimensions for `init_%s()`",
                                scheme$family), dim)
     }
-    needs_fans <- !(scheme$family %in% c("uniform", "normal", "truncated_normal", "constant"))
+    needs_fans <- !(scheme$family %in% fan_free)
     if (!needs_fans) {
       return(list(dim = dim, layout = layout, fan_in = NA, fan_out = NA,
                   rows = NA, cols = NA, total = prod(dim)))
@@ -474,15 +476,26 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
     f <- fans(dim, layout)
     rows <- f[["fan_in"]]
     cols <- f[["out_units"]]
+    if (scheme$family == "sparse" && layout == "torch") {
+      if (length(dim) != 2) {
+        abort_arg("dim", "a 2-dimensional shape for `init_sparse()` in the torch layout, as torch's `sparse_()`", dim)
+      }
+      # torch's sparse_() zeroes a fraction of each column of its (out, in)
+      # weight: drawn as is, not transposed
+      rows <- dim[1]
+      cols <- dim[2]
+    }
     if (scheme$family %in% c("orthogonal", "sparse") && rows * cols > max_vector_length) {
       abort_arg("dim", "a shape R can store", dim)
     }
     return(list(dim = dim, layout = layout, fan_in = f[["fan_in"]],
                 fan_out = f[["fan_out"]], rows = rows, cols = cols,
-                total = prod(dim), diag = min(f[["in_units"]], f[["out_units"]])))
+                total = prod(dim), diag = min(f[["in_units"]], f[["out_units"]]),
+                as_is = scheme$family == "sparse" && layout == "torch"))
   }
-  if (missing(fan_in) || is.null(fan_in)) {
-    abort_arg("fan_in", "a positive whole number (or give `dim`)", NULL)
+  if (missing(fan_in)) {
+    stop(simpleError("`fan_in` is missing: give `fan_in` (and `fan_out`), or `dim`.",
+                     call = sys.call(-1)))
   }
   check_whole(fan_in, "fan_in")
   if (missing(fan_out)) fan_out <- fan_in
@@ -490,12 +503,21 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
   if (fan_in * fan_out > max_vector_length) {
     stop(simpleError(sprintf(
       "`fan_in` * `fan_out` is %s elements, more than R can store in one vector (%s).",
-      format(fan_in * fan_out, big.mark = ","),
-      format(max_vector_length, big.mark = ",")), call = sys.call(-1)))
+      big_number(fan_in * fan_out),
+      big_number(max_vector_length)), call = sys.call(-1)))
   }
   list(dim = c(fan_in, fan_out), layout = "initvar", fan_in = fan_in,
        fan_out = fan_out, rows = fan_in, cols = fan_out,
        total = fan_in * fan_out, diag = min(fan_in, fan_out))
+}
+
+fan_free <- c("uniform", "normal", "truncated_normal", "constant")
+
+scheme_moments <- function(scheme, fan_in, fan_out, dim, layout) {
+  if (missing(fan_in) && is.null(dim) && scheme$family %in% fan_free) {
+    return(dist_moments(resolve_scheme(scheme, 1, 1)))
+  }
+  dist_moments(resolve_for(scheme, layer_shape(scheme, fan_in, fan_out, dim, layout)))
 }
 
 resolve_for <- function(scheme, shape) {
@@ -520,7 +542,8 @@ resolve_for <- function(scheme, shape) {
 #'
 #' @param scheme An initialization scheme, such as [init_glorot()].
 #' @param fan_in,fan_out Layer sizes: the weight matrix is `fan_in x fan_out`.
-#'   `fan_out` defaults to `fan_in`.
+#'   `fan_out` defaults to `fan_in`. Schemes whose distribution does not depend
+#'   on the layer (uniform, normal, truncated normal, constant) need neither.
 #' @param dim Alternatively, an array shape, read with [fans()].
 #' @param layout Layout of `dim`: `"torch"` or `"keras"`.
 #' @return A single number.
@@ -534,8 +557,7 @@ resolve_for <- function(scheme, shape) {
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                             layout = c("torch", "keras")) {
   check_scheme(scheme)
-  shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
-  dist_moments(resolve_for(scheme, shape))[["var"]]
+  scheme_moments(scheme, fan_in, fan_out, dim, layout)[["var"]]
 }
 
 #' @rdname weight_variance
@@ -543,8 +565,7 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                         layout = c("torch", "keras")) {
   check_scheme(scheme)
-  shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
-  dist_moments(resolve_for(scheme, shape))[["mean"]]
+  scheme_moments(scheme, fan_in, fan_out, dim, layout)[["mean"]]
 }
 
 # ---- print and format -------------------------------------------------------

@@ -51,7 +51,7 @@ check_whole <- function(x, arg = deparse(substitute(x)), min = 1,
     if (is.finite(max) && max < .Machine$integer.max) {
       what <- sprintf("%s <= %s", what, format(max))
     } else if (is.numeric(x) && length(x) == 1 && isTRUE(x > max)) {
-      what <- sprintf("%s no larger than %s", what, format(max, big.mark = ","))
+      what <- sprintf("%s no larger than %s", what, big_number(max))
     }
     abort_arg(arg, what, x)
   }
@@ -94,8 +94,11 @@ check_dim <- function(dim, arg = "dim") {
   if (prod(dim) > max_vector_length) {
     stop(simpleError(sprintf(
       "`%s` asks for %s elements, more than R can store in one vector (%s).",
-      arg, format(prod(dim), big.mark = ","),
-      format(max_vector_length, big.mark = ",")), call = sys.call(-1)))
+      arg, big_number(prod(dim)),
+      big_number(max_vector_length)), call = sys.call(-1)))
   }
   invisible(as.double(dim))
 }
+
+# A whole number written out in full with thousands separators.
+big_number <- function(x) formatC(x, format = "f", digits = 0, big.mark = ",")

@@ -15,7 +15,7 @@ test_that("fan sizes are checked before anything is allocated", {
   expect_error(sample_weights(s, dim = c(3, -1)), "`dim`")
   expect_error(sample_weights(s, dim = c(3, NA)), "`dim`")
   expect_error(sample_weights(s, dim = numeric(0)), "`dim`")
-  expect_error(sample_weights(s), "`fan_in`")
+  expect_error(sample_weights(s), "`fan_in` is missing")
   expect_snapshot(error = TRUE, sample_weights(s, -3, 10))
   expect_snapshot(error = TRUE, sample_weights(s, 10, 2.5))
   expect_snapshot(error = TRUE, sample_weights(s, 2^30, 2^30))

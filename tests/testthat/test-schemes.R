@@ -244,3 +244,24 @@ test_that("print and format describe the scheme", {
   expect_snapshot(print(init_sparse(0.9)))
   expect_snapshot(print(init_orthogonal()))
 })
+
+test_that("sparse in the torch layout reproduces torch's sparse_() orientation", {
+  set.seed(502)
+  # torch: weight (out = 10, in = 6); ceil(0.55 * 10) = 6 zeros in each column
+  W <- sample_weights(init_sparse(0.55, 1), dim = c(10, 6), layout = "torch")
+  expect_identical(dim(W), c(10L, 6L))
+  expect_true(all(colSums(W == 0) == ceiling(0.55 * 10)))
+  expect_equal(weight_variance(init_sparse(0.55, 1), dim = c(10, 6)), 1 - 6 / 10)
+  # ceiling as torch computes it, in floating point: 0.55 * 100 > 55
+  W <- sample_weights(init_sparse(0.55, 1), 100, 3)
+  expect_true(all(colSums(W == 0) == 56))
+  expect_error(sample_weights(init_sparse(), dim = c(4, 3, 3, 3)), "2-dimensional")
+})
+
+test_that("fan-free schemes need no layer size for their moments", {
+  expect_equal(weight_variance(init_truncated_normal()), 0.87962566103423978^2,
+               tolerance = 1e-15)
+  expect_equal(weight_mean(init_uniform(1, 3)), 2)
+  expect_error(weight_variance(init_glorot()), "`fan_in` is missing")
+  expect_error(sample_weights(init_normal()), "`fan_in` is missing")
+})
