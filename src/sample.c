@@ -12,25 +12,13 @@
 #endif
 #include "rng.h"
 #include "checks.h"
+#include "sample.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 /* Chunks processed between two checks for a user interrupt. */
 #define IV_BATCH 64
-
-enum { FAM_UNIFORM = 1, FAM_NORMAL = 2, FAM_TRUNC = 3 };
-enum { TN_NORMAL = 0, TN_UNIFORM = 1, TN_EXP = 2 };
-
-typedef struct {
-    int family;
-    double p1, p2;     /* uniform: a, b;  normal: mean, sd */
-    double lo, hi;     /* truncated: standardized bounds */
-    int tn_method;     /* truncated: sampling method */
-    int tn_flip;       /* truncated: sample the mirror image, then negate */
-    double tn_alpha;   /* truncated, exponential proposal: rate */
-    double tn_m2;      /* truncated, uniform proposal: (closest point to 0)^2 */
-} iv_family;
 
 /* log(Phi(hi) - Phi(lo)), accurate in both tails. */
 static double log_mass(double lo, double hi)
@@ -45,7 +33,7 @@ static double log_mass(double lo, double hi)
 
 /* Choose the exact rejection sampler with the highest acceptance rate for
  * the standard normal truncated to [lo, hi] (Robert 1995). */
-static void tn_setup(iv_family *f)
+void iv_tn_setup(iv_family *f)
 {
     double lo = f->lo, hi = f->hi;
     f->tn_flip = 0;
@@ -96,24 +84,29 @@ static inline double tn_draw(const iv_family *f, iv_rng *r)
     return f->tn_flip ? -x : x;
 }
 
+void iv_fill(double *out, R_xlen_t len, const iv_family *f, iv_rng *r)
+{
+    const double p1 = f->p1, p2 = f->p2;
+    switch (f->family) {
+    case FAM_UNIFORM: {
+        const double w = p2 - p1;
+        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + w * iv_unif(r);
+        break;
+    }
+    case FAM_NORMAL:
+        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + p2 * iv_norm(r);
+        break;
+    default:
+        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + p2 * tn_draw(f, r);
+    }
+}
+
 static void fill_chunk(double *out, R_xlen_t len, const iv_family *f,
                        uint64_t seed, uint64_t stream)
 {
     iv_rng r;
     iv_rng_init(&r, seed, stream);
-    const double p1 = f->p1, p2 = f->p2;
-    switch (f->family) {
-    case FAM_UNIFORM: {
-        const double w = p2 - p1;
-        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + w * iv_unif(&r);
-        break;
-    }
-    case FAM_NORMAL:
-        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + p2 * iv_norm(&r);
-        break;
-    default:
-        for (R_xlen_t i = 0; i < len; i++) out[i] = p1 + p2 * tn_draw(f, &r);
-    }
+    iv_fill(out, len, f, &r);
 }
 
 /* Fill out[0..n) chunk by chunk, streams stream0, stream0 + 1, ... */
@@ -165,7 +158,7 @@ static iv_family family_from_args(SEXP family, SEXP params)
         if (!(f.lo < f.hi)) error("truncation bounds must satisfy lower < upper.");
         if (f.lo == R_PosInf || f.hi == R_NegInf)
             error("truncation bounds must leave a non-empty interval.");
-        tn_setup(&f);
+        iv_tn_setup(&f);
     }
     return f;
 }
@@ -183,6 +176,60 @@ SEXP C_sample_iid(SEXP dim, SEXP family, SEXP params, SEXP threads)
     fill_iid(REAL(ans), n, &f, seed, nth);
     UNPROTECT(1);
     return ans;
+}
+
+int iv_qr_lwork(int m, int k)
+{
+    int info = 0, lwork = -1;
+    double wq = 0, wq2 = 0, dummy = 0;
+    F77_CALL(dgeqrf)(&m, &k, &dummy, &m, &dummy, &wq, &lwork, &info);
+    F77_CALL(dorgqr)(&m, &k, &k, &dummy, &m, &dummy, &wq2, &lwork, &info);
+    lwork = (int) (wq > wq2 ? wq : wq2);
+    /* room for the signs of R's diagonal after the LAPACK workspace */
+    return (lwork < 1 ? 1 : lwork) + k;
+}
+
+int iv_orthonormalize(double *a, int m, int k, double gain, double *tau,
+                      double *work, int lwork)
+{
+    int info = 0;
+    double *sgn = work + (lwork - k);
+    int lw = lwork - k;
+    F77_CALL(dgeqrf)(&m, &k, a, &m, tau, work, &lw, &info);
+    if (info != 0) return info;
+    for (int j = 0; j < k; j++)
+        sgn[j] = (a[j + (R_xlen_t) j * m] < 0 ? -gain : gain);
+    F77_CALL(dorgqr)(&m, &k, &k, a, &m, tau, work, &lw, &info);
+    if (info != 0) return info;
+    for (int j = 0; j < k; j++) {
+        double *col = a + (R_xlen_t) j * m;
+        for (int i = 0; i < m; i++) col[i] *= sgn[j];
+    }
+    return 0;
+}
+
+void iv_transpose(const double *a, int m, int k, double *o)
+{
+    /* a is m x k, o is k x m */
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < k; j++)
+            o[j + (R_xlen_t) i * k] = a[i + (R_xlen_t) j * m];
+}
+
+void iv_sparse_column(double *col, int nr, int nz, double sd, int *perm,
+                      iv_rng *r)
+{
+    for (int i = 0; i < nr; i++) {
+        col[i] = sd * iv_norm(r);
+        perm[i] = i;
+    }
+    /* partial Fisher-Yates: the first nz entries of perm are a uniformly
+       random nz-subset of the rows */
+    for (int i = 0; i < nz; i++) {
+        int t = i + (int) iv_below(r, (uint64_t) (nr - i));
+        int tmp = perm[i]; perm[i] = perm[t]; perm[t] = tmp;
+        col[perm[i]] = 0.0;
+    }
 }
 
 /* C_sample_orthogonal(rows, cols, gain, threads): a rows x cols matrix with
@@ -207,36 +254,14 @@ SEXP C_sample_orthogonal(SEXP rows, SEXP cols, SEXP gain, SEXP threads)
     iv_family f = { FAM_NORMAL, 0.0, 1.0, 0, 0, TN_NORMAL, 0, 1, 0 };
     fill_iid(a, n, &f, seed, nth);
 
-    int info = 0, lwork = -1;
-    double wq = 0;
+    int lwork = iv_qr_lwork(m, k);
     double *tau = (double *) R_alloc(k, sizeof(double));
-    F77_CALL(dgeqrf)(&m, &k, a, &m, tau, &wq, &lwork, &info);
-    double wq2 = 0;
-    F77_CALL(dorgqr)(&m, &k, &k, a, &m, tau, &wq2, &lwork, &info);
-    lwork = (int) (wq > wq2 ? wq : wq2);
-    if (lwork < 1) lwork = 1;
     double *work = (double *) R_alloc(lwork, sizeof(double));
-    F77_CALL(dgeqrf)(&m, &k, a, &m, tau, work, &lwork, &info);
-    if (info != 0) error("LAPACK dgeqrf failed (info = %d).", info);
-    double *sgn = (double *) R_alloc(k, sizeof(double));
-    for (int j = 0; j < k; j++)
-        sgn[j] = (a[j + (R_xlen_t) j * m] < 0 ? -g : g);
-    F77_CALL(dorgqr)(&m, &k, &k, a, &m, tau, work, &lwork, &info);
-    if (info != 0) error("LAPACK dorgqr failed (info = %d).", info);
+    int info = iv_orthonormalize(a, m, k, g, tau, work, lwork);
+    if (info != 0) error("LAPACK QR failed (info = %d).", info);
 
     SEXP ans = PROTECT(wide ? allocVector(REALSXP, n) : A);
-    if (!wide) {
-        for (int j = 0; j < k; j++) {
-            double *col = a + (R_xlen_t) j * m;
-            for (int i = 0; i < m; i++) col[i] *= sgn[j];
-        }
-    } else {
-        double *o = REAL(ans);
-        /* o is nr x nc = k x m, o[j, i] = Q[i, j] */
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < k; j++)
-                o[j + (R_xlen_t) i * k] = a[i + (R_xlen_t) j * m] * sgn[j];
-    }
+    if (wide) iv_transpose(a, m, k, REAL(ans));
     SEXP d = PROTECT(allocVector(INTSXP, 2));
     INTEGER(d)[0] = nr; INTEGER(d)[1] = nc;
     setAttrib(ans, R_DimSymbol, d);
@@ -276,18 +301,7 @@ SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads)
 #endif
             iv_rng r;
             iv_rng_init(&r, seed, (uint64_t) j);
-            double *col = o + (R_xlen_t) j * nr;
-            for (int i = 0; i < nr; i++) {
-                col[i] = s * iv_norm(&r);
-                perm[i] = i;
-            }
-            /* partial Fisher-Yates: the first nz entries of perm are a
-               uniformly random nz-subset of the rows */
-            for (int i = 0; i < nz; i++) {
-                int t = i + (int) iv_below(&r, (uint64_t) (nr - i));
-                int tmp = perm[i]; perm[i] = perm[t]; perm[t] = tmp;
-                col[perm[i]] = 0.0;
-            }
+            iv_sparse_column(o + (R_xlen_t) j * nr, nr, nz, s, perm, &r);
         }
         R_CheckUserInterrupt();
     }
