@@ -8,6 +8,10 @@ SEXP C_sample_iid(SEXP dim, SEXP family, SEXP params, SEXP threads);
 SEXP C_sample_orthogonal(SEXP rows, SEXP cols, SEXP gain, SEXP threads);
 SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads);
 SEXP C_openmp_threads(void);
+SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads);
+SEXP C_draw_seed(void);
+SEXP C_network_trace(SEXP spec, SEXP net);
+SEXP C_merge_acc(SEXP a, SEXP b);
 
 /* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
    objects C_sample_iid etc., the same as the C functions. */
@@ -18,6 +22,10 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(sample_orthogonal, 4),
     CALLDEF(sample_sparse, 5),
     CALLDEF(openmp_threads, 0),
+    CALLDEF(simulate_block, 4),
+    CALLDEF(draw_seed, 0),
+    CALLDEF(network_trace, 2),
+    CALLDEF(merge_acc, 2),
     {NULL, NULL, 0}
 };
 

@@ -1,0 +1,294 @@
+# Monte Carlo simulation of random networks, forward and backward, in C.
+
+sim_block_size <- 8L
+quantities <- c(s = "pre-activation s", z = "activation z",
+                grad_s = "gradient dC/ds", grad_w = "weight gradient dC/dW")
+
+scheme_engine_code <- function(scheme, fan_in, fan_out) {
+  r <- resolve_scheme(scheme, fan_in, fan_out)
+  switch(r$family,
+    uniform = list(1L, c(r$a, r$b, 0, 0)),
+    normal = list(2L, c(r$mean, r$sd, 0, 0)),
+    truncated_normal = list(3L, c(r$mean, r$sd, r$lower, r$upper)),
+    constant = list(4L, c(r$value, 0, 0, 0)),
+    identity = list(5L, c(r$gain, 0, 0, 0)),
+    orthogonal = list(6L, c(r$gain, 0, 0, 0)),
+    sparse = list(7L, c(r$nzero, r$sd, 0, 0)))
+}
+
+# The list C_simulate_block reads (see src/propagate.c, read_spec()).
+engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
+                        nbins, hrange, seed) {
+  w <- net$widths
+  d <- length(w) - 1
+  wc <- lapply(seq_len(d), function(i) scheme_engine_code(net$init[[i]], w[i], w[i + 1]))
+  bc <- lapply(seq_len(d), function(i) scheme_engine_code(net$bias[[i]], 1, 1))
+  acts <- net$activation
+  list(widths = as.integer(w),
+       act = vapply(acts, function(a) a$code, 0L),
+       act_param = vapply(acts, function(a) as.double(a$param), 0),
+       wkind = vapply(wc, `[[`, 0L, 1), wpar = unlist(lapply(wc, `[[`, 2)),
+       bkind = vapply(bc, `[[`, 0L, 1), bpar = unlist(lapply(bc, `[[`, 2)),
+       input = input, var_x = as.double(var_x), X = X, grad = grad,
+       var_grad = as.double(var_grad), batch = as.integer(batch),
+       center = as.double(center), nbins = as.integer(nbins),
+       hrange = as.double(hrange), seed = seed,
+       rfuns = lapply(acts, function(a) {
+         if (a$code == activation_codes[["r_function"]]) list(a$f, a$df) else NULL
+       }))
+}
+
+sim_block_worker <- function(block, spec, threads) {
+  .Call(C_simulate_block, spec, block[[1]], block[[2]], threads)
+}
+
+#' Simulate random networks forward and backward
+#'
+#' Draws `networks` independent networks from `net`'s initialization, pushes
+#' a batch of `inputs` random inputs forward through each and a random output
+#' gradient backward (Glorot and Bengio's eqs. 2-3), all in C, and
+#' accumulates per layer the moments of the pre-activations \eqn{s}, the
+#' activations \eqn{z}, the back-propagated gradients
+#' \eqn{\partial C / \partial s} and the per-example weight gradients
+#' \eqn{\partial C / \partial W}, next to the predictions of
+#' [predict_variance()].
+#'
+#' @section Monte Carlo standard errors:
+#' Activations of one network share its weights, so they are not independent:
+#' the network is the unit of replication. For each quantity, network
+#' \eqn{j} contributes its first and second moments \eqn{a_j, b_j} (about a
+#' fixed reference point); the estimate is the pooled variance
+#' \eqn{\bar b - \bar a^2} and its MCSE comes from the delta method with the
+#' between-network covariance of \eqn{(a_j, b_j)}. Moments are accumulated in
+#' one pass with mergeable updates (Pebay 2008 for the pooled moments up to
+#' the fourth, Chan et al. 1979 for the network-level co-moments), so memory
+#' does not grow with `networks`.
+#'
+#' @section Reproducibility:
+#' Network \eqn{j} draws its inputs, weights, biases and output gradient
+#' from its own streams of one seed taken from R's RNG, and networks are
+#' merged in blocks of 8 in a fixed order: the result is the same for any
+#' `threads`, and with a `parallel` cluster `cl` (for instance
+#' `parallel::makePSOCKcluster(hosts)` across machines) it is identical to
+#' the sequential run.
+#'
+#' @section Two meanings of Var(z):
+#' The prediction is the variance of one neuron over random weights and
+#' inputs. For each network and input the engine also records the empirical
+#' variance across the neurons of a layer, the quantity the question in
+#' Glorot and Bengio's formula is often confused with; its mean and spread
+#' over networks are the columns `across_mean` and `across_sd`.
+#'
+#' @param net A network from [mlp()].
+#' @param networks Number of independent networks (at least 2).
+#' @param inputs Batch size: inputs pushed through each network (at least 2).
+#' @param input `"normal"` or `"uniform"` iid inputs with variance `var_x`,
+#'   or a `inputs x n_0` matrix used as the batch of every network.
+#' @param var_x Variance of each input feature.
+#' @param grad Output gradient: `"normal"` (iid, variance `var_grad`) or
+#'   `"softmax"` (softmax cross-entropy on uniformly random labels).
+#' @param var_grad Variance of the output gradient for `grad = "normal"`.
+#' @param regime Which prediction the estimates are compared with; both are
+#'   kept in the result.
+#' @param nbins Number of histogram bins per layer and quantity.
+#' @param level Confidence level of the intervals.
+#' @param threads Number of threads; see [initvar_threads()]. Networks run
+#'   concurrently, so R's BLAS should be single-threaded.
+#' @param cl A `parallel` cluster, or `NULL`.
+#' @param progress Show a progress bar when the run takes more than two
+#'   seconds.
+#' @return An `initvar_simulation` object: `summary()` and `as.data.frame()`
+#'   give per layer and quantity the prediction, estimate, MCSE, interval and
+#'   z-score; `print()` shows them; `plot()` draws them.
+#' @examples
+#' set.seed(1)
+#' net <- mlp(c(50, 50, 50, 50), "tanh", init_glorot())
+#' sim <- simulate_network(net, networks = 20, inputs = 32)
+#' sim
+#' head(as.data.frame(sim))
+#' @export
+simulate_network <- function(net, networks = 100, inputs = 256,
+                             input = c("normal", "uniform"), var_x = 1,
+                             grad = c("normal", "softmax"), var_grad = 1,
+                             regime = c("mean_field", "linear"), nbins = 60,
+                             level = 0.95, threads = initvar_threads(),
+                             cl = NULL, progress = interactive()) {
+  check_mlp(net)
+  check_whole(networks, "networks", min = 2, max = 1e9)
+  X <- NULL
+  if (is.matrix(input)) {
+    if (!is.numeric(input) || ncol(input) != net$widths[1] || nrow(input) < 2 ||
+        any(!is.finite(input))) {
+      abort_arg("input", sprintf("a finite numeric matrix with %g columns and at least 2 rows",
+                                 net$widths[1]), input)
+    }
+    X <- matrix(as.double(input), nrow(input))
+    inputs <- nrow(X)
+    input_code <- 3L
+    var_x <- mean(X^2)
+  } else {
+    input <- check_choice(input, c("normal", "uniform"), "input")
+    input_code <- if (input == "normal") 1L else 2L
+    check_whole(inputs, "inputs", min = 2, max = 2^24)
+    check_number(var_x, min = 0)
+  }
+  grad <- check_choice(grad, c("normal", "softmax"), "grad")
+  check_number(var_grad, min = 0)
+  regime <- check_choice(regime, c("mean_field", "linear"), "regime")
+  check_whole(nbins, "nbins", max = 1e5)
+  check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
+  threads <- check_whole(threads, "threads", max = 1024)
+  if (!is.null(cl) && !inherits(cl, "cluster")) abort_arg("cl", "a `parallel` cluster or NULL", cl)
+  setup <- sim_setup(net, inputs, input_code, var_x, X, grad, var_grad, nbins)
+  spec <- setup$spec
+  pred <- setup$pred
+  hrange <- setup$hrange
+  d <- length(net$widths) - 1
+  starts <- seq(0, networks - 1, by = sim_block_size)
+  blocks <- lapply(starts, function(s) list(s, min(sim_block_size, networks - s)))
+  t0 <- proc.time()[["elapsed"]]
+  if (is.null(cl)) {
+    results <- vector("list", length(blocks))
+    bar <- NULL
+    for (k in seq_along(blocks)) {
+      results[[k]] <- sim_block_worker(blocks[[k]], spec, threads)
+      if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && k < length(blocks)) {
+        bar <- utils::txtProgressBar(min = 0, max = length(blocks), style = 3, file = stderr())
+      }
+      if (!is.null(bar)) utils::setTxtProgressBar(bar, k)
+    }
+    if (!is.null(bar)) close(bar)
+  } else {
+    results <- parallel::parLapply(cl, blocks, sim_block_worker, spec = spec, threads = threads)
+  }
+  acc <- results[[1]][[1]]
+  hist <- results[[1]][[2]]
+  for (k in seq_along(results)[-1]) {
+    acc <- .Call(C_merge_acc, acc, results[[k]][[1]])
+    hist <- hist + results[[k]][[2]]
+  }
+  dim(acc) <- c(13, 4, d)
+  dim(hist) <- c(nbins + 2, 3, d)
+  structure(list(net = net, networks = networks, inputs = inputs,
+                 input = if (input_code == 3L) "matrix" else input, var_x = var_x,
+                 grad = grad, var_grad = var_grad, regime = regime, level = level,
+                 prediction = pred, acc = acc, hist = hist,
+                 hrange = array(hrange, c(2, 3, d)),
+                 seconds = proc.time()[["elapsed"]] - t0),
+            class = "initvar_simulation")
+}
+
+# Predictions, reference points, histogram ranges and the engine's spec,
+# with a fresh seed from R's RNG.
+sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) {
+  w <- net$widths
+  d <- length(w) - 1
+  if (inputs * max(w) * (d + 2) > 2^31) {
+    stop(simpleError("`inputs` x widths is too large for one network's workspace.",
+                     call = sys.call(-1)))
+  }
+  pred <- list(
+    linear = tryCatch(predict_variance(net, var_x, var_grad, "linear", grad), error = function(e) NULL),
+    mean_field = tryCatch(predict_variance(net, var_x, var_grad, "mean_field", grad), error = function(e) NULL))
+  mf <- pred$mean_field
+  center <- rbind(s = if (is.null(mf)) numeric(d) else mf$mean_s,
+                  z = if (is.null(mf)) numeric(d) else mf$mean_z,
+                  g = 0, w = 0)
+  hrange <- histogram_ranges(net, mf)
+  seed <- .Call(C_draw_seed)
+  spec <- engine_spec(net, inputs, input_code, var_x, X, if (grad == "normal") 1L else 2L,
+                      var_grad, center, nbins, hrange, seed)
+  list(spec = spec, pred = pred, hrange = hrange)
+}
+
+# Everything network `network` (0-based) of a simulation draws and computes:
+# list(X, W, b, s, z, g), for tests against a plain-R reference.
+network_trace <- function(net, inputs = 8, input = "normal", var_x = 1,
+                          grad = "normal", var_grad = 1, network = 0) {
+  X <- NULL
+  code <- if (is.matrix(input)) 3L else if (input == "normal") 1L else 2L
+  if (code == 3L) { X <- input; inputs <- nrow(X) }
+  setup <- sim_setup(net, inputs, code, var_x, X, grad, var_grad, 10)
+  .Call(C_network_trace, setup$spec, network)
+}
+
+# Histogram ranges per layer for z, dC/ds and dC/dW, from the mean-field
+# prediction (fixed before the run, so blocks merge exactly).
+histogram_ranges <- function(net, mf) {
+  d <- length(net$widths) - 1
+  out <- array(0, c(2, 3, d))
+  sym <- function(s, k) if (is.finite(s) && s > 0) c(-k * s, k * s) else c(-1, 1)
+  for (i in seq_len(d)) {
+    a <- net$activation[[i]]
+    out[, 1, i] <- switch(a$name,
+      tanh = , softsign = c(-1, 1), sigmoid = c(0, 1),
+      scaled_tanh = c(-1.7159, 1.7159),
+      if (is.null(mf)) c(-1, 1) else mf$mean_z[i] + sym(sqrt(mf$var_z[i]), 6))
+    out[, 2, i] <- if (is.null(mf)) c(-1, 1) else sym(sqrt(mf$var_grad_s[i]), 6)
+    out[, 3, i] <- if (is.null(mf)) c(-1, 1) else sym(sqrt(mf$var_grad_w[i]), 10)
+  }
+  out
+}
+
+#' @export
+as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FALSE, ...) {
+  acc <- x$acc
+  d <- dim(acc)[3]
+  q <- stats::qnorm(1 - (1 - x$level) / 2)
+  pred <- x$prediction[[x$regime]]
+  pcol <- c(s = "var_s", z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")
+  rows <- list()
+  for (i in seq_len(d)) {
+    for (k in seq_along(pcol)) {
+      a <- acc[, k, i]
+      n <- a[1]
+      est <- a[3] / n
+      J <- a[6]
+      S <- matrix(c(a[9], a[11], a[11], a[10]), 2) / (J - 1)
+      g <- c(-2 * a[7], 1)
+      mcse <- sqrt(max(drop(crossprod(g, S %*% g)), 0) / J)
+      p <- if (is.null(pred)) NA_real_ else pred[[pcol[[k]]]][i]
+      rows[[length(rows) + 1]] <- data.frame(
+        layer = i, quantity = names(pcol)[k], prediction = p, estimate = est,
+        mcse = mcse, lower = est - q * mcse, upper = est + q * mcse,
+        z = if (mcse > 0) (est - p) / mcse else NA_real_,
+        mean = a[2], kurtosis = if (a[3] > 0) n * a[5] / a[3]^2 else NA_real_,
+        across_mean = if (k <= 3) a[12] else NA_real_,
+        across_sd = if (k <= 3 && J > 1) sqrt(a[13] / (J - 1)) else NA_real_,
+        stringsAsFactors = FALSE)
+    }
+  }
+  out <- do.call(rbind, rows)
+  out$quantity <- factor(out$quantity, levels = names(pcol))
+  out[order(out$quantity, out$layer), , drop = FALSE] -> out
+  rownames(out) <- NULL
+  out
+}
+
+#' @export
+summary.initvar_simulation <- function(object, ...) as.data.frame(object)
+
+#' @export
+print.initvar_simulation <- function(x, digits = 3, ...) {
+  w <- x$net$widths
+  cat(sprintf("<initvar simulation> %d networks x %d inputs, %s; %.1f s\n",
+              x$networks, x$inputs, paste(w, collapse = "-"), x$seconds))
+  cat(sprintf("  inputs: %s, Var(x) = %s; output gradient: %s; prediction: %s regime\n",
+              x$input, format(x$var_x, digits = 4), x$grad, x$regime))
+  cat(sprintf("  MCSE from %d independent networks; agreement: |z| < %.2f (level %s)\n\n",
+              x$networks, stats::qnorm(1 - (1 - x$level) / 2), format(x$level)))
+  df <- as.data.frame(x)
+  qz <- stats::qnorm(1 - (1 - x$level) / 2)
+  f <- function(v) formatC(v, digits = digits, format = "g")
+  for (qn in levels(df$quantity)) {
+    s <- df[df$quantity == qn, ]
+    cat("Var(", quantities[[qn]], ")\n", sep = "")
+    tab <- data.frame(layer = s$layer, predicted = f(s$prediction), simulated = f(s$estimate),
+                      mcse = formatC(s$mcse, digits = 2, format = "g"),
+                      z = ifelse(is.na(s$z), "-", formatC(s$z, digits = 2, format = "f")),
+                      agrees = ifelse(is.na(s$z), "-", ifelse(abs(s$z) < qz, "yes", "NO")))
+    print(tab, row.names = FALSE, right = TRUE)
+    cat("\n")
+  }
+  invisible(x)
+}

@@ -1,0 +1,150 @@
+# Per-layer variance predictions: Glorot & Bengio's linear regime and the
+# infinite-width (mean-field) recursion.
+
+#' Predicted per-layer variances of a random network
+#'
+#' For a network from [mlp()] at initialization, predicts layer by layer the
+#' variance of the pre-activations \eqn{s}, of the activations \eqn{z}, of
+#' the back-propagated gradients \eqn{\partial C / \partial s} and of the
+#' per-example weight gradients \eqn{\partial C / \partial W}. Variances are
+#' over the randomness of the weights, biases and inputs, for one neuron (see
+#' `vignette("what-var-means")` once available, and [simulate_network()] for
+#' the across-neuron variance of one fixed network).
+#'
+#' Row \eqn{i} (1-based) is the layer holding \eqn{W^{i-1}}, of size
+#' \eqn{n_{i-1} \times n_i}: it takes \eqn{z^{i-1}} to \eqn{s^{i-1}} and
+#' outputs \eqn{z^i = f(s^{i-1})}, with \eqn{z^0 = x}. Write
+#' \eqn{v_i = Var(W^{i-1})} ([weight_variance()]) and
+#' \eqn{g_i = \partial C / \partial s^{i-1}}.
+#'
+#' @section `regime = "linear"`: Glorot and Bengio (2010), with
+#'   \eqn{f'(0) = 1} and zero-mean weights, so that every layer is linear:
+#'   \deqn{Var(z^i) = Var(x) \prod_{i'=1}^{i} n_{i'-1} v_{i'}}
+#'   (their eq. 5, indices shifted by one: their \eqn{\prod_{i'=0}^{i-1}
+#'   n_{i'} Var(W^{i'})});
+#'   \deqn{Var(g_i) = Var(g_d) \prod_{i'=i+1}^{d} n_{i'} v_{i'}}
+#'   (their eq. 6, whose product runs one layer too far: the gradient at
+#'   layer \eqn{i} has passed through the weights *above* it only, each
+#'   summing \eqn{n_{i'}} terms);
+#'   \deqn{Var(\partial C / \partial W^{i-1}) = Var(z^{i-1}) Var(g_i)}
+#'   (their eq. 7). Their eq. 13 prints \eqn{Var[x]} where
+#'   \eqn{Var[\partial C / \partial s^d]} is meant. A bias variance, if any,
+#'   is added to each \eqn{Var(s)}.
+#'
+#' @section `regime = "mean_field"`: the exact recursion of an infinitely wide
+#'   network (Poole et al. 2016; Schoenholz et al. 2017), for any activation
+#'   and bias: with \eqn{s^{i-1} \sim N(\mu_b, q_i)},
+#'   \deqn{q_i = n_{i-1} v_i E[(z^{i-1})^2] + \sigma_b^2, \quad
+#'   E[(z^i)^k] = E[f(\mu_b + \sqrt{q_i} Z)^k],}
+#'   \deqn{Var(g_i) = E[f'(s^{i-1})^2] \, n_{i+1} v_{i+1} Var(g_{i+1}),
+#'   \quad Var(\partial C / \partial W^{i-1}) = E[(z^{i-1})^2] Var(g_i),}
+#'   the expectations by half-range Gauss-Hermite quadrature (see [gain()]).
+#'   Note \eqn{E[z^2]}, not \eqn{Var(z)}, drives the next layer: they differ
+#'   when \eqn{f} has a non-zero mean (sigmoid). For ReLU, \eqn{E[f(s)^2] =
+#'   q/2}: He et al.'s factor 1/2 exactly. The backward pass assumes the
+#'   gradients independent of the forward activations, as is standard; it is
+#'   exact for linear networks.
+#'
+#' In both regimes the weights must have mean zero.
+#'
+#' @param net A network from [mlp()].
+#' @param var_x Variance of each input feature (zero mean).
+#' @param var_grad Variance of the output gradient \eqn{\partial C /
+#'   \partial s^{d-1}} when `grad = "normal"`.
+#' @param regime `"linear"` or `"mean_field"`.
+#' @param grad `"normal"`: the output gradient is drawn iid with variance
+#'   `var_grad`; `"softmax"`: it comes from a softmax cross-entropy cost on
+#'   uniformly random labels, \eqn{(p - y) f'(s^{d-1})}, whose variance is
+#'   \eqn{1/n_d - 1/n_d^2} for small logits (linear regime) and is computed
+#'   with a large-\eqn{n_d} approximation in the mean-field regime.
+#' @return A data frame with one row per layer: `layer`, `n_in`, `n_out`,
+#'   `var_s`, `var_z`, `var_grad_s`, `var_grad_w`, `mean_s`, `mean_z`.
+#' @references
+#' Glorot, X. and Bengio, Y. (2010). Understanding the difficulty of training
+#' deep feedforward neural networks. AISTATS.
+#'
+#' Poole, B., Lahiri, S., Raghu, M., Sohl-Dickstein, J. and Ganguli, S.
+#' (2016). Exponential expressivity in deep neural networks through transient
+#' chaos. NeurIPS.
+#' @examples
+#' net <- mlp(c(1000, rep(1000, 5)), "tanh", init_glorot_standard())
+#' predict_variance(net)                       # shrinks by 1/3 per layer
+#' predict_variance(net, regime = "mean_field")
+#' relu <- mlp(rep(500, 11), "relu", init_he())
+#' predict_variance(relu, regime = "mean_field")$var_s   # constant: He's factor 2
+#' @export
+predict_variance <- function(net, var_x = 1, var_grad = 1,
+                             regime = c("linear", "mean_field"),
+                             grad = c("normal", "softmax")) {
+  check_mlp(net)
+  check_number(var_x, min = 0)
+  check_number(var_grad, min = 0)
+  regime <- check_choice(regime, c("linear", "mean_field"), "regime")
+  grad <- check_choice(grad, c("normal", "softmax"), "grad")
+  w <- net$widths
+  d <- length(w) - 1
+  v <- vapply(seq_len(d), function(i) weight_variance(net$init[[i]], w[i], w[i + 1]), 0)
+  wm <- vapply(seq_len(d), function(i) weight_mean(net$init[[i]], w[i], w[i + 1]), 0)
+  if (any(abs(wm) > 1e-12 * sqrt(v))) {
+    stop(simpleError(paste0(
+      "`net` has weights with a non-zero mean (layer ", which(abs(wm) > 1e-12 * sqrt(v))[1],
+      "): the predictions assume zero-mean weights."), call = sys.call()))
+  }
+  bm <- vapply(net$bias, function(s) weight_mean(s), 0)
+  bv <- vapply(net$bias, function(s) weight_variance(s), 0)
+  var_s <- var_z <- mean_s <- mean_z <- m2_z <- dfd2 <- numeric(d)
+  m2_prev <- var_x
+  for (i in seq_len(d)) {
+    q <- w[i] * v[i] * m2_prev + bv[i]
+    var_s[i] <- q
+    mean_s[i] <- bm[i]
+    if (regime == "linear") {
+      mean_z[i] <- bm[i]
+      var_z[i] <- q
+      m2_z[i] <- q + bm[i]^2
+      dfd2[i] <- 1
+    } else {
+      a <- net$activation[[i]]
+      sd_i <- sqrt(q)
+      m1 <- normal_expectation(a$f, sd_i, bm[i])
+      m2 <- normal_expectation(function(x) a$f(x)^2, sd_i, bm[i])
+      mean_z[i] <- m1
+      m2_z[i] <- m2
+      var_z[i] <- max(m2 - m1^2, 0)
+      dfd2[i] <- normal_expectation(function(x) a$df(x)^2, sd_i, bm[i])
+    }
+    m2_prev <- m2_z[i]
+  }
+  var_g <- numeric(d)
+  var_g[d] <- if (grad == "normal") var_grad else
+    softmax_grad_var(net, var_s[d], mean_s[d], regime) * dfd2[d]
+  if (d > 1) {
+    for (i in (d - 1):1) var_g[i] <- dfd2[i] * w[i + 2] * v[i + 1] * var_g[i + 1]
+  }
+  m2_in <- c(var_x, m2_z[-d])
+  data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
+             var_s = var_s, var_z = var_z, var_grad_s = var_g,
+             var_grad_w = m2_in * var_g, mean_s = mean_s, mean_z = mean_z)
+}
+
+# Var(p_k - y_k) for a softmax over n_d logits z = f(s), s ~ N(mu, q), with
+# uniformly random labels: E[p^2] - 2 / n^2 + 1 / n. Linear regime: small
+# logits, p = 1/n. Mean field: E[p_1^2] with the other n - 1 terms of the
+# denominator replaced by their mean (exact as n grows).
+softmax_grad_var <- function(net, q, mu, regime) {
+  n <- net$widths[length(net$widths)]
+  if (regime == "linear") return(1 / n - 1 / n^2)
+  f <- net$activation[[length(net$activation)]]$f
+  sd_q <- sqrt(q)
+  M <- normal_expectation(function(x) exp(f(x)), sd_q, mu)
+  Ep2 <- normal_expectation(function(x) {
+    e <- exp(f(x))
+    (e / (e + (n - 1) * M))^2
+  }, sd_q, mu)
+  Ep2 - 2 / n^2 + 1 / n
+}
+
+check_mlp <- function(net, arg = "net") {
+  if (!inherits(net, "initvar_mlp")) abort_arg(arg, "a network from `mlp()`", net)
+  invisible(net)
+}
