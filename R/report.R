@@ -106,3 +106,126 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
   print(df, right = FALSE, row.names = FALSE)
   invisible(x)
 }
+
+#' Glorot and Bengio's experiment at initialization: prediction against simulation
+#'
+#' The package's main job. Simulates the network of Glorot and Bengio (2010)
+#' at initialization, five hidden tanh layers of 1000 units and a softmax
+#' output over 10 classes, under their "standard" initialization (eq. 1,
+#' \eqn{U[-1/\sqrt{n}, 1/\sqrt{n}]}) and their normalized initialization (eq.
+#' 16, \eqn{U[-\sqrt{6}/\sqrt{n_i + n_{i+1}}, \sqrt{6}/\sqrt{n_i + n_{i+1}}]}),
+#' prints per layer the variance of the activations, of the back-propagated
+#' gradients and of the weight gradients, predicted (mean-field, and
+#' Glorot's linear regime) and simulated with its Monte Carlo standard error,
+#' and writes a figure: variance against layer, and the normalized
+#' histograms of their figures 6, 7 and 8 (hidden layers).
+#'
+#' The inputs are standard normal (the paper's were images); the output
+#' gradient is that of the softmax cross-entropy on uniformly random labels.
+#'
+#' @param networks Independent networks per initialization.
+#' @param inputs Inputs per network.
+#' @param width,depth Hidden width and number of hidden layers (the input has
+#'   `width` features).
+#' @param file Where to write the figure (`.png` or `.pdf`).
+#' @param level Confidence level of the agreement column.
+#' @param threads Number of threads; see [initvar_threads()].
+#' @param quiet Print nothing.
+#' @return Invisibly, a list: `table` (data frame), the two simulations
+#'   `standard` and `normalized` ([simulate_network()]), and `file`, the
+#'   path of the figure.
+#' @examples
+#' \donttest{
+#' set.seed(1)
+#' res <- glorot_report(networks = 4, inputs = 20, width = 100)
+#' res$file
+#' }
+#' @export
+glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
+                          file = file.path(tempdir(), "glorot_report.png"),
+                          level = 0.99, threads = initvar_threads(), quiet = FALSE) {
+  check_whole(networks, "networks", min = 2, max = 1e6)
+  check_whole(inputs, "inputs", min = 2, max = 1e6)
+  check_whole(width, "width", max = 1e5)
+  check_whole(depth, "depth", max = 1000)
+  check_string(file, "file")
+  if (!grepl("\\.(png|pdf)$", file, ignore.case = TRUE)) {
+    abort_arg("file", "a path ending in .png or .pdf", file)
+  }
+  check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
+  widths <- c(width, rep(width, depth), 10)
+  acts <- c(rep("tanh", depth), "linear")
+  inits <- list(standard = init_glorot_standard(), normalized = init_glorot("uniform"))
+  sims <- lapply(inits, function(init) {
+    simulate_network(mlp(widths, acts, init), networks = networks, inputs = inputs,
+                     grad = "softmax", level = level, threads = threads, nbins = 100,
+                     progress = !quiet && interactive())
+  })
+  q <- stats::qnorm(1 - (1 - level) / 2)
+  table <- do.call(rbind, lapply(names(sims), function(nm) {
+    df <- as.data.frame(sims[[nm]])
+    df <- df[df$quantity %in% c("z", "grad_s", "grad_w"), ]
+    lin <- sims[[nm]]$prediction$linear
+    pcol <- c(z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")
+    data.frame(init = nm, quantity = as.character(df$quantity), layer = df$layer,
+               linear = mapply(function(qq, i) lin[[pcol[[qq]]]][i],
+                               as.character(df$quantity), df$layer),
+               mean_field = df$prediction, simulated = df$estimate, mcse = df$mcse,
+               z = df$z, agrees = abs(df$z) < q, stringsAsFactors = FALSE)
+  }))
+  rownames(table) <- NULL
+  draw_glorot_figure(sims, file, depth)
+  if (!quiet) print_glorot_table(table, sims, level, file)
+  invisible(list(table = table, standard = sims$standard, normalized = sims$normalized,
+                 file = normalizePath(file)))
+}
+
+draw_glorot_figure <- function(sims, file, depth) {
+  if (grepl("\\.pdf$", file, ignore.case = TRUE)) {
+    grDevices::pdf(file, width = 16, height = 8)
+  } else {
+    grDevices::png(file, width = 1600, height = 800, res = 100)
+  }
+  on.exit(grDevices::dev.off())
+  op <- graphics::par(mfrow = c(2, 4), mar = c(4.2, 4.2, 4, 1))
+  on.exit(graphics::par(op), add = TRUE, after = FALSE)
+  labels <- c(standard = "standard init (eq. 1)", normalized = "normalized init (eq. 16)")
+  for (nm in names(sims)) {
+    plot(sims[[nm]], type = "variance", main = paste("Per-layer variance,", labels[[nm]]))
+    for (q in c("z", "grad_s", "grad_w")) {
+      plot(sims[[nm]], type = "histogram", quantity = q, layers = seq_len(depth),
+           main = sprintf("%s\n%s", quantity_titles[[q]], labels[[nm]]))
+    }
+  }
+}
+
+print_glorot_table <- function(table, sims, level, file) {
+  s <- sims$standard
+  cat(sprintf(paste0("Glorot & Bengio (2010) at initialization: %s tanh network, softmax output\n",
+                     "%d networks x %d inputs per initialization, N(0, 1) inputs; ",
+                     "MCSE from network-level replicates\n\n"),
+              paste(s$net$widths, collapse = "-"), s$networks, s$inputs))
+  f <- function(v) formatC(v, digits = 3, format = "g")
+  titles <- c(z = "Var(z^i), activations (eq. 5)",
+              grad_s = "Var(dC/ds^(i-1)), back-propagated gradients (eq. 6)",
+              grad_w = "Var(dC/dW^(i-1)), weight gradients (eq. 7)")
+  for (nm in unique(table$init)) {
+    cat(toupper(nm), if (nm == "standard") "initialization, U[-1/sqrt(n_i), 1/sqrt(n_i)]\n" else
+      "initialization, U[-sqrt(6/(n_i + n_(i+1))), sqrt(6/(n_i + n_(i+1)))]\n", sep = " ")
+    for (q in names(titles)) {
+      r <- table[table$init == nm & table$quantity == q, ]
+      cat("  ", titles[[q]], "\n", sep = "")
+      out <- data.frame(layer = r$layer, linear = f(r$linear), mean_field = f(r$mean_field),
+                        simulated = f(r$simulated), mcse = formatC(r$mcse, digits = 2, format = "g"),
+                        z = formatC(r$z, digits = 2, format = "f"),
+                        agrees = ifelse(r$agrees, "yes", "NO"))
+      lines <- utils::capture.output(print(out, row.names = FALSE))
+      cat(paste0("    ", lines), sep = "\n")
+    }
+    cat("\n")
+  }
+  cat(sprintf(paste0("Agreement of simulation with the mean-field prediction at level %s: %d of %d ",
+                     "comparisons.\nThe linear-regime column is Glorot's eqs. 5-7 (exact only for ",
+                     "linear layers).\nFigure: %s\n"),
+              format(level), sum(table$agrees, na.rm = TRUE), nrow(table), normalizePath(file)))
+}

@@ -56,7 +56,8 @@
 #'   `var_grad`; `"softmax"`: it comes from a softmax cross-entropy cost on
 #'   uniformly random labels, \eqn{(p - y) f'(s^{d-1})}, whose variance is
 #'   \eqn{1/n_d - 1/n_d^2} for small logits (linear regime) and is computed
-#'   with a large-\eqn{n_d} approximation in the mean-field regime.
+#'   exactly for independent Gaussian pre-activations in the mean-field
+#'   regime (a one-dimensional integral).
 #' @return A data frame with one row per layer: `layer`, `n_in`, `n_out`,
 #'   `var_s`, `var_z`, `var_grad_s`, `var_grad_w`, `mean_s`, `mean_z`.
 #' @references
@@ -127,20 +128,25 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
              var_grad_w = m2_in * var_g, mean_s = mean_s, mean_z = mean_z)
 }
 
-# Var(p_k - y_k) for a softmax over n_d logits z = f(s), s ~ N(mu, q), with
-# uniformly random labels: E[p^2] - 2 / n^2 + 1 / n. Linear regime: small
-# logits, p = 1/n. Mean field: E[p_1^2] with the other n - 1 terms of the
-# denominator replaced by their mean (exact as n grows).
+# Var(p_k - y_k) for a softmax over n logits L = f(s), s ~ N(mu, q) iid
+# across units (the infinite-width limit), with uniformly random labels:
+# E[p^2] - 2 / n^2 + 1 / n. Linear regime: small logits, p = 1/n. Mean
+# field: exactly, with 1 / a^2 = int_0^Inf t exp(-a t) dt,
+#   E[p_1^2] = int_0^Inf t E[exp(2 L - t e^L)] E[exp(-t e^L)]^(n - 1) dt,
+# a one-dimensional integral of one-dimensional Gaussian expectations.
 softmax_grad_var <- function(net, q, mu, regime) {
   n <- net$widths[length(net$widths)]
   if (regime == "linear") return(1 / n - 1 / n^2)
   f <- net$activation[[length(net$activation)]]$f
   sd_q <- sqrt(q)
-  M <- normal_expectation(function(x) exp(f(x)), sd_q, mu)
-  Ep2 <- normal_expectation(function(x) {
-    e <- exp(f(x))
-    (e / (e + (n - 1) * M))^2
-  }, sd_q, mu)
+  integrand <- function(t) {
+    vapply(t, function(tt) {
+      a <- normal_expectation(function(x) { l <- f(x); exp(2 * l - tt * exp(l)) }, sd_q, mu)
+      b <- normal_expectation(function(x) exp(-tt * exp(f(x))), sd_q, mu)
+      tt * a * b^(n - 1)
+    }, 0)
+  }
+  Ep2 <- stats::integrate(integrand, 0, Inf, rel.tol = 1e-10)$value
   Ep2 - 2 / n^2 + 1 / n
 }
 
