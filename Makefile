@@ -26,6 +26,7 @@ check: build
 bench: install
 	Rscript bench/sample.R
 	INITVAR_BENCH_THREADS=2 Rscript bench/sample.R
+	Rscript bench/propagate.R
 
 clean:
 	rm -rf src/*.o src/*.so $(PKG).Rcheck $(PKG)_*.tar.gz

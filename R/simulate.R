@@ -38,8 +38,8 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
        }))
 }
 
-sim_block_worker <- function(block, spec, threads) {
-  .Call(C_simulate_block, spec, block[[1]], block[[2]], threads)
+sim_block_worker <- function(block, spec, threads, workspace = NULL) {
+  .Call(C_simulate_block, spec, block[[1]], block[[2]], threads, workspace)
 }
 
 #' Simulate random networks forward and backward
@@ -150,8 +150,9 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   if (is.null(cl)) {
     results <- vector("list", length(blocks))
     bar <- NULL
+    workspace <- .Call(C_workspace, spec, threads)
     for (k in seq_along(blocks)) {
-      results[[k]] <- sim_block_worker(blocks[[k]], spec, threads)
+      results[[k]] <- sim_block_worker(blocks[[k]], spec, threads, workspace)
       if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && k < length(blocks)) {
         bar <- utils::txtProgressBar(min = 0, max = length(blocks), style = 3, file = stderr())
       }

@@ -8,7 +8,9 @@ SEXP C_sample_iid(SEXP dim, SEXP family, SEXP params, SEXP threads);
 SEXP C_sample_orthogonal(SEXP rows, SEXP cols, SEXP gain, SEXP threads);
 SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads);
 SEXP C_openmp_threads(void);
-SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads);
+SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
+                      SEXP workspace);
+SEXP C_workspace(SEXP spec, SEXP threads);
 SEXP C_draw_seed(void);
 SEXP C_network_trace(SEXP spec, SEXP net);
 SEXP C_merge_acc(SEXP a, SEXP b);
@@ -22,7 +24,8 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(sample_orthogonal, 4),
     CALLDEF(sample_sparse, 5),
     CALLDEF(openmp_threads, 0),
-    CALLDEF(simulate_block, 4),
+    CALLDEF(simulate_block, 5),
+    CALLDEF(workspace, 2),
     CALLDEF(draw_seed, 0),
     CALLDEF(network_trace, 2),
     CALLDEF(merge_acc, 2),

@@ -187,36 +187,110 @@ static void read_spec(SEXP spec, spec_t *sp)
     }
 }
 
-static void alloc_work(const spec_t *sp, work_t *ws)
+/* Big buffers come from an arena (a workspace kept across blocks, see
+   C_workspace) or, without one, from R_alloc. An arena with base NULL only
+   counts the bytes needed. */
+typedef struct {
+    char *base;
+    size_t used, cap;
+} arena_t;
+
+static void *take(arena_t *a, size_t n, size_t size)
+{
+    size_t bytes = (n * size + 63) & ~((size_t) 63);
+    if (a == NULL) return R_alloc(n, size);
+    void *p = a->base ? a->base + a->used : NULL;
+    a->used += bytes;
+    if (a->base && a->used > a->cap) error("internal error: workspace too small.");
+    return p;
+}
+
+static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
 {
     int d = sp->d, B = sp->batch;
     ws->Z = (double **) R_alloc(d + 1, sizeof(double *));
     ws->S = (double **) R_alloc(d, sizeof(double *));
     ws->W = (double **) R_alloc(d, sizeof(double *));
-    ws->Z[0] = sp->input == 3 ? NULL : (double *) R_alloc((size_t) B * sp->w[0], sizeof(double));
+    ws->Z[0] = sp->input == 3 ? NULL : (double *) take(a, (size_t) B * sp->w[0], sizeof(double));
     size_t scratch = 1;
     for (int i = 0; i < d; i++) {
-        ws->Z[i + 1] = (double *) R_alloc((size_t) B * sp->w[i + 1], sizeof(double));
-        ws->S[i] = (double *) R_alloc((size_t) B * sp->w[i + 1], sizeof(double));
-        ws->W[i] = (double *) R_alloc((size_t) sp->w[i] * sp->w[i + 1], sizeof(double));
+        ws->Z[i + 1] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
+        ws->S[i] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
+        ws->W[i] = (double *) take(a, (size_t) sp->w[i] * sp->w[i + 1], sizeof(double));
         if (sp->wkind[i] == W_ORTHO && sp->w[i] < sp->w[i + 1]) {
             size_t need = (size_t) sp->w[i] * sp->w[i + 1];
             if (need > scratch) scratch = need;
         }
     }
-    ws->bias = (double *) R_alloc(sp->maxw, sizeof(double));
-    ws->G = (double *) R_alloc((size_t) B * sp->maxw, sizeof(double));
-    ws->dZ = (double *) R_alloc((size_t) B * sp->maxw, sizeof(double));
-    ws->scratch = (double *) R_alloc(scratch, sizeof(double));
-    ws->tau = (double *) R_alloc(sp->maxw, sizeof(double));
-    ws->work = (double *) R_alloc(sp->lwork, sizeof(double));
-    ws->rowz = (double *) R_alloc((size_t) (d + 1) * 4 * B, sizeof(double));
-    ws->rowa = (double *) R_alloc(B, sizeof(double));
-    ws->rowb = (double *) R_alloc(B, sizeof(double));
-    ws->rowg = (double *) R_alloc((size_t) 4 * B, sizeof(double));
-    ws->perm = (int *) R_alloc(sp->maxw, sizeof(int));
-    ws->hist = (double *) R_alloc((size_t) 3 * d * (sp->nbins + 2), sizeof(double));
+    ws->bias = (double *) take(a, sp->maxw, sizeof(double));
+    ws->G = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
+    ws->dZ = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
+    ws->scratch = (double *) take(a, scratch, sizeof(double));
+    ws->tau = (double *) take(a, sp->maxw, sizeof(double));
+    ws->work = (double *) take(a, sp->lwork, sizeof(double));
+    ws->rowz = (double *) take(a, (size_t) (d + 1) * 4 * B, sizeof(double));
+    ws->rowa = (double *) take(a, B, sizeof(double));
+    ws->rowb = (double *) take(a, B, sizeof(double));
+    ws->rowg = (double *) take(a, (size_t) 4 * B, sizeof(double));
+    ws->perm = (int *) take(a, sp->maxw, sizeof(int));
+    ws->hist = (double *) take(a, (size_t) 3 * d * (sp->nbins + 2), sizeof(double));
     ws->trace_s = ws->trace_b = ws->trace_g = NULL;
+}
+
+static size_t work_bytes(const spec_t *sp)
+{
+    work_t tmp;
+    arena_t count = { NULL, 0, 0 };
+    alloc_work(sp, &tmp, &count);
+    return count.used;
+}
+
+static int block_threads(const spec_t *sp, SEXP threads)
+{
+    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    for (int i = 0; i < sp->d; i++) if (sp->act[i] == ACT_R) nth = 1;
+    return nth;
+}
+
+/* A workspace for nth threads, reused by every block of a simulation so that
+   memory does not depend on the number of blocks. Freed by its finalizer,
+   also after an error or an interrupt. */
+typedef struct {
+    size_t cap;
+    char *mem;
+} workspace_t;
+
+static SEXP workspace_tag(void)
+{
+    return install("initvar_workspace");
+}
+
+static void workspace_finalize(SEXP p)
+{
+    workspace_t *w = (workspace_t *) R_ExternalPtrAddr(p);
+    if (w) {
+        free(w->mem);
+        free(w);
+        R_ClearExternalPtr(p);
+    }
+}
+
+SEXP C_workspace(SEXP spec, SEXP threads)
+{
+    spec_t sp;
+    read_spec(spec, &sp);
+    int nth = block_threads(&sp, threads);
+    size_t bytes = (size_t) nth * work_bytes(&sp);
+    SEXP p = PROTECT(R_MakeExternalPtr(NULL, workspace_tag(), R_NilValue));
+    R_RegisterCFinalizerEx(p, workspace_finalize, TRUE);
+    workspace_t *w = (workspace_t *) calloc(1, sizeof(workspace_t));
+    if (!w) error("cannot allocate the simulation workspace.");
+    R_SetExternalPtrAddr(p, w);
+    w->mem = (char *) malloc(bytes);
+    if (!w->mem) error("cannot allocate %.0f bytes for the simulation workspace.", (double) bytes);
+    w->cap = bytes;
+    UNPROTECT(1);
+    return p;
 }
 
 /* ---- activations ----------------------------------------------------- */
@@ -525,22 +599,34 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
     }
 }
 
-/* C_simulate_block(spec, first, count, threads): list(acc, hist). */
-SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads)
+/* C_simulate_block(spec, first, count, threads, workspace): list(acc, hist).
+   workspace is NULL or from C_workspace(spec, threads). */
+SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
+                      SEXP workspace)
 {
     spec_t sp;
     read_spec(spec, &sp);
     double f0 = iv_real_arg(first, "first");
     if (f0 < 0 || f0 != floor(f0) || f0 > 1e12) error("`first` must be a whole number >= 0.");
     int cnt = (int) iv_size_arg(count, "count", 1e6);
-    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    int nth = block_threads(&sp, threads);
     int d = sp.d;
-    for (int i = 0; i < d; i++) if (sp.act[i] == ACT_R) nth = 1;
     if (nth > cnt) nth = cnt;
 
+    arena_t arena = { NULL, 0, 0 }, *ap = NULL;
+    if (workspace != R_NilValue) {
+        if (TYPEOF(workspace) != EXTPTRSXP || R_ExternalPtrTag(workspace) != workspace_tag())
+            error("`workspace` must be NULL or come from C_workspace().");
+        workspace_t *w = (workspace_t *) R_ExternalPtrAddr(workspace);
+        if (w && w->mem && w->cap >= (size_t) nth * work_bytes(&sp)) {
+            arena.base = w->mem;
+            arena.cap = w->cap;
+            ap = &arena;
+        }
+    }
     work_t *ws = (work_t *) R_alloc(nth, sizeof(work_t));
     for (int t = 0; t < nth; t++) {
-        alloc_work(&sp, ws + t);
+        alloc_work(&sp, ws + t, ap);
         memset(ws[t].hist, 0, (size_t) 3 * d * (sp.nbins + 2) * sizeof(double));
     }
     size_t stride = (size_t) NSUM * NQ * d;
@@ -601,7 +687,7 @@ SEXP C_network_trace(SEXP spec, SEXP net)
     if (j < 0 || j != floor(j) || j > 1e12) error("`net` must be a whole number >= 0.");
     int d = sp.d, B = sp.batch;
     work_t ws;
-    alloc_work(&sp, &ws);
+    alloc_work(&sp, &ws, NULL);
     memset(ws.hist, 0, (size_t) 3 * d * (sp.nbins + 2) * sizeof(double));
     SEXP ans = PROTECT(allocVector(VECSXP, 6));
     SEXP X = PROTECT(allocMatrix(REALSXP, B, sp.w[0]));

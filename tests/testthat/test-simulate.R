@@ -260,27 +260,34 @@ test_that("mlp() and simulate_network() reject bad input, naming the argument", 
 })
 
 test_that("C entry points of the engine reject malformed specs", {
-  expect_error(.Call(initvar:::C_simulate_block, list(), 0, 1L, 1L), "spec")
-  expect_error(.Call(initvar:::C_simulate_block, NULL, 0, 1L, 1L), "spec")
+  expect_error(.Call(initvar:::C_simulate_block, list(), 0, 1L, 1L, NULL), "spec")
+  expect_error(.Call(initvar:::C_simulate_block, NULL, 0, 1L, 1L, NULL), "spec")
   set.seed(1)
   net <- mlp(c(3, 3))
   setup <- initvar:::sim_setup(net, 4, 1L, 1, NULL, "normal", 1, 10)
   spec <- setup$spec
-  expect_error(.Call(initvar:::C_simulate_block, spec, -1, 1L, 1L), "first")
-  expect_error(.Call(initvar:::C_simulate_block, spec, 0, 0L, 1L), "count")
+  expect_error(.Call(initvar:::C_simulate_block, spec, -1, 1L, 1L, NULL), "first")
+  expect_error(.Call(initvar:::C_simulate_block, spec, 0, 0L, 1L, NULL), "count")
   bad <- spec; bad$widths <- c(3L, -1L)
-  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L), "widths")
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "widths")
   bad <- spec; bad$act <- 99L
-  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L), "act")
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "act")
   bad <- spec; bad$wpar <- 1
-  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L), "wpar")
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "wpar")
   bad <- spec; bad$input <- 3L
-  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L), "X")
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "X")
   bad <- spec; bad$seed <- c(-1, 0)
-  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L), "seed")
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "seed")
   bad <- spec; bad$hrange[2] <- bad$hrange[1]
-  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L), "hrange")
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "hrange")
   bad <- spec; bad$act <- 9L
-  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L), "rfuns")
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "rfuns")
   expect_error(.Call(initvar:::C_merge_acc, 1:13, 1:13), "double")
+  expect_error(.Call(initvar:::C_simulate_block, spec, 0, 1L, 1L, 1), "workspace")
+  # a workspace made for one spec is not used beyond its size
+  small <- .Call(initvar:::C_workspace, spec, 1L)
+  big <- spec; big$widths <- c(3L, 300L); big$wpar <- spec$wpar; big$center <- spec$center
+  set.seed(2); a <- .Call(initvar:::C_simulate_block, big, 0, 2L, 1L, small)
+  set.seed(2); b <- .Call(initvar:::C_simulate_block, big, 0, 2L, 1L, NULL)
+  expect_identical(a, b)
 })
