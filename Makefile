@@ -12,7 +12,7 @@ document:
 	Rscript -e 'roxygen2::roxygenise()'
 
 install:
-	R CMD INSTALL .
+	R CMD INSTALL --preclean .
 
 test: install
 	Rscript tools/test.R

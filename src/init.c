@@ -14,6 +14,8 @@ SEXP C_workspace(SEXP spec, SEXP threads);
 SEXP C_draw_seed(void);
 SEXP C_network_trace(SEXP spec, SEXP net);
 SEXP C_merge_acc(SEXP a, SEXP b);
+SEXP C_moments(SEXP x, SEXP y);
+SEXP C_identity(SEXP code, SEXP params, SEXP n, SEXP threads);
 
 /* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
    objects C_sample_iid etc., the same as the C functions. */
@@ -29,6 +31,8 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(draw_seed, 0),
     CALLDEF(network_trace, 2),
     CALLDEF(merge_acc, 2),
+    CALLDEF(moments, 2),
+    CALLDEF(identity, 4),
     {NULL, NULL, 0}
 };
 

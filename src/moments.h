@@ -23,3 +23,23 @@ void iv_acc_from_network(double *acc, const double *summary);
 void iv_acc_merge(double *a, const double *b);
 
 #endif
+
+/* Bivariate central co-moments up to order 4, mergeable exactly:
+   n, the means of u and v, and M[p][q] = sum (u - mean_u)^p (v - mean_v)^q
+   for p + q <= 4 (M[0][0] = n, M[1][0] = M[0][1] = 0). */
+typedef struct {
+    double n;
+    double ku, kv;  /* reference point: the means are mu + ku, mv + kv, */
+    double mu, mv;  /* kept small so that merging loses no digits to an offset */
+    double M[5][5];
+} iv_biv;
+
+#define IV_BIV_LEN 28
+
+void iv_biv_zero(iv_biv *a);
+/* From power sums S[p][q] = sum (u - u0)^p (v - v0)^q, S[0][0] = n. */
+void iv_biv_from_sums(iv_biv *a, double u0, double v0, double S[5][5]);
+/* a <- a merged with b (Pebay 2008, by binomial re-centring). */
+void iv_biv_merge(iv_biv *a, const iv_biv *b);
+/* n, mean_u, mean_v, then M row by row (IV_BIV_LEN doubles). */
+void iv_biv_pack(const iv_biv *a, double *out);

@@ -1,0 +1,244 @@
+/* Sampling and reduction together, for the identities of the Glorot
+ * derivation: draws of (u, v) are generated in chunks of IV_CHUNK (chunk c
+ * from stream c), each chunk is reduced to bivariate co-moments up to order
+ * four about its first draw (shifted power sums), and chunks are merged in
+ * chunk order. Memory is constant in n and the result is the same for any
+ * number of threads.
+ */
+#include <R.h>
+#include <Rinternals.h>
+#include <string.h>
+#include "rng.h"
+#include "checks.h"
+#include "moments.h"
+#include "activations.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum { ID_LINEAR = 1, ID_SUM, ID_SUM_UNCORRELATED, ID_PRODUCT, ID_NEURON,
+       ID_COVARIANCE, ID_DELTA, ID_LAYERS };
+enum { D_NORMAL = 1, D_UNIFORM, D_EXPONENTIAL };
+#define NPAR 10
+#define BATCH 64
+
+/* A standardized draw: mean 0, variance 1. */
+static inline double std_draw(int dist, iv_rng *r)
+{
+    switch (dist) {
+    case D_UNIFORM: return 1.7320508075688772 * (2 * iv_unif(r) - 1);
+    case D_EXPONENTIAL: return iv_exp(r) - 1;
+    default: return iv_norm(r);
+    }
+}
+
+/* One draw of (u, v) for identity `code` with parameters p. */
+static inline void draw(int code, const double *p, iv_rng *r, double *u, double *v)
+{
+    switch (code) {
+    case ID_LINEAR: { /* dist, mean, sd, a, b */
+        double x = p[1] + p[2] * std_draw((int) p[0], r);
+        *u = p[3] * x + p[4];
+        *v = x;
+        break;
+    }
+    case ID_SUM: { /* m, dist, mean, sd, rho */
+        int m = (int) p[0], dist = (int) p[1];
+        double f = p[4] > 0 ? sqrt(p[4]) * std_draw(dist, r) : 0, e = sqrt(1 - p[4]);
+        double s = 0, x1 = 0;
+        for (int i = 0; i < m; i++) {
+            double x = p[2] + p[3] * (f + e * std_draw(dist, r));
+            s += x;
+            if (i == 0) x1 = x;
+        }
+        *u = s;
+        *v = x1;
+        break;
+    }
+    case ID_SUM_UNCORRELATED: { /* m, mean_w, sd_w, mean_z, sd_z */
+        int m = (int) p[0];
+        double z = p[3] + p[4] * iv_norm(r), s = 0, t1 = 0;
+        for (int i = 0; i < m; i++) {
+            double t = (p[1] + p[2] * iv_norm(r)) * z;
+            s += t;
+            if (i == 0) t1 = t;
+        }
+        *u = s;
+        *v = t1;
+        break;
+    }
+    case ID_PRODUCT: { /* mean_x, sd_x, mean_y, sd_y, rho, dist */
+        int dist = (int) p[5];
+        double e1 = std_draw(dist, r), e2 = std_draw(dist, r);
+        double x = p[0] + p[1] * e1;
+        double y = p[2] + p[3] * (p[4] * e1 + sqrt(1 - p[4] * p[4]) * e2);
+        *u = x * y;
+        *v = x;
+        break;
+    }
+    case ID_NEURON: { /* n, wdist, mean_w, sd_w, xdist, mean_x, sd_x, rho_x, beta */
+        int n = (int) p[0], wd = (int) p[1], xd = (int) p[4];
+        double f = p[7] > 0 ? sqrt(p[7]) * std_draw(xd, r) : 0, e = sqrt(1 - p[7]);
+        double s = 0, x1 = 0;
+        for (int j = 0; j < n; j++) {
+            double xc = p[6] * (f + e * std_draw(xd, r));
+            double w = p[2] + p[8] * xc + p[3] * std_draw(wd, r);
+            s += w * (p[5] + xc);
+            if (j == 0) x1 = p[5] + xc;
+        }
+        *u = s;
+        *v = x1;
+        break;
+    }
+    case ID_COVARIANCE: { /* n, mean_w, sd_w, sd_z, rho_z */
+        int n = (int) p[0];
+        double f = p[4] > 0 ? sqrt(p[4]) * iv_norm(r) : 0, e = sqrt(1 - p[4]);
+        double a = 0, b = 0;
+        for (int l = 0; l < n; l++) {
+            double z = p[3] * (f + e * iv_norm(r));
+            a += (p[1] + p[2] * iv_norm(r)) * z;
+            b += (p[1] + p[2] * iv_norm(r)) * z;
+        }
+        *u = a;
+        *v = b;
+        break;
+    }
+    case ID_DELTA: { /* act, act_param, mean, sd */
+        double x = p[2] + p[3] * iv_norm(r), ds;
+        *u = act_eval((int) p[0], p[1], x, &ds);
+        *v = x;
+        break;
+    }
+    default: { /* ID_LAYERS: n, sd1, sd2, tied, dist */
+        int n = (int) p[0], dist = (int) p[4];
+        double s = 0;
+        for (int k = 0; k < n; k++) {
+            double a = p[1] * std_draw(dist, r);
+            double b = p[3] != 0 ? a : p[2] * std_draw(dist, r);
+            s += a * b;
+        }
+        *u = s;
+        *v = 0;
+    }
+    }
+}
+
+static void run_chunk(int code, const double *p, uint64_t seed, uint64_t c,
+                      R_xlen_t len, iv_biv *out)
+{
+    iv_rng r;
+    iv_rng_init(&r, seed, c);
+    double S[5][5] = {{0}};
+    double u0, v0;
+    draw(code, p, &r, &u0, &v0);
+    S[0][0] = 1;
+    for (R_xlen_t i = 1; i < len; i++) {
+        double u, v;
+        draw(code, p, &r, &u, &v);
+        double du = u - u0, dv = v - v0;
+        double du2 = du * du, dv2 = dv * dv;
+        S[0][0] += 1;
+        S[1][0] += du; S[0][1] += dv;
+        S[2][0] += du2; S[1][1] += du * dv; S[0][2] += dv2;
+        S[3][0] += du2 * du; S[2][1] += du2 * dv; S[1][2] += du * dv2; S[0][3] += dv2 * dv;
+        S[4][0] += du2 * du2; S[3][1] += du2 * du * dv; S[2][2] += du2 * dv2;
+        S[1][3] += du * dv2 * dv; S[0][4] += dv2 * dv2;
+    }
+    iv_biv_from_sums(out, u0, v0, S);
+}
+
+static void check_params(int code, const double *p)
+{
+    for (int i = 0; i < NPAR; i++)
+        if (!R_FINITE(p[i])) error("`params` must be finite.");
+    int sizes[9] = {0, 0, 1, 1, 0, 1, 1, 0, 1}; /* p[0] is a count */
+    if (sizes[code] && (p[0] < 1 || p[0] != floor(p[0]) || p[0] > 1e7))
+        error("`params[1]` must be a whole number of terms between 1 and 1e7.");
+    switch (code) {
+    case ID_LINEAR:
+        if (p[0] < D_NORMAL || p[0] > D_EXPONENTIAL || p[2] < 0) error("bad `params` for code 1.");
+        break;
+    case ID_SUM:
+        if (p[1] < D_NORMAL || p[1] > D_EXPONENTIAL || p[3] < 0 || p[4] < 0 || p[4] > 1)
+            error("bad `params` for code 2.");
+        break;
+    case ID_SUM_UNCORRELATED:
+        if (p[2] < 0 || p[4] < 0) error("bad `params` for code 3.");
+        break;
+    case ID_PRODUCT:
+        if (p[1] < 0 || p[3] < 0 || p[4] < -1 || p[4] > 1 || p[5] < D_NORMAL || p[5] > D_EXPONENTIAL)
+            error("bad `params` for code 4.");
+        break;
+    case ID_NEURON:
+        if (p[1] < D_NORMAL || p[1] > D_EXPONENTIAL || p[4] < D_NORMAL || p[4] > D_EXPONENTIAL ||
+            p[3] < 0 || p[6] < 0 || p[7] < 0 || p[7] > 1)
+            error("bad `params` for code 5.");
+        break;
+    case ID_COVARIANCE:
+        if (p[2] < 0 || p[3] < 0 || p[4] < 0 || p[4] > 1) error("bad `params` for code 6.");
+        break;
+    case ID_DELTA:
+        if (p[0] < ACT_LINEAR || p[0] >= ACT_R || p[3] < 0) error("bad `params` for code 7.");
+        break;
+    case ID_LAYERS:
+        if (p[1] < 0 || p[2] < 0 || p[4] < D_NORMAL || p[4] > D_EXPONENTIAL)
+            error("bad `params` for code 8.");
+        break;
+    default:
+        error("`code` must be between 1 and 8.");
+    }
+}
+
+/* C_identity(code, params, n, threads): a matrix with one packed bivariate
+   accumulator (IV_BIV_LEN rows) per checkpoint: after 1, 2, 4, ... chunks
+   and after the last. Seed from R's RNG. */
+SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
+{
+    int code = iv_int_arg(code_, "code");
+    if (code < ID_LINEAR || code > ID_LAYERS) error("`code` must be between 1 and 8.");
+    const double *p = iv_real_vec_arg(params, "params", NPAR);
+    check_params(code, p);
+    double nd = iv_real_arg(n_, "n");
+    if (nd < 2 || nd != floor(nd) || nd > 1e13) error("`n` must be a whole number >= 2.");
+    R_xlen_t n = (R_xlen_t) nd;
+    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    uint64_t seed = iv_seed_from_R();
+
+    R_xlen_t nchunks = (n + IV_CHUNK - 1) / IV_CHUNK;
+    int nck = 1;
+    for (R_xlen_t c = 1; c < nchunks; c *= 2) nck++;
+    SEXP ans = PROTECT(allocMatrix(REALSXP, IV_BIV_LEN, nck));
+    double *out = REAL(ans);
+    iv_biv *part = (iv_biv *) R_alloc(BATCH, sizeof(iv_biv));
+    iv_biv acc;
+    iv_biv_zero(&acc);
+    int k = 0;
+    R_xlen_t next = 1;
+    for (R_xlen_t start = 0; start < nchunks; start += BATCH) {
+        R_xlen_t end = start + BATCH < nchunks ? start + BATCH : nchunks;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static)
+#endif
+        for (R_xlen_t c = start; c < end; c++) {
+            R_xlen_t len = n - c * IV_CHUNK < IV_CHUNK ? n - c * IV_CHUNK : IV_CHUNK;
+            run_chunk(code, p, seed, (uint64_t) c, len, part + (c - start));
+        }
+        for (R_xlen_t c = start; c < end; c++) {
+            iv_biv_merge(&acc, part + (c - start));
+            if (c + 1 == next || c + 1 == nchunks) {
+                if (k < nck) iv_biv_pack(&acc, out + (R_xlen_t) IV_BIV_LEN * k++);
+                while (next <= c + 1) next *= 2;
+            }
+        }
+        R_CheckUserInterrupt();
+    }
+    /* fewer checkpoints than reserved when nchunks is a power of 2 */
+    if (k < nck) {
+        SEXP trimmed = PROTECT(allocMatrix(REALSXP, IV_BIV_LEN, k));
+        memcpy(REAL(trimmed), out, (size_t) IV_BIV_LEN * k * sizeof(double));
+        UNPROTECT(2);
+        return trimmed;
+    }
+    UNPROTECT(1);
+    return ans;
+}
