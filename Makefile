@@ -27,6 +27,7 @@ bench: install
 	Rscript bench/sample.R
 	INITVAR_BENCH_THREADS=2 Rscript bench/sample.R
 	Rscript bench/propagate.R
+	Rscript bench/identities.R
 
 clean:
 	rm -rf src/*.o src/*.so $(PKG).Rcheck $(PKG)_*.tar.gz
