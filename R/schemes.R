@@ -138,7 +138,9 @@ init_ones <- function() init_constant(1)
 #'   (a row in initvar's layout), with `ceiling(sparsity * fan_out)` zeros.
 #'   `sample_weights(init_sparse(s), dim = c(out, in), layout = "torch")`
 #'   reproduces torch's pattern exactly; in initvar's own layout, sample the
-#'   transpose: `t(sample_weights(init_sparse(s), fan_out, fan_in))`.
+#'   transpose: `t(sample_weights(init_sparse(s), fan_out, fan_in))`. The
+#'   number of zeros is `ceiling(sparsity * n)` computed in floating point, as
+#'   torch computes it: `0.28 * 25` is `7.000000000000001`, so 8 zeros.
 #'
 #' @param gain Positive multiplier.
 #' @param sparsity Fraction of zeros in each column, in `[0, 1)`.

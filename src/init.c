@@ -42,4 +42,5 @@ void attribute_visible R_init_initvar(DllInfo *dll)
     R_useDynamicSymbols(dll, FALSE);
     R_forceSymbols(dll, TRUE);
     iv_zig_setup();
+    iv_fork_guard();
 }

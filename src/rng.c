@@ -1,5 +1,6 @@
 #include <R.h>
 #include <Rinternals.h>
+#include <Rmath.h>
 #include "rng.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -35,9 +36,28 @@ uint64_t iv_seed_from_R(void)
     return (hi << 32) ^ lo;
 }
 
+/* OpenMP cannot be used in a child forked after the parent used it (as
+   parallel::mclapply does): there, run on one thread. */
+static volatile int iv_forked = 0;
+
+#ifndef _WIN32
+#include <pthread.h>
+static void iv_atfork_child(void)
+{
+    iv_forked = 1;
+}
+#endif
+
+void iv_fork_guard(void)
+{
+#ifndef _WIN32
+    pthread_atfork(NULL, NULL, iv_atfork_child);
+#endif
+}
+
 int iv_threads(int requested)
 {
-    if (requested < 1) requested = 1;
+    if (requested < 1 || iv_forked) requested = 1;
 #ifdef _OPENMP
     int lim = omp_get_thread_limit();
     int procs = omp_get_num_procs();
@@ -58,14 +78,18 @@ int iv_threads(int requested)
 
 #define ZIG_C 256
 #define ZIG_R 3.6541528853610088
-#define ZIG_V 0.00492867323399
 
 static double zig_x[ZIG_C + 1];
 static double zig_r[ZIG_C];
 
+/* The common area of the layers: the base layer's rectangle plus the tail,
+   computed to full precision so that the table closes exactly. */
+static double ZIG_V;
+
 void iv_zig_setup(void)
 {
     double f = exp(-0.5 * ZIG_R * ZIG_R);
+    ZIG_V = ZIG_R * f + sqrt(2 * M_PI) * pnorm(ZIG_R, 0.0, 1.0, 0, 0);
     zig_x[0] = ZIG_V / f;
     zig_x[1] = ZIG_R;
     zig_x[ZIG_C] = 0.0;
@@ -91,8 +115,8 @@ double iv_norm(iv_rng *r)
     for (;;) {
         uint64_t b = iv_next(r);
         int i = (int) (b & 0xFF);
-        /* u uniform on (-1, 1), from bits 11..63 */
-        double u = ((double) (b >> 11) + 0.5) * 0x1.0p-52 - 1.0;
+        /* u uniform on (-1, 1), from bits 12..63 (52 bits, exact) */
+        double u = ((double) (b >> 12) + 0.5) * 0x1.0p-51 - 1.0;
         if (fabs(u) < zig_r[i]) return u * zig_x[i];
         if (i == 0) return zig_tail(r, u < 0);
         double x = u * zig_x[i];

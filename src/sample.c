@@ -20,17 +20,6 @@
 /* Chunks processed between two checks for a user interrupt. */
 #define IV_BATCH 64
 
-/* log(Phi(hi) - Phi(lo)), accurate in both tails. */
-static double log_mass(double lo, double hi)
-{
-    if (lo > 0) { /* upper tail: Q(lo) - Q(hi) */
-        double a = pnorm(lo, 0, 1, 0, 1), b = pnorm(hi, 0, 1, 0, 1);
-        return a + log1p(-exp(b - a));
-    }
-    if (hi < 0) return log_mass(-hi, -lo);
-    return log(pnorm(hi, 0, 1, 1, 0) - pnorm(lo, 0, 1, 1, 0));
-}
-
 /* Choose the exact rejection sampler with the highest acceptance rate for
  * the standard normal truncated to [lo, hi] (Robert 1995). */
 void iv_tn_setup(iv_family *f)
@@ -42,19 +31,23 @@ void iv_tn_setup(iv_family *f)
         f->tn_flip = 1;
         f->lo = lo; f->hi = hi;
     }
-    double lz = log_mass(lo, hi);
-    double best = lz; /* plain rejection from the normal */
-    f->tn_method = TN_NORMAL;
+    /* Scores are log acceptance rates minus the common term
+       log Z + 0.5 log(2 pi) + m^2 / 2 (Z the interval's mass): it cancels in
+       the comparison, and it is what under- or overflows for narrow or
+       far-out intervals. */
     double m = lo > 0 ? lo : 0.0; /* point of [lo, hi] closest to 0 */
     f->tn_m2 = m * m;
+    f->tn_m1 = m;
+    double best = -(0.5 * log(2 * M_PI) + 0.5 * m * m); /* plain rejection */
+    f->tn_method = TN_NORMAL;
     if (R_FINITE(hi)) {
-        double acc = 0.5 * log(2 * M_PI) + lz + 0.5 * m * m - log(hi - lo);
+        double acc = -log(hi - lo);
         if (acc > best) { best = acc; f->tn_method = TN_UNIFORM; }
     }
     if (lo >= 0) {
-        double alpha = 0.5 * (lo + sqrt(lo * lo + 4));
-        double acc = 0.5 * log(2 * M_PI) + lz + log(alpha) + alpha * lo
-            - 0.5 * alpha * alpha;
+        double root = hypot(lo, 2.0);
+        double gap = 2.0 / (lo + root), alpha = lo + gap; /* gap = alpha - lo */
+        double acc = log(alpha) - 0.5 * gap * gap;
         if (acc > best) { best = acc; f->tn_method = TN_EXP; f->tn_alpha = alpha; }
     }
 }
@@ -67,7 +60,7 @@ static inline double tn_draw(const iv_family *f, iv_rng *r)
     case TN_UNIFORM:
         for (;;) {
             x = lo + (hi - lo) * iv_unif(r);
-            if (iv_unif(r) <= exp(0.5 * (f->tn_m2 - x * x))) break;
+            if (iv_unif(r) <= exp(-0.5 * (x - f->tn_m1) * (x + f->tn_m1))) break;
         }
         break;
     case TN_EXP:
@@ -114,6 +107,7 @@ static void fill_iid(double *out, R_xlen_t n, const iv_family *f,
                      uint64_t seed, int nth)
 {
     R_xlen_t nchunks = (n + IV_CHUNK - 1) / IV_CHUNK;
+    (void) nth;
     for (R_xlen_t start = 0; start < nchunks; start += IV_BATCH) {
         R_xlen_t end = start + IV_BATCH < nchunks ? start + IV_BATCH : nchunks;
 #ifdef _OPENMP
@@ -131,11 +125,16 @@ static void fill_iid(double *out, R_xlen_t n, const iv_family *f,
 static SEXP alloc_with_dim(SEXP dim, R_xlen_t n)
 {
     SEXP ans = PROTECT(allocVector(REALSXP, n));
-    SEXP d = PROTECT(coerceVector(dim, INTSXP));
-    if (d == dim) d = duplicate(dim);
-    PROTECT(d);
-    if (XLENGTH(d) > 1) setAttrib(ans, R_DimSymbol, d);
-    UNPROTECT(3);
+    R_xlen_t nd = XLENGTH(dim);
+    if (nd > 1) {
+        /* a fresh integer vector: never the argument itself, no names */
+        SEXP d = PROTECT(allocVector(INTSXP, nd));
+        for (R_xlen_t i = 0; i < nd; i++)
+            INTEGER(d)[i] = (int) (isReal(dim) ? REAL(dim)[i] : INTEGER(dim)[i]);
+        setAttrib(ans, R_DimSymbol, d);
+        UNPROTECT(1);
+    }
+    UNPROTECT(1);
     return ans;
 }
 
@@ -287,13 +286,13 @@ SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads)
     SEXP ans = PROTECT(allocMatrix(REALSXP, nr, nc));
     double *o = REAL(ans);
     int *idx = (int *) R_alloc((size_t) nth * nr, sizeof(int));
-    int batch = 1 + (1 << 20) / nr; /* about 2^20 elements between checks */
-    for (int start = 0; start < nc; start += batch) {
-        int end = nc - start > batch ? start + batch : nc;
+    R_xlen_t batch = 1 + (1 << 20) / nr; /* about 2^20 elements between checks */
+    for (R_xlen_t start = 0; start < nc; start += batch) {
+        int end = (int) (nc - start > batch ? start + batch : nc);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static)
 #endif
-        for (int j = start; j < end; j++) {
+        for (int j = (int) start; j < end; j++) {
 #ifdef _OPENMP
             int *perm = idx + (size_t) omp_get_thread_num() * nr;
 #else

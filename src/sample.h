@@ -17,6 +17,7 @@ typedef struct {
     int tn_flip;       /* truncated: sample the mirror image, then negate */
     double tn_alpha;   /* truncated, exponential proposal: rate */
     double tn_m2;      /* truncated, uniform proposal: (closest point to 0)^2 */
+    double tn_m1;      /* truncated, uniform proposal: closest point to 0 */
 } iv_family;
 
 /* Choose the truncated-normal sampler; f->lo < f->hi must hold. */

@@ -265,3 +265,34 @@ test_that("fan-free schemes need no layer size for their moments", {
   expect_error(weight_variance(init_glorot()), "`fan_in` is missing")
   expect_error(sample_weights(init_normal()), "`fan_in` is missing")
 })
+
+test_that("narrow and far-out truncation intervals are sampled, not looped on", {
+  cases <- list(c(-1e-20, 1e-20), c(1e-20, 2e-20), c(-1e-300, 1e-300), c(1e200, Inf),
+                c(1e200, 2e200), c(-Inf, -1e200), c(40, 40.5))
+  set.seed(503)
+  for (ab in cases) {
+    w <- sample_weights(init_truncated_normal(lower = ab[1], upper = ab[2]), 50, 2)
+    expect_true(all(w >= ab[1] & w <= ab[2]))
+  }
+  # the narrow interval around 0 is uniform to within the density's variation
+  w <- as.vector(sample_weights(init_truncated_normal(lower = -1e-3, upper = 1e-3), 1e5, 1))
+  expect_ks(w, "punif", -1e-3, 1e-3)
+})
+
+test_that("forked children can sample after the parent used threads", {
+  skip_on_os("windows")
+  skip_on_cran()
+  set.seed(504)
+  a <- sample_weights(init_normal(), 300, 300, threads = 2)
+  res <- parallel::mclapply(1:2, function(i) {
+    set.seed(i)
+    sum(sample_weights(init_normal(), 300, 300, threads = 2))
+  }, mc.cores = 2)
+  expect_true(all(vapply(res, is.numeric, TRUE)))
+  set.seed(1)
+  expect_equal(res[[1]], sum(sample_weights(init_normal(), 300, 300, threads = 1)))
+})
+
+test_that("dim names are not carried into the result", {
+  expect_null(names(dim(sample_weights(init_normal(), dim = c(a = 2, b = 3)))))
+})
