@@ -97,8 +97,9 @@ plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_fiel
 #' @param quantity `"z"` (activations) or `"s"` (pre-activations).
 #' @return A data frame of class `initvar_width_sweep`: `width`, `ensemble`
 #'   (estimate), `ensemble_mcse`, `prediction` (mean field), `across_mean`
-#'   and `across_sd` (mean and standard deviation, over networks, of the
-#'   across-neuron variance averaged over a network's inputs), and
+#'   and `across_sd` (mean and standard deviation over networks of a
+#'   network's across-neuron variance, averaged over its `inputs` inputs:
+#'   with more inputs per network the spread is smaller), and
 #'   `relative_spread = across_sd / ensemble`. `plot()` draws the spread
 #'   against width.
 #' @examples
@@ -137,30 +138,36 @@ width_sweep <- function(widths = c(8, 32, 128, 512), depth = 3, layer = depth,
 plot.initvar_width_sweep <- function(x, main = NULL, ...) {
   q <- attr(x, "quantity")
   if (is.null(main)) {
-    main <- sprintf("Across-neuron variance of %s (layer %d) against width", q, attr(x, "layer"))
+    main <- c(sprintf("Var(%s), layer %d: two meanings", q, attr(x, "layer")),
+              "Spread of the across-neuron variance")
   }
+  main <- rep_len(main, 2)
   lo <- pmax(x$across_mean - 2 * x$across_sd, min(x$across_mean) / 100)
   hi <- x$across_mean + 2 * x$across_sd
   op <- graphics::par(mfrow = c(1, 2))
   on.exit(graphics::par(op))
   xa <- x$width * 1.08   # side by side with the ensemble points
-  graphics::plot(xa, x$across_mean, log = "x", ylim = range(c(lo, hi, x$ensemble)),
-                 xlim = range(c(x$width, xa)), pch = 17, col = "#c0392b",
-                 xlab = "width (log scale)", ylab = "variance", main = main, ...)
+  yl <- range(c(lo, hi, x$ensemble, x$prediction), na.rm = TRUE)
+  yl[2] <- yl[2] + 0.35 * diff(yl)   # room for the legend
+  graphics::plot(xa, x$across_mean, log = "x", ylim = yl, xlim = range(c(x$width, xa)),
+                 pch = 17, col = "#c0392b", xlab = "width (log scale)", ylab = "variance",
+                 main = main[1], ...)
   graphics::segments(xa, lo, xa, hi, col = "#c0392b")
-  graphics::lines(x$width, x$ensemble, col = "#1b6ca8", lwd = 2)
+  if (!all(is.na(x$prediction))) graphics::lines(x$width, x$prediction, lty = 2)
   graphics::points(x$width, x$ensemble, pch = 19, col = "#1b6ca8")
-  graphics::legend("topright", bty = "n", cex = 0.75, col = c("#1b6ca8", "#c0392b"),
-                   pch = c(19, 17), lty = c(1, 1),
-                   legend = c("ensemble Var(z): one neuron, over weights and inputs",
-                              "across neurons of one network (mean +/- 2 sd)"))
+  graphics::legend("top", bty = "n", cex = 0.75, col = c("#1b6ca8", "#c0392b", "black"),
+                   pch = c(19, 17, NA), lty = c(NA, 1, 2),
+                   legend = c("ensemble: one neuron over weights and inputs",
+                              "across neurons, one network (mean +/- 2 sd)",
+                              "mean-field prediction"))
   graphics::plot(x$width, x$relative_spread, log = "xy", pch = 19,
-                 xlab = "width (log scale)", ylab = "sd across networks / ensemble variance",
-                 main = "Spread of the across-neuron variance", ...)
-  ref <- x$relative_spread[1] * sqrt(x$width[1] / x$width)
-  graphics::lines(x$width, ref, lty = 2)
+                 xlab = "width (log scale)", ylab = "sd over networks / ensemble variance",
+                 main = main[2], ...)
+  # least-squares line of slope -1/2 on the log-log scale
+  a <- mean(log(x$relative_spread) + 0.5 * log(x$width))
+  graphics::lines(x$width, exp(a - 0.5 * log(x$width)), lty = 2)
   graphics::legend("topright", bty = "n", cex = 0.75, lty = c(NA, 2), pch = c(19, NA),
-                   legend = c("simulated", "proportional to 1 / sqrt(width)"))
+                   legend = c("simulated", "c / sqrt(width), fitted"))
   invisible(x)
 }
 

@@ -4,6 +4,8 @@
 quantity_titles <- c(s = "pre-activations s", z = "activations z",
                      grad_s = "back-propagated gradients dC/ds",
                      grad_w = "weight gradients dC/dW")
+short_titles <- c(s = "pre-activations", z = "activations", grad_s = "dC/ds",
+                  grad_w = "dC/dW")
 
 #' Plot a network simulation
 #'
@@ -100,9 +102,8 @@ plot_variance <- function(x, quantity, main, col, legend, ...) {
   }
   if (legend) {
     graphics::legend("bottom", bty = "n", cex = 0.75, ncol = 2,
-                     legend = c(paste0("Var(", quantity_titles[quantity], ")"),
-                                "simulated, with interval", "mean-field prediction",
-                                "linear-regime prediction (Glorot eqs. 5-7)"),
+                     legend = c(paste0("Var(", short_titles[quantity], ")"),
+                                "simulated", "mean field", "linear (eqs. 5-7)"),
                      col = c(col, "black", "black", "black"),
                      pch = c(rep(NA, length(quantity)), 19, NA, NA),
                      lty = c(rep(1, length(quantity)), NA, 1, 2),
@@ -125,7 +126,7 @@ histogram_data <- function(x, q) {
   })
 }
 
-plot_histograms <- function(x, quantity, layers, main, col, legend, ...) {
+plot_histograms <- function(x, quantity, layers, main, col, legend, xlim = NULL, ...) {
   quantity <- intersect(quantity, c("z", "grad_s", "grad_w"))
   if (length(quantity) == 0) {
     abort_arg("quantity", "one or more of \"z\", \"grad_s\", \"grad_w\" for histograms", quantity)
@@ -140,9 +141,9 @@ plot_histograms <- function(x, quantity, layers, main, col, legend, ...) {
   for (q in quantity) {
     hd <- histogram_data(x, q)[layers]
     ymax <- max(vapply(hd, function(h) max(h$density), 0))
-    xr <- range(unlist(lapply(hd, function(h) h$x)))
-    ttl <- if (is.null(main)) sprintf("Normalized histograms of %s\n(Glorot & Bengio %s)",
-                                      quantity_titles[[q]], fig[[q]]) else main
+    xr <- if (!is.null(xlim)) xlim else range(unlist(lapply(hd, function(h) h$x)))
+    ttl <- if (is.null(main)) sprintf("Histograms: %s\n(Glorot & Bengio %s)",
+                                      short_titles[[q]], fig[[q]]) else main
     outside <- max(vapply(hd, function(h) h$outside[1], 0))
     xlab <- quantity_titles[[q]]
     if (outside > 0) xlab <- sprintf("%s (at most %.2g%% outside the bins)", xlab, 100 * outside)
@@ -168,8 +169,9 @@ plot_across <- function(x, quantity, main, col, legend, ...) {
   lo <- pmax(r$across_mean - 2 * r$across_sd, 0)
   hi <- r$across_mean + 2 * r$across_sd
   if (is.null(main)) {
-    main <- sprintf("Two meanings of Var(%s): width %s", quantity,
-                    paste(unique(x$net$widths[-1]), collapse = "/"))
+    w <- x$net$widths
+    hidden <- if (length(w) > 2) unique(w[-c(1, length(w))]) else w[2]
+    main <- sprintf("Two meanings of Var(%s), width %s", quantity, paste(hidden, collapse = "/"))
   }
   graphics::plot(NA, xlim = c(0.8, max(r$layer) + 0.2),
                  ylim = range(c(lo, hi, r$estimate, r$prediction), na.rm = TRUE),

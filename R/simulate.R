@@ -76,8 +76,10 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' The prediction is the variance of one neuron over random weights and
 #' inputs. For each network and input the engine also records the empirical
 #' variance across the neurons of a layer, the quantity the question in
-#' Glorot and Bengio's formula is often confused with; its mean and spread
-#' over networks are the columns `across_mean` and `across_sd`.
+#' Glorot and Bengio's formula is often confused with. Each network's values
+#' are averaged over its `inputs` inputs; `across_mean` and `across_sd` are
+#' the mean and standard deviation of that average over networks (so
+#' `across_sd` shrinks as `inputs` grows, as well as with width).
 #'
 #' @param net A network from [mlp()].
 #' @param networks Number of independent networks (at least 2).

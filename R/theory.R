@@ -8,8 +8,8 @@
 #' the back-propagated gradients \eqn{\partial C / \partial s} and of the
 #' per-example weight gradients \eqn{\partial C / \partial W}. Variances are
 #' over the randomness of the weights, biases and inputs, for one neuron (see
-#' `vignette("what-var-means")` once available, and [simulate_network()] for
-#' the across-neuron variance of one fixed network).
+#' `vignette("what-var-means", package = "initvar")`, and [simulate_network()]
+#' for the across-neuron variance of one fixed network).
 #'
 #' Row \eqn{i} (1-based) is the layer holding \eqn{W^{i-1}}, of size
 #' \eqn{n_{i-1} \times n_i}: it takes \eqn{z^{i-1}} to \eqn{s^{i-1}} and
