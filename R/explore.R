@@ -179,7 +179,7 @@ plot.initvar_width_sweep <- function(x, main = NULL, ...) {
 #' regime uses (the Q&A's step 2), over a range of input standard
 #' deviations. At a kink (ReLU and its relatives at 0) the right derivative
 #' is used, as Glorot and Bengio's \eqn{f'(0) = 1} would: for ReLU the ratio
-#' is then \eqn{1 / (1/2 - 1/(2\pi)) = 2.94} at every scale, the linear
+#' is then \eqn{1 / (1/2 - 1/(2\pi)) = 2.93} at every scale, the linear
 #' regime never holds.
 #'
 #' @param activation Activation names (see [activation()]).
@@ -207,12 +207,7 @@ linear_regime <- function(activation = c("tanh", "softsign", "sigmoid", "relu"),
     vapply(sd, function(s) {
       m1 <- normal_expectation(act$f, s, mean)
       ex <- normal_expectation(function(x) (act$f(x) - m1)^2, s, mean)
-      # f'(mean); at a kink (ReLU family at 0) the right derivative
-      d1 <- act$df(mean)
-      if (mean == 0 && act$name %in% c("relu", "leaky_relu", "elu", "selu")) {
-        d1 <- act$df(.Machine$double.eps)
-      }
-      c(exact = ex, delta = d1^2 * s^2, mean_f = m1)
+      c(exact = ex, delta = delta_derivative(act, mean)^2 * s^2, mean_f = m1)
     }, numeric(3)) -> v
     data.frame(activation = act$name, sd = sd, exact = v["exact", ], delta = v["delta", ],
                ratio = v["delta", ] / v["exact", ], mean_f = v["mean_f", ],
@@ -236,13 +231,22 @@ plot.initvar_linear_regime <- function(x, main = NULL, col = NULL, ...) {
                  xlab = "input standard deviation sd (log scale)",
                  ylab = "f'(mean)^2 sd^2 / Var(f(X)) (log scale)", main = main, ...)
   graphics::abline(h = 1, col = "grey50")
-  graphics::abline(h = c(0.95, 1.05), col = "grey80", lty = 3)
+  graphics::abline(h = c(0.95, 1.05), col = "grey50", lty = 2)
   for (k in seq_along(acts)) {
     s <- x[x$activation == acts[k], ]
     graphics::lines(s$sd, s$ratio, col = col[k], lwd = 2)
   }
-  graphics::legend("topleft", bty = "n", cex = 0.8, col = c(col, "grey80"), lwd = c(rep(2, length(acts)), 1),
-                   lty = c(rep(1, length(acts)), 3),
+  graphics::legend("topleft", bty = "n", cex = 0.8, col = c(col, "grey50"), lwd = c(rep(2, length(acts)), 1),
+                   lty = c(rep(1, length(acts)), 2),
                    legend = c(acts, "within 5% (the linear regime)"))
   invisible(x)
+}
+
+# f'(mean) for the delta method; at a kink (the ReLU family at 0) the right
+# derivative, as Glorot and Bengio's f'(0) = 1 would have it.
+delta_derivative <- function(act, mean) {
+  if (mean == 0 && act$name %in% c("relu", "leaky_relu", "elu", "selu")) {
+    return(act$df(.Machine$double.eps))
+  }
+  act$df(mean)
 }

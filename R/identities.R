@@ -167,7 +167,7 @@ identity_defs <- list(
       m1 <- normal_expectation(f, p$sd, p$mean)
       normal_expectation(function(x) (f(x) - m1)^2, p$sd, p$mean)
     },
-    approximation = function(p) activation(p$activation)$df(p$mean)^2 * p$sd^2),
+    approximation = function(p) delta_derivative(activation(p$activation), p$mean)^2 * p$sd^2),
   layer_independence = list(
     statement = "Var((W^i W^(i+1))_ac) = n Var(W^i) Var(W^(i+1)): independent layers factorize",
     latex = "\\mathrm{Var}\\big((W^i W^{i+1})_{ac}\\big) = n\\,\\mathrm{Var}(W^i)\\,\\mathrm{Var}(W^{i+1})",

@@ -47,6 +47,16 @@
 #'
 #' In both regimes the weights must have mean zero.
 #'
+#' @section Finite width:
+#' The mean-field values are exact for linear networks and for ReLU at any
+#' width (the pre-activations are symmetric, so \eqn{E[relu(s)^2] = E[s^2]/2}),
+#' but for other activations only as the width grows: the pre-activations of
+#' a finite layer are not exactly Gaussian, and for deep tanh networks the
+#' simulated variance sits below the prediction by a relative amount of
+#' order \eqn{1/n} per layer (about \eqn{2/n} after 15 layers of width
+#' \eqn{n}). A long [simulate_network()] run, whose MCSE shrinks, will then
+#' flag deep layers; widen the network to see the gap close.
+#'
 #' @param net A network from [mlp()].
 #' @param var_x Variance of each input feature (zero mean).
 #' @param var_grad Variance of the output gradient \eqn{\partial C /

@@ -43,3 +43,11 @@ test_that("plot_simulations() and the plot methods run and return what they drew
   sw <- width_sweep(c(8, 16), depth = 2, networks = 3, inputs = 2)
   expect_s3_class(plot(sw), "initvar_width_sweep")
 })
+
+test_that("verify() and linear_regime() share the delta method's kink rule", {
+  set.seed(1303)
+  v <- verify("delta_method", n = 1e4, activation = "relu", sd = 1)
+  lr <- linear_regime("relu", sd = 1)
+  expect_equal(v$approximation, lr$delta)
+  expect_equal(v$approximation, 1)
+})
