@@ -15,7 +15,7 @@ identity_defs <- list(
     statement = "E[aX + b] = a E[X] + b",
     latex = "\\mathbb{E}[aX + b] = a\\,\\mathbb{E}[X] + b",
     assumptions = "none: any X with a finite mean, constants a and b",
-    used_in = "fan-in notes (003): linear transformation of a random variable",
+    used_in = "the fan-in notes: linear transformation of a random variable",
     defaults = list(dist = "exponential", mean = 1, sd = 1, a = 2, b = 3),
     drops = character(0), estimand = "mean", code = 1L,
     cparams = function(p) c(dist_codes[[p$dist]], p$mean, p$sd, p$a, p$b),
@@ -24,7 +24,7 @@ identity_defs <- list(
     statement = "Var(aX + b) = a^2 Var(X)",
     latex = "\\mathrm{Var}(aX + b) = a^2\\,\\mathrm{Var}(X)",
     assumptions = "none: any X with a finite variance, constants a and b",
-    used_in = "fan-in notes (003): scaling weights by sd scales the variance by sd^2",
+    used_in = "the fan-in notes: scaling weights by sd scales the variance by sd^2",
     defaults = list(dist = "exponential", mean = 1, sd = 1, a = 2, b = 3),
     drops = character(0), estimand = "var", code = 1L,
     cparams = function(p) c(dist_codes[[p$dist]], p$mean, p$sd, p$a, p$b),
@@ -94,8 +94,8 @@ identity_defs <- list(
     statement = "Var(w_1 x_1 + ... + w_n x_n) = n Var(W) Var(X)",
     latex = "\\mathrm{Var}\\Big(\\sum_{j=1}^n w_j x_j\\Big) = n\\,\\mathrm{Var}(W)\\,\\mathrm{Var}(X)",
     assumptions = "weights iid with mean 0, independent of the inputs; inputs with mean 0 and a common variance (they may be correlated)",
-    used_in = "Q&A steps 6-9 (Glorot eq. 5 for one layer); fan-in notes, step 1",
-    defaults = list(n = 100, weights = "uniform", mean_w = 0, sd_w = 0.1, inputs = "normal",
+    used_in = "Q&A steps 6-9 (Glorot eq. 5 for one layer); the fan-in notes, step 1",
+    defaults = list(fan_in = 100, weights = "uniform", mean_w = 0, sd_w = 0.1, inputs = "normal",
                     mean_x = 0, sd_x = 1, rho_x = 0, beta = 0),
     drops = c(zero_mean = "E[W] = 0.05 and E[X] = 0.5",
               independent_inputs = "the inputs are equicorrelated, rho = 0.5: the identity still holds",
@@ -107,17 +107,17 @@ identity_defs <- list(
       p
     },
     estimand = "var", code = 5L,
-    cparams = function(p) c(p$n, dist_codes[[p$weights]], p$mean_w, p$sd_w, dist_codes[[p$inputs]],
+    cparams = function(p) c(p$fan_in, dist_codes[[p$weights]], p$mean_w, p$sd_w, dist_codes[[p$inputs]],
                             p$mean_x, p$sd_x, p$rho_x, p$beta),
-    theory = function(p) p$n * (p$sd_w^2 + p$beta^2 * p$sd_x^2) * p$sd_x^2,
+    theory = function(p) p$fan_in * (p$sd_w^2 + p$beta^2 * p$sd_x^2) * p$sd_x^2,
     general = function(p) {
       if (p$beta != 0) {
         if (p$mean_w != 0 || p$mean_x != 0 || p$rho_x != 0) return(NA_real_)
         k <- dist_kurtosis[[p$inputs]]
-        return(p$n * (p$beta^2 * (k - 1) * p$sd_x^4 + p$sd_w^2 * p$sd_x^2))
+        return(p$fan_in * (p$beta^2 * (k - 1) * p$sd_x^4 + p$sd_w^2 * p$sd_x^2))
       }
       vt <- p$sd_w^2 * p$sd_x^2 + p$sd_w^2 * p$mean_x^2 + p$sd_x^2 * p$mean_w^2
-      p$n * vt + p$n * (p$n - 1) * p$mean_w^2 * p$rho_x * p$sd_x^2
+      p$fan_in * vt + p$fan_in * (p$fan_in - 1) * p$mean_w^2 * p$rho_x * p$sd_x^2
     },
     general_text = paste("Var(sum w_j x_j) = n Var(wx) + n (n - 1) E[W]^2 Cov(x_1, x_2), with Var(wx)",
                          "from the product rule; for w = beta x + e: n (beta^2 Var(x^2) + Var(e) Var(x))")),
@@ -125,17 +125,17 @@ identity_defs <- list(
     statement = "Var(s) / Var(x) = n Var(W) = 1 when sd(W) = 1 / sqrt(n)",
     latex = "\\frac{\\mathrm{Var}(s)}{\\mathrm{Var}(x)} = n\\,\\mathrm{Var}(W) = 1 \\text{ for } \\mathrm{sd}(W) = 1/\\sqrt{n}",
     assumptions = "as for `neuron`; the ratio of two variances estimated from the same draws",
-    used_in = "fan-in notes (003): why sd = 1/sqrt(fan_in) keeps unit variance",
-    defaults = list(n = 256, weights = "normal", mean_w = 0, sd_w = NULL, inputs = "uniform",
+    used_in = "the fan-in notes: why sd = 1/sqrt(fan_in) keeps unit variance",
+    defaults = list(fan_in = 256, weights = "normal", mean_w = 0, sd_w = NULL, inputs = "uniform",
                     mean_x = 0, sd_x = 2, rho_x = 0, beta = 0),
     drops = c(zero_mean = "E[W] = 0.05 and E[X] = 0.5"),
     drop = function(p, what) { p$mean_w <- 0.05; p$mean_x <- 0.5; p },
     estimand = "ratio", code = 5L,
-    prepare = function(p) { if (is.null(p$sd_w)) p$sd_w <- 1 / sqrt(p$n); p },
-    cparams = function(p) c(p$n, dist_codes[[p$weights]], p$mean_w, p$sd_w, dist_codes[[p$inputs]],
+    prepare = function(p) { if (is.null(p$sd_w)) p$sd_w <- 1 / sqrt(p$fan_in); p },
+    cparams = function(p) c(p$fan_in, dist_codes[[p$weights]], p$mean_w, p$sd_w, dist_codes[[p$inputs]],
                             p$mean_x, p$sd_x, p$rho_x, p$beta),
-    theory = function(p) p$n * p$sd_w^2,
-    general = function(p) p$n * (p$sd_w^2 * p$sd_x^2 + p$sd_w^2 * p$mean_x^2 +
+    theory = function(p) p$fan_in * p$sd_w^2,
+    general = function(p) p$fan_in * (p$sd_w^2 * p$sd_x^2 + p$sd_w^2 * p$mean_x^2 +
                                    p$sd_x^2 * p$mean_w^2) / p$sd_x^2,
     general_text = "Var(s) / Var(x) = n (Var(W) Var(X) + Var(W) E[X]^2 + Var(X) E[W]^2) / Var(X)"),
   covariance_zero = list(
@@ -143,13 +143,13 @@ identity_defs <- list(
     latex = "\\mathrm{Cov}(w_k^\\top z, w_j^\\top z) = \\mathbb{E}[w_k]^\\top \\mathbb{E}[z\\, w_j^\\top z] = 0",
     assumptions = "w_k and w_j independent of each other and of z, with mean 0",
     used_in = "Q&A, closing proof: why step 7 holds for dependent features",
-    defaults = list(n = 50, mean_w = 0, sd_w = 1, sd_z = 1, rho_z = 0.5),
+    defaults = list(fan_in = 50, mean_w = 0, sd_w = 1, sd_z = 1, rho_z = 0.5),
     drops = c(zero_mean = "the weights have mean 0.2"),
     drop = function(p, what) { if (p$mean_w == 0) p$mean_w <- 0.2; p },
     estimand = "cov", code = 6L,
-    cparams = function(p) c(p$n, p$mean_w, p$sd_w, p$sd_z, p$rho_z),
+    cparams = function(p) c(p$fan_in, p$mean_w, p$sd_w, p$sd_z, p$rho_z),
     theory = function(p) 0,
-    general = function(p) p$mean_w^2 * p$sd_z^2 * (p$n + p$n * (p$n - 1) * p$rho_z),
+    general = function(p) p$mean_w^2 * p$sd_z^2 * (p$fan_in + p$fan_in * (p$fan_in - 1) * p$rho_z),
     general_text = "Cov(w_k . z, w_j . z) = E[w]^2 1' Cov(z) 1 = E[w]^2 sd_z^2 (n + n (n - 1) rho)"),
   delta_method = list(
     statement = "Var(f(X)) ~ f'(E[X])^2 Var(X) (delta method); checked against the exact Var(f(X)) by quadrature",
@@ -173,13 +173,13 @@ identity_defs <- list(
     latex = "\\mathrm{Var}\\big((W^i W^{i+1})_{ac}\\big) = n\\,\\mathrm{Var}(W^i)\\,\\mathrm{Var}(W^{i+1})",
     assumptions = "the weights of consecutive layers are independent, with mean 0",
     used_in = "Q&A section 2.1: Var(W^i W^(i+1)) = Var(W^i) Var(W^(i+1))",
-    defaults = list(n = 100, sd1 = 0.1, sd2 = 0.2, dist = "normal", tied = FALSE),
+    defaults = list(fan_in = 100, sd1 = 0.1, sd2 = 0.2, dist = "normal", tied = FALSE),
     drops = c(independence = "tied weights, W^(i+1) = t(W^i): a diagonal entry sums n squares"),
     drop = function(p, what) { p$tied <- TRUE; p$sd2 <- p$sd1; p },
     estimand = "var", code = 8L,
-    cparams = function(p) c(p$n, p$sd1, p$sd2, as.numeric(p$tied), dist_codes[[p$dist]]),
-    theory = function(p) p$n * p$sd1^2 * p$sd2^2,
-    general = function(p) p$n * (dist_kurtosis[[p$dist]] - 1) * p$sd1^4,
+    cparams = function(p) c(p$fan_in, p$sd1, p$sd2, as.numeric(p$tied), dist_codes[[p$dist]]),
+    theory = function(p) p$fan_in * p$sd1^2 * p$sd2^2,
+    general = function(p) p$fan_in * (dist_kurtosis[[p$dist]] - 1) * p$sd1^4,
     general_text = "tied: Var(sum_k w_k^2) = n Var(w^2) = n (E[w^4] - sd^4)"),
   glorot_forward = list(
     statement = "Var(z^i) = Var(x) prod_{i'=0}^{i-1} n_i' Var(W^i') (Glorot & Bengio eq. 5)",
@@ -282,7 +282,7 @@ identity_params <- function(def, args, id) {
       if (!is.null(v)) check_mlp(v, "net")
     } else if (nm == "layer") {
       if (!is.null(v)) check_whole(v, "layer")
-    } else if (nm %in% c("m", "n", "batch")) {
+    } else if (nm %in% c("m", "fan_in", "batch")) {
       if (!is.null(v)) check_whole(v, nm, max = 1e7)
     } else if (nm %in% c("rho", "rho_x", "rho_z")) {
       check_number(v, nm, min = if (nm == "rho") -1 else 0, max = 1)
@@ -304,7 +304,8 @@ identity_params <- function(def, args, id) {
 #' words. See [identities()] for the registry.
 #'
 #' @section Monte Carlo standard errors:
-#' Draws are reduced in chunks of 65,536 to bivariate central co-moments up
+#' Draws are reduced in chunks (65,536 draws, fewer when one draw sums many
+#' terms, so that an interrupt is honoured quickly) to bivariate central co-moments up
 #' to order four, merged exactly and stably (Pebay 2008), so memory is
 #' constant in `n` and the result is the same for any number of threads. The
 #' MCSE is the one the estimator needs:
@@ -333,7 +334,8 @@ identity_params <- function(def, args, id) {
 #' @param ... Parameters of the identity, overriding its defaults (shown by
 #'   `print()`): distributions `dist`, `weights`, `inputs` (`"normal"`,
 #'   `"uniform"`, `"exponential"`), means, standard deviations, correlations
-#'   `rho`, sizes `m`, `n`; for `delta_method` an `activation` name; for
+#'   `rho`, sizes `m` (terms of a sum) and `fan_in` (terms of a neuron); for
+#'   `delta_method` an `activation` name; for
 #'   the Glorot identities a network `net` from [mlp()], a `layer` and the
 #'   `batch` of inputs per network.
 #' @param level Confidence level of the interval and the test.
@@ -362,6 +364,10 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   threads <- check_whole(threads, "threads", max = 1024)
   p <- identity_params(def, list(...), id)
+  if (network) {
+    check_whole(n, "n", min = 2, max = 1e9)
+    check_whole(p$batch, "batch", min = 2, max = 2^24)
+  }
   if (!is.null(drop)) {
     if (!length(def$drops)) {
       abort_arg("drop", sprintf("NULL: identity \"%s\" has no assumption to drop", id), drop)
@@ -411,7 +417,10 @@ verify_network <- function(def, id, n, p, level, drop, threads) {
   v <- new_verification(def, id, p, drop, r$prediction, r$estimate, r$mcse, n, level,
                         df = n - 1, general = general, path = NULL)
   v$simulation <- sim
-  if (!is.null(drop)) v$general_text <- "the mean-field prediction (see ?predict_variance)"
+  if (!is.null(drop)) {
+    v$general_text <- paste("the mean-field prediction (exact as the width grows: at finite width",
+                            "expect a gap of order 1/width, see ?predict_variance)")
+  }
   v
 }
 
@@ -453,8 +462,13 @@ fmt_params <- function(p) {
   p <- p[!vapply(p, is.null, TRUE)]
   vals <- vapply(names(p), function(nm) {
     v <- p[[nm]]
-    if (inherits(v, "initvar_mlp")) paste0("mlp(", paste(v$widths, collapse = "-"), ", ",
-                                           format(v$activation[[1]]), ", ", v$init[[1]]$label, ")")
+    if (inherits(v, "initvar_mlp")) {
+      acts <- unique(vapply(v$activation, format, ""))
+      inits <- unique(vapply(v$init, function(s) s$label, ""))
+      paste0("mlp(", paste(v$widths, collapse = "-"), ", ",
+             if (length(acts) == 1) acts else "mixed activations", ", ",
+             if (length(inits) == 1) inits else "mixed initializations", ")")
+    }
     else if (is.character(v)) v else format(v, digits = 4)
   }, "")
   paste0(names(p), " = ", vals, collapse = ", ")
@@ -512,20 +526,25 @@ as.data.frame.initvar_verification <- function(x, row.names = NULL, optional = F
 #' @rdname verify
 #' @param x An `initvar_verification`.
 #' @param y Ignored.
+#' @param main,ylim Title and vertical range of the plot.
 #' @export
-plot.initvar_verification <- function(x, y, ...) {
+plot.initvar_verification <- function(x, y, main = NULL, ylim = NULL, ...) {
+  if (is.null(main)) {
+    main <- paste0("verify(\"", x$id, "\")", if (!is.null(x$dropped)) paste0(", dropped: ", x$dropped))
+  }
   if (is.null(x$path)) {
-    return(invisible(plot(x$simulation, type = "variance")))
+    return(invisible(plot(x$simulation, type = "variance", main = main, ...)))
   }
   pa <- x$path
   q <- stats::qnorm(1 - (1 - x$level) / 2)
   lo <- pa$estimate - q * pa$mcse
   hi <- pa$estimate + q * pa$mcse
-  yl <- range(c(lo, hi, x$theoretical, x$general), na.rm = TRUE)
-  graphics::plot(pa$n, pa$estimate, log = "x", ylim = yl, pch = 19,
-                 xlab = "number of draws n (log scale)", ylab = "estimate",
-                 main = paste0("verify(\"", x$id, "\")", if (!is.null(x$dropped)) paste0(", dropped: ", x$dropped)),
-                 ...)
+  if (is.null(ylim)) {
+    ylim <- range(c(lo, hi, x$theoretical, x$general), na.rm = TRUE)
+    ylim[2] <- ylim[2] + 0.3 * diff(ylim)   # room for the legend
+  }
+  graphics::plot(pa$n, pa$estimate, log = "x", ylim = ylim, pch = 19,
+                 xlab = "number of draws n (log scale)", ylab = "estimate", main = main, ...)
   graphics::segments(pa$n, lo, pa$n, hi)
   graphics::abline(h = x$theoretical, col = "#c0392b", lwd = 2)
   leg <- c("estimate with interval", "identity's value")
@@ -537,8 +556,8 @@ plot.initvar_verification <- function(x, y, ...) {
     cols <- c(cols, "#1b6ca8")
     ltys <- c(ltys, 2)
   }
-  graphics::legend("topright", legend = leg, col = cols, lty = ltys, pch = c(19, NA, NA)[seq_along(leg)],
-                   bty = "n", cex = 0.8)
+  graphics::legend("top", legend = leg, col = cols, lty = ltys, pch = c(19, NA, NA)[seq_along(leg)],
+                   bty = "n", cex = 0.8, horiz = TRUE)
   invisible(pa)
 }
 

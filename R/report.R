@@ -161,7 +161,7 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
                      grad = "softmax", level = level, threads = threads, nbins = 100,
                      progress = !quiet && interactive())
   })
-  q <- stats::qnorm(1 - (1 - level) / 2)
+  q <- stats::qt(1 - (1 - level) / 2, networks - 1)
   table <- do.call(rbind, lapply(names(sims), function(nm) {
     df <- as.data.frame(sims[[nm]])
     df <- df[df$quantity %in% c("z", "grad_s", "grad_w"), ]

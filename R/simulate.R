@@ -146,29 +146,43 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   pred <- setup$pred
   hrange <- setup$hrange
   d <- length(net$widths) - 1
-  starts <- seq(0, networks - 1, by = sim_block_size)
-  blocks <- lapply(starts, function(s) list(s, min(sim_block_size, networks - s)))
+  nblocks <- ceiling(networks / sim_block_size)
+  block <- function(k) {
+    s <- (k - 1) * sim_block_size
+    list(s, min(sim_block_size, networks - s))
+  }
+  # blocks are merged as they arrive, in block order: memory does not grow
+  # with `networks`
+  acc <- hist <- NULL
+  add <- function(r) {
+    if (is.null(acc)) {
+      acc <<- r[[1]]
+      hist <<- r[[2]]
+    } else {
+      acc <<- .Call(C_merge_acc, acc, r[[1]])
+      hist <<- hist + r[[2]]
+    }
+  }
   t0 <- proc.time()[["elapsed"]]
   if (is.null(cl)) {
-    results <- vector("list", length(blocks))
     bar <- NULL
+    on.exit(if (!is.null(bar)) close(bar), add = TRUE)
     workspace <- .Call(C_workspace, spec, threads)
-    for (k in seq_along(blocks)) {
-      results[[k]] <- sim_block_worker(blocks[[k]], spec, threads, workspace)
-      if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && k < length(blocks)) {
-        bar <- utils::txtProgressBar(min = 0, max = length(blocks), style = 3, file = stderr())
+    for (k in seq_len(nblocks)) {
+      add(sim_block_worker(block(k), spec, threads, workspace))
+      if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && k < nblocks) {
+        bar <- utils::txtProgressBar(min = 0, max = nblocks, style = 3, file = stderr())
       }
       if (!is.null(bar)) utils::setTxtProgressBar(bar, k)
     }
-    if (!is.null(bar)) close(bar)
   } else {
-    results <- parallel::parLapply(cl, blocks, sim_block_worker, spec = spec, threads = threads)
-  }
-  acc <- results[[1]][[1]]
-  hist <- results[[1]][[2]]
-  for (k in seq_along(results)[-1]) {
-    acc <- .Call(C_merge_acc, acc, results[[k]][[1]])
-    hist <- hist + results[[k]][[2]]
+    # rounds of a bounded number of blocks, merged in block order
+    round <- 64L * length(cl)
+    for (r0 in seq(1, nblocks, by = round)) {
+      ks <- r0:min(r0 + round - 1, nblocks)
+      for (r in parallel::parLapply(cl, lapply(ks, block), sim_block_worker,
+                                    spec = spec, threads = threads)) add(r)
+    }
   }
   dim(acc) <- c(13, 4, d)
   dim(hist) <- c(nbins + 2, 3, d)
@@ -201,6 +215,14 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
   seed <- .Call(C_draw_seed)
   spec <- engine_spec(net, inputs, input_code, var_x, X, if (grad == "normal") 1L else 2L,
                       var_grad, center, nbins, hrange, seed)
+  if (is.null(mf)) {
+    # No prediction to centre the moments on (weights with a non-zero mean):
+    # take the reference points from a pilot run of network 0, so that power
+    # sums are accumulated near the means and lose no digits to an offset.
+    pilot <- .Call(C_simulate_block, spec, 0, 1L, 1L, NULL)[[1]]
+    pm <- array(pilot, c(13, 4, d))[2, , ]
+    spec$center <- as.double(rbind(pm[1, ], pm[2, ], 0, 0))
+  }
   list(spec = spec, pred = pred, hrange = hrange)
 }
 
@@ -220,15 +242,18 @@ network_trace <- function(net, inputs = 8, input = "normal", var_x = 1,
 histogram_ranges <- function(net, mf) {
   d <- length(net$widths) - 1
   out <- array(0, c(2, 3, d))
-  sym <- function(s, k) if (is.finite(s) && s > 0) c(-k * s, k * s) else c(-1, 1)
+  sym <- function(v, k) {
+    s <- sqrt(max(v, 0))
+    if (is.finite(s) && s > 0) c(-k * s, k * s) else c(-1, 1)
+  }
   for (i in seq_len(d)) {
     a <- net$activation[[i]]
     out[, 1, i] <- switch(a$name,
       tanh = , softsign = c(-1, 1), sigmoid = c(0, 1),
       scaled_tanh = c(-1.7159, 1.7159),
-      if (is.null(mf)) c(-1, 1) else mf$mean_z[i] + sym(sqrt(mf$var_z[i]), 6))
-    out[, 2, i] <- if (is.null(mf)) c(-1, 1) else sym(sqrt(mf$var_grad_s[i]), 6)
-    out[, 3, i] <- if (is.null(mf)) c(-1, 1) else sym(sqrt(mf$var_grad_w[i]), 10)
+      if (is.null(mf)) c(-1, 1) else mf$mean_z[i] + sym(mf$var_z[i], 6))
+    out[, 2, i] <- if (is.null(mf)) c(-1, 1) else sym(mf$var_grad_s[i], 6)
+    out[, 3, i] <- if (is.null(mf)) c(-1, 1) else sym(mf$var_grad_w[i], 10)
   }
   out
 }
@@ -237,7 +262,8 @@ histogram_ranges <- function(net, mf) {
 as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FALSE, ...) {
   acc <- x$acc
   d <- dim(acc)[3]
-  q <- stats::qnorm(1 - (1 - x$level) / 2)
+  # network-level replicates: Student's t with networks - 1 degrees of freedom
+  q <- stats::qt(1 - (1 - x$level) / 2, x$networks - 1)
   pred <- x$prediction[[x$regime]]
   pcol <- c(s = "var_s", z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")
   rows <- list()
@@ -278,10 +304,10 @@ print.initvar_simulation <- function(x, digits = 3, ...) {
               x$networks, x$inputs, paste(w, collapse = "-"), x$seconds))
   cat(sprintf("  inputs: %s, Var(x) = %s; output gradient: %s; prediction: %s regime\n",
               x$input, format(x$var_x, digits = 4), x$grad, x$regime))
-  cat(sprintf("  MCSE from %d independent networks; agreement: |z| < %.2f (level %s)\n\n",
-              x$networks, stats::qnorm(1 - (1 - x$level) / 2), format(x$level)))
+  qz <- stats::qt(1 - (1 - x$level) / 2, x$networks - 1)
+  cat(sprintf("  MCSE from %d independent networks; agreement: |z| < %.2f (t, %d df, level %s)\n\n",
+              x$networks, qz, x$networks - 1, format(x$level)))
   df <- as.data.frame(x)
-  qz <- stats::qnorm(1 - (1 - x$level) / 2)
   f <- function(v) formatC(v, digits = digits, format = "g")
   for (qn in levels(df$quantity)) {
     s <- df[df$quantity == qn, ]

@@ -146,6 +146,7 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
 # a one-dimensional integral of one-dimensional Gaussian expectations.
 softmax_grad_var <- function(net, q, mu, regime) {
   n <- net$widths[length(net$widths)]
+  if (n == 1) return(0)   # one class: p = y = 1, no gradient
   if (regime == "linear") return(1 / n - 1 / n^2)
   f <- net$activation[[length(net$activation)]]$f
   sd_q <- sqrt(q)
@@ -157,7 +158,7 @@ softmax_grad_var <- function(net, q, mu, regime) {
     }, 0)
   }
   Ep2 <- stats::integrate(integrand, 0, Inf, rel.tol = 1e-10)$value
-  Ep2 - 2 / n^2 + 1 / n
+  max(Ep2 - 2 / n^2 + 1 / n, 0)
 }
 
 check_mlp <- function(net, arg = "net") {

@@ -204,7 +204,14 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
     int nth = iv_threads(iv_int_arg(threads, "threads"));
     uint64_t seed = iv_seed_from_R();
 
-    R_xlen_t nchunks = (n + IV_CHUNK - 1) / IV_CHUNK;
+    /* Chunk length: about IV_CHUNK terms of work per chunk, a power of 2
+       that depends on the parameters only (not on threads), so that the
+       interrupt check between batches of chunks comes every ~4e6 terms. */
+    int sizes[9] = {0, 0, 1, 1, 0, 1, 1, 0, 1};
+    double cost = sizes[code] ? p[0] : 1;
+    R_xlen_t L = IV_CHUNK;
+    while (L > 1 && cost > 1) { L /= 2; cost /= 2; }
+    R_xlen_t nchunks = (n + L - 1) / L;
     int nck = 1;
     for (R_xlen_t c = 1; c < nchunks; c *= 2) nck++;
     SEXP ans = PROTECT(allocMatrix(REALSXP, IV_BIV_LEN, nck));
@@ -220,7 +227,7 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
 #pragma omp parallel for num_threads(nth) schedule(static)
 #endif
         for (R_xlen_t c = start; c < end; c++) {
-            R_xlen_t len = n - c * IV_CHUNK < IV_CHUNK ? n - c * IV_CHUNK : IV_CHUNK;
+            R_xlen_t len = n - c * L < L ? n - c * L : L;
             run_chunk(code, p, seed, (uint64_t) c, len, part + (c - start));
         }
         for (R_xlen_t c = start; c < end; c++) {

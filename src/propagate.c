@@ -60,7 +60,8 @@ typedef struct {
     double **Z, **S, **W;
     double *bias, *G, *dZ, *scratch, *tau, *work;
     double *rowz;           /* (d + 1) x 4 x batch: row power sums of z^i */
-    double *rowa, *rowb;    /* batch: scratch row sums */
+    double *rowa, *rowb;    /* batch: row sums of s - c_s and its square */
+    double *rowc, *rowd;    /* batch: row sums of z - c_z and its square */
     double *rowg;           /* 4 x batch */
     int *perm;
     double *hist;           /* 3 x d x (nbins + 2) */
@@ -85,6 +86,7 @@ static void read_spec(SEXP spec, spec_t *sp)
     SEXP widths = VECTOR_ELT(spec, 0);
     if (TYPEOF(widths) != INTSXP || XLENGTH(widths) < 2)
         error("`spec$widths` must be an integer vector of length >= 2.");
+    if (XLENGTH(widths) > 100001) error("`spec$widths` describes more than 1e5 layers.");
     int d = (int) XLENGTH(widths) - 1;
     sp->d = d;
     sp->w = INTEGER(widths);
@@ -230,6 +232,8 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->rowz = (double *) take(a, (size_t) (d + 1) * 4 * B, sizeof(double));
     ws->rowa = (double *) take(a, B, sizeof(double));
     ws->rowb = (double *) take(a, B, sizeof(double));
+    ws->rowc = (double *) take(a, B, sizeof(double));
+    ws->rowd = (double *) take(a, B, sizeof(double));
     ws->rowg = (double *) take(a, (size_t) 4 * B, sizeof(double));
     ws->perm = (int *) take(a, sp->maxw, sizeof(int));
     ws->hist = (double *) take(a, (size_t) 3 * d * (sp->nbins + 2), sizeof(double));
@@ -452,9 +456,11 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
         const double hlo = sp->hrange[6 * i], hsc = nb / (sp->hrange[6 * i + 1] - hlo);
         double *hz = ws->hist + (size_t) (3 * i + 0) * (nb + 2);
         double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
-        double *ra = ws->rowa, *rb = ws->rowb;
+        double *ra = ws->rowa, *rb = ws->rowb, *rc = ws->rowc, *rd = ws->rowd;
         memset(ra, 0, B * sizeof(double));
         memset(rb, 0, B * sizeof(double));
+        memset(rc, 0, B * sizeof(double));
+        memset(rd, 0, B * sizeof(double));
         const int code = sp->act[i];
         const double ap = sp->aparam[i];
         double *ts = ws->trace_s ? ws->trace_s[i] : NULL;
@@ -487,6 +493,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
                 ra[b] += u; rb[b] += u2;
                 double v = z - cz, v2 = v * v;
                 pz[0] += v; pz[1] += v2; pz[2] += v2 * v; pz[3] += v2 * v2;
+                rc[b] += v; rd[b] += v2;
                 hist_add(hz, nb, hlo, hsc, z);
             }
         }
@@ -494,8 +501,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
         summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs, across_var(ra, rb, B, nout));
         double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;
         row_powers(Z, B, nout, rz);
-        /* across-neuron variance of z from row sums about 0 */
-        summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz, across_var(rz, rz + B, B, nout));
+        summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz, across_var(rc, rd, B, nout));
         Zin = Z;
     }
 

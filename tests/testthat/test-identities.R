@@ -149,5 +149,12 @@ test_that("verify() rejects bad input, naming the argument", {
   expect_error(.Call(initvar:::C_identity, 1L, c(1, 0, 1, 1, 0, 0, 0, 0, 0, 0), 1, 1L), "`n`")
   expect_error(.Call(initvar:::C_moments, 1:3, NULL), "double")
   expect_error(.Call(initvar:::C_moments, c(1, 2), 1), "`y`")
+  expect_error(verify("glorot_forward", n = 2e9), "`n`")
+  expect_error(verify("glorot_forward", batch = 1), "`batch`")
   expect_snapshot(error = TRUE, verify("neuron", foo = 1))
+  # the size of a neuron is its own parameter, not the number of draws
+  set.seed(2007)
+  v <- verify("fan_in", n = 1e4, fan_in = 16)
+  expect_equal(v$params$fan_in, 16)
+  expect_equal(v$params$sd_w, 1 / 4)
 })
