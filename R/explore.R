@@ -21,9 +21,10 @@
 #' @examples
 #' set.seed(1)
 #' w <- rep(64, 8)
+#' twice <- init_variance_scaling(4, "fan_in", "normal")
 #' sims <- list(
 #'   "sd = 1/sqrt(n)" = simulate_network(mlp(w, "linear", init_lecun()), 10, 16),
-#'   "sd = 2/sqrt(n)" = simulate_network(mlp(w, "linear", init_variance_scaling(4, "fan_in", "normal")), 10, 16))
+#'   "sd = 2/sqrt(n)" = simulate_network(mlp(w, "linear", twice), 10, 16))
 #' plot_simulations(sims, "z")
 #' @export
 plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_field", "linear", "none"),
