@@ -5,6 +5,14 @@ dist_codes <- c(normal = 1, uniform = 2, exponential = 3)
 # E[Z^4] of the standardized distributions
 dist_kurtosis <- c(normal = 3, uniform = 9 / 5, exponential = 9)
 
+# Glorot's eqs. 5-7: per-layer variances of simulated networks.
+glorot_identity <- function(statement, latex, assumptions, used_in, quantity) {
+  list(statement = statement, latex = latex, assumptions = assumptions, used_in = used_in,
+       defaults = list(net = NULL, layer = NULL, batch = 32, var_x = 1),
+       drops = c(linear = "tanh activations instead of linear"),
+       estimand = "network", quantity = quantity)
+}
+
 # Each identity: statement, assumptions, where it is used, default
 # parameters, the assumptions that can be dropped (and how), the estimand
 # ("mean", "var", "cov", "ratio" of Var(u) / Var(v), or "network"), the
@@ -181,30 +189,24 @@ identity_defs <- list(
     theory = function(p) p$fan_in * p$sd1^2 * p$sd2^2,
     general = function(p) p$fan_in * (dist_kurtosis[[p$dist]] - 1) * p$sd1^4,
     general_text = "tied: Var(sum_k w_k^2) = n Var(w^2) = n (E[w^4] - sd^4)"),
-  glorot_forward = list(
+  glorot_forward = glorot_identity(
     statement = "Var(z^i) = Var(x) prod_{i'=0}^{i-1} n_i' Var(W^i') (Glorot & Bengio eq. 5)",
     latex = "\\mathrm{Var}(z^i) = \\mathrm{Var}(x) \\prod_{i'=0}^{i-1} n_{i'} \\mathrm{Var}(W^{i'})",
     assumptions = "linear regime (f'(0) = 1, f linear), independent zero-mean weights, zero biases, iid inputs",
     used_in = "Glorot & Bengio eq. 5; the Q&A's formula",
-    defaults = list(net = NULL, layer = NULL, batch = 32, var_x = 1),
-    drops = c(linear = "tanh activations instead of linear"),
-    estimand = "network", quantity = "z"),
-  glorot_backward = list(
+    quantity = "z"),
+  glorot_backward = glorot_identity(
     statement = "Var(dC/ds^i) = Var(dC/ds^(d-1)) prod_{i'=i+1}^{d-1} n_(i'+1) Var(W^i') (eq. 6, indices corrected)",
     latex = "\\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial s^i}\\Big) = \\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial s^{d-1}}\\Big) \\prod_{i'=i+1}^{d-1} n_{i'+1} \\mathrm{Var}(W^{i'})",
     assumptions = "linear regime, independent zero-mean weights, output gradient independent of the weights",
     used_in = "Glorot & Bengio eq. 6 (their product runs one layer too far)",
-    defaults = list(net = NULL, layer = NULL, batch = 32, var_x = 1),
-    drops = c(linear = "tanh activations instead of linear"),
-    estimand = "network", quantity = "grad_s"),
-  glorot_weight_gradient = list(
+    quantity = "grad_s"),
+  glorot_weight_gradient = glorot_identity(
     statement = "Var(dC/dW^i) = Var(z^i) Var(dC/ds^i) (Glorot & Bengio eq. 7)",
     latex = "\\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial W^i}\\Big) = \\mathrm{Var}(z^i)\\,\\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial s^i}\\Big)",
     assumptions = "linear regime, independent zero-mean weights, activations independent of back-propagated gradients",
     used_in = "Glorot & Bengio eq. 7 and eq. 14: weight gradients do not shrink with depth",
-    defaults = list(net = NULL, layer = NULL, batch = 32, var_x = 1),
-    drops = c(linear = "tanh activations instead of linear"),
-    estimand = "network", quantity = "grad_w")
+    quantity = "grad_w")
 )
 
 #' The registry of identities
