@@ -515,6 +515,12 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
 
 fan_free <- c("uniform", "normal", "truncated_normal", "constant")
 
+# Several layers at once: numeric fan vectors (recycled), no `dim`.
+vector_fans <- function(fan_in, fan_out, dim) {
+  is.null(dim) && !missing(fan_in) && is.numeric(fan_in) && is.numeric(fan_out) &&
+    (length(fan_in) > 1 || length(fan_out) > 1) && length(fan_in) > 0 && length(fan_out) > 0
+}
+
 scheme_moments <- function(scheme, fan_in, fan_out, dim, layout) {
   if (missing(fan_in) && is.null(dim) && scheme$family %in% fan_free) {
     return(dist_moments(resolve_scheme(scheme, 1, 1)))
@@ -544,7 +550,8 @@ resolve_for <- function(scheme, shape) {
 #'
 #' @param scheme An initialization scheme, such as [init_glorot()].
 #' @param fan_in,fan_out Layer sizes: the weight matrix is `fan_in x fan_out`.
-#'   `fan_out` defaults to `fan_in`. Schemes whose distribution does not depend
+#'   `fan_out` defaults to `fan_in`. Vectors give one value per layer
+#'   (recycled, as in [mapply()]). Schemes whose distribution does not depend
 #'   on the layer (uniform, normal, truncated normal, constant) need neither.
 #' @param dim Alternatively, an array shape, read with [fans()].
 #' @param layout Layout of `dim`: `"torch"` or `"keras"`.
@@ -555,10 +562,14 @@ resolve_for <- function(scheme, shape) {
 #' weight_variance(init_he("normal", convention = "tfjs"), 100)   # 0.7737 * 2 / 100
 #' weight_variance(init_he(), dim = c(64, 3, 3, 3))   # torch Conv2d(3, 64, 3)
 #' weight_mean(init_uniform(0, 1), 2, 2)
+#' weight_variance(init_glorot(), c(784, 256, 128), c(256, 128, 10))   # a whole network
 #' @export
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                             layout = c("torch", "keras")) {
   check_scheme(scheme)
+  if (vector_fans(fan_in, fan_out, dim)) {
+    return(unname(mapply(function(a, b) weight_variance(scheme, a, b), fan_in, fan_out)))
+  }
   scheme_moments(scheme, fan_in, fan_out, dim, layout)[["var"]]
 }
 
@@ -567,6 +578,9 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                         layout = c("torch", "keras")) {
   check_scheme(scheme)
+  if (vector_fans(fan_in, fan_out, dim)) {
+    return(unname(mapply(function(a, b) weight_mean(scheme, a, b), fan_in, fan_out)))
+  }
   scheme_moments(scheme, fan_in, fan_out, dim, layout)[["mean"]]
 }
 

@@ -296,3 +296,11 @@ test_that("forked children can sample after the parent used threads", {
 test_that("dim names are not carried into the result", {
   expect_null(names(dim(sample_weights(init_normal(), dim = c(a = 2, b = 3)))))
 })
+
+test_that("weight_variance() and weight_mean() take vectors of fans", {
+  fi <- c(784, 256, 128); fo <- c(256, 128, 10)
+  expect_equal(weight_variance(init_glorot(), fi, fo), 2 / (fi + fo))
+  expect_equal(weight_variance(init_he(), fi), 2 / fi)
+  expect_equal(weight_mean(init_uniform(0, 1), fi, fo), rep(0.5, 3))
+  expect_error(weight_variance(init_glorot(), c(10, -1), 5), "`fan_in`")
+})
