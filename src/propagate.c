@@ -672,9 +672,11 @@ SEXP C_network_trace(SEXP spec, SEXP net)
     SEXP ans = PROTECT(allocVector(VECSXP, 6));
     SEXP X = PROTECT(allocMatrix(REALSXP, B, sp.w[0]));
     SEXP lists[5];
+    /* each new vector goes straight into a protected list, so it is
+       reachable (protected) before anything else is allocated */
     for (int k = 0; k < 5; k++) {
-        lists[k] = allocVector(VECSXP, d);
-        SET_VECTOR_ELT(ans, k + 1, lists[k]);
+        SET_VECTOR_ELT(ans, k + 1, allocVector(VECSXP, d));
+        lists[k] = VECTOR_ELT(ans, k + 1);
     }
     ws.trace_s = (double **) R_alloc(d, sizeof(double *));
     ws.trace_b = (double **) R_alloc(d, sizeof(double *));
