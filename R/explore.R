@@ -206,8 +206,8 @@ linear_regime <- function(activation = c("tanh", "softsign", "sigmoid", "relu"),
   rows <- lapply(activation, function(a) {
     act <- activation(a)
     vapply(sd, function(s) {
-      m1 <- normal_expectation(act$f, s, mean)
-      ex <- normal_expectation(function(x) (act$f(x) - m1)^2, s, mean)
+      m1 <- normal_expectation(act$f, s, mean, kinks = act$kinks)
+      ex <- normal_expectation(function(x) (act$f(x) - m1)^2, s, mean, kinks = act$kinks)
       c(exact = ex, delta = delta_derivative(act, mean)^2 * s^2, mean_f = m1)
     }, numeric(3)) -> v
     data.frame(activation = act$name, sd = sd, exact = v["exact", ], delta = v["delta", ],
@@ -246,8 +246,8 @@ plot.initvar_linear_regime <- function(x, main = NULL, col = NULL, ...) {
 # f'(mean) for the delta method; at a kink (the ReLU family at 0) the right
 # derivative, as Glorot and Bengio's f'(0) = 1 would have it.
 delta_derivative <- function(act, mean) {
-  if (mean == 0 && act$name %in% c("relu", "leaky_relu", "elu", "selu")) {
-    return(act$df(.Machine$double.eps))
+  if (mean %in% act$kinks) {
+    return(act$df(mean + max(abs(mean), 1) * .Machine$double.eps))
   }
   act$df(mean)
 }

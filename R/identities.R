@@ -171,9 +171,9 @@ identity_defs <- list(
       c(a$code, a$param, p$mean, p$sd)
     },
     theory = function(p) {
-      f <- activation(p$activation)$f
-      m1 <- normal_expectation(f, p$sd, p$mean)
-      normal_expectation(function(x) (f(x) - m1)^2, p$sd, p$mean)
+      a <- activation(p$activation)
+      m1 <- normal_expectation(a$f, p$sd, p$mean, kinks = a$kinks)
+      normal_expectation(function(x) (a$f(x) - m1)^2, p$sd, p$mean, kinks = a$kinks)
     },
     approximation = function(p) delta_derivative(activation(p$activation), p$mean)^2 * p$sd^2),
   layer_independence = list(

@@ -37,7 +37,8 @@ activation <- function(name, param = NULL, f = NULL, df = NULL) {
     if (!is.function(df)) abort_arg("df", "a vectorized R function (the derivative of `f`)", df)
     if (!is.null(param)) abort_arg("param", "NULL for a custom activation", param)
     return(structure(list(name = name, code = activation_codes[["r_function"]],
-                          param = 0, f = f, df = df), class = "initvar_activation"))
+                          param = 0, f = f, df = df, kinks = numeric()),
+                     class = "initvar_activation"))
   }
   canon <- canonical_activation(name, "name")
   entry <- activation_table[[canon]]
@@ -50,7 +51,8 @@ activation <- function(name, param = NULL, f = NULL, df = NULL) {
   }
   p <- param
   structure(list(name = canon, code = activation_codes[[canon]], param = param,
-                 f = function(x) entry$f(x, p), df = function(x) entry$df(x, p)),
+                 f = function(x) entry$f(x, p), df = function(x) entry$df(x, p),
+                 kinks = if (is.null(entry$kinks)) numeric() else entry$kinks),
             class = "initvar_activation")
 }
 

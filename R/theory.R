@@ -116,13 +116,14 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
       dfd2[i] <- 1
     } else {
       a <- net$activation[[i]]
-      sd_i <- sqrt(q)
-      m1 <- normal_expectation(a$f, sd_i, bm[i])
-      m2 <- normal_expectation(function(x) a$f(x)^2, sd_i, bm[i])
+      ex <- function(g) normal_expectation(g, sqrt(q), bm[i], kinks = a$kinks)
+      m1 <- ex(a$f)
+      # central moments computed centrally: E[z^2] - E[z]^2 cancels when
+      # the mean is large (a bias mean of 1e8)
+      var_z[i] <- ex(function(x) (a$f(x) - m1)^2)
       mean_z[i] <- m1
-      m2_z[i] <- m2
-      var_z[i] <- max(m2 - m1^2, 0)
-      dfd2[i] <- normal_expectation(function(x) a$df(x)^2, sd_i, bm[i])
+      m2_z[i] <- var_z[i] + m1^2
+      dfd2[i] <- ex(function(x) a$df(x)^2)
     }
     m2_prev <- m2_z[i]
   }
@@ -148,12 +149,14 @@ softmax_grad_var <- function(net, q, mu, regime) {
   n <- net$widths[length(net$widths)]
   if (n == 1) return(0)   # one class: p = y = 1, no gradient
   if (regime == "linear") return(1 / n - 1 / n^2)
-  f <- net$activation[[length(net$activation)]]$f
+  act <- net$activation[[length(net$activation)]]
+  f <- act$f
   sd_q <- sqrt(q)
   integrand <- function(t) {
     vapply(t, function(tt) {
-      a <- normal_expectation(function(x) { l <- f(x); exp(2 * l - tt * exp(l)) }, sd_q, mu)
-      b <- normal_expectation(function(x) exp(-tt * exp(f(x))), sd_q, mu)
+      a <- normal_expectation(function(x) { l <- f(x); exp(2 * l - tt * exp(l)) }, sd_q, mu,
+                              kinks = act$kinks)
+      b <- normal_expectation(function(x) exp(-tt * exp(f(x))), sd_q, mu, kinks = act$kinks)
       tt * a * b^(n - 1)
     }, 0)
   }
