@@ -18,7 +18,7 @@ scheme_engine_code <- function(scheme, fan_in, fan_out) {
 
 # The list C_simulate_block reads (see src/propagate.c, read_spec()).
 engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
-                        nbins, hrange, seed) {
+                        nbins, hrange, seed, scale = NULL) {
   w <- net$widths
   d <- length(w) - 1
   wc <- lapply(seq_len(d), function(i) scheme_engine_code(net$init[[i]], w[i], w[i + 1]))
@@ -35,7 +35,32 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
        hrange = as.double(hrange), seed = seed,
        rfuns = lapply(acts, function(a) {
          if (a$code == activation_codes[["r_function"]]) list(a$f, a$df) else NULL
-       }))
+       }),
+       scale = if (is.null(scale)) rep(1, 4 * d) else as.double(scale))
+}
+
+# Powers of 2 near the typical size of each accumulated quantity (4 x d:
+# s, z, dC/ds and, for dC/dW, the layer's input z), from the predicted
+# second moments: the engine accumulates values divided by them, exactly,
+# so that fourth moments of a layer whose variance is 1e-160 (a deep
+# shrinking stack) or 1e160 neither underflow nor overflow.
+engine_scale <- function(net, var_x, m2) {
+  d <- length(net$widths) - 1
+  p2 <- function(v) {
+    r <- sqrt(v)
+    ifelse(is.finite(r) & r > 0, 2^round(log2(pmax(r, 2^-1000))), 1)
+  }
+  if (is.null(m2)) return(matrix(1, 4, d))
+  zin <- c(var_x, m2$z[-d])
+  rbind(p2(m2$s), p2(m2$z), p2(m2$g), p2(zin))
+}
+
+# The multiplier of a variance in each (quantity, layer): scale^2, and for
+# dC/dW the product of the input's and the gradient's scales, squared.
+engine_var_scale <- function(scale) {
+  if (is.null(scale)) return(NULL)
+  sc <- matrix(scale, 4)
+  rbind(sc[1, ], sc[2, ], sc[3, ], sc[4, ] * sc[3, ])^2
 }
 
 sim_block_worker <- function(block, spec, threads, workspace = NULL) {
@@ -186,10 +211,17 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   }
   dim(acc) <- c(13, 4, d)
   dim(hist) <- c(nbins + 2, 3, d)
+  bad <- which(!is.finite(acc[1:11, , , drop = FALSE]), arr.ind = TRUE)
+  if (length(bad)) {
+    stop(simpleError(sprintf(paste0(
+      "the simulation of `net` over- or underflowed double precision at layer %d (%s): ",
+      "its values are too large or too small to square. Rescale `var_x` or the weights."),
+      bad[1, 3], quantities[[bad[1, 2]]]), call = sys.call()))
+  }
   structure(list(net = net, networks = networks, inputs = inputs,
                  input = if (input_code == 3L) "matrix" else input, var_x = var_x,
                  grad = grad, var_grad = var_grad, regime = regime, level = level,
-                 prediction = pred, acc = acc, hist = hist,
+                 prediction = pred, acc = acc, hist = hist, scale = matrix(spec$scale, 4),
                  hrange = array(hrange, c(2, 3, d)),
                  seconds = proc.time()[["elapsed"]] - t0),
             class = "initvar_simulation")
@@ -213,15 +245,23 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
                   g = 0, w = 0)
   hrange <- histogram_ranges(net, mf)
   seed <- .Call(C_draw_seed)
+  m2 <- if (!is.null(mf)) list(s = mf$var_s + mf$mean_s^2, z = mf$var_z + mf$mean_z^2,
+                               g = mf$var_grad_s)
+  scale <- engine_scale(net, var_x, m2)
   spec <- engine_spec(net, inputs, input_code, var_x, X, if (grad == "normal") 1L else 2L,
-                      var_grad, center, nbins, hrange, seed)
+                      var_grad, center, nbins, hrange, seed, scale)
   if (is.null(mf)) {
     # No prediction to centre the moments on (weights with a non-zero mean):
     # take the reference points from a pilot run of network 0, so that power
     # sums are accumulated near the means and lose no digits to an offset.
     pilot <- .Call(C_simulate_block, spec, 0, 1L, 1L, NULL)[[1]]
-    pm <- array(pilot, c(13, 4, d))[2, , ]
+    pa <- array(pilot, c(13, 4, d))
+    pm <- matrix(pa[2, , ], 4, d)                  # means: quantity x layer
+    pv <- matrix(pa[3, , ] / pa[1, , ], 4, d)      # variances
     spec$center <- as.double(rbind(pm[1, ], pm[2, ], 0, 0))
+    spec$scale <- as.double(engine_scale(net, var_x,
+                                         list(s = pv[1, ] + pm[1, ]^2, z = pv[2, ] + pm[2, ]^2,
+                                              g = pv[3, ] + pm[3, ]^2)))
   }
   list(spec = spec, pred = pred, hrange = hrange)
 }
@@ -258,40 +298,84 @@ histogram_ranges <- function(net, mf) {
   out
 }
 
+# Networks needed per unit of relative variance of a network's contribution
+# for the log-scale t interval to hold its level (see "Intervals" in
+# ?simulate_network and tests/testthat/test-calibration.R), and the least
+# number of networks for any interval.
+sim_networks_per_cv2 <- 500
+sim_min_networks <- 20
+
 #' @export
 as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FALSE, ...) {
   acc <- x$acc
   d <- dim(acc)[3]
-  # network-level replicates: Student's t with networks - 1 degrees of freedom
-  q <- stats::qt(1 - (1 - x$level) / 2, x$networks - 1)
   pred <- x$prediction[[x$regime]]
   pcol <- c(s = "var_s", z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")
+  J <- x$networks
+  # the engine accumulated values divided by x$scale (powers of 2): moments
+  # are computed on that scale and scaled back
+  vs <- engine_var_scale(x$scale)
+  if (is.null(vs)) vs <- matrix(1, 4, d)
   rows <- list()
   for (i in seq_len(d)) {
     for (k in seq_along(pcol)) {
       a <- acc[, k, i]
       n <- a[1]
       est <- a[3] / n
-      J <- a[6]
       S <- matrix(c(a[9], a[11], a[11], a[10]), 2) / (J - 1)
       g <- c(-2 * a[7], 1)
       mcse <- sqrt(max(drop(crossprod(g, S %*% g)), 0) / J)
+      sc <- vs[k, i]
       p <- if (is.null(pred)) NA_real_ else pred[[pcol[[k]]]][i]
       rows[[length(rows) + 1]] <- data.frame(
-        layer = i, quantity = names(pcol)[k], prediction = p, estimate = est,
-        mcse = mcse, lower = est - q * mcse, upper = est + q * mcse,
-        z = if (mcse > 0) (est - p) / mcse else NA_real_,
-        mean = a[2], kurtosis = if (a[3] > 0) n * a[5] / a[3]^2 else NA_real_,
-        across_mean = if (k <= 3) a[12] else NA_real_,
-        across_sd = if (k <= 3 && J > 1) sqrt(a[13] / (J - 1)) else NA_real_,
+        layer = i, quantity = names(pcol)[k], prediction = p, estimate = est * sc,
+        mcse = mcse * sc,
+        mean = a[2] * sqrt(sc), kurtosis = if (isTRUE(a[3] > 0)) n * a[5] / a[3]^2 else NA_real_,
+        across_mean = if (k <= 3) a[12] * sc else NA_real_,
+        across_sd = if (k <= 3 && J > 1) sqrt(a[13] / (J - 1)) * sc else NA_real_,
         stringsAsFactors = FALSE)
     }
   }
   out <- do.call(rbind, rows)
+  out <- cbind(out, sim_intervals(out$estimate, out$mcse, out$prediction, J, x$level))
+  out <- out[, c("layer", "quantity", "prediction", "estimate", "mcse", "lower", "upper",
+                 "z", "p_value", "consistent", "networks_needed", "mean", "kurtosis",
+                 "across_mean", "across_sd")]
   out$quantity <- factor(out$quantity, levels = names(pcol))
   out[order(out$quantity, out$layer), , drop = FALSE] -> out
   rownames(out) <- NULL
   out
+}
+
+# Intervals and verdicts for per-layer variances estimated from J networks.
+# A network's contribution to a variance is a product of per-layer factors
+# (heavy right tail in narrow, deep networks), so the interval and the test
+# are on the log scale, Student's t with J - 1 df: est * exp(+-t mcse / est).
+# They are calibrated only when J is large against the relative variance of
+# a network's contribution, cv2 = J mcse^2 / est^2: rows with
+# J < max(sim_min_networks, sim_networks_per_cv2 * cv2) get no interval and no
+# verdict (NA), and `networks_needed` says how many networks they need.
+# An estimate of exactly 0 (every network dead) with MCSE 0 agrees only with
+# a prediction of 0.
+sim_intervals <- function(est, mcse, pred, J, level) {
+  cv2 <- J * (mcse / est)^2
+  needed <- ceiling(pmax(sim_min_networks, sim_networks_per_cv2 * cv2))
+  needed[est == 0 & mcse == 0] <- sim_min_networks
+  ok <- is.finite(est) & is.finite(mcse) & !is.na(needed) & J >= needed
+  pos <- est > 0 & mcse > 0
+  ag_log <- agreement(log(est), mcse / est, log(pred), df = J - 1, interval_level = level)
+  ag_lin <- agreement(est, mcse, pred, df = J - 1, interval_level = level)
+  use_log <- pos & !is.na(pred) & pred > 0
+  z <- ifelse(use_log, ag_log$z, ag_lin$z)
+  pv <- ifelse(use_log, ag_log$p_value, ag_lin$p_value)
+  lower <- ifelse(pos, exp(ag_log$lower), ag_lin$lower)
+  upper <- ifelse(pos, exp(ag_log$upper), ag_lin$upper)
+  cons <- pv > 1 - verdict_level
+  na <- !ok
+  lower[na] <- upper[na] <- z[na] <- pv[na] <- NA
+  cons[na | is.na(pred)] <- NA
+  data.frame(lower = lower, upper = upper, z = z, p_value = pv, consistent = cons,
+             networks_needed = ifelse(ok, NA_real_, needed))
 }
 
 #' @export
@@ -304,9 +388,9 @@ print.initvar_simulation <- function(x, digits = 3, ...) {
               x$networks, x$inputs, paste(w, collapse = "-"), x$seconds))
   cat(sprintf("  inputs: %s, Var(x) = %s; output gradient: %s; prediction: %s regime\n",
               x$input, format(x$var_x, digits = 4), x$grad, x$regime))
-  qz <- stats::qt(1 - (1 - x$level) / 2, x$networks - 1)
-  cat(sprintf("  MCSE from %d independent networks; agreement: |z| < %.2f (t, %d df, level %s)\n\n",
-              x$networks, qz, x$networks - 1, format(x$level)))
+  cat(sprintf(paste0("  MCSE from %d independent networks; z on the log scale (t, %d df); ",
+                     "agrees: consistent at level %s\n\n"),
+              x$networks, x$networks - 1, format(verdict_level)))
   df <- as.data.frame(x)
   f <- function(v) formatC(v, digits = digits, format = "g")
   for (qn in levels(df$quantity)) {
@@ -315,9 +399,16 @@ print.initvar_simulation <- function(x, digits = 3, ...) {
     tab <- data.frame(layer = s$layer, predicted = f(s$prediction), simulated = f(s$estimate),
                       mcse = formatC(s$mcse, digits = 2, format = "g"),
                       z = ifelse(is.na(s$z), "-", formatC(s$z, digits = 2, format = "f")),
-                      agrees = ifelse(is.na(s$z), "-", ifelse(abs(s$z) < qz, "yes", "NO")))
+                      agrees = ifelse(is.na(s$consistent), ifelse(is.na(s$networks_needed), "-", "?"),
+                                      ifelse(s$consistent, "yes", "NO")))
     print(tab, row.names = FALSE, right = TRUE)
     cat("\n")
+  }
+  if (any(!is.na(df$networks_needed))) {
+    cat(strwrap(sprintf(paste(
+      "?: too few networks for a calibrated interval (a network's contribution varies too much:",
+      "narrow, deep layers); those rows need up to %s networks."),
+      format(max(df$networks_needed, na.rm = TRUE), big.mark = ",", scientific = FALSE))), sep = "\n")
   }
   invisible(x)
 }

@@ -123,8 +123,34 @@ static inline void draw(int code, const double *p, iv_rng *r, double *u, double 
     }
 }
 
+/* Scales of u and v: powers of 2 near the spread of the first draws of
+   chunk 0 (deterministic, whatever the threads). Draws are accumulated
+   divided by them, exactly (a power of 2), so that fourth moments of draws
+   of size 1e-100 or 1e100 neither underflow nor overflow. */
+static double pow2_scale(double a)
+{
+    if (!(a > 0) || !R_FINITE(a)) return 1;
+    return ldexp(1.0, ilogb(a));
+}
+
+static void draw_scales(int code, const double *p, uint64_t seed, double *su, double *sv)
+{
+    iv_rng r;
+    iv_rng_init(&r, seed, 0);
+    double u0, v0, au = 0, av = 0;
+    draw(code, p, &r, &u0, &v0);
+    for (int i = 1; i < 64; i++) {
+        double u, v;
+        draw(code, p, &r, &u, &v);
+        if (fabs(u - u0) > au) au = fabs(u - u0);
+        if (fabs(v - v0) > av) av = fabs(v - v0);
+    }
+    *su = pow2_scale(au);
+    *sv = pow2_scale(av);
+}
+
 static void run_chunk(int code, const double *p, uint64_t seed, uint64_t c,
-                      R_xlen_t len, iv_biv *out)
+                      R_xlen_t len, double isu, double isv, iv_biv *out)
 {
     iv_rng r;
     iv_rng_init(&r, seed, c);
@@ -135,7 +161,7 @@ static void run_chunk(int code, const double *p, uint64_t seed, uint64_t c,
     for (R_xlen_t i = 1; i < len; i++) {
         double u, v;
         draw(code, p, &r, &u, &v);
-        double du = u - u0, dv = v - v0;
+        double du = (u - u0) * isu, dv = (v - v0) * isv;
         double du2 = du * du, dv2 = dv * dv;
         S[0][0] += 1;
         S[1][0] += du; S[0][1] += dv;
@@ -144,7 +170,7 @@ static void run_chunk(int code, const double *p, uint64_t seed, uint64_t c,
         S[4][0] += du2 * du2; S[3][1] += du2 * du * dv; S[2][2] += du2 * dv2;
         S[1][3] += du * dv2 * dv; S[0][4] += dv2 * dv2;
     }
-    iv_biv_from_sums(out, u0, v0, S);
+    iv_biv_from_sums(out, u0 * isu, v0 * isv, S);
 }
 
 static void check_params(int code, const double *p)
@@ -191,7 +217,8 @@ static void check_params(int code, const double *p)
 
 /* C_identity(code, params, n, threads): a matrix with one packed bivariate
    accumulator (IV_BIV_LEN rows) per checkpoint: after 1, 2, 4, ... chunks
-   and after the last. Seed from R's RNG. */
+   and after the last, of the draws divided by attribute "scale" (two powers
+   of 2). Seed from R's RNG. */
 SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
 {
     int code = iv_int_arg(code_, "code");
@@ -203,6 +230,9 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
     R_xlen_t n = (R_xlen_t) nd;
     int nth = iv_threads(iv_int_arg(threads, "threads"));
     uint64_t seed = iv_seed_from_R();
+    double su, sv;
+    draw_scales(code, p, seed, &su, &sv);
+    const double isu = 1 / su, isv = 1 / sv;
 
     /* Chunk length: about IV_CHUNK terms of work per chunk, a power of 2
        that depends on the parameters only (not on threads), so that the
@@ -228,7 +258,7 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
 #endif
         for (R_xlen_t c = start; c < end; c++) {
             R_xlen_t len = n - c * L < L ? n - c * L : L;
-            run_chunk(code, p, seed, (uint64_t) c, len, part + (c - start));
+            run_chunk(code, p, seed, (uint64_t) c, len, isu, isv, part + (c - start));
         }
         for (R_xlen_t c = start; c < end; c++) {
             iv_biv_merge(&acc, part + (c - start));
@@ -240,12 +270,18 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
         R_CheckUserInterrupt();
     }
     /* fewer checkpoints than reserved when nchunks is a power of 2 */
+    int nprot = 1;
     if (k < nck) {
         SEXP trimmed = PROTECT(allocMatrix(REALSXP, IV_BIV_LEN, k));
         memcpy(REAL(trimmed), out, (size_t) IV_BIV_LEN * k * sizeof(double));
-        UNPROTECT(2);
-        return trimmed;
+        ans = trimmed;
+        nprot++;
     }
-    UNPROTECT(1);
+    /* the accumulators hold u / su and v / sv */
+    SEXP sc = PROTECT(allocVector(REALSXP, 2));
+    REAL(sc)[0] = su;
+    REAL(sc)[1] = sv;
+    setAttrib(ans, install("scale"), sc);
+    UNPROTECT(nprot + 1);
     return ans;
 }

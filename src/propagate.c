@@ -50,6 +50,9 @@ typedef struct {
     int grad;               /* 1 normal, 2 softmax cross-entropy */
     double var_grad;
     const double *center;   /* NQ x d */
+    const double *scale;    /* NQ x d: powers of 2; values are accumulated
+                               divided by them (for Q_W: the scale of the
+                               layer's input z, times that of dC/ds) */
     const double *hrange;   /* 2 x 3 x d: (lo, hi) for z, g, w */
     SEXP rfuns;             /* list of d: NULL or list(f, df) */
     uint64_t seed;
@@ -81,8 +84,8 @@ static SEXP spec_elt(SEXP spec, int i, SEXPTYPE type, R_xlen_t len,
 
 static void read_spec(SEXP spec, spec_t *sp)
 {
-    if (TYPEOF(spec) != VECSXP || XLENGTH(spec) != 18)
-        error("`spec` must be a list of 18 elements (see initvar:::engine_spec).");
+    if (TYPEOF(spec) != VECSXP || XLENGTH(spec) != 19)
+        error("`spec` must be a list of 19 elements (see initvar:::engine_spec).");
     SEXP widths = VECTOR_ELT(spec, 0);
     if (TYPEOF(widths) != INTSXP || XLENGTH(widths) < 2)
         error("`spec$widths` must be an integer vector of length >= 2.");
@@ -132,6 +135,12 @@ static void read_spec(SEXP spec, spec_t *sp)
         error("`spec$seed` must hold two 32-bit halves.");
     sp->seed = ((uint64_t) sd[0] << 32) ^ (uint64_t) sd[1];
     sp->rfuns = spec_elt(spec, 17, VECSXP, d, "rfuns");
+    sp->scale = REAL(spec_elt(spec, 18, REALSXP, NQ * (R_xlen_t) d, "scale"));
+    for (R_xlen_t i = 0; i < NQ * (R_xlen_t) d; i++) {
+        int e;
+        if (!(sp->scale[i] > 0) || !R_FINITE(sp->scale[i]) || frexp(sp->scale[i], &e) != 0.5)
+            error("`spec$scale` must hold powers of 2.");
+    }
 
     sp->wf = (iv_family *) R_alloc(d, sizeof(iv_family));
     sp->bf = (iv_family *) R_alloc(d, sizeof(iv_family));
@@ -407,14 +416,14 @@ static void draw_layer(const spec_t *sp, work_t *ws, int i, uint64_t base)
     }
 }
 
-static void row_powers(const double *Z, int B, int n, double *rp)
+static void row_powers(const double *Z, int B, int n, double is, double *rp)
 {
-    /* rp[p * B + b] = sum_k Z[b, k]^(p + 1), p = 0..3 */
+    /* rp[p * B + b] = sum_k (is Z[b, k])^(p + 1), p = 0..3 */
     memset(rp, 0, (size_t) 4 * B * sizeof(double));
     for (int k = 0; k < n; k++) {
         const double *col = Z + (R_xlen_t) k * B;
         for (int b = 0; b < B; b++) {
-            double z = col[b], z2 = z * z;
+            double z = is * col[b], z2 = z * z;
             rp[b] += z; rp[B + b] += z2; rp[2 * B + b] += z2 * z; rp[3 * B + b] += z2 * z2;
         }
     }
@@ -443,7 +452,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
         iv_fill(X, (R_xlen_t) B * sp->w[0], &fx, &r);
     }
     const double *Zin = X;
-    row_powers(X, B, sp->w[0], ws->rowz);
+    row_powers(X, B, sp->w[0], 1 / sp->scale[Q_W], ws->rowz);
 
     /* forward */
     for (int i = 0; i < d; i++) {
@@ -453,6 +462,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
         F77_CALL(dgemm)("N", "N", &B, &nout, &nin, &one, Zin, &B, ws->W[i], &nin,
                         &zero, S, &B FCONE FCONE);
         const double cs = sp->center[Q_S + NQ * i], cz = sp->center[Q_Z + NQ * i];
+        const double iss = 1 / sp->scale[Q_S + NQ * i], isz = 1 / sp->scale[Q_Z + NQ * i];
         const double hlo = sp->hrange[6 * i], hsc = nb / (sp->hrange[6 * i + 1] - hlo);
         double *hz = ws->hist + (size_t) (3 * i + 0) * (nb + 2);
         double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
@@ -488,20 +498,20 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
                     Sk[b] = ds;
                 }
                 if (ts) ts[b + (R_xlen_t) k * B] = s;
-                double u = s - cs, u2 = u * u;
+                double u = (s - cs) * iss, u2 = u * u;
                 ps[0] += u; ps[1] += u2; ps[2] += u2 * u; ps[3] += u2 * u2;
                 ra[b] += u; rb[b] += u2;
-                double v = z - cz, v2 = v * v;
+                double v = (z - cz) * isz, v2 = v * v;
                 pz[0] += v; pz[1] += v2; pz[2] += v2 * v; pz[3] += v2 * v2;
                 rc[b] += v; rd[b] += v2;
                 hist_add(hz, nb, hlo, hsc, z);
             }
         }
         double n = (double) B * nout;
-        summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs, across_var(ra, rb, B, nout));
+        summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(ra, rb, B, nout));
         double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;
-        row_powers(Z, B, nout, rz);
-        summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz, across_var(rc, rd, B, nout));
+        row_powers(Z, B, nout, i + 1 < d ? 1 / sp->scale[Q_W + NQ * (i + 1)] : 1, rz);
+        summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(rc, rd, B, nout));
         Zin = Z;
     }
 
@@ -534,7 +544,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
     /* backward */
     for (int i = d - 1; i >= 0; i--) {
         int nin = sp->w[i], nout = sp->w[i + 1];
-        const double cg = sp->center[Q_G + NQ * i];
+        const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
         const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
         const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
         double *hg = ws->hist + (size_t) (3 * i + 1) * (nb + 2);
@@ -546,15 +556,15 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
         for (int k = 0; k < nout; k++) {
             const double *Gk = G + (R_xlen_t) k * B;
             for (int b = 0; b < B; b++) {
-                double g = Gk[b], g2 = g * g;
-                double u = g - cg, u2 = u * u;
+                double g = Gk[b] * isg, g2 = g * g;
+                double u = g - cg * isg, u2 = u * u;
                 pg[0] += u; pg[1] += u2; pg[2] += u2 * u; pg[3] += u2 * u2;
                 rg[b] += g; rg[B + b] += g2; rg[2 * B + b] += g2 * g; rg[3 * B + b] += g2 * g2;
-                hist_add(hg, nb, glo, gsc, g);
+                hist_add(hg, nb, glo, gsc, Gk[b]);
             }
         }
         double n = (double) B * nout;
-        summarize(res + NSUM * (Q_G + NQ * i), n, pg, cg, across_var(rg, rg + B, B, nout));
+        summarize(res + NSUM * (Q_G + NQ * i), n, pg, cg * isg, across_var(rg, rg + B, B, nout));
         /* per-example weight gradients z^i_l g^i_k: their power sums factor
            over examples, sum_lk (z_l g_k)^p = (sum_l z_l^p)(sum_k g_k^p) */
         const double *rz = ws->rowz + (size_t) i * 4 * B;
