@@ -22,8 +22,10 @@
 #' @param threads Number of threads; see [initvar_threads()].
 #' @return A data frame of class `initvar_scheme_comparison`, one row per
 #'   scheme: `scheme`, `exact` (variance), `estimate`, `mcse`, `z`
-#'   (`(estimate - exact) / mcse`), `lower` and `upper` (confidence interval)
-#'   and `agrees` (whether the interval covers the exact value).
+#'   (`(estimate - exact) / mcse`), `lower` and `upper` (confidence interval
+#'   at `level`, Student's t with `reps - 1` degrees of freedom), `p_value`
+#'   and `agrees` (the two-sided t test at `level`; with an MCSE of 0, the
+#'   estimate must equal the exact value to 1e-12 relative).
 #' @examples
 #' set.seed(1)
 #' compare_schemes(200, 100, reps = 5)
@@ -42,7 +44,6 @@ compare_schemes <- function(fan_in = 512, fan_out = fan_in,
   if (is.null(names(schemes))) {
     names(schemes) <- vapply(schemes, function(s) s$label, "")
   }
-  q <- stats::qnorm(1 - (1 - level) / 2)
   rows <- lapply(names(schemes), function(nm) {
     s <- schemes[[nm]]
     mu <- weight_mean(s, fan_in, fan_out)
@@ -54,11 +55,12 @@ compare_schemes <- function(fan_in = 512, fan_out = fan_in,
     mcse <- stats::sd(per) / sqrt(reps)
     # no Monte Carlo error beyond rounding (identity, orthogonal): report 0
     if (mcse <= 1e-10 * abs(exact)) mcse <- 0
+    # matrices are the replicates: Student's t with reps - 1 df
+    ag <- agreement(est, mcse, exact, df = reps - 1, level = level)
     data.frame(scheme = nm, exact = exact, estimate = est, mcse = mcse,
-               z = if (mcse > 0) (est - exact) / mcse else NA_real_,
-               lower = est - q * mcse, upper = est + q * mcse,
-               agrees = abs(est - exact) <= q * mcse + 1e-10 * abs(exact),
-               stringsAsFactors = FALSE)
+               z = if (mcse > 0) ag$z else NA_real_,
+               lower = ag$lower, upper = ag$upper, p_value = ag$p_value,
+               agrees = ag$consistent, stringsAsFactors = FALSE)
   })
   out <- do.call(rbind, rows)
   attr(out, "fan_in") <- fan_in
@@ -161,7 +163,6 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
                      grad = "softmax", level = level, threads = threads, nbins = 100,
                      progress = !quiet && interactive())
   })
-  q <- stats::qt(1 - (1 - level) / 2, networks - 1)
   table <- do.call(rbind, lapply(names(sims), function(nm) {
     df <- as.data.frame(sims[[nm]])
     df <- df[df$quantity %in% c("z", "grad_s", "grad_w"), ]
@@ -171,7 +172,7 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
                linear = mapply(function(qq, i) lin[[pcol[[qq]]]][i],
                                as.character(df$quantity), df$layer),
                mean_field = df$prediction, simulated = df$estimate, mcse = df$mcse,
-               z = df$z, agrees = abs(df$z) < q, stringsAsFactors = FALSE)
+               z = df$z, agrees = df$consistent, stringsAsFactors = FALSE)
   }))
   rownames(table) <- NULL
   draw_glorot_figure(sims, file, depth)
@@ -218,7 +219,7 @@ print_glorot_table <- function(table, sims, level, file) {
       out <- data.frame(layer = r$layer, linear = f(r$linear), mean_field = f(r$mean_field),
                         simulated = f(r$simulated), mcse = formatC(r$mcse, digits = 2, format = "g"),
                         z = formatC(r$z, digits = 2, format = "f"),
-                        agrees = ifelse(r$agrees, "yes", "NO"))
+                        agrees = ifelse(is.na(r$agrees), "?", ifelse(r$agrees, "yes", "NO")))
       lines <- utils::capture.output(print(out, row.names = FALSE))
       cat(paste0("    ", lines), sep = "\n")
     }

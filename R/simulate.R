@@ -89,6 +89,40 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' the fourth, Chan et al. 1979 for the network-level co-moments), so memory
 #' does not grow with `networks`.
 #'
+#' @section Intervals and verdicts:
+#' A network's contribution to a per-layer variance is a product of
+#' per-layer factors, so in narrow, deep networks it has a heavy right tail
+#' (in a ReLU network of width 4 and depth 6, about a third of the networks
+#' are dead and contribute exactly 0). The interval is therefore on the log
+#' scale, \eqn{\hat v \exp(\pm t_{J-1} \, \mathrm{MCSE} / \hat v)}, and
+#' the verdict (`consistent`, printed as `agrees`) is the two-sided t test
+#' of the same statistic at level 0.99, the package's one level for
+#' verdicts; the interval has its own `level` (0.95 by default).
+#'
+#' Even on the log scale no interval from \eqn{J} networks holds its level
+#' when the spread of a network's contribution is large against \eqn{J}.
+#' For each row the engine predicts that spread, the relative variance
+#' \eqn{c} of a network's contribution (the product of Hanin and Rolnick's
+#' per-layer factors \eqn{1 + k_l / n_l}, with \eqn{k_l} from the
+#' activation's fourth moment at the mean-field distribution; it ignores the
+#' averaging over inputs, so it overstates), and gives an interval and a
+#' verdict only when
+#' \deqn{J \ge \max(20, \; 10 (c + 3)^2 c),}
+#' ten times the squared skewness of a log-normal with that relative
+#' variance. Other rows get `NA` (printed `?`) and `networks_needed` says
+#' how many networks they need. The rule uses the prediction, not the
+#' estimated spread, because a rule that looks at the same draws would
+#' report just the rows whose spread it underestimated (without a
+#' prediction, for weights with a non-zero mean, the estimated spread is
+#' used). Coverage is tested over seeds on narrow, deep linear and ReLU
+#' networks (tests/testthat/test-calibration.R).
+#'
+#' @section Scales:
+#' Values are accumulated divided by powers of 2 near each layer's predicted
+#' scale, exactly, so a stack whose variance shrinks to 1e-240 or an input
+#' variance of 1e160 gives the same relative accuracy as scale 1. A run
+#' that still overflows double precision is an error naming the layer.
+#'
 #' @section Reproducibility:
 #' Network \eqn{j} draws its inputs, weights, biases and output gradient
 #' from its own streams of one seed taken from R's RNG, and networks are
@@ -118,15 +152,20 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' @param regime Which prediction the estimates are compared with; both are
 #'   kept in the result.
 #' @param nbins Number of histogram bins per layer and quantity.
-#' @param level Confidence level of the intervals.
+#' @param level Confidence level of the intervals (the verdicts are at
+#'   level 0.99).
 #' @param threads Number of threads; see [initvar_threads()]. Networks run
 #'   concurrently, so R's BLAS should be single-threaded.
 #' @param cl A `parallel` cluster, or `NULL`.
 #' @param progress Show a progress bar when the run takes more than two
 #'   seconds.
 #' @return An `initvar_simulation` object: `summary()` and `as.data.frame()`
-#'   give per layer and quantity the prediction, estimate, MCSE, interval and
-#'   z-score; `print()` shows them; `plot()` draws them.
+#'   give per layer and quantity the `prediction`, `estimate`, `mcse`, the
+#'   interval `lower`, `upper`, the log-scale `z`, `p_value`, the verdict
+#'   `consistent` (level 0.99), `networks_needed` (where too few networks
+#'   were run for a calibrated interval), the pooled `mean` and `kurtosis`,
+#'   and the across-neuron `across_mean` and `across_sd`; `print()` shows
+#'   them; `plot()` draws them.
 #' @examples
 #' set.seed(1)
 #' net <- mlp(c(50, 50, 50, 50), "tanh", init_glorot())
@@ -170,6 +209,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   spec <- setup$spec
   pred <- setup$pred
   hrange <- setup$hrange
+  cv2 <- setup$cv2
   d <- length(net$widths) - 1
   nblocks <- ceiling(networks / sim_block_size)
   block <- function(k) {
@@ -222,6 +262,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                  input = if (input_code == 3L) "matrix" else input, var_x = var_x,
                  grad = grad, var_grad = var_grad, regime = regime, level = level,
                  prediction = pred, acc = acc, hist = hist, scale = matrix(spec$scale, 4),
+                 cv2 = cv2,
                  hrange = array(hrange, c(2, 3, d)),
                  seconds = proc.time()[["elapsed"]] - t0),
             class = "initvar_simulation")
@@ -263,7 +304,50 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
                                          list(s = pv[1, ] + pm[1, ]^2, z = pv[2, ] + pm[2, ]^2,
                                               g = pv[3, ] + pm[3, ]^2)))
   }
-  list(spec = spec, pred = pred, hrange = hrange)
+  list(spec = spec, pred = pred, hrange = hrange,
+       cv2 = if (!is.null(mf)) network_cv2(net, mf, input_code, inputs, grad))
+}
+
+# Predicted relative variance, over networks, of one network's contribution
+# to each per-layer variance (4 x d: s, z, dC/ds, dC/dW): the product over
+# the layers it passes of the per-layer factors of the network's mean
+# square, as for Gaussian weights (Hanin and Rolnick 2018): forward,
+# E[M_l^2] / E[M_l]^2 = E[M_(l-1)^2] / E[M_(l-1)]^2 (1 + k_l / n_l) with
+# k_l = E[f(s)^4] / E[f(s)^2]^2 - 1 at the layer's mean-field distribution
+# (2 for a linear layer, whose s is a chi-square sum over n_l units; 5 for
+# ReLU); backward, the factor is 1 + (3 E[f'^4] / E[f'^2]^2 - 1) / n_l. The
+# inputs count as one more layer, averaged over the batch. It ignores the
+# averaging over the batch in the hidden layers, so it overstates the
+# spread (by a factor of about 1.6 in a width-4 linear stack): conservative.
+network_cv2 <- function(net, mf, input_code, inputs, grad) {
+  w <- net$widths
+  d <- length(w) - 1
+  kx <- switch(as.character(input_code), "1" = 2, "2" = 0.8, 0)
+  pz <- numeric(d + 1)
+  pz[1] <- 1 + kx / (w[1] * inputs)
+  ps <- numeric(d)
+  r <- numeric(d)
+  for (i in seq_len(d)) {
+    a <- net$activation[[i]]
+    q <- mf$var_s[i]
+    mu <- mf$mean_s[i]
+    ex <- function(g) tryCatch(normal_expectation(g, sqrt(q), mu, kinks = a$kinks),
+                               error = function(e) NA_real_)
+    m2 <- ex(function(x) a$f(x)^2)
+    m4 <- ex(function(x) a$f(x)^4)
+    d2 <- ex(function(x) a$df(x)^2)
+    d4 <- ex(function(x) a$df(x)^4)
+    k <- if (isTRUE(m2 > 0)) m4 / m2^2 - 1 else 2
+    ps[i] <- pz[i] * (1 + 2 / w[i + 1])
+    pz[i + 1] <- pz[i] * (1 + k / w[i + 1])
+    r[i] <- if (isTRUE(d2 > 0)) d4 / d2^2 else 1
+  }
+  pg <- numeric(d)
+  pg[d] <- 1 + 2 / (w[d + 1] * inputs)   # the output gradient, drawn per example
+  if (d > 1) for (i in (d - 1):1) pg[i] <- pg[i + 1] * (1 + (3 * r[i] - 1) / w[i + 1])
+  out <- rbind(ps, pz[-1], pg, pz[-(d + 1)] * pg) - 1
+  out[!is.finite(out)] <- NA
+  out
 }
 
 # Everything network `network` (0-based) of a simulation draws and computes:
@@ -298,12 +382,11 @@ histogram_ranges <- function(net, mf) {
   out
 }
 
-# Networks needed per unit of relative variance of a network's contribution
-# for the log-scale t interval to hold its level (see "Intervals" in
-# ?simulate_network and tests/testthat/test-calibration.R), and the least
-# number of networks for any interval.
-sim_networks_per_cv2 <- 500
+# The least number of networks for any interval, and the number needed per
+# unit of squared skewness of a network's contribution (see "Intervals" in
+# ?simulate_network and tests/testthat/test-calibration.R).
 sim_min_networks <- 20
+sim_networks_per_skew2 <- 10
 
 #' @export
 as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FALSE, ...) {
@@ -337,7 +420,8 @@ as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FAL
     }
   }
   out <- do.call(rbind, rows)
-  out <- cbind(out, sim_intervals(out$estimate, out$mcse, out$prediction, J, x$level))
+  cv2 <- if (!is.null(x$cv2)) as.vector(x$cv2) else NULL
+  out <- cbind(out, sim_intervals(out$estimate, out$mcse, out$prediction, J, x$level, cv2))
   out <- out[, c("layer", "quantity", "prediction", "estimate", "mcse", "lower", "upper",
                  "z", "p_value", "consistent", "networks_needed", "mean", "kurtosis",
                  "across_mean", "across_sd")]
@@ -347,19 +431,24 @@ as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FAL
   out
 }
 
-# Intervals and verdicts for per-layer variances estimated from J networks.
-# A network's contribution to a variance is a product of per-layer factors
-# (heavy right tail in narrow, deep networks), so the interval and the test
-# are on the log scale, Student's t with J - 1 df: est * exp(+-t mcse / est).
-# They are calibrated only when J is large against the relative variance of
-# a network's contribution, cv2 = J mcse^2 / est^2: rows with
-# J < max(sim_min_networks, sim_networks_per_cv2 * cv2) get no interval and no
-# verdict (NA), and `networks_needed` says how many networks they need.
+# Intervals and verdicts for per-layer variances estimated from J networks
+# (see "Intervals and verdicts" in ?simulate_network): on the log scale,
+# Student's t with J - 1 df, est * exp(+-t mcse / est), and only for rows
+# where J >= max(sim_min_networks, sim_networks_per_skew2 * skew2), skew2
+# the squared skewness of a log-normal with the predicted relative variance
+# cv2 of a network's contribution; other rows get NA, and `networks_needed`.
 # An estimate of exactly 0 (every network dead) with MCSE 0 agrees only with
 # a prediction of 0.
-sim_intervals <- function(est, mcse, pred, J, level) {
-  cv2 <- J * (mcse / est)^2
-  needed <- ceiling(pmax(sim_min_networks, sim_networks_per_cv2 * cv2))
+sim_intervals <- function(est, mcse, pred, J, level, cv2 = NULL) {
+  # the predicted spread decides, not the estimated one: a rule that looks at
+  # the same draws would report the rows whose spread it underestimated
+  est_cv2 <- J * (mcse / est)^2
+  if (is.null(cv2)) cv2 <- est_cv2
+  cv2[is.na(cv2)] <- est_cv2[is.na(cv2)]
+  # squared skewness of a log-normal with relative variance cv2: the
+  # network's contribution is a product of per-layer factors
+  skew2 <- (cv2 + 3)^2 * cv2
+  needed <- ceiling(pmax(sim_min_networks, sim_networks_per_skew2 * skew2))
   needed[est == 0 & mcse == 0] <- sim_min_networks
   ok <- is.finite(est) & is.finite(mcse) & !is.na(needed) & J >= needed
   pos <- est > 0 & mcse > 0
