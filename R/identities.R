@@ -385,8 +385,33 @@ identity_params <- function(def, args, id) {
 #' verify("delta_method", n = 1e5, activation = "tanh", sd = 2)
 #' @export
 verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
-                   threads = initvar_threads()) {
-  id <- check_choice(id, names(identity_defs), "id")
+                   threads = initvar_threads(), draw = NULL, params = list()) {
+  check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
+  threads <- check_whole(threads, "threads", max = 1024)
+  if (!is.list(params) || (length(params) && (is.null(names(params)) || any(!nzchar(names(params)))))) {
+    abort_arg("params", "a named list of constants", params)
+  }
+  if (inherits(id, "formula")) {
+    if (!is.null(drop)) {
+      abort_arg("drop", "NULL for a formula (counterexamples belong to an identity from `new_identity()`)", drop)
+    }
+    return(verify_formula(id, n, list(...), params, draw, level, threads,
+                          progress = interactive()))
+  }
+  if (is.character(id) && length(id) == 1 && !is.na(id) &&
+      exists(id, envir = identity_registry, inherits = FALSE)) {
+    id <- get(id, envir = identity_registry)
+  }
+  if (inherits(id, "initvar_identity")) {
+    return(verify_identity_object(id, n, list(...), params, draw, level, drop, threads,
+                                  progress = interactive()))
+  }
+  if (!is.null(draw)) abort_arg("draw", "NULL for a built-in identity", draw)
+  if (length(params)) abort_arg("params", "empty for a built-in identity (give its parameters in `...`)", params)
+  if (!is.character(id) || length(id) != 1 || is.na(id)) {
+    abort_arg("id", "a built-in or registered identity's id, an identity from `new_identity()`, or a formula", id)
+  }
+  id <- check_choice(id, c(names(identity_defs)), "id")
   def <- identity_defs[[id]]
   network <- def$estimand == "network"
   if (is.null(n)) n <- if (network) 200 else 1e6

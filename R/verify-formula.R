@@ -1,0 +1,611 @@
+# Identities written by the user: a formula over E(), Var() and Cov() of
+# expressions of random variables, checked by simulation.
+#
+# Each side is a smooth function of a vector of expectations: for every
+# expression e inside E(e), Var(e) or Cov(e, f), the means of e' = (e - c_e)
+# / s_e and, as needed, of e'^2 and e' f' (c_e and s_e a reference point and
+# a power-of-2 scale taken from the first chunk of draws, so nothing cancels
+# and no scale under- or overflows). Draws are generated and reduced in
+# chunks to the mean vector and the centred cross-product matrix of those
+# columns, merged exactly (Chan et al. 1979), so memory does not grow with
+# n. The MCSE of (left side - right side) is the delta method with that
+# covariance.
+
+moment_ops <- c("E", "Var", "Cov")
+
+# Names verify() keeps for itself: a formula parameter with one of these
+# names goes in `params = list(...)`.
+verify_own_args <- c("id", "n", "level", "drop", "threads", "draw", "params", "progress")
+
+# The moments a side of the formula needs: list(expr = list of inner
+# expressions (keyed by their deparsed text), needs = "mean", "sq" or a
+# pair for Cov).
+formula_moments <- function(side, what) {
+  inner <- list()
+  walk <- function(e, inside) {
+    if (is.call(e)) {
+      fn <- e[[1]]
+      name <- if (is.name(fn)) as.character(fn) else ""
+      if (name %in% moment_ops) {
+        if (inside) {
+          stop(sprintf("`%s` nests %s() inside %s(): write an expectation of an expression of the variables.",
+                       what, name, inside), call. = FALSE)
+        }
+        nargs <- length(e) - 1
+        want <- if (name == "Cov") 2 else 1
+        if (nargs != want) {
+          stop(sprintf("`%s` has %s() with %d argument%s; %s() takes %d.", what, name, nargs,
+                       if (nargs == 1) "" else "s", name, want), call. = FALSE)
+        }
+        for (k in seq_len(nargs)) {
+          key <- paste(deparse(e[[k + 1]], width.cutoff = 500L), collapse = " ")
+          inner[[key]] <<- e[[k + 1]]
+          walk(e[[k + 1]], name)
+        }
+        return(invisible())
+      }
+      for (k in seq_along(e)[-1]) walk(e[[k]], inside)
+    }
+    invisible()
+  }
+  walk(side, FALSE)
+  inner
+}
+
+# Variables of an expression outside every E(), Var(), Cov() call.
+outside_vars <- function(e) {
+  if (is.name(e)) return(as.character(e))
+  if (!is.call(e)) return(character(0))
+  fn <- e[[1]]
+  if (is.name(fn) && as.character(fn) %in% moment_ops) return(character(0))
+  unique(unlist(lapply(as.list(e)[-1], outside_vars)))
+}
+
+# Turn the formula into what the engine needs.
+parse_identity_formula <- function(formula, arg = "id") {
+  if (!inherits(formula, "formula") || length(formula) != 3) {
+    stop(sprintf("`%s` must be a two-sided formula such as `Var(a * X) ~ a^2 * Var(X)`.", arg),
+         call. = FALSE)
+  }
+  lhs <- formula[[2]]
+  rhs <- formula[[3]]
+  inner <- c(formula_moments(lhs, "the left side"), formula_moments(rhs, "the right side"))
+  inner <- inner[!duplicated(names(inner))]
+  if (!length(inner)) {
+    stop("the formula has no E(), Var() or Cov(): nothing to estimate by simulation.", call. = FALSE)
+  }
+  list(lhs = lhs, rhs = rhs, inner = inner,
+       vars_inside = unique(unlist(lapply(inner, all.vars))),
+       vars_outside = unique(c(outside_vars(lhs), outside_vars(rhs))),
+       text = paste(deparse(formula, width.cutoff = 500L), collapse = " "))
+}
+
+# Split the named arguments into random variables and constants.
+split_variables <- function(args, params) {
+  if (length(args) && (is.null(names(args)) || any(!nzchar(names(args))))) {
+    stop("arguments in `...` must be named: random variables (functions of n or schemes) and constants.",
+         call. = FALSE)
+  }
+  is_var <- vapply(args, function(v) is.function(v) || inherits(v, "initvar_scheme"), TRUE)
+  vars <- args[is_var]
+  consts <- c(args[!is_var], params)
+  for (nm in names(consts)) {
+    v <- consts[[nm]]
+    if (!is.numeric(v) || length(v) != 1 || !is.finite(v)) {
+      abort_arg(nm, "a random variable (a function of n, or an elementwise scheme such as `init_normal()`) or a finite number", v)
+    }
+  }
+  for (nm in names(vars)) {
+    v <- vars[[nm]]
+    if (inherits(v, "initvar_scheme") && !v$family %in% fan_free) {
+      abort_arg(nm, paste("an elementwise distribution (`init_normal()`, `init_uniform()`,",
+                          "`init_truncated_normal()`, `init_constant()`) or a function of n; a scheme",
+                          "that depends on the layer size has no distribution of its own"), v$label)
+    }
+  }
+  list(vars = vars, consts = consts)
+}
+
+# The draws of chunk `c` (its own R stream): a list of numeric vectors, one
+# per variable.
+draw_chunk <- function(vars, draw, len, threads) {
+  out <- list()
+  if (!is.null(draw)) {
+    m <- draw(len)
+    if (is.data.frame(m)) m <- as.matrix(m)
+    if (!is.matrix(m) || !is.numeric(m) || is.null(colnames(m)) || nrow(m) != len) {
+      stop(sprintf("`draw` must return a numeric matrix with named columns and n rows: for n = %d it returned %s.",
+                   len, describe_draw(m)), call. = FALSE)
+    }
+    for (nm in colnames(m)) out[[nm]] <- as.double(m[, nm])
+  }
+  for (nm in names(vars)) {
+    v <- vars[[nm]]
+    # one thread: a chunk is too small to pay for starting a team
+    x <- if (is.function(v)) v(len) else sample_weights(v, dim = len, threads = 1)
+    if (!is.numeric(x) || length(x) != len) {
+      stop(sprintf("`%s` must return n numbers when called with n: for n = %d it returned %s.",
+                   nm, len, describe_draw(x)), call. = FALSE)
+    }
+    out[[nm]] <- as.double(x)
+  }
+  out
+}
+
+describe_draw <- function(x) {
+  if (is.matrix(x)) return(sprintf("a %s matrix of %d x %d%s", typeof(x), nrow(x), ncol(x),
+                                   if (is.null(colnames(x))) " without column names" else ""))
+  if (is.null(x)) return("NULL")
+  sprintf("a %s vector of length %d", typeof(x), length(x))
+}
+
+# Evaluate the inner expressions on one chunk: a list of k vectors.
+eval_inner <- function(inner, data, consts, offset) {
+  env <- c(data, consts)
+  vals <- lapply(names(inner), function(key) {
+    v <- eval(inner[[key]], env, baseenv())
+    len <- length(data[[1]])
+    if (length(v) == 1) v <- rep(v, len)
+    if (!is.numeric(v) || length(v) != len) {
+      stop(sprintf("`%s` must evaluate to one number per draw.", key), call. = FALSE)
+    }
+    bad <- !is.finite(v)
+    if (any(bad)) {
+      stop(sprintf("`%s` is not finite in %d of %d draws (first at draw %.0f, %s).", key, sum(bad),
+                   len, offset + which(bad)[1], format(v[which(bad)[1]])), call. = FALSE)
+    }
+    v
+  })
+  vals
+}
+
+# Column plan: for each inner expression i, the mean of e'_i; then the
+# squares and cross products the sides use.
+moment_columns <- function(sides, keys) {
+  cols <- list()
+  add <- function(type, i, j = i) {
+    nm <- paste(type, i, j)
+    if (is.null(cols[[nm]])) cols[[nm]] <<- c(type = type, i = i, j = j)
+  }
+  for (i in seq_along(keys)) add("m", i)
+  walk <- function(e) {
+    if (!is.call(e)) return(invisible())
+    fn <- e[[1]]
+    name <- if (is.name(fn)) as.character(fn) else ""
+    key <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
+    if (name == "Var") {
+      i <- match(key(e[[2]]), keys); add("p", i, i)
+    } else if (name == "Cov") {
+      i <- match(key(e[[2]]), keys); j <- match(key(e[[3]]), keys)
+      add("p", min(i, j), max(i, j))
+    } else {
+      for (k in seq_along(e)[-1]) walk(e[[k]])
+    }
+    invisible()
+  }
+  for (s in sides) walk(s)
+  do.call(rbind, lapply(cols, function(x) data.frame(type = x[["type"]], i = as.integer(x[["i"]]),
+                                                    j = as.integer(x[["j"]]),
+                                                    stringsAsFactors = FALSE)))
+}
+
+# Build the columns of Y from the standardized inner values U (L x k): the
+# plan lists the means first, then the products.
+y_columns <- function(U, plan) {
+  p <- plan$type == "p"
+  cbind(U[, plan$i[!p], drop = FALSE], U[, plan$i[p], drop = FALSE] * U[, plan$j[p], drop = FALSE])
+}
+
+# A side as a function of the mean vector y of the columns.
+side_function <- function(side, keys, plan, center, scale, consts) {
+  key <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
+  col_of <- function(type, i, j = i) which(plan$type == type & plan$i == i & plan$j == j)
+  rewrite <- function(e) {
+    if (!is.call(e)) return(e)
+    fn <- e[[1]]
+    name <- if (is.name(fn)) as.character(fn) else ""
+    if (name == "E") {
+      i <- match(key(e[[2]]), keys)
+      return(bquote(.(center[i]) + .(scale[i]) * y[.(col_of("m", i))]))
+    }
+    if (name == "Var") {
+      i <- match(key(e[[2]]), keys)
+      return(bquote(.(scale[i]^2) * (y[.(col_of("p", i))] - y[.(col_of("m", i))]^2)))
+    }
+    if (name == "Cov") {
+      i <- match(key(e[[2]]), keys); j <- match(key(e[[3]]), keys)
+      a <- min(i, j); b <- max(i, j)
+      return(bquote(.(scale[i] * scale[j]) *
+                      (y[.(col_of("p", a, b))] - y[.(col_of("m", i))] * y[.(col_of("m", j))])))
+    }
+    for (k in seq_along(e)[-1]) e[[k]] <- rewrite(e[[k]])
+    e
+  }
+  body <- rewrite(side)
+  env <- list2env(consts, parent = baseenv())
+  f <- function(y) NULL
+  body(f) <- body
+  environment(f) <- env
+  f
+}
+
+# Chan's merge of (n, mean vector, centred cross products).
+merge_moments <- function(a, b) {
+  if (is.null(a)) return(b)
+  n <- a$n + b$n
+  delta <- b$mean - a$mean
+  list(n = n, mean = a$mean + delta * b$n / n,
+       C = a$C + b$C + tcrossprod(delta) * a$n * b$n / n)
+}
+
+chunk_moments <- function(Y) {
+  m <- colMeans(Y)
+  # the columns are standardized (means near 0 or 1, spreads near 1), so
+  # the one-pass form loses no digits that matter
+  list(n = nrow(Y), mean = m, C = crossprod(Y) - nrow(Y) * tcrossprod(m))
+}
+
+# Chunk length: a power of 2, at most 2^18, giving at least 16 chunks when
+# n allows (for the tail diagnostic). It depends on n only.
+formula_chunk <- function(n) {
+  L <- 2^18
+  while (L > 1024 && n / L < 16) L <- L / 2
+  L
+}
+
+# The engine: estimates of both sides, their difference, its MCSE, per
+# chunk checks. `vars` and `draw` make the draws, `consts` the constants.
+run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE) {
+  L <- formula_chunk(n)
+  nchunks <- ceiling(n / L)
+  keys <- names(pf$inner)
+  plan <- moment_columns(c(list(pf$lhs, pf$rhs), if (!is.null(pf$general)) list(pf$general)), keys)
+  # one seed from the caller's RNG; chunk c draws from the c-th L'Ecuyer
+  # stream of it, whatever the threads or workers
+  seed <- sample.int(.Machine$integer.max, 1L)
+  old_kind <- RNGkind()
+  old_seed <- get0(".Random.seed", envir = globalenv(), inherits = FALSE)
+  on.exit({
+    RNGkind(old_kind[1], old_kind[2], old_kind[3])
+    if (is.null(old_seed)) rm(".Random.seed", envir = globalenv()) else
+      assign(".Random.seed", old_seed, envir = globalenv())
+  }, add = TRUE)
+  RNGkind("L'Ecuyer-CMRG", "Inversion", "Rejection")
+  set.seed(seed)
+  stream <- get(".Random.seed", envir = globalenv())
+  acc <- NULL
+  per_chunk <- vector("list", nchunks)
+  center <- scale <- NULL
+  bar <- NULL
+  t0 <- proc.time()[["elapsed"]]
+  for (c in seq_len(nchunks)) {
+    if (c > 1) stream <- parallel::nextRNGStream(stream)
+    assign(".Random.seed", stream, envir = globalenv())
+    len <- as.integer(min(L, n - (c - 1) * L))
+    data <- draw_chunk(vars, draw, len, threads)
+    V <- eval_inner(pf$inner, data, consts, (c - 1) * L)
+    if (c == 1) {
+      center <- vapply(V, mean, 0)
+      sds <- vapply(V, stats::sd, 0)
+      mag <- ifelse(is.finite(sds) & sds > 0, sds, abs(center))
+      scale <- ifelse(is.finite(mag) & mag > 0, 2^round(log2(mag)), 1)
+    }
+    for (j in seq_along(V)) V[[j]] <- (V[[j]] - center[j]) / scale[j]
+    cm <- chunk_moments(y_columns(matrix(unlist(V, use.names = FALSE), ncol = length(V)), plan))
+    per_chunk[[c]] <- cm[c("n", "mean", "C")]
+    acc <- merge_moments(acc, cm)
+    if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && c < nchunks) {
+      bar <- cli::cli_progress_bar("verify()", total = nchunks, .envir = environment())
+    }
+    if (!is.null(bar)) cli::cli_progress_update(id = bar, set = c)
+  }
+  if (!is.null(bar)) cli::cli_progress_done(id = bar)
+  list(acc = acc, per_chunk = per_chunk, plan = plan, keys = keys, center = center,
+       scale = scale, chunk = L)
+}
+
+# Numerical gradient of f at y (central differences on the standardized
+# scale, where every column is of order 1).
+num_grad <- function(f, y) {
+  g <- numeric(length(y))
+  for (k in seq_along(y)) {
+    h <- 1e-5 * max(1, abs(y[k]))
+    yp <- y; ym <- y
+    yp[k] <- y[k] + h; ym[k] <- y[k] - h
+    g[k] <- (f(yp) - f(ym)) / (2 * h)
+  }
+  g
+}
+
+# Estimates, MCSEs, the exactness check and the tail diagnostic.
+formula_estimates <- function(run, pf, consts) {
+  fl <- side_function(pf$lhs, run$keys, run$plan, run$center, run$scale, consts)
+  fr <- side_function(pf$rhs, run$keys, run$plan, run$center, run$scale, consts)
+  y <- run$acc$mean
+  n <- run$acc$n
+  Sigma <- run$acc$C / (n - 1)
+  lhs <- fl(y); rhs <- fr(y)
+  gl <- num_grad(fl, y); gr <- num_grad(fr, y)
+  gd <- gl - gr
+  se <- function(g) sqrt(max(drop(crossprod(g, Sigma %*% g)), 0) / n)
+  diff <- lhs - rhs
+  mcse_d <- se(gd)
+  ratio <- if (rhs != 0) lhs / rhs else NA_real_
+  mcse_r <- if (rhs != 0) se(gl / rhs - lhs * gr / rhs^2) else NA_real_
+  # holds in every sample? the difference is rounding noise in every chunk
+  sc <- function(f, g, yy) abs(f(yy)) + sum(abs(g * yy)) + 1e-300
+  exact <- all(vapply(run$per_chunk, function(ch) {
+    abs(fl(ch$mean) - fr(ch$mean)) <= 1e-10 * (sc(fl, gl, ch$mean) + sc(fr, gr, ch$mean))
+  }, TRUE))
+  # tail diagnostic: the variance of the influence values chunk by chunk;
+  # with a finite fourth moment of the influence its relative spread over
+  # chunks of L draws is sqrt((kappa - 1) / L)
+  v <- vapply(run$per_chunk, function(ch) drop(crossprod(gd, ch$C %*% gd)) / (ch$n - 1), 0)
+  full <- vapply(run$per_chunk, function(ch) ch$n == run$chunk, TRUE)
+  vk <- v[full]
+  kappa <- if (length(vk) >= 4 && mean(vk) > 0) 1 + run$chunk * stats::var(vk) / mean(vk)^2 else NA_real_
+  share <- if (sum(vk) > 0) max(vk) / sum(vk) else NA_real_
+  general <- NULL
+  if (!is.null(pf$general)) {
+    fg <- side_function(pf$general, run$keys, run$plan, run$center, run$scale, consts)
+    gg <- num_grad(fg, y)
+    general <- list(value = fg(y), diff = lhs - fg(y), mcse = se(gl - gg))
+  }
+  list(lhs = lhs, rhs = rhs, diff = diff, mcse = mcse_d, ratio = ratio, ratio_mcse = mcse_r,
+       mcse_lhs = se(gl), mcse_rhs = se(gr), exact = exact, kappa = kappa,
+       chunk_share = share, chunks = length(run$per_chunk), general = general)
+}
+
+# Check a formula identity; called by verify().
+verify_formula <- function(formula, n, args, params, draw, level, threads, id = NULL,
+                           statement = NULL, assumptions = NULL, dropped = NULL,
+                           dropped_text = NULL, progress = FALSE, general = NULL) {
+  pf <- parse_identity_formula(formula)
+  if (!is.null(general)) {
+    if (!inherits(general, "formula") || length(general) != 2) {
+      abort_arg("general", "a one-sided formula such as `~ Var(X) + Var(Y) + 2 * Cov(X, Y)`", general)
+    }
+    pf$general <- general[[2]]
+    extra <- formula_moments(pf$general, "the general formula")
+    pf$inner <- c(pf$inner, extra)
+    pf$inner <- pf$inner[!duplicated(names(pf$inner))]
+    pf$vars_inside <- unique(c(pf$vars_inside, unlist(lapply(extra, all.vars))))
+    pf$vars_outside <- unique(c(pf$vars_outside, outside_vars(pf$general)))
+  }
+  sv <- split_variables(args, params)
+  draw_names <- character(0)
+  if (!is.null(draw)) {
+    if (!is.function(draw)) abort_arg("draw", "a function of n returning a matrix with named columns", draw)
+  }
+  known <- c(names(sv$vars), names(sv$consts))
+  clash <- intersect(c(pf$vars_inside, pf$vars_outside), verify_own_args)
+  clash <- setdiff(clash, names(params))
+  if (length(clash)) {
+    stop(sprintf(paste0("`%s` in the formula is also an argument of verify(); give a parameter ",
+                        "of that name as `params = list(%s = ...)`."), clash[1], clash[1]), call. = FALSE)
+  }
+  if (is.null(n)) n <- 1e6
+  check_whole(n, "n", min = verify_min_draws, max = 1e13)
+  # a pilot call names the columns of draw()
+  if (!is.null(draw)) {
+    probe <- draw(2L)
+    if (is.data.frame(probe)) probe <- as.matrix(probe)
+    if (!is.matrix(probe) || is.null(colnames(probe))) {
+      stop(sprintf("`draw` must return a numeric matrix with named columns: it returned %s.",
+                   describe_draw(probe)), call. = FALSE)
+    }
+    draw_names <- colnames(probe)
+  }
+  outside_random <- intersect(pf$vars_outside, c(names(sv$vars), draw_names))
+  if (length(outside_random)) {
+    stop(sprintf("the random variable `%s` appears outside E(), Var() or Cov(): each side must be a function of expectations.",
+                 outside_random[1]), call. = FALSE)
+  }
+  missing_vars <- setdiff(c(pf$vars_inside, pf$vars_outside),
+                          c(known, draw_names, "pi"))
+  if (length(missing_vars)) {
+    stop(sprintf("`%s` is used in the formula but not given: pass it as a random variable (a function of n or a scheme), a constant, or a column of `draw`.",
+                 missing_vars[1]), call. = FALSE)
+  }
+  if (!length(intersect(pf$vars_inside, c(names(sv$vars), draw_names)))) {
+    stop("the formula's E(), Var() and Cov() involve no random variable.", call. = FALSE)
+  }
+  used_vars <- sv$vars[intersect(names(sv$vars), pf$vars_inside)]
+  run <- run_formula(pf, used_vars, draw, sv$consts, n, threads, progress)
+  est <- formula_estimates(run, pf, sv$consts)
+  new_formula_verification(pf, est, n, level, id = id, statement = statement,
+                           assumptions = assumptions, consts = sv$consts,
+                           dropped = dropped, dropped_text = dropped_text)
+}
+
+new_formula_verification <- function(pf, est, n, level, id = NULL, statement = NULL,
+                                     assumptions = NULL, consts = list(), dropped = NULL,
+                                     dropped_text = NULL) {
+  if (est$exact) {
+    z <- 0; pv <- NA_real_; consistent <- TRUE
+    lower <- upper <- est$diff
+    verdict <- "holds identically in the sample (an algebraic identity; simulation adds no evidence)"
+  } else {
+    ag <- agreement(est$diff, est$mcse, 0, df = n - 1, level = level)
+    z <- ag$z; pv <- ag$p_value; consistent <- ag$consistent
+    lower <- ag$lower; upper <- ag$upper
+    verdict <- verdict_text(consistent, z, pv, level, est$rhs, est$lhs)
+  }
+  warn <- NULL
+  if (!est$exact && ((!is.na(est$kappa) && est$kappa > 0.01 * n) ||
+                     (!is.na(est$chunk_share) && est$chunk_share > 0.5))) {
+    warn <- sprintf(paste0("the draws look heavy-tailed: the variance of the influence values varies ",
+                           "across chunks as if their kurtosis were %s (one chunk holds %.0f%% of it); ",
+                           "the MCSE needs finite fourth moments of the terms, and the calibration ",
+                           "cannot be trusted."), format(signif(est$kappa, 3)), 100 * est$chunk_share)
+    warning(warn, call. = FALSE)
+  }
+  structure(list(
+    id = if (is.null(id)) "formula" else id,
+    statement = if (is.null(statement)) pf$text else statement, latex = NA_character_,
+    assumptions = if (is.null(assumptions)) "as given by the variables" else assumptions,
+    used_in = "a user identity", params = consts, dropped = dropped,
+    dropped_text = dropped_text, estimand = "formula", n = n, level = level, df = n - 1,
+    theoretical = est$rhs, estimate = est$lhs, mcse = est$mcse,
+    lhs = est$lhs, rhs = est$rhs, mcse_lhs = est$mcse_lhs, mcse_rhs = est$mcse_rhs,
+    difference = est$diff, ratio = est$ratio, ratio_mcse = est$ratio_mcse,
+    lower = lower, upper = upper, z = z, p_value = pv, consistent = consistent,
+    verdict = verdict, exact = est$exact, tail_kurtosis = est$kappa, warning = warn,
+    general = if (!is.null(est$general)) est$general$value,
+    general_text = if (!is.null(est$general)) paste(deparse(pf$general, width.cutoff = 500L), collapse = " "),
+    general_z = if (!is.null(est$general) && est$general$mcse > 0) est$general$diff / est$general$mcse else NA_real_,
+    path = NULL, formula = pf$text), class = "initvar_verification")
+}
+
+#' A user identity: a formula, its variables, assumptions and counterexamples
+#'
+#' `new_identity()` makes a named, reusable identity for [verify()]: a
+#' formula over `E()`, `Var()` and `Cov()` of expressions of random
+#' variables, the variables (functions of `n` returning `n` draws, or
+#' elementwise schemes such as [init_normal()]) or a `draw` function for
+#' dependent variables, constant parameters, the assumptions in words, and
+#' counterexamples: `drops`, named ways of breaking an assumption, each a
+#' `draw` function or a list of replacement variables, with optionally the
+#' `general` formula that holds instead. `register_identity()` adds it to
+#' the session's registry, so that [identities()] lists it and
+#' `verify("its id")` finds it.
+#'
+#' @param id A name for the identity (a single string).
+#' @param formula A two-sided formula, `left ~ right`.
+#' @param assumptions What the identity assumes, in words.
+#' @param variables A named list of random variables: functions of `n`, or
+#'   elementwise schemes.
+#' @param draw `NULL`, or a function of `n` returning an `n`-row matrix with
+#'   named columns (dependent variables).
+#' @param params A named list of constants used in the formula.
+#' @param drops A named list of counterexamples: each a `draw` function, or
+#'   a named list of variables replacing some of `variables`.
+#' @param general A named list (names as in `drops`) of one-sided formulas:
+#'   what holds when that assumption is dropped.
+#' @param statement The identity in words or symbols; by default the
+#'   formula.
+#' @param used_in Where the identity is used.
+#' @param n The default number of draws.
+#' @return An `initvar_identity` object.
+#' @seealso [verify()], [identities()].
+#' @examples
+#' id <- new_identity("var_difference", Var(X - Y) ~ Var(X) + Var(Y),
+#'   assumptions = "X and Y independent",
+#'   variables = list(X = function(n) rexp(n), Y = function(n) rnorm(n)),
+#'   drops = list(independence = function(n) {
+#'     x <- rexp(n); cbind(X = x, Y = x + rnorm(n))
+#'   }),
+#'   general = list(independence = ~ Var(X) + Var(Y) - 2 * Cov(X, Y)))
+#' id
+#' set.seed(1)
+#' verify(id, n = 1e5)
+#' verify(id, n = 1e5, drop = "independence")
+#' @export
+new_identity <- function(id, formula, assumptions = "", variables = list(), draw = NULL,
+                         params = list(), drops = list(), general = list(), statement = NULL,
+                         used_in = "", n = 1e6) {
+  check_string(id, "id")
+  if (!nzchar(id)) abort_arg("id", "a non-empty string", id)
+  pf <- parse_identity_formula(formula, "formula")
+  check_string(assumptions, "assumptions")
+  check_string(used_in, "used_in")
+  if (!is.null(statement)) check_string(statement, "statement")
+  named_list <- function(x, arg) {
+    if (!is.list(x) || (length(x) && (is.null(names(x)) || any(!nzchar(names(x)))))) {
+      abort_arg(arg, "a named list", x)
+    }
+  }
+  named_list(variables, "variables")
+  named_list(params, "params")
+  named_list(drops, "drops")
+  named_list(general, "general")
+  for (nm in names(variables)) {
+    v <- variables[[nm]]
+    if (!is.function(v) && !inherits(v, "initvar_scheme")) {
+      abort_arg(sprintf("variables$%s", nm), "a function of n or an elementwise scheme", v)
+    }
+  }
+  if (!is.null(draw) && !is.function(draw)) abort_arg("draw", "NULL or a function of n", draw)
+  for (nm in names(drops)) {
+    d <- drops[[nm]]
+    if (!is.function(d) && !is.list(d)) {
+      abort_arg(sprintf("drops$%s", nm), "a draw function of n or a named list of variables", d)
+    }
+  }
+  bad <- setdiff(names(general), names(drops))
+  if (length(bad)) abort_arg("general", sprintf("named after `drops` (%s)",
+                                                 paste(names(drops), collapse = ", ")), bad[1])
+  check_whole(n, "n", min = verify_min_draws, max = 1e13)
+  structure(list(id = id, formula = formula, statement = if (is.null(statement)) pf$text else statement,
+                 assumptions = assumptions, used_in = used_in, variables = variables, draw = draw,
+                 params = params, drops = drops, general = general, n = n),
+            class = "initvar_identity")
+}
+
+#' @export
+print.initvar_identity <- function(x, ...) {
+  cat("<initvar identity> ", x$id, ": ", x$statement, "\n", sep = "")
+  if (nzchar(x$assumptions)) cat("  assumptions: ", x$assumptions, "\n", sep = "")
+  vars <- c(names(x$variables), if (!is.null(x$draw)) "columns of `draw`")
+  if (length(vars)) cat("  variables:   ", paste(vars, collapse = ", "), "\n", sep = "")
+  if (length(x$params)) cat("  parameters:  ", fmt_params(x$params), "\n", sep = "")
+  if (length(x$drops)) cat("  drops:       ", paste(names(x$drops), collapse = ", "), "\n", sep = "")
+  invisible(x)
+}
+
+identity_registry <- new.env(parent = emptyenv())
+
+#' @rdname new_identity
+#' @param identity An identity from `new_identity()`.
+#' @param overwrite Replace a registered identity of the same id.
+#' @export
+register_identity <- function(identity, overwrite = FALSE) {
+  if (!inherits(identity, "initvar_identity")) {
+    abort_arg("identity", "an identity from `new_identity()`", identity)
+  }
+  if (identity$id %in% names(identity_defs)) {
+    abort_arg("identity", sprintf("an identity whose id is not a built-in's (\"%s\" is built in)",
+                                  identity$id), identity$id)
+  }
+  if (!isTRUE(overwrite) && exists(identity$id, envir = identity_registry, inherits = FALSE)) {
+    abort_arg("identity", sprintf("a new id (\"%s\" is registered: use `overwrite = TRUE`)",
+                                  identity$id), identity$id)
+  }
+  assign(identity$id, identity, envir = identity_registry)
+  invisible(identity)
+}
+
+registered_identities <- function() {
+  ids <- sort(ls(identity_registry))
+  stats::setNames(lapply(ids, get, envir = identity_registry), ids)
+}
+
+# verify() for an identity object: its variables, or a drop's.
+verify_identity_object <- function(identity, n, args, params, draw, level, drop, threads, progress) {
+  vars <- identity$variables
+  d <- if (is.null(draw)) identity$draw else draw
+  consts <- c(identity$params, params)
+  general <- NULL
+  if (!is.null(drop)) {
+    if (!length(identity$drops)) {
+      abort_arg("drop", sprintf("NULL: identity \"%s\" has no assumption to drop", identity$id), drop)
+    }
+    drop <- check_choice(drop, names(identity$drops), "drop")
+    dd <- identity$drops[[drop]]
+    if (is.function(dd)) {
+      d <- dd
+      # the draw replaces the variables it names; others stay
+      cols <- colnames(dd(2L))
+      vars <- vars[setdiff(names(vars), cols)]
+    } else {
+      vars[names(dd)] <- dd
+    }
+    general <- identity$general[[drop]]
+  }
+  if (is.null(n)) n <- identity$n
+  verify_formula(identity$formula, n, c(vars, args), consts, d, level, threads,
+                 id = identity$id, statement = identity$statement,
+                 assumptions = identity$assumptions, dropped = drop,
+                 dropped_text = if (!is.null(drop)) paste("drawn by the counterexample", drop),
+                 progress = progress, general = general)
+}
