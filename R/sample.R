@@ -4,7 +4,10 @@
 #' `sample_weights(scheme, fan_in, fan_out)` returns a `fan_in x fan_out`
 #' matrix (initvar's layout: a batch `X` of `fan_in`-vectors maps to
 #' `X %*% W`); `sample_weights(scheme, dim = ...)` returns an array of that
-#' shape, with fans read by [fans()] in the given `layout`.
+#' shape, with fans read by [fans()] in the given `layout`. It draws one
+#' layer: unlike [weight_variance()], it does not take vectors of fans (an
+#' error naming `fan_in` or `fan_out`); for a whole network, draw each layer,
+#' e.g. `Map(function(i, o) sample_weights(scheme, i, o), fan_in, fan_out)`.
 #'
 #' @section Reproducibility:
 #' The result is reproducible from [set.seed()]: each call takes 64 bits of
@@ -14,6 +17,10 @@
 #' seed gives the same weights whatever `threads` is.
 #'
 #' @inheritParams weight_variance
+#' @param fan_in,fan_out Layer sizes, single positive whole numbers: the
+#'   weight matrix is `fan_in x fan_out`. `fan_out` defaults to `fan_in`.
+#'   Schemes whose distribution does not depend on the layer (uniform,
+#'   normal, truncated normal, constant) can take `dim` instead.
 #' @param threads Number of threads to use (OpenMP); see [initvar_threads()].
 #' @return A double matrix (`fan_in x fan_out`), or an array of shape `dim`
 #'   (a vector for a one-dimensional `dim`).
@@ -27,12 +34,26 @@
 #' dim(K)
 #' # bias vectors need no fans
 #' sample_weights(init_zeros(), dim = 4)
+#' # a whole network: one matrix per layer
+#' Ws <- Map(function(i, o) sample_weights(init_he(), i, o),
+#'           c(784, 256, 128), c(256, 128, 10))
+#' lapply(Ws, dim)
 #' @export
 sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                            layout = c("torch", "keras"),
                            threads = initvar_threads()) {
   check_scheme(scheme)
   threads <- check_whole(threads, "threads", max = 1024)
+  if (!missing(fan_in) && !is.null(dim)) {
+    check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
+  }
+  if (vector_fans(fan_in, fan_out, dim)) {
+    arg <- if (length(fan_in) != 1) "fan_in" else "fan_out"
+    abort_arg(arg, paste0(
+      "a single positive whole number: sample_weights() draws one layer (for ",
+      "several, Map(function(i, o) sample_weights(scheme, i, o), fan_in, fan_out))"),
+      if (arg == "fan_in") fan_in else fan_out)
+  }
   shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
   r <- resolve_for(scheme, shape)
   dm <- shape$dim

@@ -20,6 +20,22 @@ check_scheme <- function(scheme, arg = "scheme") {
 
 conventions <- c("initvar", "torch", "keras", "jax", "tfjs")
 
+# Overflow and underflow bounds. A scheme is refused at construction when
+# its variance, or a draw, would not be a finite double: every sd-like
+# parameter must have a finite square (<= sqrt(.Machine$double.xmax), about
+# 1.34e154), and a normal draw mean + z sd must stay finite for |z| <= 40.
+sqrt_xmax <- sqrt(.Machine$double.xmax)
+sqrt_xmin <- sqrt(.Machine$double.xmin)
+draw_reach <- 40
+
+check_square_finite <- function(x, arg, what = sprintf("`%s`^2", arg)) {
+  if (abs(x) > sqrt_xmax) {
+    abort_arg(arg, sprintf("at most %s in size, so that %s is finite",
+                           format(sqrt_xmax, digits = 4), what), x)
+  }
+  invisible(x)
+}
+
 # ---- elementary distributions -----------------------------------------------
 
 #' Elementary weight distributions
@@ -37,6 +53,18 @@ conventions <- c("initvar", "torch", "keras", "jax", "tfjs")
 #'   \eqn{0.8796^2 sd^2 = 0.7737 sd^2}).
 #' * `init_constant(value)`, `init_zeros()`, `init_ones()`: every weight
 #'   equal to `value`.
+#'
+#' @section Limits:
+#' A scheme is refused at construction when its variance or its draws would
+#' overflow a double: `b - a` and `sd` must be at most
+#' `sqrt(.Machine$double.xmax)` (1.34e154), so that the variance is finite;
+#' a truncated normal's realized variance and its draws `mean + sd * z`
+#' (for `z` within the bounds and within 40 of the point of the bounds
+#' nearest 0) must be finite, and with `bounds = "absolute"` the standardized
+#' bounds must stay distinct. Tiny parameters are accepted: the draws are
+#' exact, and a variance below the double range (`sd = 1e-200`, or the
+#' truncation `[1e200, Inf]`, whose variance is about `1e-400`) is returned
+#' as its nearest double, 0.
 #'
 #' @param a,b Bounds of the uniform distribution, `a < b`.
 #' @param mean,sd Mean and standard deviation of the (parent) normal
@@ -61,10 +89,16 @@ NULL
 #' @rdname init_elementary
 #' @export
 init_uniform <- function(a = 0, b = 1) {
-  check_number(a)
-  check_number(b)
+  a <- check_number(a)
+  b <- check_number(b)
   if (!(b > a)) {
     abort_arg("b", sprintf("greater than `a` (%s)", format(a)), b)
+  }
+  if (!is.finite(b - a) || !is.finite((b - a)^2 / 12)) {
+    abort_arg("b", sprintf(paste0(
+      "within %s of `a` (%s), so that the width `b` - `a` and the variance ",
+      "(b - a)^2 / 12 are finite"), format(sqrt_xmax, digits = 4),
+      format(a)), b)
   }
   new_scheme("uniform", "uniform", "uniform", a = a, b = b)
 }
@@ -72,8 +106,10 @@ init_uniform <- function(a = 0, b = 1) {
 #' @rdname init_elementary
 #' @export
 init_normal <- function(mean = 0, sd = 1) {
-  check_number(mean)
-  check_number(sd, min = 0, min_open = TRUE)
+  mean <- check_number(mean)
+  sd <- check_number(sd, min = 0, min_open = TRUE)
+  check_square_finite(sd, "sd", "the variance `sd`^2")
+  check_draw_range(mean, sd, -draw_reach, draw_reach)
   new_scheme("normal", "normal", "normal", mean = mean, sd = sd)
 }
 
@@ -81,10 +117,10 @@ init_normal <- function(mean = 0, sd = 1) {
 #' @export
 init_truncated_normal <- function(mean = 0, sd = 1, lower = -2, upper = 2,
                                   bounds = c("sd", "absolute")) {
-  check_number(mean)
-  check_number(sd, min = 0, min_open = TRUE)
-  check_number(lower, finite = FALSE)
-  check_number(upper, finite = FALSE)
+  mean <- check_number(mean)
+  sd <- check_number(sd, min = 0, min_open = TRUE)
+  lower <- check_number(lower, finite = FALSE)
+  upper <- check_number(upper, finite = FALSE)
   bounds <- check_choice(bounds, c("sd", "absolute"), "bounds")
   if (!(upper > lower)) {
     abort_arg("upper", sprintf("greater than `lower` (%s)", format(lower)), upper)
@@ -93,6 +129,22 @@ init_truncated_normal <- function(mean = 0, sd = 1, lower = -2, upper = 2,
     abort_arg("lower", "below `upper` with a non-empty interval between them", lower)
   }
   std <- if (bounds == "sd") c(lower, upper) else (c(lower, upper) - mean) / sd
+  if (anyNA(std) || !(std[2] > std[1])) {
+    abort_arg("sd", sprintf(
+      "large enough to tell the bounds apart: (`upper` - `mean`) / `sd` must exceed (`lower` - `mean`) / `sd`, here %s and %s",
+      format(std[2]), format(std[1])), sd)
+  }
+  # the standardized interval's mass, where it matters: draws are within 40
+  # of its point closest to 0, and within the bounds
+  reach <- c(if (std[2] < 0) max(std[1], std[2] - draw_reach) else max(std[1], -draw_reach),
+             if (std[1] > 0) min(std[2], std[1] + draw_reach) else min(std[2], draw_reach))
+  check_draw_range(mean, sd, reach[1], reach[2])
+  tsd <- tn_stats(std[1], std[2])[["sd"]]
+  if (!is.finite((sd * tsd)^2)) {
+    abort_arg("sd", sprintf(
+      "at most %s, so that the realized variance (%s x `sd`)^2 is finite",
+      format(sqrt_xmax / tsd, digits = 4), format(tsd, digits = 4)), sd)
+  }
   new_scheme("truncated_normal", "truncated normal", "truncated_normal",
              mean = mean, sd = sd, lower = std[1], upper = std[2],
              bounds = bounds, given = c(lower, upper))
@@ -101,7 +153,7 @@ init_truncated_normal <- function(mean = 0, sd = 1, lower = -2, upper = 2,
 #' @rdname init_elementary
 #' @export
 init_constant <- function(value = 0) {
-  check_number(value)
+  value <- check_number(value)
   new_scheme("constant", "constant", "constant", value = value)
 }
 
@@ -142,9 +194,11 @@ init_ones <- function() init_constant(1)
 #'   number of zeros is `ceiling(sparsity * n)` computed in floating point, as
 #'   torch computes it: `0.28 * 25` is `7.000000000000001`, so 8 zeros.
 #'
-#' @param gain Positive multiplier.
+#' @param gain Positive multiplier, at most `sqrt(.Machine$double.xmax)`
+#'   (1.34e154) so that the variance is finite.
 #' @param sparsity Fraction of zeros in each column, in `[0, 1)`.
-#' @param sd Standard deviation of the non-zero weights, `sd > 0`.
+#' @param sd Standard deviation of the non-zero weights, `sd > 0`, at most
+#'   1.34e154.
 #' @inherit init_elementary return
 #' @examples
 #' W <- sample_weights(init_orthogonal(), 6, 4)
@@ -158,14 +212,16 @@ NULL
 #' @rdname init_structured
 #' @export
 init_identity <- function(gain = 1) {
-  check_number(gain, min = 0, min_open = TRUE)
+  gain <- check_number(gain, min = 0, min_open = TRUE)
+  check_square_finite(gain, "gain", "the variance, a multiple of `gain`^2,")
   new_scheme("identity", "identity", "identity", gain = gain)
 }
 
 #' @rdname init_structured
 #' @export
 init_orthogonal <- function(gain = 1) {
-  check_number(gain, min = 0, min_open = TRUE)
+  gain <- check_number(gain, min = 0, min_open = TRUE)
+  check_square_finite(gain, "gain", "the variance `gain`^2 / max(fan_in, fan_out)")
   new_scheme("orthogonal", "orthogonal (Haar)", "orthogonal", gain = gain,
              reference = "Saxe, McClelland & Ganguli (2014); Mezzadri (2007)")
 }
@@ -173,8 +229,9 @@ init_orthogonal <- function(gain = 1) {
 #' @rdname init_structured
 #' @export
 init_sparse <- function(sparsity = 0.9, sd = 0.01) {
-  check_number(sparsity, min = 0, max = 1, max_open = TRUE)
-  check_number(sd, min = 0, min_open = TRUE)
+  sparsity <- check_number(sparsity, min = 0, max = 1, max_open = TRUE)
+  sd <- check_number(sd, min = 0, min_open = TRUE)
+  check_square_finite(sd, "sd", "the variance `sd`^2")
   new_scheme("sparse", "sparse", "sparse", sparsity = sparsity, sd = sd,
              reference = "Martens (2010)")
 }
@@ -220,13 +277,15 @@ init_sparse <- function(sparsity = 0.9, sd = 0.01) {
 #' * `"tfjs"`: every normal is truncated at 2 sd *without* the correction, so
 #'   the realized variance is \eqn{0.8796^2 = 0.7737} of the target.
 #'
-#' @param scale Positive variance scale.
+#' @param scale Positive variance scale, at least `.Machine$double.xmin`.
 #' @param mode Which fan divides `scale`.
 #' @param distribution `"uniform"`, `"normal"` or `"truncated_normal"`.
 #' @param gain Glorot's gain: the variance is multiplied by `gain^2`; see
-#'   [gain()].
+#'   [gain()]. `gain^2` must be a positive finite double, not 0 or `Inf`:
+#'   `1.5e-154 <= gain <= 1.3e154`.
 #' @param a He et al.'s negative slope of the leaky ReLU that follows the
-#'   layer (0 for ReLU).
+#'   layer (0 for ReLU). The scale `2 / (1 + a^2)` must be a positive double,
+#'   not 0: `|a| <= 9.5e153`.
 #' @param convention Whose meaning of "normal" to use; see the section below.
 #' @inherit init_elementary return
 #' @references
@@ -254,13 +313,37 @@ init_variance_scaling <- function(scale = 1,
                                   mode = c("fan_in", "fan_out", "fan_avg", "fan_geo_avg"),
                                   distribution = c("truncated_normal", "normal", "uniform"),
                                   convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
-  check_number(scale, min = 0, min_open = TRUE)
+  scale <- check_number(scale, min = 0, min_open = TRUE)
+  check_scale(scale, "scale", "`scale`")
   mode <- check_choice(mode, c("fan_in", "fan_out", "fan_avg", "fan_geo_avg"), "mode")
   distribution <- check_choice(distribution, c("truncated_normal", "normal", "uniform"),
                                "distribution")
   convention <- check_choice(convention, conventions, "convention")
   vs_scheme("variance_scaling", "variance scaling", scale, mode, distribution,
             convention, named = FALSE)
+}
+
+# A variance scale must be a positive normal double: 0 (underflow) would
+# give all-zero weights, Inf infinite ones.
+check_scale <- function(scale, arg, what, x = scale) {
+  if (!(is.finite(scale) && scale >= .Machine$double.xmin)) {
+    abort_arg(arg, sprintf(
+      "a value for which the variance scale %s is a positive finite double (between %s and %s)",
+      what, format(.Machine$double.xmin, digits = 4),
+      format(.Machine$double.xmax, digits = 4)), x)
+  }
+  invisible(scale)
+}
+
+# Normal draws mean + z sd, lo <= z <= hi, must be finite.
+check_draw_range <- function(mean, sd, lo, hi) {
+  ends <- mean + sd * c(lo, hi)
+  if (!all(is.finite(ends))) {
+    abort_arg("sd", sprintf(
+      "small enough that draws stay finite: `mean` + z `sd` overflows for z in [%s, %s] with `mean` = %s",
+      format(lo, digits = 4), format(hi, digits = 4), format(mean)), sd)
+  }
+  invisible(TRUE)
 }
 
 vs_scheme <- function(name, label, scale, mode, distribution, convention,
@@ -299,7 +382,8 @@ init_glorot <- function(distribution = c("uniform", "normal", "truncated_normal"
                         convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
   distribution <- check_choice(distribution, c("uniform", "normal", "truncated_normal"),
                                "distribution")
-  check_number(gain, min = 0, min_open = TRUE)
+  gain <- check_number(gain, min = 0, min_open = TRUE)
+  check_scale(gain^2, "gain", "`gain`^2", gain)
   convention <- check_choice(convention, conventions, "convention")
   vs_scheme("glorot", paste("Glorot (Xavier)", sub("_", " ", distribution)),
             gain^2, "fan_avg", distribution, convention, named = TRUE,
@@ -314,7 +398,8 @@ init_he <- function(distribution = c("normal", "uniform", "truncated_normal"),
                     convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
   distribution <- check_choice(distribution, c("normal", "uniform", "truncated_normal"),
                                "distribution")
-  check_number(a)
+  a <- check_number(a)
+  check_scale(2 / (1 + a^2), "a", "2 / (1 + `a`^2)", a)
   mode <- check_choice(mode, c("fan_in", "fan_out"), "mode")
   convention <- check_choice(convention, conventions, "convention")
   vs_scheme("he", paste("He (Kaiming)", sub("_", " ", distribution)),
@@ -405,43 +490,142 @@ resolve_scheme <- function(scheme, fan_in, fan_out, rows = fan_in,
     })
 }
 
-# Exact mean and variance of N(0, 1) truncated to [a, b].
-tn_moments <- function(a, b) {
-  if (b <= 0) {
-    m <- tn_moments(-b, -a)
-    return(c(mean = -m[["mean"]], var = m[["var"]]))
+# Exact mean and variance of N(0, 1) truncated to [a, b], to about 1e-15
+# relative for every interval with a < b. Three regimes, after mirroring so
+# that a + b >= 0 (the interval lies mostly on the positive side):
+#
+# * narrow, (b - a) max(1, a) <= 3: on the natural scale of the density the
+#   interval is short and the density is an entire function of small
+#   variation on it; a 32-point Gauss-Legendre rule in the position within
+#   the interval gives the moments to full precision, about its midpoint, so
+#   nothing cancels however narrow the interval (width 1e-300 included);
+# * straddling 0 (a < 0 < b, -a <= b): Z = (P1(b^2) + P1(a^2)) / 2 and
+#   E[X^2] = (P3(b^2) + P3(a^2)) / (2 Z), with Pk the chi-squared
+#   distribution function on k degrees of freedom: sums of positive terms;
+#   phi(a) - phi(b) = -phi(a) expm1(-(b - a)(b + a) / 2);
+# * positive, 0 <= a: moments of W = sigma (X - a), sigma = max(1, a), in
+#   terms of the Mills ratio R(x) = Q(x) / phi(x) and the tails K, L of its
+#   continued fraction R = 1 / (x + K), K = 1 / (x + L), L = 2 / (x + ...),
+#   so that 1 - x R = R K and (1 + x^2) R - x = R K L need no subtraction.
+#   With q = Q(b) / Q(a) and delta = sigma (b - a):
+#     E[W]   = (sigma K(a) - q (sigma K(b) + delta)) / (1 - q)
+#     E[W^2] = (sigma^2 K(a) L(a) - q (sigma^2 K(b) L(b) +
+#               delta (2 sigma K(b) + delta))) / (1 - q)
+#   and Var(W) = E[W^2] - E[W]^2 lose at most a few bits since b - a is not
+#   small on this scale (q <= exp(-3)); for [1e200, Inf] this is
+#   Var = K (L - K) ~ 1 / a^2, never 0 / 0.
+# The standard deviation is returned as well: it stays representable where
+# the variance underflows (Var ~ 1e-400 for [1e200, Inf]).
+tn_stats <- function(a, b) {
+  if (a == -Inf && b == Inf) return(c(mean = 0, var = 1, sd = 1))
+  flip <- a + b < 0
+  if (flip) {
+    t <- a
+    a <- -b
+    b <- -t
   }
-  far <- a > 3
-  narrow <- (b - a) < 0.1
-  if (!far && !narrow) {
-    z <- pnorm(b) - pnorm(a)
-    da <- dnorm(a)
-    db <- dnorm(b)
-    ada <- if (is.finite(a)) a * da else 0
-    bdb <- if (is.finite(b)) b * db else 0
-    m <- (da - db) / z
-    return(c(mean = m, var = 1 + (ada - bdb) / z - m^2))
-  }
-  # Moments about a reference point c, on the natural scale s, where the
-  # closed form would cancel: x = c + s u, density of u proportional to
-  # exp(-(c s u + s^2 u^2 / 2)).
-  if (narrow && is.finite(b)) {
-    c0 <- (a + b) / 2
-    s <- (b - a) / 2
+  d <- b - a
+  sigma <- max(1, a)
+  if (d * sigma <= 3) {
+    q <- gauss_legendre_half(32L)
+    c0 <- a / 2 + b / 2
+    # density of v = (x - c0) / d on [-1/2, 1/2], up to a constant
+    g <- q$w * exp(-(c0 * d) * q$x - (d * q$x)^2 / 2)
+    m0 <- sum(g)
+    m1 <- sum(g * q$x) / m0
+    vv <- sum(g * (q$x - m1)^2) / m0
+    mean <- c0 + d * m1
+    sd <- d * sqrt(vv)
+  } else if (a < 0) {
+    p1 <- stats::pchisq(b^2, 1) + stats::pchisq(a^2, 1)
+    p3 <- stats::pchisq(b^2, 3) + stats::pchisq(a^2, 3)
+    mean <- if (a + b == 0) 0 else
+      -2 * stats::dnorm(a) * expm1(-d * (a + b) / 2) / p1
+    sd <- sqrt(p3 / p1 - mean^2)
   } else {
-    c0 <- a
-    s <- 1 / a
+    ma <- mills_tails(a)
+    ka <- sigma * ma[["K"]]
+    la <- sigma * ma[["L"]]
+    q <- 0
+    if (is.finite(b)) {
+      mb <- mills_tails(b)
+      q <- exp(-d * (a + b) / 2) * (mb[["R"]] / ma[["R"]])
+    }
+    if (q > 0) {
+      kb <- sigma * mb[["K"]]
+      lb <- sigma * mb[["L"]]
+      delta <- sigma * d
+      ew <- (ka - q * (kb + delta)) / (1 - q)
+      ew2 <- (ka * la - q * (kb * lb + delta * (2 * kb + delta))) / (1 - q)
+      vw <- ew2 - ew^2
+    } else {
+      ew <- ka
+      vw <- ka * (la - ka)
+    }
+    mean <- a + ew / sigma
+    sd <- sqrt(vw) / sigma
   }
-  lo <- (a - c0) / s
-  hi <- (b - c0) / s
-  dens <- function(u, k) u^k * exp(-(c0 * s * u + s^2 * u^2 / 2))
-  mom <- function(k) {
-    integrate(dens, lo, hi, k = k, rel.tol = 1e-12, subdivisions = 1000L)$value
+  if (flip) mean <- -mean
+  c(mean = mean, var = sd^2, sd = sd)
+}
+
+# Exact mean and variance of N(0, 1) truncated to [a, b].
+tn_moments <- function(a, b) tn_stats(a, b)[c("mean", "var")]
+
+# The Mills ratio R(x) = Q(x) / phi(x), x >= 0 finite, with the tails K and
+# L of Laplace's continued fraction R = 1 / (x + K), K = 1 / (x + L),
+# L = 2 / (x + 3 / (x + ...)). For x >= 1 the fraction is evaluated
+# backwards from a depth that makes its truncation error < 1e-16 (the error
+# falls like exp(-2 x sqrt(n))); below 1, from R = Q / phi, where
+# K = 1 / R - x and L = (R - x (1 - x R)) / (1 - x R) lose at most 2 bits.
+mills_tails <- function(x) {
+  if (x >= 1) {
+    t <- 0
+    for (k in seq.int(ceiling(16 + (20 / x)^2), 3)) t <- k / (x + t)
+    L <- 2 / (x + t)
+    K <- 1 / (x + L)
+    R <- 1 / (x + K)
+  } else {
+    R <- stats::pnorm(x, lower.tail = FALSE) / stats::dnorm(x)
+    S <- 1 - x * R
+    K <- S / R
+    L <- (R - x * S) / S
   }
-  m0 <- mom(0)
-  m1 <- mom(1) / m0
-  m2 <- mom(2) / m0
-  c(mean = c0 + s * m1, var = s^2 * (m2 - m1^2))
+  c(R = R, K = K, L = L)
+}
+
+# Gauss-Legendre rule on [-1/2, 1/2] (weights summing to 1), by Newton's
+# method on the Legendre polynomial from Chebyshev-like starting points.
+gl_cache <- new.env(parent = emptyenv())
+gauss_legendre_half <- function(n) {
+  key <- as.character(n)
+  if (!is.null(gl_cache[[key]])) return(gl_cache[[key]])
+  x <- cos(pi * (seq_len(n) - 0.25) / (n + 0.5))
+  for (it in 1:100) {
+    p0 <- rep(1, n)
+    p1 <- x
+    for (k in seq_len(n - 1) + 1) {
+      p2 <- ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
+      p0 <- p1
+      p1 <- p2
+    }
+    dp <- n * (x * p1 - p0) / (x^2 - 1)
+    dx <- p1 / dp
+    x <- x - dx
+    if (max(abs(dx)) < 1e-16) break
+  }
+  p0 <- rep(1, n)
+  p1 <- x
+  for (k in seq_len(n - 1) + 1) {
+    p2 <- ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
+    p0 <- p1
+    p1 <- p2
+  }
+  dp <- n * (x * p1 - p0) / (x^2 - 1)
+  w <- 2 / ((1 - x^2) * dp^2)
+  rule <- list(x = rev(x) / 2, w = rev(w) / sum(w))
+  gl_cache[[key]] <- rule
+  rule
 }
 
 dist_moments <- function(r) {
@@ -449,8 +633,10 @@ dist_moments <- function(r) {
     uniform = c(mean = (r$a + r$b) / 2, var = (r$b - r$a)^2 / 12),
     normal = c(mean = r$mean, var = r$sd^2),
     truncated_normal = {
-      m <- tn_moments(r$lower, r$upper)
-      c(mean = r$mean + r$sd * m[["mean"]], var = r$sd^2 * m[["var"]])
+      # scaled through the sd: the standardized variance may underflow
+      # (1e-400 for [1e200, Inf]) where sd^2 times it does not
+      m <- tn_stats(r$lower, r$upper)
+      c(mean = r$mean + r$sd * m[["mean"]], var = (r$sd * m[["sd"]])^2)
     },
     constant = c(mean = r$value, var = 0),
     identity = {
@@ -521,6 +707,55 @@ vector_fans <- function(fan_in, fan_out, dim) {
     (length(fan_in) > 1 || length(fan_out) > 1) && length(fan_in) > 0 && length(fan_out) > 0
 }
 
+# The layers of vector fans: recycled as in mapply(), but only a length-1
+# vector is recycled, and every size is checked before anything is drawn.
+layer_fans <- function(fan_in, fan_out) {
+  n_in <- length(fan_in)
+  n_out <- length(fan_out)
+  if (n_in != n_out && n_in != 1 && n_out != 1) {
+    stop(simpleError(sprintf(paste0(
+      "`fan_in` (length %d) and `fan_out` (length %d) must have the same length, ",
+      "or one of them length 1: one value per layer."), n_in, n_out),
+      call = sys.call(-1)))
+  }
+  n <- max(n_in, n_out)
+  fi <- rep_len(fan_in, n)
+  fo <- rep_len(fan_out, n)
+  for (i in seq_len(n)) {
+    check_whole(fi[i], "fan_in")
+    check_whole(fo[i], "fan_out")
+  }
+  list(fan_in = fi, fan_out = fo)
+}
+
+# Both `dim` and fans given: accepted only when they agree (fans(dim) is
+# what `dim` implies); `fan_out` defaults to `fan_in` only if not given.
+check_dim_fans <- function(fan_in, fan_out, fan_out_given, dim, layout) {
+  check_whole(fan_in, "fan_in")
+  if (fan_out_given) check_whole(fan_out, "fan_out")
+  dim <- check_dim(dim, "dim")
+  layout <- check_choice(layout, c("torch", "keras"), "layout")
+  f <- tryCatch(fans(dim, layout), error = function(e) NULL)
+  shown <- paste0("c(", paste(format(dim, scientific = FALSE, trim = TRUE), collapse = ", "), ")")
+  if (is.null(f)) {
+    stop(simpleError(sprintf(paste0(
+      "`dim` = %s has no fans in the \"%s\" layout, but `fan_in` was given: ",
+      "give `dim` or `fan_in`/`fan_out`, not both."), shown, layout),
+      call = sys.call(-1)))
+  }
+  if (f[["fan_in"]] != fan_in || (fan_out_given && f[["fan_out"]] != fan_out)) {
+    given <- if (fan_out_given) sprintf("`fan_in` = %s and `fan_out` = %s",
+                                        format(fan_in), format(fan_out)) else
+      sprintf("`fan_in` = %s", format(fan_in))
+    stop(simpleError(sprintf(paste0(
+      "`dim` = %s (layout \"%s\") implies `fan_in` = %s and `fan_out` = %s, ",
+      "but %s was given: give `dim` or the fans, not conflicting both."),
+      shown, layout, format(f[["fan_in"]]), format(f[["fan_out"]]), given),
+      call = sys.call(-1)))
+  }
+  invisible(TRUE)
+}
+
 scheme_moments <- function(scheme, fan_in, fan_out, dim, layout) {
   if (missing(fan_in) && is.null(dim) && scheme$family %in% fan_free) {
     return(dist_moments(resolve_scheme(scheme, 1, 1)))
@@ -537,10 +772,11 @@ resolve_for <- function(scheme, shape) {
 #'
 #' `weight_variance()` is the variance a scheme *realizes* for a layer with
 #' `fan_in` inputs and `fan_out` outputs, computed exactly: a truncated
-#' normal's variance accounts for the truncation (closed form, or numerical
-#' integration where the closed form would lose digits), and a sparse
-#' scheme's for its zeros. It is the `Var(W)` of Glorot and Bengio's
-#' equations.
+#' normal's variance accounts for the truncation (to about 1e-15 relative for
+#' any interval: far tails through the Mills ratio's continued fraction,
+#' narrow intervals by Gauss-Legendre quadrature about their midpoint), and
+#' a sparse scheme's for its zeros. It is the `Var(W)` of Glorot and
+#' Bengio's equations.
 #'
 #' The mean and variance are those of the entry \eqn{W_{ij}} at a uniformly
 #' random position \eqn{(i, j)}, over the randomness of the draw. For schemes
@@ -550,12 +786,15 @@ resolve_for <- function(scheme, shape) {
 #'
 #' @param scheme An initialization scheme, such as [init_glorot()].
 #' @param fan_in,fan_out Layer sizes: the weight matrix is `fan_in x fan_out`.
-#'   `fan_out` defaults to `fan_in`. Vectors give one value per layer
-#'   (recycled, as in [mapply()]). Schemes whose distribution does not depend
+#'   `fan_out` defaults to `fan_in`. Vectors give one value per layer: both
+#'   of the same length, or one of them of length 1 (recycled); any other
+#'   pair of lengths is an error. Schemes whose distribution does not depend
 #'   on the layer (uniform, normal, truncated normal, constant) need neither.
-#' @param dim Alternatively, an array shape, read with [fans()].
+#' @param dim Alternatively, an array shape, read with [fans()]. Giving both
+#'   `dim` and `fan_in` (or `fan_out`) is accepted only when they agree with
+#'   `fans(dim, layout)`; otherwise it is an error naming both.
 #' @param layout Layout of `dim`: `"torch"` or `"keras"`.
-#' @return A single number.
+#' @return A single number, or one per layer for vector fans.
 #' @examples
 #' weight_variance(init_glorot(), 1000, 1000)
 #' weight_variance(init_glorot_standard(), 1000, 1000)   # 1 / (3 * 1000)
@@ -567,8 +806,12 @@ resolve_for <- function(scheme, shape) {
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                             layout = c("torch", "keras")) {
   check_scheme(scheme)
+  if (!missing(fan_in) && !is.null(dim)) {
+    check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
+  }
   if (vector_fans(fan_in, fan_out, dim)) {
-    return(unname(mapply(function(a, b) weight_variance(scheme, a, b), fan_in, fan_out)))
+    l <- layer_fans(fan_in, fan_out)
+    return(unname(mapply(function(a, b) weight_variance(scheme, a, b), l$fan_in, l$fan_out)))
   }
   scheme_moments(scheme, fan_in, fan_out, dim, layout)[["var"]]
 }
@@ -578,8 +821,12 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                         layout = c("torch", "keras")) {
   check_scheme(scheme)
+  if (!missing(fan_in) && !is.null(dim)) {
+    check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
+  }
   if (vector_fans(fan_in, fan_out, dim)) {
-    return(unname(mapply(function(a, b) weight_mean(scheme, a, b), fan_in, fan_out)))
+    l <- layer_fans(fan_in, fan_out)
+    return(unname(mapply(function(a, b) weight_mean(scheme, a, b), l$fan_in, l$fan_out)))
   }
   scheme_moments(scheme, fan_in, fan_out, dim, layout)[["mean"]]
 }
