@@ -217,17 +217,19 @@ identity_defs <- list(
 #' covariance proof closing the Q&A, the delta method of its step 2, the
 #' independence of layers, and Glorot and Bengio's eqs. 5, 6 and 7.
 #'
-#' @return A data frame with one row per identity: `id`, `statement`,
+#' @return A data frame with one row per identity, built-in ones first, then
+#'   those added with [register_identity()]: `id`, `statement`,
 #'   `latex`, `assumptions`, `used_in` (where in the derivation it is used),
 #'   `estimand` (what is estimated: a mean, a variance, a covariance, a ratio
-#'   of variances, or a per-layer variance of simulated networks) and
-#'   `drops` (the assumptions [verify()] can drop to show a counterexample).
+#'   of variances, a per-layer variance of simulated networks, or a user's
+#'   `"formula"`), `drops` (the assumptions [verify()] can drop to show a
+#'   counterexample) and `source` (`"built-in"` or `"registered"`).
 #' @examples
 #' ids <- identities()
 #' ids[, c("id", "statement")]
 #' @export
 identities <- function() {
-  data.frame(
+  builtin <- data.frame(
     id = names(identity_defs),
     statement = vapply(identity_defs, `[[`, "", "statement"),
     latex = vapply(identity_defs, `[[`, "", "latex"),
@@ -235,7 +237,19 @@ identities <- function() {
     used_in = vapply(identity_defs, `[[`, "", "used_in"),
     estimand = vapply(identity_defs, `[[`, "", "estimand"),
     drops = vapply(identity_defs, function(d) paste(names(d$drops), collapse = ", "), ""),
-    row.names = NULL, stringsAsFactors = FALSE)
+    source = "built-in", row.names = NULL, stringsAsFactors = FALSE)
+  reg <- registered_identities()
+  if (!length(reg)) return(builtin)
+  user <- data.frame(
+    id = names(reg),
+    statement = vapply(reg, `[[`, "", "statement"),
+    latex = NA_character_,
+    assumptions = vapply(reg, `[[`, "", "assumptions"),
+    used_in = vapply(reg, `[[`, "", "used_in"),
+    estimand = "formula",
+    drops = vapply(reg, function(d) paste(names(d$drops), collapse = ", "), ""),
+    source = "registered", row.names = NULL, stringsAsFactors = FALSE)
+  rbind(builtin, user)
 }
 
 # Estimate and MCSE of an estimand from a packed bivariate accumulator.
@@ -546,6 +560,7 @@ fmt_params <- function(p) {
 
 #' @export
 print.initvar_verification <- function(x, digits = 4, ...) {
+  if (identical(x$estimand, "formula")) return(print_formula_verification(x, digits))
   f <- function(v) format(signif(v, digits))
   cat("Identity `", x$id, "`: ", x$statement, "\n", sep = "")
   cat("  assumptions: ", x$assumptions, "\n", sep = "")
@@ -587,7 +602,8 @@ print.initvar_verification <- function(x, digits = 4, ...) {
 #' @export
 as.data.frame.initvar_verification <- function(x, row.names = NULL, optional = FALSE, ...) {
   data.frame(id = x$id, dropped = if (is.null(x$dropped)) NA_character_ else x$dropped,
-             n = x$n, theoretical = x$theoretical, estimate = x$estimate, mcse = x$mcse,
+             n = x$n, theoretical = x$theoretical, estimate = x$estimate,
+             difference = x$estimate - x$theoretical, mcse = x$mcse,
              lower = x$lower, upper = x$upper, z = x$z, p_value = x$p_value,
              consistent = x$consistent,
              general = if (is.null(x$general)) NA_real_ else x$general,
@@ -648,6 +664,9 @@ plot.initvar_verification <- function(x, y, main = NULL, ylim = NULL, ...) {
 #' @inheritParams verify
 #' @param n Draws per identity (at least 10,000; networks for the Glorot
 #'   identities: 200).
+#' @param ids `NULL` (every built-in and registered identity), a character
+#'   vector of ids, or a list of identities from [new_identity()] (ids may be
+#'   mixed in).
 #' @return A data frame of class `initvar_verifications`, one row per
 #'   identity, with the columns of `as.data.frame(verify(...))` and the
 #'   Holm-adjusted `p_holm` and `consistent_holm`; attribute `level`.
@@ -656,11 +675,20 @@ plot.initvar_verification <- function(x, y, main = NULL, ylim = NULL, ...) {
 #' set.seed(1)
 #' verify_all(n = 1e4)
 #' @export
-verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads()) {
+verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads(), ids = NULL) {
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
-  rows <- lapply(names(identity_defs), function(id) {
-    nn <- if (identity_defs[[id]]$estimand == "network") 200 else n
+  if (is.null(ids)) ids <- c(as.list(names(identity_defs)), registered_identities())
+  if (inherits(ids, "initvar_identity")) ids <- list(ids)
+  if (is.character(ids)) ids <- as.list(ids)
+  if (!is.list(ids) || !length(ids) ||
+      !all(vapply(ids, function(x) inherits(x, "initvar_identity") ||
+                    (is.character(x) && length(x) == 1), TRUE))) {
+    abort_arg("ids", "NULL, a character vector of identity ids, or a list of identities from `new_identity()`", ids)
+  }
+  rows <- lapply(ids, function(id) {
+    nn <- if (is.character(id) && id %in% names(identity_defs) &&
+              identity_defs[[id]]$estimand == "network") 200 else n
     as.data.frame(verify(id, n = nn, level = level, threads = threads))
   })
   out <- do.call(rbind, rows)

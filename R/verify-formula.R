@@ -27,7 +27,7 @@ formula_moments <- function(side, what) {
       fn <- e[[1]]
       name <- if (is.name(fn)) as.character(fn) else ""
       if (name %in% moment_ops) {
-        if (inside) {
+        if (!isFALSE(inside)) {
           stop(sprintf("`%s` nests %s() inside %s(): write an expectation of an expression of the variables.",
                        what, name, inside), call. = FALSE)
         }
@@ -189,13 +189,6 @@ moment_columns <- function(sides, keys) {
                                                     stringsAsFactors = FALSE)))
 }
 
-# Build the columns of Y from the standardized inner values U (L x k): the
-# plan lists the means first, then the products.
-y_columns <- function(U, plan) {
-  p <- plan$type == "p"
-  cbind(U[, plan$i[!p], drop = FALSE], U[, plan$i[p], drop = FALSE] * U[, plan$j[p], drop = FALSE])
-}
-
 # A side as a function of the mean vector y of the columns.
 side_function <- function(side, keys, plan, center, scale, consts) {
   key <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
@@ -238,19 +231,18 @@ merge_moments <- function(a, b) {
        C = a$C + b$C + tcrossprod(delta) * a$n * b$n / n)
 }
 
-chunk_moments <- function(Y) {
-  m <- colMeans(Y)
-  # the columns are standardized (means near 0 or 1, spreads near 1), so
-  # the one-pass form loses no digits that matter
-  list(n = nrow(Y), mean = m, C = crossprod(Y) - nrow(Y) * tcrossprod(m))
-}
 
-# Chunk length: a power of 2, at most 2^18, giving at least 16 chunks when
-# n allows (for the tail diagnostic). It depends on n only.
-formula_chunk <- function(n) {
-  L <- 2^18
-  while (L > 1024 && n / L < 16) L <- L / 2
-  L
+# Chunk length: fixed, so that memory does not depend on n (the draws of a
+# chunk, and a few numbers per chunk reduced on the fly).
+formula_chunk <- function(n) 8192
+
+# Calls f with R's RNG state saved and restored: a probe of the user's
+# generator (to learn its column names) must not move the caller's stream.
+without_rng <- function(f) {
+  old <- get0(".Random.seed", envir = globalenv(), inherits = FALSE)
+  on.exit(if (is.null(old)) rm(".Random.seed", envir = globalenv()) else
+    assign(".Random.seed", old, envir = globalenv()))
+  f()
 }
 
 # The engine: estimates of both sides, their difference, its MCSE, per
@@ -274,8 +266,11 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE) {
   set.seed(seed)
   stream <- get(".Random.seed", envir = globalenv())
   acc <- NULL
-  per_chunk <- vector("list", nchunks)
   center <- scale <- NULL
+  sides <- NULL
+  gc_every <- max(1L, floor(2^19 / (L * (length(keys) + length(vars) + 2))))
+  exact <- TRUE
+  vstat <- c(k = 0, mean = 0, m2 = 0, max = 0, sum = 0)   # Welford over chunks
   bar <- NULL
   t0 <- proc.time()[["elapsed"]]
   for (c in seq_len(nchunks)) {
@@ -290,9 +285,30 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE) {
       mag <- ifelse(is.finite(sds) & sds > 0, sds, abs(center))
       scale <- ifelse(is.finite(mag) & mag > 0, 2^round(log2(mag)), 1)
     }
-    for (j in seq_along(V)) V[[j]] <- (V[[j]] - center[j]) / scale[j]
-    cm <- chunk_moments(y_columns(matrix(unlist(V, use.names = FALSE), ncol = length(V)), plan))
-    per_chunk[[c]] <- cm[c("n", "mean", "C")]
+    cm <- .Call(C_formula_moments, V, center, scale, plan$i, ifelse(plan$type == "p", plan$j, 0L))
+    rm(V, data)
+    # garbage is collected every few MB of draws, so that the peak memory
+    # does not depend on n
+    if (c %% gc_every == 0) gc(verbose = FALSE, full = FALSE)
+    if (c == 1) sides <- formula_sides(pf, keys, plan, center, scale, consts, cm$mean)
+    # holds in every sample? the difference is rounding noise in every chunk
+    if (exact) {
+      lc <- sides$fl(cm$mean); rc <- sides$fr(cm$mean)
+      tol <- 1e-10 * (abs(lc) + abs(rc) + sum(abs(sides$gl * cm$mean)) +
+                        sum(abs(sides$gr * cm$mean)) + 1e-300)
+      exact <- abs(lc - rc) <= tol
+    }
+    # tail diagnostic: the variance of the influence values of full chunks
+    if (cm$n == L) {
+      v <- drop(crossprod(sides$gd, cm$C %*% sides$gd)) / (cm$n - 1)
+      k <- vstat[["k"]] + 1
+      dlt <- v - vstat[["mean"]]
+      vstat[["mean"]] <- vstat[["mean"]] + dlt / k
+      vstat[["m2"]] <- vstat[["m2"]] + dlt * (v - vstat[["mean"]])
+      vstat[["k"]] <- k
+      vstat[["max"]] <- max(vstat[["max"]], v)
+      vstat[["sum"]] <- vstat[["sum"]] + v
+    }
     acc <- merge_moments(acc, cm)
     if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && c < nchunks) {
       bar <- cli::cli_progress_bar("verify()", total = nchunks, .envir = environment())
@@ -300,8 +316,19 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE) {
     if (!is.null(bar)) cli::cli_progress_update(id = bar, set = c)
   }
   if (!is.null(bar)) cli::cli_progress_done(id = bar)
-  list(acc = acc, per_chunk = per_chunk, plan = plan, keys = keys, center = center,
-       scale = scale, chunk = L)
+  list(acc = acc, plan = plan, keys = keys, center = center, scale = scale, chunk = L,
+       exact = exact, vstat = vstat, chunks = nchunks)
+}
+
+# The sides as functions of the mean vector, and their gradients at the
+# first chunk's means (for the per-chunk checks).
+formula_sides <- function(pf, keys, plan, center, scale, consts, y1) {
+  fl <- side_function(pf$lhs, keys, plan, center, scale, consts)
+  fr <- side_function(pf$rhs, keys, plan, center, scale, consts)
+  gl <- num_grad(fl, y1)
+  gr <- num_grad(fr, y1)
+  gd <- gl - gr
+  list(fl = fl, fr = fr, gl = gl, gr = gr, gd = gd / max(abs(gd), 1e-300))
 }
 
 # Numerical gradient of f at y (central differences on the standardized
@@ -327,33 +354,40 @@ formula_estimates <- function(run, pf, consts) {
   lhs <- fl(y); rhs <- fr(y)
   gl <- num_grad(fl, y); gr <- num_grad(fr, y)
   gd <- gl - gr
-  se <- function(g) sqrt(max(drop(crossprod(g, Sigma %*% g)), 0) / n)
+  # the gradient is normalized first: on the variables' own scale its
+  # quadratic form can under- or overflow (variances of 1e-100 or 1e100)
+  se <- function(g) {
+    m <- max(abs(g))
+    if (!is.finite(m) || m == 0) return(if (is.finite(m)) 0 else NaN)
+    g <- g / m
+    m * sqrt(max(drop(crossprod(g, Sigma %*% g)), 0) / n)
+  }
   diff <- lhs - rhs
   mcse_d <- se(gd)
   ratio <- if (rhs != 0) lhs / rhs else NA_real_
   mcse_r <- if (rhs != 0) se(gl / rhs - lhs * gr / rhs^2) else NA_real_
-  # holds in every sample? the difference is rounding noise in every chunk
-  sc <- function(f, g, yy) abs(f(yy)) + sum(abs(g * yy)) + 1e-300
-  exact <- all(vapply(run$per_chunk, function(ch) {
-    abs(fl(ch$mean) - fr(ch$mean)) <= 1e-10 * (sc(fl, gl, ch$mean) + sc(fr, gr, ch$mean))
-  }, TRUE))
+  exact <- run$exact
   # tail diagnostic: the variance of the influence values chunk by chunk;
   # with a finite fourth moment of the influence its relative spread over
   # chunks of L draws is sqrt((kappa - 1) / L)
-  v <- vapply(run$per_chunk, function(ch) drop(crossprod(gd, ch$C %*% gd)) / (ch$n - 1), 0)
-  full <- vapply(run$per_chunk, function(ch) ch$n == run$chunk, TRUE)
-  vk <- v[full]
-  kappa <- if (length(vk) >= 4 && mean(vk) > 0) 1 + run$chunk * stats::var(vk) / mean(vk)^2 else NA_real_
-  share <- if (sum(vk) > 0) max(vk) / sum(vk) else NA_real_
+  vs <- run$vstat
+  kappa <- if (vs[["k"]] >= 16 && vs[["mean"]] > 0) {
+    1 + run$chunk * (vs[["m2"]] / (vs[["k"]] - 1)) / vs[["mean"]]^2
+  } else NA_real_
+  share <- if (vs[["k"]] >= 16 && vs[["sum"]] > 0) vs[["max"]] / vs[["sum"]] else NA_real_
   general <- NULL
   if (!is.null(pf$general)) {
     fg <- side_function(pf$general, run$keys, run$plan, run$center, run$scale, consts)
     gg <- num_grad(fg, y)
-    general <- list(value = fg(y), diff = lhs - fg(y), mcse = se(gl - gg))
+    gv <- fg(y)
+    gdiff <- lhs - gv
+    gse <- se(gl - gg)
+    gz <- if (abs(gdiff) <= 1e-10 * (abs(lhs) + abs(gv))) 0 else gdiff / gse
+    general <- list(value = gv, diff = gdiff, mcse = gse, z = gz)
   }
   list(lhs = lhs, rhs = rhs, diff = diff, mcse = mcse_d, ratio = ratio, ratio_mcse = mcse_r,
        mcse_lhs = se(gl), mcse_rhs = se(gr), exact = exact, kappa = kappa,
-       chunk_share = share, chunks = length(run$per_chunk), general = general)
+       chunk_share = share, chunks = run$chunks, general = general)
 }
 
 # Check a formula identity; called by verify().
@@ -388,7 +422,7 @@ verify_formula <- function(formula, n, args, params, draw, level, threads, id = 
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
   # a pilot call names the columns of draw()
   if (!is.null(draw)) {
-    probe <- draw(2L)
+    probe <- without_rng(function() draw(2L))
     if (is.data.frame(probe)) probe <- as.matrix(probe)
     if (!is.matrix(probe) || is.null(colnames(probe))) {
       stop(sprintf("`draw` must return a numeric matrix with named columns: it returned %s.",
@@ -421,14 +455,16 @@ verify_formula <- function(formula, n, args, params, draw, level, threads, id = 
 new_formula_verification <- function(pf, est, n, level, id = NULL, statement = NULL,
                                      assumptions = NULL, consts = list(), dropped = NULL,
                                      dropped_text = NULL) {
+  # the interval is the left side's, with the MCSE of the difference: it
+  # covers the right side exactly when the test is consistent
   if (est$exact) {
     z <- 0; pv <- NA_real_; consistent <- TRUE
-    lower <- upper <- est$diff
+    lower <- upper <- est$lhs
     verdict <- "holds identically in the sample (an algebraic identity; simulation adds no evidence)"
   } else {
     ag <- agreement(est$diff, est$mcse, 0, df = n - 1, level = level)
     z <- ag$z; pv <- ag$p_value; consistent <- ag$consistent
-    lower <- ag$lower; upper <- ag$upper
+    lower <- est$rhs + ag$lower; upper <- est$rhs + ag$upper
     verdict <- verdict_text(consistent, z, pv, level, est$rhs, est$lhs)
   }
   warn <- NULL
@@ -453,7 +489,7 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
     verdict = verdict, exact = est$exact, tail_kurtosis = est$kappa, warning = warn,
     general = if (!is.null(est$general)) est$general$value,
     general_text = if (!is.null(est$general)) paste(deparse(pf$general, width.cutoff = 500L), collapse = " "),
-    general_z = if (!is.null(est$general) && est$general$mcse > 0) est$general$diff / est$general$mcse else NA_real_,
+    general_z = if (!is.null(est$general)) est$general$z else NA_real_,
     path = NULL, formula = pf$text), class = "initvar_verification")
 }
 
@@ -595,7 +631,7 @@ verify_identity_object <- function(identity, n, args, params, draw, level, drop,
     if (is.function(dd)) {
       d <- dd
       # the draw replaces the variables it names; others stay
-      cols <- colnames(dd(2L))
+      cols <- colnames(without_rng(function() dd(2L)))
       vars <- vars[setdiff(names(vars), cols)]
     } else {
       vars[names(dd)] <- dd
@@ -606,6 +642,40 @@ verify_identity_object <- function(identity, n, args, params, draw, level, drop,
   verify_formula(identity$formula, n, c(vars, args), consts, d, level, threads,
                  id = identity$id, statement = identity$statement,
                  assumptions = identity$assumptions, dropped = drop,
-                 dropped_text = if (!is.null(drop)) paste("drawn by the counterexample", drop),
+                 dropped_text = if (!is.null(drop)) sprintf("the counterexample's own draws (`drops$%s`)", drop),
                  progress = progress, general = general)
+}
+
+print_formula_verification <- function(x, digits = 4) {
+  f <- function(v) format(signif(v, digits))
+  cat("Identity `", x$id, "`: ", x$statement, "\n", sep = "")
+  if (!identical(x$statement, x$formula)) cat("  formula:     ", x$formula, "\n", sep = "")
+  cat("  assumptions: ", x$assumptions, "\n", sep = "")
+  if (!is.null(x$dropped)) cat("  DROPPED:     ", x$dropped, ": ", x$dropped_text, "\n", sep = "")
+  if (length(x$params)) cat("  parameters:  ", fmt_params(x$params), "\n", sep = "")
+  cat(sprintf(paste0("  simulation:  both sides from the same %s draws (plug-in moments); MCSE of the ",
+                     "difference by the delta method\n\n"),
+              format(x$n, big.mark = ",", scientific = FALSE)))
+  cat(sprintf("  left side    %s   (MCSE %s)\n", f(x$lhs), format(signif(x$mcse_lhs, 2))))
+  cat(sprintf("  right side   %s   (MCSE %s)\n", f(x$rhs), format(signif(x$mcse_rhs, 2))))
+  cat(sprintf("  difference   %s   (MCSE %s)\n", f(x$difference), format(signif(x$mcse, 2))))
+  if (is.finite(x$ratio)) {
+    cat(sprintf("  ratio        %s   (MCSE %s)\n", f(x$ratio), format(signif(x$ratio_mcse, 2))))
+  }
+  if (!x$exact) {
+    cat(sprintf("  z = %.2f, p = %.3g (t, %g df)\n", x$z, x$p_value, x$df))
+    if (!is.na(x$tail_kurtosis)) {
+      cat(sprintf("  tails: kurtosis of the influence values, from their spread across chunks: %s\n",
+                  format(signif(x$tail_kurtosis, 3))))
+    }
+  }
+  cat("\n  ", x$verdict, "\n", sep = "")
+  if (!is.null(x$warning)) cat(strwrap(paste("Warning:", x$warning), indent = 2, exdent = 4), sep = "\n")
+  if (!is.null(x$general)) {
+    cat(sprintf("  The general formula, %s, gives %s: %s (z = %.2f).\n", x$general_text, f(x$general),
+                if (is.na(x$general_z)) "not available" else if (abs(x$general_z) <
+                  stats::qt(1 - (1 - x$level) / 2, x$df)) "consistent with the left side" else
+                    "not consistent with the left side", x$general_z))
+  }
+  invisible(x)
 }

@@ -16,6 +16,7 @@ SEXP C_network_trace(SEXP spec, SEXP net);
 SEXP C_merge_acc(SEXP a, SEXP b);
 SEXP C_moments(SEXP x, SEXP y);
 SEXP C_identity(SEXP code, SEXP params, SEXP n, SEXP threads);
+SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj);
 
 /* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
    objects C_sample_iid etc., the same as the C functions. */
@@ -33,6 +34,7 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(merge_acc, 2),
     CALLDEF(moments, 2),
     CALLDEF(identity, 4),
+    CALLDEF(formula_moments, 5),
     {NULL, NULL, 0}
 };
 
