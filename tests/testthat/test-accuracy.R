@@ -43,7 +43,9 @@ grid_results <- function(tab) {
   }
   res <- cbind(tab, do.call(rbind, out))
   res$underflow <- is.finite(res$log10_ref) & res$log10_ref < -300
-  res$sym_zero <- res$ref == 0 & !res$underflow
+  # exact zeros by symmetry, and values that cancel below 1e-10 of E|g|
+  # (E[selu(Z)] = 2.7e-17): the package's accuracy is then relative to E|g|
+  res$sym_zero <- (res$ref == 0 | abs(res$ref) < 1e-10 * res$abs_scale) & !res$underflow
   res$rel_err <- ifelse(res$ref == 0, NA, abs(res$value - res$ref) / abs(res$ref))
   res$abs_err <- abs(res$value - res$ref)
   res$pass <- ifelse(res$underflow, res$value == 0,
