@@ -619,6 +619,7 @@ plot.initvar_verification <- function(x, y, main = NULL, ylim = NULL, ...) {
   if (is.null(main)) {
     main <- paste0("verify(\"", x$id, "\")", if (!is.null(x$dropped)) paste0(", dropped: ", x$dropped))
   }
+  if (identical(x$estimand, "formula")) return(invisible(plot_formula_verification(x, main, ...)))
   if (is.null(x$path)) {
     return(invisible(plot(x$simulation, type = "variance", main = main, ...)))
   }

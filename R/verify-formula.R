@@ -679,3 +679,35 @@ print_formula_verification <- function(x, digits = 4) {
   }
   invisible(x)
 }
+
+# Both sides with their intervals (and the general formula's value): the
+# picture of a user identity's check.
+plot_formula_verification <- function(x, main = NULL, ...) {
+  q <- stats::qt(1 - (1 - x$level) / 2, x$df)
+  vals <- c(left = x$lhs, right = x$rhs, general = if (!is.null(x$general)) x$general)
+  ses <- c(x$mcse_lhs, x$mcse_rhs, if (!is.null(x$general)) NA)
+  lo <- vals - q * ses
+  hi <- vals + q * ses
+  labels <- c(paste("left:", deparse_side(x$formula, 1)), paste("right:", deparse_side(x$formula, 2)),
+              if (!is.null(x$general)) paste("general:", x$general_text))
+  if (is.null(main)) main <- paste0(x$id, if (!is.null(x$dropped)) paste0(", dropped: ", x$dropped))
+  rng <- range(c(lo, hi, vals), na.rm = TRUE)
+  rng <- rng + c(-0.05, 0.05) * max(diff(rng), abs(rng) * 1e-6, 1e-300)
+  op <- graphics::par(mar = c(5, 1, 3.5, 1), mgp = c(2, 0.7, 0))
+  on.exit(graphics::par(op))
+  k <- length(vals)
+  graphics::plot(vals, rev(seq_len(k)), xlim = rng, ylim = c(0.5, k + 0.8), yaxt = "n", pch = 19,
+                 col = c("black", "#c0392b", "#1b6ca8")[seq_len(k)], xlab = "value",
+                 ylab = "", main = main, ...)
+  graphics::segments(lo, rev(seq_len(k)), hi, rev(seq_len(k)), lwd = 2,
+                     col = c("black", "#c0392b", "#1b6ca8")[seq_len(k)])
+  graphics::text(rng[1], rev(seq_len(k)) + 0.32, labels, cex = 0.8, adj = 0)
+  graphics::mtext(strwrap(x$verdict, 110), side = 1, line = 3 + seq_along(strwrap(x$verdict, 110)) * 0.8 - 0.8,
+                  cex = 0.7)
+  invisible(data.frame(side = names(vals), value = vals, lower = lo, upper = hi))
+}
+
+deparse_side <- function(text, i) {
+  f <- stats::as.formula(text, env = baseenv())
+  paste(deparse(f[[i + 1]], width.cutoff = 500L), collapse = " ")
+}

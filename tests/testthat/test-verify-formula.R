@@ -250,3 +250,20 @@ test_that("the built-ins give the same results as before within their MCSE", {
               X = init_normal(1, 2), Y = init_normal(-0.5, 1), n = 1e5)
   expect_lt(abs(b$estimate - f$lhs), 5 * sqrt(b$mcse^2 + f$mcse_lhs^2))
 })
+
+test_that("a formula verification prints, plots and becomes a data frame", {
+  set.seed(4100)
+  v <- verify(Var(X + Y) ~ Var(X) + Var(Y), X = function(n) rnorm(n), Y = function(n) rexp(n), n = 1e4)
+  expect_output(print(v), "left side")
+  expect_output(print(v), "difference")
+  f <- tempfile(fileext = ".pdf")
+  grDevices::pdf(f)
+  d <- plot(v)
+  grDevices::dev.off()
+  unlink(f)
+  expect_equal(d$value, c(v$lhs, v$rhs))
+  df <- as.data.frame(v)
+  expect_equal(df$estimate - df$theoretical, df$difference)
+  # the interval covers the right side exactly when the test is consistent
+  expect_identical(df$lower <= df$theoretical & df$theoretical <= df$upper, df$consistent)
+})
