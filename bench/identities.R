@@ -34,3 +34,35 @@ peak <- function(nn) {
 if (file.exists("/proc/self/status")) {
   cat(sprintf("peak memory (VmHWM): n = 1e6 %.1f MB, n = %g %.1f MB\n", peak(1e6), n, peak(n)))
 }
+
+# User identities (formulas): with the package's elementwise distributions
+# the throughput should be within 3x of the built-in kernel above; with R
+# generator functions it is bounded by the generators themselves. Each is
+# measured against the plain-R way in the same run.
+nf <- as.numeric(Sys.getenv("INITVAR_BENCH_N_FORMULA", format(min(n, 1e7))))
+f_prod <- Var(X * Y) ~ Var(X) * Var(Y) + Var(X) * E(Y)^2 + Var(Y) * E(X)^2
+set.seed(2)
+tb <- elapsed(verify("product_independent", n = nf, threads = 1))
+ts <- elapsed(verify(f_prod, X = init_normal(1, 2), Y = init_normal(-0.5, 1), n = nf, threads = 1))
+tg <- elapsed(verify(f_prod, X = function(n) rnorm(n, 1, 2), Y = function(n) rnorm(n, -0.5, 1), n = nf))
+tgen <- elapsed({x <- rnorm(nf, 1, 2); y <- rnorm(nf, -0.5, 1); rm(x, y)})
+tlin <- elapsed(verify(Var(a * X + b) ~ a^2 * Var(X), X = function(n) rexp(n), a = 2, b = 3, n = nf))
+tlr <- elapsed({x <- rexp(nf); v <- var(2 * x + 3); rm(x)})
+cat(sprintf("\nUser identities, n = %g draws (M draws/s in brackets):\n", nf))
+print(data.frame(
+  what = c("built-in kernel, Var(XY)", "formula, init_normal() variables", "formula, rnorm() generators",
+           "the generators alone (rnorm x 2)", "formula Var(aX + b), rexp()", "plain R var(2 x + 3), rexp()"),
+  seconds = c(tb, ts, tg, tgen, tlin, tlr),
+  M_draws_per_s = nf / 1e6 / c(tb, ts, tg, tgen, tlin, tlr),
+  vs_builtin = c(tb, ts, tg, tgen, tlin, tlr) / tb), digits = 3, row.names = FALSE)
+peak_f <- function(nn) {
+  script <- sprintf(paste0("library(initvar); set.seed(1); invisible(verify(Var(X + Y) ~ Var(X) + Var(Y), ",
+                           "X = function(n) rnorm(n), Y = function(n) runif(n), n = %g)); ",
+                           "cat(grep('VmHWM', readLines('/proc/self/status'), value = TRUE))"), nn)
+  out <- system2(file.path(R.home("bin"), "Rscript"), c("-e", shQuote(script)), stdout = TRUE)
+  as.numeric(gsub("[^0-9]", "", out[length(out)])) / 1024
+}
+if (file.exists("/proc/self/status")) {
+  cat(sprintf("peak memory of a formula (VmHWM): n = 1e5 %.1f MB, n = %g %.1f MB\n",
+              peak_f(1e5), nf, peak_f(nf)))
+}

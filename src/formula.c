@@ -3,10 +3,17 @@
  * R/verify-formula.R): column r is u_i (pj[r] = 0) or u_i u_j, with
  * u_i = (V_i - center_i) / scale_i, so that no L x k' matrix is formed.
  * Sums are shifted by the chunk's first row, so nothing cancels. */
+#define USE_FC_LEN_T
 #include <R.h>
 #include <Rinternals.h>
+#include <R_ext/BLAS.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef FCONE
+# define FCONE
+#endif
+
+#define BLK 256
 
 SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj)
 {
@@ -36,30 +43,43 @@ SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj)
     }
     const double **col = (const double **) R_alloc(k, sizeof(double *));
     for (int i = 0; i < k; i++) col[i] = REAL(VECTOR_ELT(V, i));
-    double *u = (double *) R_alloc(k, sizeof(double));
-    double *y = (double *) R_alloc(m, sizeof(double));
+    double *U = (double *) R_alloc((size_t) BLK * k, sizeof(double));
+    double *Y = (double *) R_alloc((size_t) BLK * m, sizeof(double));  /* BLK x m, by column */
     double *y0 = (double *) R_alloc(m, sizeof(double));
     double *S1 = (double *) R_alloc(m, sizeof(double));
-    double *S2 = (double *) R_alloc((size_t) m * m, sizeof(double));
+    double *S2 = (double *) R_alloc((size_t) m * m, sizeof(double));  /* upper triangle */
     memset(S1, 0, m * sizeof(double));
     memset(S2, 0, (size_t) m * m * sizeof(double));
     double *is = (double *) R_alloc(k, sizeof(double));
     for (int i = 0; i < k; i++) is[i] = 1 / s[i];
-    for (R_xlen_t t = 0; t < L; t++) {
-        for (int i = 0; i < k; i++) u[i] = (col[i][t] - c[i]) * is[i];
-        for (int r = 0; r < m; r++) {
-            double a = u[ip[r] - 1];
-            y[r] = jp[r] ? a * u[jp[r] - 1] : a;
+    /* the first row's y, the shift */
+    for (int r = 0; r < m; r++) {
+        double a = (col[ip[r] - 1][0] - c[ip[r] - 1]) * is[ip[r] - 1];
+        y0[r] = jp[r] ? a * ((col[jp[r] - 1][0] - c[jp[r] - 1]) * is[jp[r] - 1]) : a;
+    }
+    const double one = 1.0;
+    for (R_xlen_t t0 = 0; t0 < L; t0 += BLK) {
+        int nb = (int) (L - t0 < BLK ? L - t0 : BLK);
+        for (int i = 0; i < k; i++) {
+            const double *src = col[i] + t0;
+            double *dst = U + (size_t) i * BLK;
+            for (int b = 0; b < nb; b++) dst[b] = (src[b] - c[i]) * is[i];
         }
-        if (t == 0) memcpy(y0, y, m * sizeof(double));
-        for (int r = 0; r < m; r++) y[r] -= y0[r];
         for (int r = 0; r < m; r++) {
-            S1[r] += y[r];
-            double yr = y[r];
-            double *row = S2 + (size_t) r * m;
-            for (int q = r; q < m; q++) row[q] += yr * y[q];
+            const double *a = U + (size_t) (ip[r] - 1) * BLK;
+            double *dst = Y + (size_t) r * BLK, sum = 0, sh = y0[r];
+            if (jp[r]) {
+                const double *bb = U + (size_t) (jp[r] - 1) * BLK;
+                for (int b = 0; b < nb; b++) { dst[b] = a[b] * bb[b] - sh; sum += dst[b]; }
+            } else {
+                for (int b = 0; b < nb; b++) { dst[b] = a[b] - sh; sum += dst[b]; }
+            }
+            S1[r] += sum;
         }
-        if ((t & 0xFFFF) == 0xFFFF) R_CheckUserInterrupt();
+        /* S2 += Y' Y (upper triangle) */
+        int ld = BLK;
+        F77_CALL(dsyrk)("U", "T", &m, &nb, &one, Y, &ld, &one, S2, &m FCONE FCONE);
+        if ((t0 & 0xFFFF) == 0 && t0 > 0) R_CheckUserInterrupt();
     }
     SEXP ans = PROTECT(allocVector(VECSXP, 3));
     SEXP nn = PROTECT(ScalarReal((double) L));
@@ -69,7 +89,8 @@ SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj)
     for (int r = 0; r < m; r++) mu[r] = S1[r] / L;
     for (int r = 0; r < m; r++) {
         for (int q = r; q < m; q++) {
-            double v = S2[(size_t) r * m + q] - L * mu[r] * mu[q];
+            /* dsyrk's upper triangle, column-major: element (r, q) at r + q m */
+            double v = S2[r + (size_t) q * m] - L * mu[r] * mu[q];
             Cp[r + (size_t) q * m] = v;
             Cp[q + (size_t) r * m] = v;
         }
