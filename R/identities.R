@@ -13,12 +13,13 @@ glorot_identity <- function(statement, latex, assumptions, used_in, quantity) {
        estimand = "network", quantity = quantity)
 }
 
-# Each identity: statement, assumptions, where it is used, default
-# parameters, the assumptions that can be dropped (and how), the estimand
-# ("mean", "var", "cov", "ratio" of Var(u) / Var(v), or "network"), the
-# theoretical value and the general formula that holds without the dropped
-# assumption.
-identity_defs <- list(
+# Each built-in identity: statement, assumptions, where it is used, default
+# parameters, the assumptions that can be dropped (and how), and its C
+# kernel: the estimand ("mean", "var", "cov", "ratio" of Var(u) / Var(v), or
+# "network"), the theoretical value and the general formula that holds
+# without the dropped assumption. The registry `identity_defs` below is made
+# of these with the public constructor, new_identity(kernel = ).
+builtin_identity_data <- list(
   linear_mean = list(
     statement = "E[aX + b] = a E[X] + b",
     latex = "\\mathbb{E}[aX + b] = a\\,\\mathbb{E}[X] + b",
@@ -209,6 +210,29 @@ identity_defs <- list(
     quantity = "grad_w")
 )
 
+# The formula each built-in states, where one formula covers its parameters
+# (sums of m terms and the networks are stated in words only).
+builtin_formulas <- list(
+  linear_mean = E(a * X + b) ~ a * E(X) + b,
+  linear_var = Var(a * X + b) ~ a^2 * Var(X),
+  product_independent = Var(X * Y) ~ Var(X) * Var(Y) + Var(X) * E(Y)^2 + Var(Y) * E(X)^2,
+  product_zero_mean = Var(X * Y) ~ Var(X) * Var(Y),
+  delta_method = Var(f(X)) ~ f1(E(X))^2 * Var(X))
+
+# The type of every parameter of the built-ins, checked by identity_params():
+# one table, not guessed from the names.
+builtin_param_types <- c(
+  dist = "dist", weights = "dist", inputs = "dist", activation = "activation", tied = "flag",
+  net = "net", layer = "layer", m = "count", fan_in = "count", batch = "count",
+  rho = "correlation", rho_x = "unit", rho_z = "unit",
+  sd = "nonneg", sd_x = "nonneg", sd_y = "nonneg", sd_w = "nonneg", sd_z = "nonneg",
+  sd1 = "nonneg", sd2 = "nonneg", var_x = "nonneg",
+  mean = "real", mean_x = "real", mean_y = "real", mean_w = "real", mean_z = "real",
+  a = "real", b = "real", beta = "real")
+
+# `identity_defs`, the registry of built-ins, is made in R/verify-registry.R
+# (after the constructor is defined).
+
 #' The registry of identities
 #'
 #' Every variance and covariance identity the Glorot derivation rests on, as
@@ -277,7 +301,7 @@ biv_estimate <- function(a, estimand, scale = c(1, 1)) {
 }
 
 identity_params <- function(def, args, id) {
-  p <- def$defaults
+  p <- def$params
   unknown <- setdiff(names(args), names(p))
   if (length(args) && (is.null(names(args)) || any(names(args) == ""))) {
     stop(simpleError("arguments in `...` must be named.", call = sys.call(-1)))
@@ -290,28 +314,22 @@ identity_params <- function(def, args, id) {
   p[names(args)] <- args
   for (nm in names(p)) {
     v <- p[[nm]]
-    if (nm %in% c("dist", "weights", "inputs")) {
-      p[[nm]] <- check_choice(v, names(dist_codes), nm)
-    } else if (nm == "activation") {
-      if (!(is.character(v) && length(v) == 1 && v %in% activation_names()) ||
-          canonical_activation(v) %in% c("r_function")) {
-        abort_arg("activation", "the name of a built-in activation", v)
-      }
-    } else if (nm == "tied") {
-      if (!is.logical(v) || length(v) != 1 || is.na(v)) abort_arg("tied", "TRUE or FALSE", v)
-    } else if (nm == "net") {
-      if (!is.null(v)) check_mlp(v, "net")
-    } else if (nm == "layer") {
-      if (!is.null(v)) check_whole(v, "layer")
-    } else if (nm %in% c("m", "fan_in", "batch")) {
-      if (!is.null(v)) check_whole(v, nm, max = 1e7)
-    } else if (nm %in% c("rho", "rho_x", "rho_z")) {
-      check_number(v, nm, min = if (nm == "rho") -1 else 0, max = 1)
-    } else if (grepl("^sd|^var", nm)) {
-      if (!is.null(v)) check_number(v, nm, min = 0)
-    } else {
-      check_number(v, nm)
-    }
+    type <- builtin_param_types[[nm]]
+    switch(type,
+      dist = { p[[nm]] <- check_choice(v, names(dist_codes), nm) },
+      activation = {
+        if (!(is.character(v) && length(v) == 1 && v %in% activation_names())) {
+          abort_arg("activation", "the name of a built-in activation", v)
+        }
+      },
+      flag = { if (!is.logical(v) || length(v) != 1 || is.na(v)) abort_arg(nm, "TRUE or FALSE", v) },
+      net = { if (!is.null(v)) check_mlp(v, "net") },
+      layer = { if (!is.null(v)) check_whole(v, "layer") },
+      count = { if (!is.null(v)) check_whole(v, nm, max = 1e7) },
+      correlation = check_number(v, nm, min = -1, max = 1),
+      unit = check_number(v, nm, min = 0, max = 1),
+      nonneg = { if (!is.null(v)) check_number(v, nm, min = 0) },
+      real = check_number(v, nm))
   }
   if (!is.null(def$prepare)) p <- def$prepare(p)
   p
@@ -412,21 +430,23 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
     return(verify_formula(id, n, list(...), params, draw, level, threads,
                           progress = interactive()))
   }
-  if (is.character(id) && length(id) == 1 && !is.na(id) &&
-      exists(id, envir = identity_registry, inherits = FALSE)) {
-    id <- get(id, envir = identity_registry)
+  if (is.character(id) && length(id) == 1 && !is.na(id)) {
+    id <- if (exists(id, envir = identity_registry, inherits = FALSE)) {
+      get(id, envir = identity_registry)
+    } else identity_defs[[check_choice(id, c(names(identity_defs), ls(identity_registry)), "id")]]
   }
-  if (inherits(id, "initvar_identity")) {
+  if (!inherits(id, "initvar_identity")) {
+    abort_arg("id", "a built-in or registered identity's id, an identity from `new_identity()`, or a formula", id)
+  }
+  if (is.null(id$estimand)) {
     return(verify_identity_object(id, n, list(...), params, draw, level, drop, threads,
                                   progress = interactive()))
   }
+  # an identity with a C kernel (the built-ins)
   if (!is.null(draw)) abort_arg("draw", "NULL for a built-in identity", draw)
   if (length(params)) abort_arg("params", "empty for a built-in identity (give its parameters in `...`)", params)
-  if (!is.character(id) || length(id) != 1 || is.na(id)) {
-    abort_arg("id", "a built-in or registered identity's id, an identity from `new_identity()`, or a formula", id)
-  }
-  id <- check_choice(id, c(names(identity_defs)), "id")
-  def <- identity_defs[[id]]
+  def <- id
+  id <- def$id
   network <- def$estimand == "network"
   if (is.null(n)) n <- if (network) 200 else 1e6
   check_whole(n, "n", min = 2, max = 1e13)

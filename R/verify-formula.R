@@ -522,6 +522,11 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
 #'   formula.
 #' @param used_in Where the identity is used.
 #' @param n The default number of draws.
+#' @param latex The statement in LaTeX, for documents.
+#' @param kernel `NULL`, or the C kernel of a built-in identity: a list with
+#'   its `estimand`, `code`, `cparams()`, `theory()` and optionally
+#'   `general()`, `drop()` and `prepare()`. The built-in identities are made
+#'   this way; a kernel is an optional fast path, not needed for your own.
 #' @return An `initvar_identity` object.
 #' @seealso [verify()], [identities()].
 #' @examples
@@ -539,9 +544,11 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
 #' @export
 new_identity <- function(id, formula, assumptions = "", variables = list(), draw = NULL,
                          params = list(), drops = list(), general = list(), statement = NULL,
-                         used_in = "", n = 1e6) {
+                         used_in = "", n = 1e6, latex = NULL, kernel = NULL) {
   check_string(id, "id")
   if (!nzchar(id)) abort_arg("id", "a non-empty string", id)
+  if (!is.null(kernel)) return(new_kernel_identity(id, formula, assumptions, params, drops,
+                                                   statement, used_in, n, latex, kernel))
   pf <- parse_identity_formula(formula, "formula")
   check_string(assumptions, "assumptions")
   check_string(used_in, "used_in")
@@ -573,8 +580,34 @@ new_identity <- function(id, formula, assumptions = "", variables = list(), draw
                                                  paste(names(drops), collapse = ", ")), bad[1])
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
   structure(list(id = id, formula = formula, statement = if (is.null(statement)) pf$text else statement,
+                 latex = if (is.null(latex)) NA_character_ else latex,
                  assumptions = assumptions, used_in = used_in, variables = variables, draw = draw,
                  params = params, drops = drops, general = general, n = n),
+            class = "initvar_identity")
+}
+
+# An identity checked by a C kernel of the package (the built-ins): its
+# parameters are the kernel's, with defaults; `drops` names and describes
+# what the kernel's drop() changes; the formula, where one states it, is for
+# reading (the kernel knows the exact value of the right side).
+new_kernel_identity <- function(id, formula, assumptions, params, drops, statement, used_in,
+                                n, latex, kernel) {
+  if (!is.list(kernel) || !isTRUE(kernel$estimand %in% c("mean", "var", "cov", "ratio", "network"))) {
+    abort_arg("kernel", "a list with an `estimand` of \"mean\", \"var\", \"cov\", \"ratio\" or \"network\"", kernel)
+  }
+  if (kernel$estimand != "network" &&
+      !(is.numeric(kernel$code) && is.function(kernel$cparams) && is.function(kernel$theory))) {
+    abort_arg("kernel", "a list with the C kernel's `code`, `cparams()` and `theory()`", kernel)
+  }
+  if (is.null(statement)) {
+    if (is.null(formula)) abort_arg("statement", "a string when there is no formula", statement)
+    statement <- paste(deparse(formula, width.cutoff = 500L), collapse = " ")
+  }
+  if (!is.character(drops)) abort_arg("drops", "a named character vector describing each drop", drops)
+  structure(c(list(id = id, formula = formula, statement = statement,
+                   latex = if (is.null(latex)) NA_character_ else latex,
+                   assumptions = assumptions, used_in = used_in, params = params, drops = drops,
+                   n = n), kernel),
             class = "initvar_identity")
 }
 

@@ -267,3 +267,18 @@ test_that("a formula verification prints, plots and becomes a data frame", {
   # the interval covers the right side exactly when the test is consistent
   expect_identical(df$lower <= df$theoretical & df$theoretical <= df$upper, df$consistent)
 })
+
+test_that("the built-in registry is data, made with the public constructor", {
+  defs <- initvar:::identity_defs
+  expect_true(all(vapply(defs, inherits, TRUE, "initvar_identity")))
+  expect_identical(names(defs), identities()$id[identities()$source == "built-in"])
+  # every parameter of every built-in has a declared type
+  pars <- unique(unlist(lapply(defs, function(d) names(d$params))))
+  expect_true(all(pars %in% names(initvar:::builtin_param_types)))
+  # an identity object and its id give the same verification
+  set.seed(4110); a <- verify("product_independent", n = 1e4)
+  set.seed(4110); b <- verify(defs$product_independent, n = 1e4)
+  expect_identical(a$estimate, b$estimate)
+  expect_output(print(defs$neuron), "drops:")
+  expect_error(new_identity("k", NULL, kernel = list(estimand = "var")), "`kernel`")
+})
