@@ -32,9 +32,9 @@ fans <- function(dim, layout = c("torch", "keras")) {
   nd <- length(dim)
   if (nd == 1) {
     if (layout == "torch") {
-      stop(simpleError(paste0(
+      abort(paste0(
         "`dim` must have at least 2 dimensions for layout \"torch\", not 1: ",
-        "torch computes no fans for a vector."), call = sys.call()))
+        "torch computes no fans for a vector."))
     }
     return(c(fan_in = dim, fan_out = dim, receptive_field = 1,
              in_units = dim, out_units = dim))

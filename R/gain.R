@@ -111,16 +111,16 @@ gain <- function(activation = "linear", param = NULL,
     abort_arg("param", sprintf("a value for which E[f(Z)^2] of \"%s\" is finite", name), param)
   }
   if (!is.finite(m2) || m2 <= 0) {
-    stop(simpleError(sprintf(
+    abort(sprintf(
       "`activation` has E[f(Z)^2] = %s; the second-moment gain needs a positive finite value.",
-      format(m2)), call = sys.call()))
+      format(m2)))
   }
   if (quad == "gauss_hermite") m2 <- checked_second_moment(f, m2, sys.call())
   g <- 1 / sqrt(m2)
   if (!(is.finite(g) && g > 0)) {
-    stop(simpleError(sprintf(
+    abort(sprintf(
       "`activation` has E[f(Z)^2] = %s, whose gain 1 / sqrt(E[f(Z)^2]) is not a positive finite number.",
-      format(m2)), call = sys.call()))
+      format(m2)))
   }
   g
 }

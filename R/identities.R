@@ -304,12 +304,11 @@ identity_params <- function(def, args, id) {
   p <- def$params
   unknown <- setdiff(names(args), names(p))
   if (length(args) && (is.null(names(args)) || any(names(args) == ""))) {
-    stop(simpleError("arguments in `...` must be named.", call = sys.call(-1)))
+    abort("arguments in `...` must be named.")
   }
   if (length(unknown)) {
-    stop(simpleError(sprintf("`%s` is not a parameter of identity \"%s\"; its parameters are %s.",
-                             unknown[1], id, paste0("`", names(p), "`", collapse = ", ")),
-                     call = sys.call(-1)))
+    abort(sprintf("`%s` is not a parameter of identity \"%s\"; its parameters are %s.",
+                             unknown[1], id, paste0("`", names(p), "`", collapse = ", ")))
   }
   p[names(args)] <- args
   for (nm in names(p)) {
@@ -451,10 +450,10 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
   if (is.null(n)) n <- if (network) 200 else 1e6
   check_whole(n, "n", min = 2, max = 1e13)
   if (!network && n < verify_min_draws) {
-    stop(simpleError(sprintf(paste0(
+    abort(sprintf(paste0(
       "`n` must be at least %s draws for identity \"%s\", not %s: below that the MCSE, ",
       "which rests on estimated fourth moments, is not calibrated (see ?verify, \"Calibration\")."),
-      format(verify_min_draws, big.mark = ",", scientific = FALSE), id, format(n)), call = sys.call()))
+      format(verify_min_draws, big.mark = ",", scientific = FALSE), id, format(n)))
   }
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   threads <- check_whole(threads, "threads", max = 1024)
@@ -512,12 +511,11 @@ verify_network <- function(def, id, n, p, level, drop, threads) {
   df <- as.data.frame(sim)
   r <- df[df$quantity == def$quantity & df$layer == layer, ]
   if (is.na(r$z)) {
-    stop(simpleError(sprintf(paste0(
+    abort(sprintf(paste0(
       "`n` must be at least %s networks for layer %d of this network, not %s: a network's ",
       "contribution to the variance varies too much for a calibrated interval with fewer ",
       "(see ?simulate_network, \"Intervals\")."),
-      format(r$networks_needed, big.mark = ",", scientific = FALSE), layer, format(n)),
-      call = sys.call(-1)))
+      format(r$networks_needed, big.mark = ",", scientific = FALSE), layer, format(n)))
   }
   general <- if (!is.null(drop)) {
     mf <- sim$prediction$mean_field

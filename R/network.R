@@ -94,9 +94,9 @@ per_layer <- function(x, d, arg, is_one) {
   if (is.character(x) && length(x) > 1) x <- as.list(x)
   if (is.list(x) && !inherits(x, "initvar_scheme") && !inherits(x, "initvar_activation")) {
     if (length(x) != d) {
-      stop(simpleError(sprintf(
+      abort(sprintf(
         "`%s` must be one value or a list of one per layer (%d), not a list of length %d.",
-        arg, d, length(x)), call = sys.call(-1)))
+        arg, d, length(x)))
     }
     return(x)
   }

@@ -354,11 +354,11 @@ vs_scheme <- function(name, label, scale, mode, distribution, convention,
   corrected <- NA
   if (distribution != "uniform") {
     if (convention == "torch" && distribution == "truncated_normal") {
-      stop(simpleError(paste0(
+      abort(paste0(
         "`distribution = \"truncated_normal\"` has no torch equivalent: torch's ",
         "xavier/kaiming initializers are uniform or untruncated normal. Use ",
         "`convention = \"keras\"`, or `init_truncated_normal()` for torch's ",
-        "`trunc_normal_()`."), call = sys.call(-1)))
+        "`trunc_normal_()`."))
     }
     truncate <- switch(convention,
       initvar = , torch = distribution == "truncated_normal",
@@ -682,17 +682,16 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
                 as_is = scheme$family == "sparse" && layout == "torch"))
   }
   if (missing(fan_in)) {
-    stop(simpleError("`fan_in` is missing: give `fan_in` (and `fan_out`), or `dim`.",
-                     call = sys.call(-1)))
+    abort("`fan_in` is missing: give `fan_in` (and `fan_out`), or `dim`.")
   }
   check_whole(fan_in, "fan_in")
   if (missing(fan_out)) fan_out <- fan_in
   check_whole(fan_out, "fan_out")
   if (fan_in * fan_out > max_vector_length) {
-    stop(simpleError(sprintf(
+    abort(sprintf(
       "`fan_in` * `fan_out` is %s elements, more than R can store in one vector (%s).",
       big_number(fan_in * fan_out),
-      big_number(max_vector_length)), call = sys.call(-1)))
+      big_number(max_vector_length)))
   }
   list(dim = c(fan_in, fan_out), layout = "initvar", fan_in = fan_in,
        fan_out = fan_out, rows = fan_in, cols = fan_out,
@@ -713,10 +712,9 @@ layer_fans <- function(fan_in, fan_out) {
   n_in <- length(fan_in)
   n_out <- length(fan_out)
   if (n_in != n_out && n_in != 1 && n_out != 1) {
-    stop(simpleError(sprintf(paste0(
+    abort(sprintf(paste0(
       "`fan_in` (length %d) and `fan_out` (length %d) must have the same length, ",
-      "or one of them length 1: one value per layer."), n_in, n_out),
-      call = sys.call(-1)))
+      "or one of them length 1: one value per layer."), n_in, n_out))
   }
   n <- max(n_in, n_out)
   fi <- rep_len(fan_in, n)
@@ -738,20 +736,18 @@ check_dim_fans <- function(fan_in, fan_out, fan_out_given, dim, layout) {
   f <- tryCatch(fans(dim, layout), error = function(e) NULL)
   shown <- paste0("c(", paste(format(dim, scientific = FALSE, trim = TRUE), collapse = ", "), ")")
   if (is.null(f)) {
-    stop(simpleError(sprintf(paste0(
+    abort(sprintf(paste0(
       "`dim` = %s has no fans in the \"%s\" layout, but `fan_in` was given: ",
-      "give `dim` or `fan_in`/`fan_out`, not both."), shown, layout),
-      call = sys.call(-1)))
+      "give `dim` or `fan_in`/`fan_out`, not both."), shown, layout))
   }
   if (f[["fan_in"]] != fan_in || (fan_out_given && f[["fan_out"]] != fan_out)) {
     given <- if (fan_out_given) sprintf("`fan_in` = %s and `fan_out` = %s",
                                         format(fan_in), format(fan_out)) else
       sprintf("`fan_in` = %s", format(fan_in))
-    stop(simpleError(sprintf(paste0(
+    abort(sprintf(paste0(
       "`dim` = %s (layout \"%s\") implies `fan_in` = %s and `fan_out` = %s, ",
       "but %s was given: give `dim` or the fans, not conflicting both."),
-      shown, layout, format(f[["fan_in"]]), format(f[["fan_out"]]), given),
-      call = sys.call(-1)))
+      shown, layout, format(f[["fan_in"]]), format(f[["fan_out"]]), given))
   }
   invisible(TRUE)
 }
@@ -806,6 +802,7 @@ resolve_for <- function(scheme, shape) {
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                             layout = c("torch", "keras")) {
   check_scheme(scheme)
+  if (!is.null(dim)) check_dim(dim, "dim")   # even where the scheme ignores it
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
   }
@@ -821,6 +818,7 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                         layout = c("torch", "keras")) {
   check_scheme(scheme)
+  if (!is.null(dim)) check_dim(dim, "dim")   # even where the scheme ignores it
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
   }

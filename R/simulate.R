@@ -253,10 +253,10 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   dim(hist) <- c(nbins + 2, 3, d)
   bad <- which(!is.finite(acc[1:11, , , drop = FALSE]), arr.ind = TRUE)
   if (length(bad)) {
-    stop(simpleError(sprintf(paste0(
+    abort(sprintf(paste0(
       "the simulation of `net` over- or underflowed double precision at layer %d (%s): ",
       "its values are too large or too small to square. Rescale `var_x` or the weights."),
-      bad[1, 3], quantities[[bad[1, 2]]]), call = sys.call()))
+      bad[1, 3], quantities[[bad[1, 2]]]))
   }
   structure(list(net = net, networks = networks, inputs = inputs,
                  input = if (input_code == 3L) "matrix" else input, var_x = var_x,
@@ -274,8 +274,7 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
   w <- net$widths
   d <- length(w) - 1
   if (inputs * max(w) * (d + 2) > 2^31) {
-    stop(simpleError("`inputs` x widths is too large for one network's workspace.",
-                     call = sys.call(-1)))
+    abort("`inputs` x widths is too large for one network's workspace.")
   }
   pred <- list(
     linear = tryCatch(predict_variance(net, var_x, var_grad, "linear", grad), error = function(e) NULL),

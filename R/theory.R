@@ -129,9 +129,9 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   v <- vapply(seq_len(d), function(i) weight_variance(net$init[[i]], w[i], w[i + 1]), 0)
   wm <- vapply(seq_len(d), function(i) weight_mean(net$init[[i]], w[i], w[i + 1]), 0)
   if (any(abs(wm) > 1e-12 * sqrt(v))) {
-    stop(simpleError(paste0(
+    abort(paste0(
       "`net` has weights with a non-zero mean (layer ", which(abs(wm) > 1e-12 * sqrt(v))[1],
-      "): the predictions assume zero-mean weights."), call = sys.call()))
+      "): the predictions assume zero-mean weights."))
   }
   bm <- vapply(net$bias, function(s) weight_mean(s), 0)
   bv <- vapply(net$bias, function(s) weight_variance(s), 0)

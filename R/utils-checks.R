@@ -6,16 +6,43 @@ describe <- function(x) {
   if (is.function(x)) return("a function")
   if (!is.atomic(x)) return(paste0("an object of class <", class(x)[1], ">"))
   if (length(x) != 1) {
-    return(sprintf("a %s vector of length %d", typeof(x), length(x)))
+    type <- switch(typeof(x), double = "numeric", typeof(x))
+    article <- if (grepl("^[aeiou]", type)) "an" else "a"
+    return(sprintf("%s %s vector of length %d", article, type, length(x)))
   }
   if (is.character(x)) return(sprintf("\"%s\"", x))
   if (is.na(x)) return(if (is.nan(x)) "NaN" else "NA")
   format(x, digits = 15)
 }
 
+# The call of the innermost function of initvar's interface on the stack
+# (an exported function, or a method of a generic called on an initvar
+# object): the function the user called, whose argument is being checked.
+# Errors name it, whatever internal helper raised them.
+user_call <- function() {
+  ns <- topenv(environment(user_call))
+  exports <- getNamespaceExports(ns)
+  calls <- sys.calls()
+  for (i in rev(seq_along(calls))) {
+    fn <- sys.function(i)
+    if (!identical(environment(fn), ns)) next
+    head <- calls[[i]][[1]]
+    if (is.call(head) && length(head) == 3 && as.character(head[[1]]) %in% c("::", ":::")) head <- head[[3]]
+    name <- if (is.name(head)) as.character(head) else ""
+    if (name %in% exports || name %in% c("print", "plot", "summary", "format", "as.data.frame")) {
+      return(calls[[i]])
+    }
+  }
+  NULL
+}
+
+# An error of class `initvar_error` that names the user's call.
+abort <- function(msg, call = user_call()) {
+  stop(errorCondition(msg, class = "initvar_error", call = call))
+}
+
 abort_arg <- function(arg, must, x) {
-  msg <- sprintf("`%s` must be %s, not %s.", arg, must, describe(x))
-  stop(simpleError(msg, call = sys.call(-2)))
+  abort(sprintf("`%s` must be %s, not %s.", arg, must, describe(x)))
 }
 
 check_number <- function(x, arg = deparse(substitute(x)), finite = TRUE,
@@ -46,11 +73,16 @@ check_whole <- function(x, arg = deparse(substitute(x)), min = 1,
   ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && is.finite(x) &&
     x == round(x) && x >= min && x <= max
   if (!ok) {
-    what <- if (min == 1) "a positive whole number" else
-      sprintf("a whole number >= %s", format(min))
-    if (is.finite(max) && max < .Machine$integer.max) {
-      what <- sprintf("%s <= %s", what, format(max))
-    } else if (is.numeric(x) && length(x) == 1 && isTRUE(x > max)) {
+    fmt <- function(v) format(v, big.mark = ",", scientific = v >= 1e7, trim = TRUE)
+    what <- if (is.finite(max) && max < .Machine$integer.max) {
+      sprintf("a whole number between %s and %s", fmt(min), fmt(max))
+    } else if (min == 1) {
+      "a positive whole number"
+    } else {
+      sprintf("a whole number of at least %s", fmt(min))
+    }
+    if (!(is.finite(max) && max < .Machine$integer.max) && is.numeric(x) && length(x) == 1 &&
+        isTRUE(x > max)) {
       what <- sprintf("%s no larger than %s", what, big_number(max))
     }
     abort_arg(arg, what, x)
@@ -85,6 +117,10 @@ check_dim <- function(dim, arg = "dim") {
   ok <- is.numeric(dim) && length(dim) >= 1 && !anyNA(dim) &&
     all(is.finite(dim)) && all(dim == round(dim)) && all(dim >= 1)
   if (!ok) {
+    if (is.numeric(dim) && length(dim) > 1) {
+      bad <- which(is.na(dim) | !is.finite(dim) | dim != round(dim) | dim < 1)[1]
+      abort_arg(sprintf("%s[%d]", arg, bad), "a positive whole number", dim[bad])
+    }
     abort_arg(arg, "a vector of positive whole numbers", dim)
   }
   if (any(dim > .Machine$integer.max)) {
@@ -92,10 +128,9 @@ check_dim <- function(dim, arg = "dim") {
                            .Machine$integer.max), dim)
   }
   if (prod(dim) > max_vector_length) {
-    stop(simpleError(sprintf(
+    abort(sprintf(
       "`%s` asks for %s elements, more than R can store in one vector (%s).",
-      arg, big_number(prod(dim)),
-      big_number(max_vector_length)), call = sys.call(-1)))
+      arg, big_number(prod(dim)), big_number(max_vector_length)))
   }
   invisible(as.double(dim))
 }

@@ -28,14 +28,14 @@ formula_moments <- function(side, what) {
       name <- if (is.name(fn)) as.character(fn) else ""
       if (name %in% moment_ops) {
         if (!isFALSE(inside)) {
-          stop(sprintf("`%s` nests %s() inside %s(): write an expectation of an expression of the variables.",
-                       what, name, inside), call. = FALSE)
+          abort(sprintf("`%s` nests %s() inside %s(): write an expectation of an expression of the variables.",
+                       what, name, inside))
         }
         nargs <- length(e) - 1
         want <- if (name == "Cov") 2 else 1
         if (nargs != want) {
-          stop(sprintf("`%s` has %s() with %d argument%s; %s() takes %d.", what, name, nargs,
-                       if (nargs == 1) "" else "s", name, want), call. = FALSE)
+          abort(sprintf("`%s` has %s() with %d argument%s; %s() takes %d.", what, name, nargs,
+                       if (nargs == 1) "" else "s", name, want))
         }
         for (k in seq_len(nargs)) {
           key <- paste(deparse(e[[k + 1]], width.cutoff = 500L), collapse = " ")
@@ -64,15 +64,14 @@ outside_vars <- function(e) {
 # Turn the formula into what the engine needs.
 parse_identity_formula <- function(formula, arg = "id") {
   if (!inherits(formula, "formula") || length(formula) != 3) {
-    stop(sprintf("`%s` must be a two-sided formula such as `Var(a * X) ~ a^2 * Var(X)`.", arg),
-         call. = FALSE)
+    abort(sprintf("`%s` must be a two-sided formula such as `Var(a * X) ~ a^2 * Var(X)`.", arg))
   }
   lhs <- formula[[2]]
   rhs <- formula[[3]]
   inner <- c(formula_moments(lhs, "the left side"), formula_moments(rhs, "the right side"))
   inner <- inner[!duplicated(names(inner))]
   if (!length(inner)) {
-    stop("the formula has no E(), Var() or Cov(): nothing to estimate by simulation.", call. = FALSE)
+    abort("the formula has no E(), Var() or Cov(): nothing to estimate by simulation.")
   }
   list(lhs = lhs, rhs = rhs, inner = inner,
        vars_inside = unique(unlist(lapply(inner, all.vars))),
@@ -83,8 +82,7 @@ parse_identity_formula <- function(formula, arg = "id") {
 # Split the named arguments into random variables and constants.
 split_variables <- function(args, params) {
   if (length(args) && (is.null(names(args)) || any(!nzchar(names(args))))) {
-    stop("arguments in `...` must be named: random variables (functions of n or schemes) and constants.",
-         call. = FALSE)
+    abort("arguments in `...` must be named: random variables (functions of n or schemes) and constants.")
   }
   is_var <- vapply(args, function(v) is.function(v) || inherits(v, "initvar_scheme"), TRUE)
   vars <- args[is_var]
@@ -114,8 +112,8 @@ draw_chunk <- function(vars, draw, len, threads) {
     m <- draw(len)
     if (is.data.frame(m)) m <- as.matrix(m)
     if (!is.matrix(m) || !is.numeric(m) || is.null(colnames(m)) || nrow(m) != len) {
-      stop(sprintf("`draw` must return a numeric matrix with named columns and n rows: for n = %d it returned %s.",
-                   len, describe_draw(m)), call. = FALSE)
+      abort(sprintf("`draw` must return a numeric matrix with named columns and n rows: for n = %d it returned %s.",
+                   len, describe_draw(m)))
     }
     for (nm in colnames(m)) out[[nm]] <- as.double(m[, nm])
   }
@@ -124,8 +122,8 @@ draw_chunk <- function(vars, draw, len, threads) {
     # one thread: a chunk is too small to pay for starting a team
     x <- if (is.function(v)) v(len) else sample_weights(v, dim = len, threads = 1)
     if (!is.numeric(x) || length(x) != len) {
-      stop(sprintf("`%s` must return n numbers when called with n: for n = %d it returned %s.",
-                   nm, len, describe_draw(x)), call. = FALSE)
+      abort(sprintf("`%s` must return n numbers when called with n: for n = %d it returned %s.",
+                   nm, len, describe_draw(x)))
     }
     out[[nm]] <- as.double(x)
   }
@@ -147,12 +145,12 @@ eval_inner <- function(inner, data, consts, offset) {
     len <- length(data[[1]])
     if (length(v) == 1) v <- rep(v, len)
     if (!is.numeric(v) || length(v) != len) {
-      stop(sprintf("`%s` must evaluate to one number per draw.", key), call. = FALSE)
+      abort(sprintf("`%s` must evaluate to one number per draw.", key))
     }
     bad <- !is.finite(v)
     if (any(bad)) {
-      stop(sprintf("`%s` is not finite in %d of %d draws (first at draw %.0f, %s).", key, sum(bad),
-                   len, offset + which(bad)[1], format(v[which(bad)[1]])), call. = FALSE)
+      abort(sprintf("`%s` is not finite in %d of %d draws (first at draw %.0f, %s).", key, sum(bad),
+                   len, offset + which(bad)[1], format(v[which(bad)[1]])))
     }
     v
   })
@@ -415,8 +413,8 @@ verify_formula <- function(formula, n, args, params, draw, level, threads, id = 
   clash <- intersect(c(pf$vars_inside, pf$vars_outside), verify_own_args)
   clash <- setdiff(clash, names(params))
   if (length(clash)) {
-    stop(sprintf(paste0("`%s` in the formula is also an argument of verify(); give a parameter ",
-                        "of that name as `params = list(%s = ...)`."), clash[1], clash[1]), call. = FALSE)
+    abort(sprintf(paste0("`%s` in the formula is also an argument of verify(); give a parameter ",
+                        "of that name as `params = list(%s = ...)`."), clash[1], clash[1]))
   }
   if (is.null(n)) n <- 1e6
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
@@ -425,24 +423,24 @@ verify_formula <- function(formula, n, args, params, draw, level, threads, id = 
     probe <- without_rng(function() draw(2L))
     if (is.data.frame(probe)) probe <- as.matrix(probe)
     if (!is.matrix(probe) || is.null(colnames(probe))) {
-      stop(sprintf("`draw` must return a numeric matrix with named columns: it returned %s.",
-                   describe_draw(probe)), call. = FALSE)
+      abort(sprintf("`draw` must return a numeric matrix with named columns: it returned %s.",
+                   describe_draw(probe)))
     }
     draw_names <- colnames(probe)
   }
   outside_random <- intersect(pf$vars_outside, c(names(sv$vars), draw_names))
   if (length(outside_random)) {
-    stop(sprintf("the random variable `%s` appears outside E(), Var() or Cov(): each side must be a function of expectations.",
-                 outside_random[1]), call. = FALSE)
+    abort(sprintf("the random variable `%s` appears outside E(), Var() or Cov(): each side must be a function of expectations.",
+                 outside_random[1]))
   }
   missing_vars <- setdiff(c(pf$vars_inside, pf$vars_outside),
                           c(known, draw_names, "pi"))
   if (length(missing_vars)) {
-    stop(sprintf("`%s` is used in the formula but not given: pass it as a random variable (a function of n or a scheme), a constant, or a column of `draw`.",
-                 missing_vars[1]), call. = FALSE)
+    abort(sprintf("`%s` is used in the formula but not given: pass it as a random variable (a function of n or a scheme), a constant, or a column of `draw`.",
+                 missing_vars[1]))
   }
   if (!length(intersect(pf$vars_inside, c(names(sv$vars), draw_names)))) {
-    stop("the formula's E(), Var() and Cov() involve no random variable.", call. = FALSE)
+    abort("the formula's E(), Var() and Cov() involve no random variable.")
   }
   used_vars <- sv$vars[intersect(names(sv$vars), pf$vars_inside)]
   run <- run_formula(pf, used_vars, draw, sv$consts, n, threads, progress)
@@ -474,7 +472,7 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
                            "across chunks as if their kurtosis were %s (one chunk holds %.0f%% of it); ",
                            "the MCSE needs finite fourth moments of the terms, and the calibration ",
                            "cannot be trusted."), format(signif(est$kappa, 3)), 100 * est$chunk_share)
-    warning(warn, call. = FALSE)
+    warning(warn)
   }
   structure(list(
     id = if (is.null(id)) "formula" else id,

@@ -13,13 +13,13 @@ test_that("fan sizes are checked before anything is allocated", {
   expect_error(sample_weights(s, 2^30, 2^30), "more than R can store")
   expect_error(sample_weights(init_orthogonal(), 2^30, 2^30), "more than R can store")
   expect_error(sample_weights(s, dim = c(2^20, 2^20, 2^20)), "more than R can store")
-  expect_error(sample_weights(s, dim = c(3, -1)), "`dim`")
-  expect_error(sample_weights(s, dim = c(3, NA)), "`dim`")
+  expect_error(sample_weights(s, dim = c(3, -1)), "`dim\\[2\\]` must be a positive whole number, not -1")
+  expect_error(sample_weights(s, dim = c(3, NA)), "`dim\\[2\\]`")
   expect_error(sample_weights(s, dim = numeric(0)), "`dim`")
   expect_error(sample_weights(s), "`fan_in` is missing")
-  expect_snapshot(error = TRUE, sample_weights(s, -3, 10))
-  expect_snapshot(error = TRUE, sample_weights(s, 10, 2.5))
-  expect_snapshot(error = TRUE, sample_weights(s, 2^30, 2^30))
+  expect_snapshot(show_error(sample_weights(s, -3, 10)))
+  expect_snapshot(show_error(sample_weights(s, 10, 2.5)))
+  expect_snapshot(show_error(sample_weights(s, 2^30, 2^30)))
 })
 
 test_that("unknown schemes, layouts and names are rejected", {
@@ -32,8 +32,8 @@ test_that("unknown schemes, layouts and names are rejected", {
   expect_error(init_variance_scaling(mode = "fan_sum"), "`mode`")
   expect_error(init_glorot(convention = "mxnet"), "`convention`")
   expect_error(init_truncated_normal(bounds = "quantile"), "`bounds`")
-  expect_snapshot(error = TRUE, init_glorot("laplace"))
-  expect_snapshot(error = TRUE, sample_weights("glorot", 3, 3))
+  expect_snapshot(show_error(init_glorot("laplace")))
+  expect_snapshot(show_error(sample_weights("glorot", 3, 3)))
 })
 
 test_that("distribution parameters are checked", {
@@ -61,9 +61,9 @@ test_that("distribution parameters are checked", {
   expect_error(sample_weights(init_sparse(), dim = 5), "`dim`")
   expect_error(sample_weights(init_normal(), 3, threads = 0), "`threads`")
   expect_error(initvar_threads(-1), "`n`")
-  expect_snapshot(error = TRUE, init_truncated_normal(lower = 3, upper = 1))
-  expect_snapshot(error = TRUE, init_sparse(1))
-  expect_snapshot(error = TRUE, init_normal(sd = -1))
+  expect_snapshot(show_error(init_truncated_normal(lower = 3, upper = 1)))
+  expect_snapshot(show_error(init_sparse(1)))
+  expect_snapshot(show_error(init_normal(sd = -1)))
 })
 
 test_that("C entry points reject wrong input instead of crashing", {
@@ -100,4 +100,24 @@ test_that("C entry points reject wrong input instead of crashing", {
   set.seed(1); a <- iid(5, 2L, c(0, 1, 0, 0), 1000L)
   set.seed(1); b <- iid(5, 2L, c(0, 1, 0, 0), 1L)
   expect_identical(a, b)
+})
+
+test_that("every error names the user's function, not an internal frame", {
+  probes <- list(
+    quote(init_uniform(1, 1)), quote(mlp(c(3, 3), "swish_typo")), quote(weight_variance(init_glorot())),
+    quote(fans(c(3, -1, 2))), quote(simulate_network(mlp(c(3, 3)), networks = 1)),
+    quote(verify("neuron", n = 1)), quote(verify_all(n = 1)), quote(predict_variance("net")),
+    quote(gain("no_such_activation")), quote(sample_weights(init_glorot(), -1)),
+    quote(compare_schemes(reps = 1)), quote(glorot_report(networks = 1)),
+    quote(linear_regime(1)), quote(activation("no_such_activation")),
+    quote(init_he(a = "a")), quote(init_truncated_normal(lower = 2, upper = 1)),
+    quote(verify(Var(X) ~ 1, X = 3, n = 1e4)), quote(new_identity(3, Var(X) ~ 1)),
+    quote(register_identity(list())), quote(plot_simulations(list())),
+    quote(weight_mean(init_normal(), dim = c(2, NA))), quote(mlp(c(2, 0))))
+  for (q in probes) {
+    e <- tryCatch(eval(q), error = identity)
+    expect_s3_class(e, "error")
+    head <- conditionCall(e)[[1]]
+    expect_identical(deparse(head), deparse(q[[1]]), label = paste(deparse(q), "names", deparse(conditionCall(e))))
+  }
 })

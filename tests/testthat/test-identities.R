@@ -151,7 +151,7 @@ test_that("verify() rejects bad input, naming the argument", {
   expect_error(.Call(initvar:::C_moments, c(1, 2), 1), "`y`")
   expect_error(verify("glorot_forward", n = 2e9), "`n`")
   expect_error(verify("glorot_forward", batch = 1), "`batch`")
-  expect_snapshot(error = TRUE, verify("neuron", foo = 1))
+  expect_snapshot(show_error(verify("neuron", foo = 1)))
   # the size of a neuron is its own parameter, not the number of draws
   set.seed(2007)
   v <- verify("fan_in", n = 1e4, fan_in = 16)

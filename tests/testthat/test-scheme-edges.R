@@ -119,8 +119,8 @@ test_that("gain(): divergent second moments are an error naming `activation`", {
     expect_error(gain(f), "`activation` has no finite second moment: E\\[f\\(Z\\)\\^2\\] diverges")
     expect_error(gain(f, method = "gauss_hermite"), "`activation`")
   }
-  expect_snapshot(error = TRUE, gain(function(x) exp(x^2)))
-  expect_snapshot(error = TRUE, gain(function(x) 1 / x))
+  expect_snapshot(show_error(gain(function(x) exp(x^2))))
+  expect_snapshot(show_error(gain(function(x) 1 / x)))
 })
 
 test_that("gain(): finite second moments still work, to 1e-8", {
@@ -159,7 +159,7 @@ test_that("sample_weights() draws one layer: vector fans are an error naming the
   expect_error(sample_weights(s, c(10, 20), c(20, 30)),
                "`fan_in` must be a single positive whole number: sample_weights\\(\\) draws one layer")
   expect_error(sample_weights(s, 10, c(20, 30)), "`fan_out` must be a single")
-  expect_snapshot(error = TRUE, sample_weights(s, c(10, 20), c(20, 30)))
+  expect_snapshot(show_error(sample_weights(s, c(10, 20), c(20, 30))))
   # nothing was drawn: the seed did not move
   set.seed(16)
   try(sample_weights(s, c(10, 20), c(20, 30)), silent = TRUE)

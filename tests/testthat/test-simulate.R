@@ -261,8 +261,8 @@ test_that("mlp() and simulate_network() reject bad input, naming the argument", 
   expect_error(predict_variance(net, var_x = -1), "`var_x`")
   expect_error(predict_variance(net, regime = "exact"), "`regime`")
   expect_error(predict_variance(mlp(c(3, 3), init = init_uniform(0, 1))), "non-zero mean")
-  expect_snapshot(error = TRUE, mlp(c(10, 5, 5), c("tanh", "tanh", "tanh")))
-  expect_snapshot(error = TRUE, simulate_network(net, networks = 1))
+  expect_snapshot(show_error(mlp(c(10, 5, 5), c("tanh", "tanh", "tanh"))))
+  expect_snapshot(show_error(simulate_network(net, networks = 1)))
 })
 
 test_that("C entry points of the engine reject malformed specs", {
