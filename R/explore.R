@@ -183,7 +183,9 @@ plot.initvar_width_sweep <- function(x, main = NULL, ...) {
 #' is then \eqn{1 / (1/2 - 1/(2\pi)) = 2.93} at every scale, the linear
 #' regime never holds.
 #'
-#' @param activation Activation names (see [activation()]).
+#' @param activation Activations: a character vector of names (see
+#'   [activation()]), an R function or an `activation()`, or a list of
+#'   these.
 #' @param sd Input standard deviations.
 #' @param mean Input mean.
 #' @return A data frame of class `initvar_linear_regime`: `activation`,
@@ -196,15 +198,21 @@ plot.initvar_width_sweep <- function(x, main = NULL, ...) {
 #' @export
 linear_regime <- function(activation = c("tanh", "softsign", "sigmoid", "relu"),
                           sd = 10^seq(-2, 1, length.out = 31), mean = 0) {
-  if (!is.character(activation) || length(activation) == 0) {
-    abort_arg("activation", "a character vector of activation names", activation)
+  if (is.function(activation) || inherits(activation, "initvar_activation")) {
+    activation <- list(activation)
   }
+  if (!(is.character(activation) || is.list(activation)) || length(activation) == 0) {
+    abort_arg("activation", "activation names, R functions or `activation()` objects", activation)
+  }
+  activation <- lapply(seq_along(activation), function(k) {
+    as_activation(activation[[k]],
+                  if (length(activation) == 1) "activation" else sprintf("activation[[%d]]", k))
+  })
   if (!is.numeric(sd) || length(sd) == 0 || anyNA(sd) || any(!is.finite(sd)) || any(sd <= 0)) {
     abort_arg("sd", "a vector of positive finite numbers", sd)
   }
   check_number(mean)
-  rows <- lapply(activation, function(a) {
-    act <- activation(a)
+  rows <- lapply(activation, function(act) {
     vapply(sd, function(s) {
       m1 <- normal_expectation(act$f, s, mean, kinks = act$kinks)
       ex <- normal_expectation(function(x) (act$f(x) - m1)^2, s, mean, kinks = act$kinks)
