@@ -236,18 +236,23 @@ plot.initvar_linear_regime <- function(x, main = NULL, col = NULL, ...) {
     main <- sprintf("Delta method / exact Var(f(X)), X ~ N(%s, sd^2)", format(attr(x, "mean")))
   }
   r <- x$ratio[is.finite(x$ratio) & x$ratio > 0]
-  graphics::plot(NA, xlim = range(x$sd), ylim = range(c(r, 1)), log = "xy",
+  ylim <- range(c(r, 0.9, 1.1))
+  graphics::plot(NA, xlim = range(x$sd), ylim = ylim, log = "xy",
                  xlab = "input standard deviation sd (log scale)",
                  ylab = "f'(mean)^2 sd^2 / Var(f(X)) (log scale)", main = main, ...)
-  graphics::abline(h = 1, col = "grey50")
-  graphics::abline(h = c(0.95, 1.05), col = "grey50", lty = 2)
+  # the 5% band, shaded so that it shows on a log axis spanning decades
+  usr <- graphics::par("usr")
+  graphics::rect(10^usr[1], 0.95, 10^usr[2], 1.05, col = "#9ecae1", border = "#3182bd")
+  graphics::abline(h = 1, col = "grey30")
+  graphics::text(10^usr[2], 1.05, "5% band: linear regime", adj = c(1.02, -0.4), cex = 0.75,
+                 col = "#3182bd")
   for (k in seq_along(acts)) {
     s <- x[x$activation == acts[k], ]
     graphics::lines(s$sd, s$ratio, col = col[k], lwd = 2)
   }
-  graphics::legend("topleft", bty = "n", cex = 0.8, col = c(col, "grey50"), lwd = c(rep(2, length(acts)), 1),
-                   lty = c(rep(1, length(acts)), 2),
-                   legend = c(acts, "within 5% (the linear regime)"))
+  graphics::legend("topleft", bty = "n", cex = 0.8, col = c(col, "#9ecae1"),
+                   lwd = c(rep(2, length(acts)), 10), lty = 1,
+                   legend = c(acts, "within 5% of 1 (the linear regime)"))
   invisible(x)
 }
 
