@@ -1,14 +1,22 @@
 # Install pkgdown >= 2.1 (MathML math, no CDN) into the library given as the
 # first argument, on top of the packages already installed (Debian's
 # r-cran-* binaries): only what is missing or older than some package in
-# the chain requires is installed from CRAN. Used by .ci/run.
+# the chain requires is installed from CRAN (the compiled ones need
+# libcurl4-openssl-dev, libfreetype-dev, libpng-dev, libtiff-dev,
+# libjpeg-dev, libwebp-dev, libfontconfig1-dev, libharfbuzz-dev and
+# libfribidi-dev). Used by .ci/run.
 args <- commandArgs(trailingOnly = TRUE)
 lib <- if (length(args)) args[1] else stop("usage: Rscript tools/site-deps.R LIB")
 dir.create(lib, showWarnings = FALSE, recursive = TRUE)
 .libPaths(c(lib, .libPaths()))
 repos <- "https://cloud.r-project.org"
-if (requireNamespace("pkgdown", quietly = TRUE) && packageVersion("pkgdown") >= "2.1.0") {
-  cat("pkgdown", format(packageVersion("pkgdown")), "already installed\n")
+# versions read from the files, without loading (a loaded namespace stays)
+pkgdown_version <- function() {
+  v <- tryCatch(utils::packageVersion("pkgdown", lib.loc = .libPaths()), error = function(e) NULL)
+  if (is.null(v)) package_version("0.0") else v
+}
+if (pkgdown_version() >= "2.1.0") {
+  cat("pkgdown", format(pkgdown_version()), "already installed\n")
   quit(status = 0)
 }
 db <- utils::available.packages(repos = repos)
@@ -49,8 +57,7 @@ need <- c(need, "pkgdown")
 cat("Installing from CRAN into", lib, ":", paste(need, collapse = " "), "\n")
 utils::install.packages(need, lib = lib, repos = repos, dependencies = FALSE,
                         Ncpus = 2, quiet = TRUE)
-.libPaths(c(lib, .libPaths()))
-if (!requireNamespace("pkgdown", quietly = TRUE) || packageVersion("pkgdown") < "2.1.0") {
+if (pkgdown_version() < "2.1.0") {
   stop("pkgdown >= 2.1.0 could not be installed", call. = FALSE)
 }
-cat("pkgdown", format(packageVersion("pkgdown")), "\n")
+cat("pkgdown", format(pkgdown_version()), "\n")
