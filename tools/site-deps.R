@@ -53,6 +53,10 @@ while (length(todo)) {
     }
   }
 }
+# downlit >= 0.4.4 needs evaluate >= 1.0 (new output handlers), which its
+# DESCRIPTION does not say
+ev <- installed_version("evaluate")
+if (is.na(ev) || package_version(ev) < "1.0.0") need <- union(need, "evaluate")
 need <- c(need, "pkgdown")
 cat("Installing from CRAN into", lib, ":", paste(need, collapse = " "), "\n")
 utils::install.packages(need, lib = lib, repos = repos, dependencies = FALSE,
