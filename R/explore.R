@@ -183,7 +183,9 @@ plot.initvar_width_sweep <- function(x, main = NULL, ...) {
 #' is then \eqn{1 / (1/2 - 1/(2\pi)) = 2.93} at every scale, the linear
 #' regime never holds.
 #'
-#' @param activation Activation names (see [activation()]).
+#' @param activation Activations: a character vector of names (see
+#'   [activation()]), an R function or an `activation()`, or a list of
+#'   these.
 #' @param sd Input standard deviations.
 #' @param mean Input mean.
 #' @return A data frame of class `initvar_linear_regime`: `activation`,
@@ -196,15 +198,21 @@ plot.initvar_width_sweep <- function(x, main = NULL, ...) {
 #' @export
 linear_regime <- function(activation = c("tanh", "softsign", "sigmoid", "relu"),
                           sd = 10^seq(-2, 1, length.out = 31), mean = 0) {
-  if (!is.character(activation) || length(activation) == 0) {
-    abort_arg("activation", "a character vector of activation names", activation)
+  if (is.function(activation) || inherits(activation, "initvar_activation")) {
+    activation <- list(activation)
   }
+  if (!(is.character(activation) || is.list(activation)) || length(activation) == 0) {
+    abort_arg("activation", "activation names, R functions or `activation()` objects", activation)
+  }
+  activation <- lapply(seq_along(activation), function(k) {
+    as_activation(activation[[k]],
+                  if (length(activation) == 1) "activation" else sprintf("activation[[%d]]", k))
+  })
   if (!is.numeric(sd) || length(sd) == 0 || anyNA(sd) || any(!is.finite(sd)) || any(sd <= 0)) {
     abort_arg("sd", "a vector of positive finite numbers", sd)
   }
   check_number(mean)
-  rows <- lapply(activation, function(a) {
-    act <- activation(a)
+  rows <- lapply(activation, function(act) {
     vapply(sd, function(s) {
       m1 <- normal_expectation(act$f, s, mean, kinks = act$kinks)
       ex <- normal_expectation(function(x) (act$f(x) - m1)^2, s, mean, kinks = act$kinks)
@@ -228,18 +236,23 @@ plot.initvar_linear_regime <- function(x, main = NULL, col = NULL, ...) {
     main <- sprintf("Delta method / exact Var(f(X)), X ~ N(%s, sd^2)", format(attr(x, "mean")))
   }
   r <- x$ratio[is.finite(x$ratio) & x$ratio > 0]
-  graphics::plot(NA, xlim = range(x$sd), ylim = range(c(r, 1)), log = "xy",
+  ylim <- range(c(r, 0.9, 1.1))
+  graphics::plot(NA, xlim = range(x$sd), ylim = ylim, log = "xy",
                  xlab = "input standard deviation sd (log scale)",
                  ylab = "f'(mean)^2 sd^2 / Var(f(X)) (log scale)", main = main, ...)
-  graphics::abline(h = 1, col = "grey50")
-  graphics::abline(h = c(0.95, 1.05), col = "grey50", lty = 2)
+  # the 5% band, shaded so that it shows on a log axis spanning decades
+  usr <- graphics::par("usr")
+  graphics::rect(10^usr[1], 0.95, 10^usr[2], 1.05, col = "#9ecae1", border = "#3182bd")
+  graphics::abline(h = 1, col = "grey30")
+  graphics::text(10^usr[2], 1.05, "5% band: linear regime", adj = c(1.02, -0.4), cex = 0.75,
+                 col = "#3182bd")
   for (k in seq_along(acts)) {
     s <- x[x$activation == acts[k], ]
     graphics::lines(s$sd, s$ratio, col = col[k], lwd = 2)
   }
-  graphics::legend("topleft", bty = "n", cex = 0.8, col = c(col, "grey50"), lwd = c(rep(2, length(acts)), 1),
-                   lty = c(rep(1, length(acts)), 2),
-                   legend = c(acts, "within 5% (the linear regime)"))
+  graphics::legend("topleft", bty = "n", cex = 0.8, col = c(col, "#9ecae1"),
+                   lwd = c(rep(2, length(acts)), 10), lty = 1,
+                   legend = c(acts, "within 5% of 1 (the linear regime)"))
   invisible(x)
 }
 

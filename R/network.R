@@ -1,44 +1,111 @@
 # Dense networks: mlp() and activations.
 
-# Codes shared with src/propagate.c.
+# Codes shared with src/activations.h (the enum there; r_function is ACT_R,
+# always last).
 activation_codes <- c(linear = 0L, tanh = 1L, sigmoid = 2L, softsign = 3L,
                       relu = 4L, leaky_relu = 5L, selu = 6L, scaled_tanh = 7L,
-                      elu = 8L, r_function = 9L)
+                      elu = 8L, gelu = 9L, gelu_tanh = 10L, silu = 11L, mish = 12L,
+                      r_function = 13L)
 
 #' Activation functions
 #'
-#' `activation()` describes the nonlinearity \eqn{f} of a layer, for [mlp()].
-#' Built-in activations run in C: `"linear"` (or `"identity"`), `"tanh"`,
-#' `"sigmoid"`, `"softsign"` \eqn{x / (1 + |x|)} (Glorot and Bengio's three are
-#' tanh, sigmoid and softsign), `"relu"`, `"leaky_relu"` (`param` = negative
-#' slope, default 0.01), `"elu"` (`param` = alpha, default 1), `"selu"` and
-#' `"scaled_tanh"`, LeCun's \eqn{1.7159 \tanh(2x/3)}. Any other activation is
-#' given as a vectorized R function `f` with its derivative `df`; networks
-#' that use one run on a slower path (R is called for each layer, on one
-#' thread).
+#' `activation()` describes the nonlinearity \eqn{f} of a layer, for [mlp()],
+#' [linear_regime()] and [gain()].
 #'
-#' @param name A built-in activation's name, or a label for `f`.
+#' @section Built-in activations:
+#' These run in C: `"linear"` (or `"identity"`), `"tanh"`, `"sigmoid"`,
+#' `"softsign"` \eqn{x / (1 + |x|)} (Glorot and Bengio's three are tanh,
+#' sigmoid and softsign), `"relu"`, `"leaky_relu"` (`param` = negative slope,
+#' default 0.01), `"elu"` (`param` = alpha, default 1), `"selu"`,
+#' `"scaled_tanh"`, LeCun's \eqn{1.7159 \tanh(2x/3)}, and the smooth
+#' activations of transformers and modern convolutional networks:
+#' * `"gelu"`: \eqn{x \Phi(x)}, \eqn{\Phi} the standard normal CDF (the exact
+#'   GELU of Hendrycks and Gimpel, torch's default `approximate = "none"`);
+#' * `"gelu_tanh"`: \eqn{\frac{1}{2} x (1 + \tanh(\sqrt{2/\pi}(x + 0.044715
+#'   x^3)))}, the tanh approximation (torch's `approximate = "tanh"`);
+#' * `"silu"` (alias `"swish"`): \eqn{x \sigma(x)}, \eqn{\sigma} the logistic
+#'   sigmoid;
+#' * `"mish"`: \eqn{x \tanh(\mathrm{softplus}(x))},
+#'   \eqn{\mathrm{softplus}(x) = \log(1 + e^x)}.
+#'
+#' The C forms avoid cancellation and overflow (\eqn{\Phi} through `erfc`,
+#' softplus as \eqn{\log(1 + e^{-|x|}) + \max(x, 0)}, \eqn{1 + \tanh u} as
+#' \eqn{2 \sigma(2u)}) and agree with the R forms to about 1e-15 relative,
+#' for \eqn{|x|} up to 1e3 and beyond.
+#'
+#' No framework documents a gain for GELU, SiLU or Mish, so `gain("gelu",
+#' method = "table")` is an error and `gain("gelu")` returns the
+#' second-moment gain \eqn{1 / \sqrt{E[f(Z)^2]}}, \eqn{Z \sim N(0, 1)}, by
+#' half-range Gauss-Hermite quadrature (40 nodes on each half-line, accurate to rounding for
+#' these smooth functions; checked against [stats::integrate()] to 1e-10):
+#' 1.5335 for gelu, 1.5336 for gelu_tanh, 1.6765 for silu and 1.4868 for
+#' mish.
+#'
+#' @section R functions:
+#' Any other activation is a vectorized R function of one argument: give it
+#' as `activation(f)`, as `activation("label", f = f)`, or directly to
+#' [mlp()] and [linear_regime()]. When `df` is not given the derivative is
+#' found by [stats::D()] if the body of `f` is a single expression that `D()`
+#' can differentiate (arithmetic, `exp`, `log`, `tanh`, `pnorm`, ...; a
+#' primitive such as `tanh` itself also works) and agrees with a numerical
+#' derivative at a few points; otherwise (`pmax`, `abs`, `plogis`, `ifelse`,
+#' several statements) by a five-point central difference with step
+#' \eqn{h = \epsilon^{1/5} \max(|x|, 1)}, whose error is about 1e-12
+#' relative to the size of \eqn{f} on that scale for a smooth \eqn{f}
+#' (truncation \eqn{h^4 |f^{(5)}| / 30} and rounding \eqn{1.5 \epsilon |f| /
+#' h} balance there; tested to 1e-10 absolute against exact derivatives).
+#' Within \eqn{2h} of a kink the difference is one-sided (on the side of
+#' \eqn{x}, the right side at the kink itself), so give the `kinks` of a
+#' function that bends (`pmax(x, 0)` bends at 0): they also split the
+#' quadrature of [predict_variance()] and [linear_regime()] there, which is
+#' otherwise slow or inaccurate. `print()` says which derivative was used.
+#' Networks with an R function run on a slower path (R is called for each
+#' layer, on one thread).
+#'
+#' @param name A built-in activation's name, or a label for `f`; or an R
+#'   function (then `f` must be `NULL`), labelled by its code.
 #' @param param The parameter of `"leaky_relu"` or `"elu"`; `NULL` for the
 #'   default.
 #' @param f,df For a custom activation: vectorized R functions computing
-#'   \eqn{f(x)} and \eqn{f'(x)}.
-#' @return An `initvar_activation` object.
+#'   \eqn{f(x)} and \eqn{f'(x)}; `df = NULL` derives it (see "R functions").
+#' @param kinks For a custom activation: the points where `f` or its
+#'   derivative jumps (`0` for `pmax(x, 0)` or `abs(x)`); `NULL` for none.
+#'   Built-in activations know their own.
+#' @return An `initvar_activation` object: a list with `name`, `code` (of
+#'   the C engine), `param`, `f`, `df`, `kinks`, `text` (the formula) and
+#'   `derivative` (how `df` was obtained). `plot()` draws \eqn{f} and
+#'   \eqn{f'} (see [plot.initvar_activation()]).
 #' @examples
 #' activation("tanh")
 #' activation("leaky_relu", 0.2)
+#' activation("gelu")
+#' activation(function(x) x * pnorm(x))            # derivative by stats::D()
+#' relu <- activation("my relu", f = function(x) pmax(x, 0), kinks = 0)
+#' relu$df(c(-1, 0, 1))                            # numerical: 0 1 1
 #' swish <- activation("swish", f = function(x) x * plogis(x),
 #'                     df = function(x) plogis(x) * (1 + x * (1 - plogis(x))))
 #' swish
 #' @export
-activation <- function(name, param = NULL, f = NULL, df = NULL) {
+activation <- function(name, param = NULL, f = NULL, df = NULL, kinks = NULL) {
+  if (is.function(name)) {
+    if (!is.null(f)) abort_arg("f", "NULL when `name` is a function", f)
+    f <- name
+    name <- function_label(f)
+  }
   check_string(name, "name")
   if (!is.null(f) || !is.null(df)) {
-    if (!is.function(f)) abort_arg("f", "a vectorized R function", f)
-    if (!is.function(df)) abort_arg("df", "a vectorized R function (the derivative of `f`)", df)
+    check_activation_function(f, "f")
+    if (!is.null(df)) check_activation_function(df, "df")
     if (!is.null(param)) abort_arg("param", "NULL for a custom activation", param)
+    kinks <- check_kinks(kinks)
+    deriv <- if (is.null(df)) derive_activation(f, kinks) else list(df = df, method = "given")
     return(structure(list(name = name, code = activation_codes[["r_function"]],
-                          param = 0, f = f, df = df, kinks = numeric()),
+                          param = 0, f = f, df = deriv$df, kinks = kinks,
+                          text = function_label(f), derivative = deriv$method),
                      class = "initvar_activation"))
+  }
+  if (!is.null(kinks)) {
+    abort_arg("kinks", "NULL for a built-in activation (it knows its kinks)", kinks)
   }
   canon <- canonical_activation(name, "name")
   entry <- activation_table[[canon]]
@@ -52,7 +119,8 @@ activation <- function(name, param = NULL, f = NULL, df = NULL) {
   p <- param
   structure(list(name = canon, code = activation_codes[[canon]], param = param,
                  f = function(x) entry$f(x, p), df = function(x) entry$df(x, p),
-                 kinks = if (is.null(entry$kinks)) numeric() else entry$kinks),
+                 kinks = if (is.null(entry$kinks)) numeric() else entry$kinks,
+                 text = entry$text, derivative = "exact (built in, C and R)"),
             class = "initvar_activation")
 }
 
@@ -61,7 +129,7 @@ format.initvar_activation <- function(x, ...) {
   if (x$name %in% c("leaky_relu", "elu")) {
     sprintf("%s(%s)", x$name, format(x$param))
   } else if (x$code == activation_codes[["r_function"]]) {
-    paste0(x$name, " (R function)")
+    if (identical(x$name, x$text)) x$name else paste0(x$name, " (R function)")
   } else {
     x$name
   }
@@ -69,23 +137,44 @@ format.initvar_activation <- function(x, ...) {
 
 #' @export
 print.initvar_activation <- function(x, ...) {
+  custom <- x$code == activation_codes[["r_function"]]
   cat("<initvar activation> ", format(x), "\n", sep = "")
+  if (!is.null(x$text)) cat("  f(x)        = ", x$text, "\n", sep = "")
+  if (x$name %in% c("leaky_relu", "elu")) {
+    cat("  param       = ", format(x$param), "\n", sep = "")
+  }
+  cat("  derivative  : ", if (is.null(x$derivative)) "given" else x$derivative, "\n", sep = "")
+  cat("  kinks       : ", if (length(x$kinks)) paste(format(x$kinks), collapse = ", ") else
+    "none (smooth)", "\n", sep = "")
+  g <- activation_gain(x)
+  cat("  gain        : ", if (is.na(g)) "undefined (E[f(Z)^2] is 0 or infinite)" else
+    sprintf("%.4f = 1 / sqrt(E[f(Z)^2]), Z ~ N(0, 1)", g), "\n", sep = "")
+  cat("  runs        : ", if (custom) "in R (slower, one thread)" else "in C", "\n", sep = "")
   invisible(x)
+}
+
+# The second-moment gain 1 / sqrt(E[f(Z)^2]) of an activation object; NA
+# when it is not defined.
+activation_gain <- function(a) {
+  m2 <- tryCatch(normal_expectation(function(z) a$f(z)^2, kinks = a$kinks),
+                 error = function(e) NA_real_)
+  if (!is.finite(m2) || m2 <= 0) return(NA_real_)
+  1 / sqrt(m2)
 }
 
 as_activation <- function(x, arg) {
   if (inherits(x, "initvar_activation")) return(x)
   if (is.character(x) && length(x) == 1 && !is.na(x)) {
-    return(tryCatch(activation(x), error = function(e) {
-      abort_arg(arg, paste0("a known activation (",
-                            paste0("\"", activation_names(), "\"", collapse = ", "),
-                            ") or an `activation()`"), x)
-    }))
+    canon <- canonical_activation(x, arg)
+    return(activation(canon))
   }
   if (is.function(x)) {
-    abort_arg(arg, "a name or an `activation()`: a function needs its derivative, as `activation(\"name\", f = f, df = df)`", x)
+    return(tryCatch(activation(x), error = function(e) {
+      abort_arg(arg, paste0("a vectorized R function of one argument (",
+                            conditionMessage(e), ")"), x)
+    }))
   }
-  abort_arg(arg, "an activation name or an `activation()`", x)
+  abort_arg(arg, "an activation name, an R function or an `activation()`", x)
 }
 
 # One value, or one per layer, as a list of length d.
@@ -115,8 +204,9 @@ per_layer <- function(x, d, arg, is_one) {
 #' @param widths Layer widths \eqn{n_0, n_1, \dots, n_d}: at least two
 #'   positive whole numbers.
 #' @param activation One activation for every layer, or one per layer (a
-#'   character vector or a list): names as in [activation()], or
-#'   `activation()` objects.
+#'   character vector or a list): names as in [activation()], vectorized R
+#'   functions (derivative found as in [activation()]), or `activation()`
+#'   objects.
 #' @param init The weight initialization: one scheme, or a list of one per
 #'   layer.
 #' @param bias The bias initialization: a scheme that does not depend on the

@@ -18,7 +18,8 @@ short_titles <- c(s = "pre-activations", z = "activations", grad_s = "dC/ds",
 #'   (activations), 7 (back-propagated gradients) and 8 (weight gradients).
 #'   Weight gradients are those of the first input of each network. Values
 #'   outside the fixed bins (set from the prediction before the run) are
-#'   counted and reported in the panel's subtitle.
+#'   counted and reported in the axis label; the x axis covers all but 1%
+#'   of the in-bin values of every layer (pass `xlim` to choose it).
 #' * `type = "across"`: per layer, the ensemble variance of the activations
 #'   (over weights and inputs) against the across-neuron variance of one
 #'   network for one input, with the spread of the latter across networks.
@@ -100,8 +101,27 @@ plot_variance <- function(x, quantity, main, col, legend, ...) {
     graphics::segments(r$layer, lo, r$layer, r$upper, col = col[k])
     graphics::points(r$layer, r$estimate, pch = 19, col = col[k])
   }
+  # label lines that lie on top of each other (Glorot's eqs. 6 and 7 agree
+  # wherever Var(z) = 1), so that no prediction hides another
+  for (reg in c("linear", "mean_field")) {
+    pr <- x$prediction[[reg]]
+    if (is.null(pr) || length(quantity) < 2) next
+    for (a in seq_along(quantity)) for (b in seq_along(quantity)) {
+      if (b <= a) next
+      va <- pr[[pcol[[quantity[a]]]]]
+      vb <- pr[[pcol[[quantity[b]]]]]
+      same <- abs(va - vb) <= 1e-9 * pmax(abs(va), abs(vb))
+      if (sum(same) >= 2) {
+        run <- which(same)
+        i <- run[ceiling(length(run) / 2)]
+        graphics::text(i, va[i], pos = 3, cex = 0.8, offset = 0.6, xpd = TRUE,
+                       labels = sprintf("%s: %s = %s", if (reg == "linear") "linear" else "mean field",
+                                        short_titles[[quantity[a]]], short_titles[[quantity[b]]]))
+      }
+    }
+  }
   if (legend) {
-    graphics::legend("bottom", bty = "n", cex = 0.75, ncol = 2,
+    graphics::legend("bottom", bty = "n", cex = 0.85, ncol = 2,
                      legend = c(paste0("Var(", short_titles[quantity], ")"),
                                 "simulated", "mean field", "linear (eqs. 5-7)"),
                      col = c(col, "black", "black", "black"),
@@ -126,6 +146,21 @@ histogram_data <- function(x, q) {
   })
 }
 
+# The x range holding all but 1% of the in-bin mass of every layer,
+# symmetric about 0 when the data straddle it, padded by 5%.
+histogram_fit_range <- function(hd) {
+  lims <- vapply(hd, function(h) {
+    w <- h$density / sum(h$density)
+    cw <- cumsum(w)
+    if (!any(w > 0)) return(range(h$x))
+    c(h$x[which(cw >= 0.005)[1]], h$x[which(cw >= 0.995)[1]])
+  }, numeric(2))
+  r <- c(min(lims[1, ]), max(lims[2, ]))
+  if (r[1] < 0 && r[2] > 0) r <- c(-1, 1) * max(abs(r))
+  step <- diff(hd[[1]]$x[1:2])
+  r + c(-1, 1) * max(0.05 * diff(r), step)
+}
+
 plot_histograms <- function(x, quantity, layers, main, col, legend, xlim = NULL, ...) {
   quantity <- intersect(quantity, c("z", "grad_s", "grad_w"))
   if (length(quantity) == 0) {
@@ -141,18 +176,20 @@ plot_histograms <- function(x, quantity, layers, main, col, legend, xlim = NULL,
   for (q in quantity) {
     hd <- histogram_data(x, q)[layers]
     ymax <- max(vapply(hd, function(h) max(h$density), 0))
-    xr <- if (!is.null(xlim)) xlim else range(unlist(lapply(hd, function(h) h$x)))
+    xr <- if (!is.null(xlim)) xlim else histogram_fit_range(hd)
     ttl <- if (is.null(main)) sprintf("Histograms: %s\n(Glorot & Bengio %s)",
                                       short_titles[[q]], fig[[q]]) else main
     outside <- max(vapply(hd, function(h) h$outside[1], 0))
     xlab <- quantity_titles[[q]]
-    if (outside > 0) xlab <- sprintf("%s (at most %.2g%% outside the bins)", xlab, 100 * outside)
+    if (outside > 0) xlab <- sprintf("%s (<= %.2g%% outside bins)", short_titles[[q]], 100 * outside)
     graphics::plot(NA, xlim = xr, ylim = c(0, ymax), main = ttl, xlab = xlab,
                    ylab = "density", ...)
     for (k in seq_along(hd)) graphics::lines(hd[[k]]$x, hd[[k]]$density, col = col[k], lwd = 1.5)
     if (legend) {
-      graphics::legend("topright", legend = paste("layer", layers), col = col, lwd = 1.5,
-                       bty = "n", cex = 0.8)
+      sym <- switch(q, z = sprintf("z^%d", layers), grad_s = sprintf("dC/ds^%d", layers - 1),
+                    grad_w = sprintf("dC/dW^%d", layers - 1))
+      graphics::legend("topright", legend = sprintf("layer %d: %s", layers, sym), col = col,
+                       lwd = 1.5, bty = "n", cex = 0.8)
     }
     out[[q]] <- do.call(rbind, hd)
   }

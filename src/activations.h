@@ -5,11 +5,22 @@
 
 #include <math.h>
 
+/* New codes go before ACT_R, which stays last (the R functions). */
 enum { ACT_LINEAR = 0, ACT_TANH, ACT_SIGMOID, ACT_SOFTSIGN, ACT_RELU,
-       ACT_LEAKY, ACT_SELU, ACT_SCALED_TANH, ACT_ELU, ACT_R };
+       ACT_LEAKY, ACT_SELU, ACT_SCALED_TANH, ACT_ELU, ACT_GELU, ACT_GELU_TANH,
+       ACT_SILU, ACT_MISH, ACT_R };
 
 #define SELU_ALPHA 1.6732632423543772848170429916717
 #define SELU_LAMBDA 1.0507009873554804934193349852946
+#define ACT_SQRT_2_PI 0.79788456080286535587989211986876   /* sqrt(2 / pi) */
+#define ACT_INV_SQRT_2PI 0.39894228040143267793994605993438 /* 1 / sqrt(2 pi) */
+#define ACT_SQRT1_2 0.70710678118654752440084436210485     /* 1 / sqrt(2) */
+
+/* log(1 + e^s), without overflow or cancellation */
+static inline double act_softplus(double s)
+{
+    return log1p(exp(-fabs(s))) + (s > 0 ? s : 0);
+}
 
 static inline double act_eval(int code, double a, double s, double *ds)
 {
@@ -29,6 +40,29 @@ static inline double act_eval(int code, double a, double s, double *ds)
     case ACT_ELU:
         if (s > 0) { *ds = 1; return s; }
         t = exp(s); *ds = a * t; return a * (t - 1);
+    case ACT_GELU:
+        /* Phi(s) = erfc(-s / sqrt 2) / 2: no cancellation for s << 0 */
+        z = 0.5 * erfc(-s * ACT_SQRT1_2);
+        *ds = z + s * ACT_INV_SQRT_2PI * exp(-0.5 * s * s);
+        return s * z;
+    case ACT_GELU_TANH: {
+        /* 1 + tanh(u) = 2 sigma(2u), 1 - tanh(u)^2 = 4 sigma(2u) sigma(-2u) */
+        double u2 = 2 * ACT_SQRT_2_PI * (s + 0.044715 * s * s * s);
+        double p = 1 / (1 + exp(-u2)), q = 1 / (1 + exp(u2)), pq = p * q;
+        *ds = p + (pq == 0 ? 0 : s * pq * 2 * ACT_SQRT_2_PI * (1 + 3 * 0.044715 * s * s));
+        return s * p;
+    }
+    case ACT_SILU: {
+        double p = 1 / (1 + exp(-s)), q = 1 / (1 + exp(s));
+        *ds = p * (1 + s * q);
+        return s * p;
+    }
+    case ACT_MISH: {
+        double sp = act_softplus(s), e = exp(-2 * sp), p = 1 / (1 + exp(-s));
+        t = tanh(sp);
+        *ds = t + s * 4 * e / ((1 + e) * (1 + e)) * p;
+        return s * t;
+    }
     default: *ds = 1; return s;
     }
 }

@@ -11,7 +11,7 @@ test_that("linear_regime(): exact variances and the delta method", {
   expect_gt(t$ratio[3], 2)
   # sigmoid: f'(0)^2 = 1/16
   expect_equal(lr$delta[lr$activation == "sigmoid"], c(0.01, 1, 3)^2 / 16)
-  expect_error(linear_regime("swish"), "`name`|`activation`")
+  expect_error(linear_regime("swishy"), "`name`|`activation`")
   expect_error(linear_regime(sd = -1), "`sd`")
 })
 

@@ -33,7 +33,7 @@ test_that("second-moment gains by quadrature", {
 })
 
 test_that("gain() rejects bad input, naming the argument", {
-  expect_error(gain("swish"), "`activation` must be a known activation")
+  expect_error(gain("swishy"), "`activation` must be a known activation")
   expect_error(gain("softsign", method = "table"), "`method`")
   expect_error(gain("tanh", param = 2), "`param` must be NULL")
   expect_error(gain("leaky_relu", param = NA), "`param`")

@@ -138,7 +138,7 @@ test_that("verify() rejects bad input, naming the argument", {
   expect_error(verify("neuron", foo = 1), "`foo` is not a parameter")
   expect_error(verify("linear_mean", drop = "independence"), "`drop`")
   expect_error(verify("sum_independent", drop = "zero_mean"), "`drop`")
-  expect_error(verify("delta_method", activation = "swish"), "`activation`")
+  expect_error(verify("delta_method", activation = "swishy"), "`activation`")
   expect_error(verify("glorot_forward", net = "net"), "`net`")
   expect_error(verify("glorot_forward", layer = 9), "`layer`")
   expect_error(verify_all(n = 1), "`n`")

@@ -39,7 +39,7 @@ test_that("glorot_report() prints the table, writes the figure, and agrees", {
   expect_equal(nrow(res$table), 2 * 3 * 4)
   # 5 MCSE plus 2% for finite width (64 units)
   tab <- res$table
-  expect_true(all(abs(tab$simulated - tab$mean_field) < 5 * tab$mcse + 0.02 * tab$mean_field))
+  expect_true(all(abs(tab$estimate - tab$mean_field) < 5 * tab$mcse + 0.02 * tab$mean_field))
   expect_error(glorot_report(file = "x.jpg"), "`file`")
   expect_error(glorot_report(networks = 1), "`networks`")
   unlink(f)

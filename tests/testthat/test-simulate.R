@@ -239,14 +239,14 @@ test_that("mlp() and simulate_network() reject bad input, naming the argument", 
   expect_error(mlp(c(10, 2.5)), "`widths`")
   expect_error(mlp(c(10, 0)), "`widths`")
   expect_error(mlp(c(10, NA)), "`widths`")
-  expect_error(mlp(c(10, 5), "swish"), "`activation`")
-  expect_error(mlp(c(10, 5), function(x) x), "`activation`.*derivative")
+  expect_error(mlp(c(10, 5), "swishy"), "`activation`")
+  expect_error(mlp(c(10, 5), function(x) "a"), "`activation` must be a vectorized R function")
   expect_error(mlp(c(10, 5, 5), c("tanh", "tanh", "tanh")), "`activation`.*per layer")
   expect_error(mlp(c(10, 5, 5), init = list(init_he())), "`init`.*per layer")
   expect_error(mlp(c(10, 5), init = "he"), "`init`")
   expect_error(mlp(c(10, 5), bias = init_glorot()), "`bias`")
   expect_error(activation("tanh", 0.1), "`param`")
-  expect_error(activation("x", f = function(x) x), "`df`")
+  expect_error(activation("x", f = function(x) x, df = 1), "`df`")
   net <- mlp(c(4, 4))
   expect_error(simulate_network("net"), "`net`")
   expect_error(simulate_network(net, networks = 1), "`networks`")
@@ -286,7 +286,7 @@ test_that("C entry points of the engine reject malformed specs", {
   expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "seed")
   bad <- spec; bad$hrange[2] <- bad$hrange[1]
   expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "hrange")
-  bad <- spec; bad$act <- 9L
+  bad <- spec; bad$act <- initvar:::activation_codes[["r_function"]]
   expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "rfuns")
   expect_error(.Call(initvar:::C_merge_acc, 1:13, 1:13), "double")
   expect_error(.Call(initvar:::C_simulate_block, spec, 0, 1L, 1L, 1), "workspace")
