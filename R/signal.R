@@ -526,3 +526,298 @@ critical_one <- function(a, sb, call) {
   }
   c(sw, q_fixed_point(a, sw, sb)$q)
 }
+
+#' Phase diagram of signal propagation
+#'
+#' [fixed_point()] on a grid of \eqn{(\sigma_w^2, \sigma_b^2)}: the phase
+#' (ordered, chaotic, critical, unbounded) and the correlation depth scale
+#' \eqn{\xi_c} of every cell. `plot()` draws \eqn{\log_{10} \xi_c} as an
+#' image, the critical line \eqn{\chi_1 = 1} as the contour of the grid's
+#' \eqn{\chi_1} (and the exact points of [critical_line()] if given), labels
+#' the phases, and greys out cells whose variance grows without bound. For
+#' ReLU and its homogeneous relatives there is no chaotic phase: the plot
+#' says so, marks the critical point \eqn{\sigma_w^2 = 2/(1+a^2)},
+#' \eqn{\sigma_b^2 = 0} and the boundary beyond which the variance is
+#' unbounded.
+#'
+#' @inheritParams fixed_point
+#' @param sigma_w2,sigma_b2 The grid: increasing vectors of \eqn{\sigma_w^2 >
+#'   0} and \eqn{\sigma_b^2 \ge 0}.
+#' @return An `initvar_phase_diagram`: a list with `activation`, `sigma_w2`,
+#'   `sigma_b2`, `table` (the [fixed_point()] data frame of every cell,
+#'   `sigma_w2` varying fastest), and matrices `phase`, `xi_c`, `chi_1`
+#'   (rows: `sigma_w2`, columns: `sigma_b2`).
+#' @examples
+#' pd <- phase_diagram("tanh", seq(0.5, 3, by = 0.5), c(0, 0.1, 0.2))
+#' pd
+#' plot(pd)
+#' plot(phase_diagram("relu", seq(0.5, 3, by = 0.5), c(0, 0.1)))
+#' @export
+phase_diagram <- function(activation, sigma_w2 = seq(0.25, 4, by = 0.25),
+                          sigma_b2 = seq(0, 0.3, by = 0.05)) {
+  a <- signal_activation(activation)
+  for (nm in c("sigma_w2", "sigma_b2")) {
+    x <- get(nm)
+    ok <- is.numeric(x) && length(x) >= 2 && !anyNA(x) && all(is.finite(x)) &&
+      all(diff(x) > 0) && all(if (nm == "sigma_w2") x > 0 else x >= 0)
+    if (!ok) abort_arg(nm, sprintf("an increasing vector of at least 2 finite numbers %s",
+                                   if (nm == "sigma_w2") "> 0" else ">= 0"), x)
+  }
+  tab <- do.call(rbind, lapply(sigma_b2, function(sb) fixed_point(a, sigma_w2, sb)))
+  rownames(tab) <- NULL
+  m <- function(v) matrix(v, length(sigma_w2), length(sigma_b2))
+  structure(list(activation = a, sigma_w2 = sigma_w2, sigma_b2 = sigma_b2, table = tab,
+                 phase = m(tab$phase), xi_c = m(tab$xi_c), chi_1 = m(tab$chi_1)),
+            class = "initvar_phase_diagram")
+}
+
+#' @rdname phase_diagram
+#' @param x An `initvar_phase_diagram`.
+#' @param ... Unused.
+#' @export
+print.initvar_phase_diagram <- function(x, ...) {
+  cat(sprintf("<initvar phase diagram> %s: %d x %d grid, sigma_w2 in [%s, %s], sigma_b2 in [%s, %s]\n",
+              format(x$activation), length(x$sigma_w2), length(x$sigma_b2),
+              format(min(x$sigma_w2)), format(max(x$sigma_w2)),
+              format(min(x$sigma_b2)), format(max(x$sigma_b2))))
+  counts <- table(factor(x$phase, c("ordered", "critical", "chaotic", "unbounded")))
+  cat("cells: ", paste(sprintf("%d %s", counts, names(counts)), collapse = ", "), "\n", sep = "")
+  fin <- is.finite(x$xi_c)
+  if (any(fin)) {
+    i <- which(x$xi_c == max(x$xi_c[fin]) & fin, arr.ind = TRUE)[1, ]
+    cat(sprintf("largest finite xi_c: %s at sigma_w2 = %s, sigma_b2 = %s\n",
+                format(signif(max(x$xi_c[fin]), 4)), format(x$sigma_w2[i[1]]),
+                format(x$sigma_b2[i[2]])))
+  }
+  # the critical sigma_w2 per bias, read off the grid (between two cells)
+  edges <- vapply(seq_along(x$sigma_b2), function(j) {
+    p <- x$phase[, j]
+    k <- which(p[-1] != p[-length(p)])[1]
+    if (is.na(k)) NA_character_ else
+      sprintf("(%s, %s] %s -> %s", format(x$sigma_w2[k]), format(x$sigma_w2[k + 1]), p[k], p[k + 1])
+  }, "")
+  cat("first phase change along sigma_w2, per sigma_b2:\n")
+  print(data.frame(sigma_b2 = x$sigma_b2, change = ifelse(is.na(edges), "none", edges)),
+        row.names = FALSE, right = FALSE)
+  if (!is.null(homogeneous_slope(x$activation))) {
+    cat("positively homogeneous activation: no chaotic phase; the variance is unbounded",
+        "beyond the critical point (see ?fixed_point)\n")
+  }
+  invisible(x)
+}
+
+#' @rdname phase_diagram
+#' @param critical Optional output of [critical_line()] to draw as exact
+#'   points on the contour.
+#' @param main Title.
+#' @export
+plot.initvar_phase_diagram <- function(x, critical = NULL, main = NULL, ...) {
+  sw <- x$sigma_w2
+  sb <- x$sigma_b2
+  homog <- homogeneous_slope(x$activation)
+  if (is.null(main)) main <- sprintf("Phase diagram, %s: log10 depth scale xi_c", format(x$activation))
+  z <- log10(x$xi_c)
+  fin <- is.finite(z)
+  zr <- if (any(fin)) range(z[fin]) else c(0, 1)
+  if (diff(zr) == 0) zr <- zr + c(-0.5, 0.5)
+  cap <- zr[2] + 0.05 * diff(zr)
+  z[is.infinite(z) & z > 0] <- cap       # critical cells: the top colour
+  cols <- grDevices::hcl.colors(64, "viridis")
+  op <- graphics::par(mar = c(4.5, 4.5, 3, 6))
+  on.exit(graphics::par(op))
+  graphics::image(sw, sb, z, col = cols, zlim = c(zr[1], cap), xlab = expression(sigma[w]^2),
+                  ylab = expression(sigma[b]^2), main = main, useRaster = FALSE)
+  unb <- x$phase == "unbounded"
+  if (any(unb)) {
+    graphics::image(sw, sb, ifelse(unb, 1, NA), col = "grey70", add = TRUE)
+  }
+  if (is.null(homog)) {
+    chi <- x$chi_1
+    if (sum(is.finite(chi)) > 3 && diff(range(chi, na.rm = TRUE)) > 0 &&
+        min(chi, na.rm = TRUE) < 1 && max(chi, na.rm = TRUE) > 1) {
+      graphics::contour(sw, sb, chi, levels = 1, add = TRUE, drawlabels = FALSE, lwd = 2, col = "white")
+    }
+    if (!is.null(critical)) {
+      graphics::points(critical$sigma_w2, critical$sigma_b2, pch = 21, bg = "white", cex = 1.1)
+    }
+    lab <- function(ph, text) {
+      w <- which(x$phase == ph, arr.ind = TRUE)
+      if (nrow(w)) {
+        graphics::text(stats::median(sw[w[, 1]]), stats::median(sb[w[, 2]]), text, col = "white", font = 2)
+      }
+    }
+    lab("ordered", "ordered")
+    lab("chaotic", "chaotic")
+  } else {
+    crit <- 2 / (1 + homog^2)
+    graphics::abline(v = crit, lwd = 2, col = "white", lty = 2)
+    graphics::points(crit, 0, pch = 21, bg = "white", cex = 1.5, xpd = TRUE)
+    left <- sw < crit
+    if (any(left)) {
+      graphics::text(mean(range(sw[left])), mean(range(sb)), "ordered\n(c* = 1)", col = "white", font = 2)
+    }
+    if (any(sw > crit)) {
+      graphics::text(mean(range(sw[sw > crit])), mean(range(sb)),
+                     "variance unbounded:\nno fixed point,\nno chaotic phase", font = 2)
+    }
+    graphics::mtext(sprintf("critical point only at sigma_w2 = %s, sigma_b2 = 0", format(crit)),
+                    side = 3, line = 0.2, cex = 0.8)
+  }
+  # colour key
+  usr <- graphics::par("usr")
+  yk <- seq(usr[3], usr[4], length.out = 65)
+  xk <- usr[2] + c(0.03, 0.07) * (usr[2] - usr[1])
+  graphics::rect(xk[1], yk[-65], xk[2], yk[-1], col = cols, border = NA, xpd = TRUE)
+  tk <- pretty(zr)
+  tk <- tk[tk >= zr[1] & tk <= zr[2]]
+  graphics::text(xk[2], usr[3] + (tk - zr[1]) / (cap - zr[1]) * (usr[4] - usr[3]),
+                 labels = format(10^tk, digits = 3), pos = 4, cex = 0.7, xpd = TRUE)
+  graphics::text(mean(xk), usr[4], expression(xi[c]), pos = 3, xpd = TRUE, cex = 0.8)
+  invisible(x)
+}
+
+#' Correlation of two inputs through a random network
+#'
+#' The c-map of Poole et al. (2016) through a network from [mlp()] at
+#' initialization, layer by layer: two inputs with equal norms,
+#' \eqn{|x|^2 = |x'|^2 = n_0} `var_x`, and correlation \eqn{c_0 = x \cdot x'
+#' / |x|^2}. Row \eqn{i} is the layer holding \eqn{W^{i-1}} (as in
+#' [predict_variance()]): with \eqn{\sigma_{w,i}^2 = n_{i-1} Var(W^{i-1})},
+#' bias variance \eqn{\sigma_{b,i}^2} and mean \eqn{\mu_i},
+#' \deqn{q_i = \sigma_{w,i}^2 E[(z^{i-1})^2] + \sigma_{b,i}^2, \quad
+#' c_i q_i = \sigma_{w,i}^2 E[z^{i-1} z'^{i-1}] + \sigma_{b,i}^2,}
+#' with \eqn{z^0 = x}, and \eqn{z^i = f(\mu_i + u)}, \eqn{z'^i = f(\mu_i +
+#' u')} for \eqn{(u, u')} centred normal with variances \eqn{q_i} and
+#' correlation \eqn{c_i}. `q` equals `var_s` of
+#' `predict_variance(regime = "mean_field")`; `c` is the correlation of the
+#' two inputs' pre-activations \eqn{s^{i-1}, s'^{i-1}} of one neuron over
+#' the random weights (and, at large width, across the neurons of one
+#' network). Exact as the width grows; at finite width the error is of
+#' order \eqn{1/n} (the layer-1 values are exact at any width). The 2-D
+#' expectations use the quadrature of [fixed_point()].
+#'
+#' @param net A network from [mlp()] with zero-mean weights.
+#' @param c0 Correlation of the two inputs, in \eqn{[-1, 1]}.
+#' @param var_x Mean square of each input feature, \eqn{> 0}.
+#' @return A data frame: `layer`, `q`, `c`.
+#' @examples
+#' net <- mlp(rep(1000, 11), "tanh", init_normal(0, sqrt(2.5 / 1000)),
+#'            bias = init_normal(0, sqrt(0.05)))
+#' predict_correlation(net, 0.9)          # chaotic: c falls to c*
+#' fixed_point("tanh", 2.5, 0.05)$c_star
+#' @export
+predict_correlation <- function(net, c0, var_x = 1) {
+  check_mlp(net)
+  check_number(c0, "c0", min = -1, max = 1)
+  check_number(var_x, "var_x", min = 0, min_open = TRUE)
+  w <- net$widths
+  d <- length(w) - 1
+  v <- vapply(seq_len(d), function(i) weight_variance(net$init[[i]], w[i], w[i + 1]), 0)
+  wm <- vapply(seq_len(d), function(i) weight_mean(net$init[[i]], w[i], w[i + 1]), 0)
+  if (any(abs(wm) > 1e-12 * sqrt(v))) {
+    signal_stop(paste0("`net` has weights with a non-zero mean (layer ",
+                       which(abs(wm) > 1e-12 * sqrt(v))[1],
+                       "): the c-map assumes zero-mean weights."), sys.call())
+  }
+  bm <- vapply(net$bias, function(s) weight_mean(s), 0)
+  bv <- vapply(net$bias, function(s) weight_variance(s), 0)
+  q <- cc <- numeric(d)
+  m2 <- var_x
+  m11 <- c0 * var_x
+  for (i in seq_len(d)) {
+    sw <- w[i] * v[i]
+    q[i] <- sw * m2 + bv[i]
+    cov <- sw * m11 + bv[i]
+    cc[i] <- if (q[i] > 0) max(min(cov / q[i], 1), -1) else NA_real_
+    if (i == d) break
+    a <- net$activation[[i]]
+    m2 <- normal_expectation(function(x) a$f(x)^2, sqrt(q[i]), bm[i], kinks = a$kinks)
+    m11 <- if (is.na(cc[i])) a$f(bm[i])^2 else
+      bivariate_expectation(list(a$f), list(a$f), q[i], cc[i], mu = bm[i], kinks = a$kinks)
+  }
+  data.frame(layer = seq_len(d), q = q, c = cc)
+}
+
+#' Kurtosis of the pre-activations of a finite network
+#'
+#' The kurtosis \eqn{E[s^4] / E[s^2]^2} of one pre-activation of each layer,
+#' over the random weights and inputs, exact at any width for Gaussian
+#' zero-mean weights, zero biases and positively homogeneous activations
+#' (linear, ReLU, leaky ReLU). At infinite width it is 3 (Gaussian); at
+#' finite width the pre-activations are a Gaussian scale mixture and their
+#' kurtosis grows layer by layer.
+#'
+#' @section Derivation: Write \eqn{Q_l = |z^l|^2} and let layer \eqn{l+1}
+#'   have weights \eqn{W_{ij} \sim N(0, v)}. Given \eqn{z^l}, the
+#'   pre-activations \eqn{s_j = z^l \cdot W_{\cdot j}} are iid
+#'   \eqn{N(0, v Q_l)}, so \eqn{E[s^4] = 3 v^2 E[Q_l^2]}, \eqn{E[s^2] = v
+#'   E[Q_l]} and \deqn{kurt(s) = 3 E[Q_l^2] / E[Q_l]^2.} For \eqn{f(x) =
+#'   x} (\eqn{x > 0}), \eqn{a x} (\eqn{x < 0}), \eqn{f(\sigma Z) = \sigma
+#'   f(Z)} for \eqn{\sigma \ge 0}, hence \eqn{Q_{l+1} = v Q_l \sum_{j=1}^{n}
+#'   f(Z_j)^2} with \eqn{Z_j} iid standard normal independent of \eqn{Q_l}
+#'   (\eqn{n = n_{l+1}} the width of the layer). With \eqn{m_k = E[f(Z)^k]},
+#'   \eqn{E[(\sum f(Z_j)^2)^2] = n m_4 + n(n-1) m_2^2 = n^2 m_2^2 (1 + k/n)},
+#'   \eqn{k = m_4 / m_2^2 - 1}, so each layer multiplies \eqn{E[Q^2] /
+#'   E[Q]^2} by \eqn{(1 + k / n_l)}:
+#'   \deqn{kurt(s^{l}) = 3 \, r_0 \prod_{j=1}^{l} (1 + k_j / n_j).}
+#'   Here \eqn{m_2 = (1 + a^2)/2}, \eqn{m_4 = 3 (1 + a^4) / 2}, and
+#'   \eqn{k = 6 (1 + a^4) / (1 + a^2)^2 - 1}: 2 for linear (\eqn{a = 1}), 5
+#'   for ReLU (\eqn{a = 0}), \eqn{6(1 + 10^{-8})/(1 + 10^{-4})^2 - 1 \approx
+#'   4.9988} for leaky ReLU with slope 0.01. The weight scale drops out.
+#'
+#' @section Input convention: `input = "gaussian"`: the input is random,
+#'   \eqn{x \sim N(0, \sigma_x^2 I_{n_0})}, and counts as one more layer:
+#'   \eqn{r_0 = 1 + 2/n_0} (\eqn{Q_0 = \sigma_x^2 \chi^2_{n_0}}). `input =
+#'   "fixed"`: one fixed input, \eqn{r_0 = 1}, the first layer is exactly
+#'   Gaussian (kurtosis 3).
+#'
+#' Only the activations of the layers feeding another layer matter (the last
+#' layer's activation does not act on pre-activations). Other activations,
+#' non-Gaussian weights (uniform, truncated normal, orthogonal, sparse, ...)
+#' and non-zero biases are an error: the formula would not be exact.
+#'
+#' @param net A network from [mlp()].
+#' @param input `"gaussian"` or `"fixed"`.
+#' @return A data frame: `layer`, `n_in`, `n_out`, `kurtosis`, `excess`
+#'   (kurtosis - 3).
+#' @examples
+#' predict_kurtosis(mlp(rep(8, 6), "relu", init_he()))
+#' predict_kurtosis(mlp(rep(8, 6), "relu", init_he()), input = "fixed")
+#' predict_kurtosis(mlp(c(100, 50, 50, 10), "linear", init_lecun()))
+#' @export
+predict_kurtosis <- function(net, input = c("gaussian", "fixed")) {
+  check_mlp(net)
+  input <- check_choice(input, c("gaussian", "fixed"), "input")
+  w <- net$widths
+  d <- length(w) - 1
+  for (i in seq_len(d)) {
+    r <- resolve_scheme(net$init[[i]], w[i], w[i + 1])
+    if (r$family != "normal" || r$mean != 0) {
+      signal_stop(sprintf(paste0(
+        "`net` must have Gaussian zero-mean weights for an exact kurtosis: layer %d draws from %s. ",
+        "The scale-mixture formula holds only for Gaussian weights."),
+        i, scheme_distribution_text(r)), sys.call())
+    }
+    if (weight_variance(net$bias[[i]]) != 0 || weight_mean(net$bias[[i]]) != 0) {
+      signal_stop(sprintf(paste0(
+        "`net` must have zero biases for an exact kurtosis: layer %d has bias %s."),
+        i, scheme_distribution_text(net$bias[[i]])), sys.call())
+    }
+  }
+  k <- numeric(max(d - 1, 0))
+  for (i in seq_len(d - 1)) {
+    a <- net$activation[[i]]
+    slope <- homogeneous_slope(a)
+    if (is.null(slope)) {
+      signal_stop(sprintf(paste0(
+        "`net` must use positively homogeneous activations (linear, relu, leaky_relu) ",
+        "for an exact kurtosis: layer %d uses %s, whose pre-activation kurtosis has no ",
+        "closed form at finite width."), i, format(a)), sys.call())
+    }
+    k[i] <- 6 * (1 + slope^4) / (1 + slope^2)^2 - 1
+  }
+  r0 <- if (input == "gaussian") 1 + 2 / w[1] else 1
+  kurt <- 3 * r0 * cumprod(c(1, 1 + k / w[1 + seq_len(d - 1)]))
+  data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
+             kurtosis = kurt, excess = kurt - 3)
+}
