@@ -79,7 +79,7 @@ bivariate_expectation <- function(fs, gs, q, cc, mu = 0, kinks = numeric()) {
     zb <- c(zb, zb / cc)
     if (length(kinks)) {
       zb <- c(zb, outer((kinks - mu) / (cc * sq), sqrt(1 - cc^2) / abs(cc) *
-                          c(-16, -4, -1, -0.25, 0.25, 1, 4, 16), "+"))
+                          c(-32, -16, -8, -4, -2, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 2, 4, 8, 16, 32), "+"))
     }
   }
   zb <- zb[is.finite(zb) & abs(zb) < signal_z_max]
