@@ -79,7 +79,6 @@ canonical_activation <- function(name, arg = "activation") {
                             ") or a function"), name),
       error = function(e) e)
     e$message <- paste0(conditionMessage(e), did_you_mean(name, activation_names()))
-    e$call <- sys.call(-1)
     stop(e)
   }
   name

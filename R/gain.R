@@ -70,7 +70,7 @@ gain <- function(activation = "linear", param = NULL,
                 method)
     }
     f <- activation
-    check_activation_function(f, sys.call())
+    check_gain_function(f, sys.call())
   } else {
     name <- canonical_activation(activation)
     entry <- activation_table[[name]]
@@ -126,7 +126,7 @@ gain <- function(activation = "linear", param = NULL,
 }
 
 # A user's activation must be a vectorized function returning numbers.
-check_activation_function <- function(f, call) {
+check_gain_function <- function(f, call) {
   z <- c(-1.5, -0.5, 0.25, 2)
   v <- tryCatch(f(z), error = function(e) e)
   if (inherits(v, "error")) {

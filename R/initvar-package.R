@@ -39,7 +39,9 @@
 #' @section 4. Verify:
 #' [identities()] lists the identities the derivation rests on (with their
 #' assumptions); [verify()] checks one by simulation, with a counterexample
-#' when an assumption is dropped; [verify_all()] checks them all, and
+#' when an assumption is dropped, or any identity you write as a formula
+#' over `E()`, `Var()` and `Cov()` ([new_identity()] makes a reusable one);
+#' [verify_all()] checks them all, with Holm's family-wise verdict, and
 #' `plot()` of its result is a forest plot of estimates against theory.
 #'
 #' @section Vignettes, in reading order:

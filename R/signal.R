@@ -167,7 +167,7 @@ check_nonneg_vector <- function(x, arg) {
   invisible(as.double(x))
 }
 
-signal_stop <- function(msg, call) stop(simpleError(msg, call = call))
+signal_stop <- function(msg, call = NULL) abort(msg)
 
 signal_tol <- 1e-8   # |chi_1 - 1| below which a point is called critical
 
@@ -427,7 +427,7 @@ fixed_point <- function(activation, sigma_w2, sigma_b2 = 0) {
   if (!length(sigma_w2) %in% c(1, n) || !length(sigma_b2) %in% c(1, n)) {
     signal_stop(sprintf(paste0(
       "`sigma_w2` (length %d) and `sigma_b2` (length %d) must have the same length, ",
-      "or one of them length 1."), length(sigma_w2), length(sigma_b2)), sys.call())
+      "or one of them length 1."), length(sigma_w2), length(sigma_b2)))
   }
   sw <- rep_len(as.double(sigma_w2), n)
   sb <- rep_len(as.double(sigma_b2), n)
@@ -481,11 +481,11 @@ critical_line <- function(activation, sigma_b2) {
       "At sigma_w2 = %s the variance grows by sigma_b2 per layer (no finite fixed point); below it ",
       "the network is ordered with q* = sigma_b2 / (1 - sigma_w2 / %s) and c* = 1, above it unbounded."),
       format(a), format(sigma_b2[sigma_b2 > 0][1], digits = 6),
-      format(2 / (1 + slope^2), digits = 15), format(2 / (1 + slope^2), digits = 15)), sys.call())
+      format(2 / (1 + slope^2), digits = 15), format(2 / (1 + slope^2), digits = 15)))
   }
   res <- lapply(as.double(sigma_b2), function(sb) {
     if (!is.null(slope)) return(c(2 / (1 + slope^2), NA_real_))
-    critical_one(a, sb, sys.call(-4))
+    critical_one(a, sb, NULL)
   })
   data.frame(sigma_b2 = as.double(sigma_b2), sigma_w2 = vapply(res, `[`, 0, 1),
              q_star = vapply(res, `[`, 0, 2))
@@ -717,7 +717,7 @@ predict_correlation <- function(net, c0, var_x = 1) {
   if (any(abs(wm) > 1e-12 * sqrt(v))) {
     signal_stop(paste0("`net` has weights with a non-zero mean (layer ",
                        which(abs(wm) > 1e-12 * sqrt(v))[1],
-                       "): the c-map assumes zero-mean weights."), sys.call())
+                       "): the c-map assumes zero-mean weights."))
   }
   bm <- vapply(net$bias, function(s) weight_mean(s), 0)
   bv <- vapply(net$bias, function(s) weight_variance(s), 0)
@@ -796,12 +796,12 @@ predict_kurtosis <- function(net, input = c("gaussian", "fixed")) {
       signal_stop(sprintf(paste0(
         "`net` must have Gaussian zero-mean weights for an exact kurtosis: layer %d draws from %s. ",
         "The scale-mixture formula holds only for Gaussian weights."),
-        i, scheme_distribution_text(r)), sys.call())
+        i, scheme_distribution_text(r)))
     }
     if (weight_variance(net$bias[[i]]) != 0 || weight_mean(net$bias[[i]]) != 0) {
       signal_stop(sprintf(paste0(
         "`net` must have zero biases for an exact kurtosis: layer %d has bias %s."),
-        i, scheme_distribution_text(net$bias[[i]])), sys.call())
+        i, scheme_distribution_text(net$bias[[i]])))
     }
   }
   k <- numeric(max(d - 1, 0))
@@ -812,7 +812,7 @@ predict_kurtosis <- function(net, input = c("gaussian", "fixed")) {
       signal_stop(sprintf(paste0(
         "`net` must use positively homogeneous activations (linear, relu, leaky_relu) ",
         "for an exact kurtosis: layer %d uses %s, whose pre-activation kurtosis has no ",
-        "closed form at finite width."), i, format(a)), sys.call())
+        "closed form at finite width."), i, format(a)))
     }
     k[i] <- 6 * (1 + slope^4) / (1 + slope^2)^2 - 1
   }

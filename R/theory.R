@@ -89,8 +89,9 @@
 #'   \eqn{1/n_d - 1/n_d^2} for small logits (linear regime) and is computed
 #'   exactly for independent Gaussian pre-activations in the mean-field
 #'   regime (a one-dimensional integral).
-#' @return A data frame with one row per layer: `layer`, `n_in`, `n_out`,
-#'   `var_s`, `var_z`, `var_grad_s`, `var_grad_w`, `mean_s`, `mean_z`.
+#' @return A data frame of class `initvar_prediction` with one row per layer:
+#'   `layer`, `n_in`, `n_out`, `var_s`, `var_z`, `var_grad_s`, `var_grad_w`,
+#'   `mean_s`, `mean_z`; `plot()` draws the variances by layer.
 #' @references
 #' Glorot, X. and Bengio, Y. (2010). Understanding the difficulty of training
 #' deep feedforward neural networks. AISTATS.
@@ -166,9 +167,12 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
     for (i in (d - 1):1) var_g[i] <- dfd2[i] * w[i + 2] * v[i + 1] * var_g[i + 1]
   }
   m2_in <- c(var_x, m2_z[-d])
-  data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
-             var_s = var_s, var_z = var_z, var_grad_s = var_g,
-             var_grad_w = m2_in * var_g, mean_s = mean_s, mean_z = mean_z)
+  out <- data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
+                    var_s = var_s, var_z = var_z, var_grad_s = var_g,
+                    var_grad_w = m2_in * var_g, mean_s = mean_s, mean_z = mean_z)
+  attr(out, "regime") <- regime
+  class(out) <- c("initvar_prediction", "data.frame")
+  out
 }
 
 # Var(p_k - y_k) for a softmax over n logits L = f(s), s ~ N(mu, q) iid

@@ -349,7 +349,7 @@ test_that("every Monte Carlo cell was counted", {
 
 test_that("bad input errors name the argument", {
   expect_error(fixed_point("nope", 1), "`activation` must be")
-  expect_error(fixed_point(tanh, 1), "`activation` must be")
+  expect_error(fixed_point(3, 1), "`activation` must be")
   expect_error(fixed_point("tanh", -1), "`sigma_w2` must be")
   expect_error(fixed_point("tanh", "a"), "`sigma_w2` must be")
   expect_error(fixed_point("tanh", numeric()), "`sigma_w2` must be")
