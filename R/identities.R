@@ -389,7 +389,10 @@ identity_params <- function(def, args, id) {
 #' beside it with its own z-score. Dropping `independent_inputs` from
 #' `neuron` shows an identity that survives: the covariance proof at work.
 #'
-#' @param id An identity, from `identities()$id`.
+#' @param id A built-in or registered identity's id (see [identities()]), an
+#'   identity from [new_identity()], or a two-sided formula over `E()`,
+#'   `Var()` and `Cov()` of expressions of random variables (see
+#'   `vignette("verify-your-own", package = "initvar")`).
 #' @param n Number of draws, at least 10,000 (for the Glorot identities: of
 #'   networks). Defaults to 1e6 (200 networks).
 #' @param ... Parameters of the identity, overriding its defaults (shown by
@@ -399,9 +402,20 @@ identity_params <- function(def, args, id) {
 #'   `delta_method` an `activation` name; for
 #'   the Glorot identities a network `net` from [mlp()], a `layer` and the
 #'   `batch` of inputs per network.
+#'   For a formula: its random variables (functions of `n` returning `n`
+#'   draws, or elementwise schemes such as [init_normal()]) and constants.
 #' @param level Confidence level of the interval and the test.
 #' @param drop `NULL`, or an assumption to drop.
 #' @param threads Number of threads; see [initvar_threads()].
+#' @param draw For a formula: `NULL`, or a function of `n` returning an
+#'   `n`-row matrix whose named columns are dependent random variables.
+#' @param params For a formula: a named list of constants, for names that
+#'   clash with `verify()`'s own arguments (`n`, `level`, `drop`, ...).
+#' @param future For a formula or an identity from [new_identity()]: `TRUE`
+#'   to reduce the chunks of draws on the workers of the current
+#'   `future::plan()` (multisession, a cluster, a scheduler through
+#'   future.batchtools; needs the future.apply package). Every chunk draws
+#'   from its own stream, so the result is the same as on one process.
 #' @return An `initvar_verification` object: a list with `id`, `statement`,
 #'   `assumptions`, `params`, `dropped`, `theoretical`, `estimate`, `mcse`,
 #'   `lower`, `upper`, `z`, `p_value`, `consistent`, `verdict`, `general`
@@ -416,7 +430,8 @@ identity_params <- function(def, args, id) {
 #' verify("delta_method", n = 1e5, activation = "tanh", sd = 2)
 #' @export
 verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
-                   threads = initvar_threads(), draw = NULL, params = list()) {
+                   threads = initvar_threads(), draw = NULL, params = list(), future = FALSE) {
+  if (!is.logical(future) || length(future) != 1 || is.na(future)) abort_arg("future", "TRUE or FALSE", future)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   threads <- check_whole(threads, "threads", max = 1024)
   if (!is.list(params) || (length(params) && (is.null(names(params)) || any(!nzchar(names(params)))))) {
@@ -427,7 +442,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
       abort_arg("drop", "NULL for a formula (counterexamples belong to an identity from `new_identity()`)", drop)
     }
     return(verify_formula(id, n, list(...), params, draw, level, threads,
-                          progress = interactive()))
+                          progress = interactive(), future = future))
   }
   if (is.character(id) && length(id) == 1 && !is.na(id)) {
     id <- if (exists(id, envir = identity_registry, inherits = FALSE)) {
@@ -439,7 +454,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
   }
   if (is.null(id$estimand)) {
     return(verify_identity_object(id, n, list(...), params, draw, level, drop, threads,
-                                  progress = interactive()))
+                                  progress = interactive(), future = future))
   }
   # an identity with a C kernel (the built-ins)
   if (!is.null(draw)) abort_arg("draw", "NULL for a built-in identity", draw)

@@ -245,11 +245,12 @@ without_rng <- function(f) {
 
 # The engine: estimates of both sides, their difference, its MCSE, per
 # chunk checks. `vars` and `draw` make the draws, `consts` the constants.
-run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE) {
+run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE, future = FALSE) {
   L <- formula_chunk(n)
   nchunks <- ceiling(n / L)
   keys <- names(pf$inner)
   plan <- moment_columns(c(list(pf$lhs, pf$rhs), if (!is.null(pf$general)) list(pf$general)), keys)
+  pj <- ifelse(plan$type == "p", plan$j, 0L)
   # one seed from the caller's RNG; chunk c draws from the c-th L'Ecuyer
   # stream of it, whatever the threads or workers
   seed <- sample.int(.Machine$integer.max, 1L)
@@ -263,55 +264,88 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE) {
   RNGkind("L'Ecuyer-CMRG", "Inversion", "Rejection")
   set.seed(seed)
   stream <- get(".Random.seed", envir = globalenv())
+  # chunk c's draws, inner values and reduction, from its own stream (the
+  # same on this process or on a future worker)
+  draw_values <- function(c, st) {
+    RNGkind("L'Ecuyer-CMRG", "Inversion", "Rejection")
+    assign(".Random.seed", st, envir = globalenv())
+    len <- as.integer(min(L, n - (c - 1) * L))
+    eval_inner(pf$inner, draw_chunk(vars, draw, len, threads), consts, (c - 1) * L)
+  }
+  reduce_chunk <- function(c, st, center, scale) {
+    V <- draw_values(c, st)
+    .Call(C_formula_moments, V, center, scale, plan$i, pj)
+  }
+  V <- draw_values(1, stream)
+  center <- vapply(V, mean, 0)
+  sds <- vapply(V, stats::sd, 0)
+  mag <- ifelse(is.finite(sds) & sds > 0, sds, abs(center))
+  scale <- ifelse(is.finite(mag) & mag > 0, 2^round(log2(mag)), 1)
+  cm1 <- .Call(C_formula_moments, V, center, scale, plan$i, pj)
+  rm(V)
+  sides <- formula_sides(pf, keys, plan, center, scale, consts, cm1$mean)
   acc <- NULL
-  center <- scale <- NULL
-  sides <- NULL
   gc_every <- max(1L, floor(2^19 / (L * (length(keys) + length(vars) + 2))))
   exact <- TRUE
   vstat <- c(k = 0, mean = 0, m2 = 0, max = 0, sum = 0)   # Welford over chunks
-  bar <- NULL
-  t0 <- proc.time()[["elapsed"]]
-  for (c in seq_len(nchunks)) {
-    if (c > 1) stream <- parallel::nextRNGStream(stream)
-    assign(".Random.seed", stream, envir = globalenv())
-    len <- as.integer(min(L, n - (c - 1) * L))
-    data <- draw_chunk(vars, draw, len, threads)
-    V <- eval_inner(pf$inner, data, consts, (c - 1) * L)
-    if (c == 1) {
-      center <- vapply(V, mean, 0)
-      sds <- vapply(V, stats::sd, 0)
-      mag <- ifelse(is.finite(sds) & sds > 0, sds, abs(center))
-      scale <- ifelse(is.finite(mag) & mag > 0, 2^round(log2(mag)), 1)
-    }
-    cm <- .Call(C_formula_moments, V, center, scale, plan$i, ifelse(plan$type == "p", plan$j, 0L))
-    rm(V, data)
-    # garbage is collected every few MB of draws, so that the peak memory
-    # does not depend on n
-    if (c %% gc_every == 0) gc(verbose = FALSE, full = FALSE)
-    if (c == 1) sides <- formula_sides(pf, keys, plan, center, scale, consts, cm$mean)
+  take <- function(cm) {
     # holds in every sample? the difference is rounding noise in every chunk
     if (exact) {
       lc <- sides$fl(cm$mean); rc <- sides$fr(cm$mean)
       tol <- 1e-10 * (abs(lc) + abs(rc) + sum(abs(sides$gl * cm$mean)) +
                         sum(abs(sides$gr * cm$mean)) + 1e-300)
-      exact <- abs(lc - rc) <= tol
+      exact <<- abs(lc - rc) <= tol
     }
     # tail diagnostic: the variance of the influence values of full chunks
     if (cm$n == L) {
       v <- drop(crossprod(sides$gd, cm$C %*% sides$gd)) / (cm$n - 1)
       k <- vstat[["k"]] + 1
       dlt <- v - vstat[["mean"]]
-      vstat[["mean"]] <- vstat[["mean"]] + dlt / k
-      vstat[["m2"]] <- vstat[["m2"]] + dlt * (v - vstat[["mean"]])
-      vstat[["k"]] <- k
-      vstat[["max"]] <- max(vstat[["max"]], v)
-      vstat[["sum"]] <- vstat[["sum"]] + v
+      vstat[["mean"]] <<- vstat[["mean"]] + dlt / k
+      vstat[["m2"]] <<- vstat[["m2"]] + dlt * (v - vstat[["mean"]])
+      vstat[["k"]] <<- k
+      vstat[["max"]] <<- max(vstat[["max"]], v)
+      vstat[["sum"]] <<- vstat[["sum"]] + v
     }
-    acc <- merge_moments(acc, cm)
+    acc <<- merge_moments(acc, cm)
+  }
+  take(cm1)
+  bar <- NULL
+  t0 <- proc.time()[["elapsed"]]
+  tick <- function(c) {
     if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && c < nchunks) {
-      bar <- cli::cli_progress_bar("verify()", total = nchunks, .envir = environment())
+      bar <<- cli::cli_progress_bar("verify()", total = nchunks, .envir = parent.frame(2))
     }
     if (!is.null(bar)) cli::cli_progress_update(id = bar, set = c)
+  }
+  if (nchunks > 1 && future) {
+    # rounds of chunks on the workers of the current future::plan(), merged
+    # in chunk order: the same result as on this process
+    round <- 64L
+    c <- 2L
+    while (c <= nchunks) {
+      cs <- c:min(c + round - 1L, nchunks)
+      streams <- vector("list", length(cs))
+      for (k in seq_along(cs)) {
+        stream <- parallel::nextRNGStream(stream)
+        streams[[k]] <- stream
+      }
+      res <- future.apply::future_Map(function(cc, st) reduce_chunk(cc, st, center, scale),
+                                      cs, streams, future.seed = NULL,
+                                      future.packages = "initvar")
+      for (cm in res) take(cm)
+      tick(max(cs))
+      c <- max(cs) + 1L
+    }
+  } else if (nchunks > 1) {
+    for (c in 2:nchunks) {
+      stream <- parallel::nextRNGStream(stream)
+      take(reduce_chunk(c, stream, center, scale))
+      # garbage is collected every few MB of draws, so that the peak memory
+      # does not depend on n
+      if (c %% gc_every == 0) gc(verbose = FALSE, full = FALSE)
+      tick(c)
+    }
   }
   if (!is.null(bar)) cli::cli_progress_done(id = bar)
   list(acc = acc, plan = plan, keys = keys, center = center, scale = scale, chunk = L,
@@ -391,7 +425,8 @@ formula_estimates <- function(run, pf, consts) {
 # Check a formula identity; called by verify().
 verify_formula <- function(formula, n, args, params, draw, level, threads, id = NULL,
                            statement = NULL, assumptions = NULL, dropped = NULL,
-                           dropped_text = NULL, progress = FALSE, general = NULL) {
+                           dropped_text = NULL, progress = FALSE, general = NULL,
+                           future = FALSE) {
   pf <- parse_identity_formula(formula)
   if (!is.null(general)) {
     if (!inherits(general, "formula") || length(general) != 2) {
@@ -443,7 +478,10 @@ verify_formula <- function(formula, n, args, params, draw, level, threads, id = 
     abort("the formula's E(), Var() and Cov() involve no random variable.")
   }
   used_vars <- sv$vars[intersect(names(sv$vars), pf$vars_inside)]
-  run <- run_formula(pf, used_vars, draw, sv$consts, n, threads, progress)
+  if (isTRUE(future) && !requireNamespace("future.apply", quietly = TRUE)) {
+    abort_arg("future", "FALSE when the future.apply package is not installed", future)
+  }
+  run <- run_formula(pf, used_vars, draw, sv$consts, n, threads, progress, isTRUE(future))
   est <- formula_estimates(run, pf, sv$consts)
   new_formula_verification(pf, est, n, level, id = id, statement = statement,
                            assumptions = assumptions, consts = sv$consts,
@@ -648,7 +686,8 @@ registered_identities <- function() {
 }
 
 # verify() for an identity object: its variables, or a drop's.
-verify_identity_object <- function(identity, n, args, params, draw, level, drop, threads, progress) {
+verify_identity_object <- function(identity, n, args, params, draw, level, drop, threads, progress,
+                                   future = FALSE) {
   vars <- identity$variables
   d <- if (is.null(draw)) identity$draw else draw
   consts <- c(identity$params, params)
@@ -674,7 +713,7 @@ verify_identity_object <- function(identity, n, args, params, draw, level, drop,
                  id = identity$id, statement = identity$statement,
                  assumptions = identity$assumptions, dropped = drop,
                  dropped_text = if (!is.null(drop)) sprintf("the counterexample's own draws (`drops$%s`)", drop),
-                 progress = progress, general = general)
+                 progress = progress, general = general, future = future)
 }
 
 print_formula_verification <- function(x, digits = 4) {

@@ -282,3 +282,19 @@ test_that("the built-in registry is data, made with the public constructor", {
   expect_output(print(defs$neuron), "drops:")
   expect_error(new_identity("k", NULL, kernel = list(estimand = "var")), "`kernel`")
 })
+
+test_that("a future plan gives the same result as one process", {
+  skip_if_not_installed("future.apply")
+  skip_on_cran()
+  f <- Var(X * Y) ~ Var(X) * Var(Y) + Var(X) * E(Y)^2 + Var(Y) * E(X)^2
+  set.seed(4200)
+  a <- verify(f, X = init_normal(1, 2), Y = function(n) runif(n), n = 1e5)
+  old <- future::plan(future::multisession, workers = 2)
+  on.exit(future::plan(old), add = TRUE)
+  set.seed(4200)
+  b <- verify(f, X = init_normal(1, 2), Y = function(n) runif(n), n = 1e5, future = TRUE)
+  expect_identical(a$lhs, b$lhs)
+  expect_identical(a$mcse, b$mcse)
+  expect_identical(a$z, b$z)
+  expect_error(verify(f, X = init_normal(), Y = init_normal(), n = 1e4, future = NA), "`future`")
+})
