@@ -7,7 +7,7 @@
 #' with [glorot_report()], the package's main job, and
 #' `vignette("glorot-derivation", package = "initvar")`.
 #'
-#' @section 1. Sample:
+#' @section Sample (1 of 4):
 #' Every common scheme, with the exact conventions of torch, Keras, JAX and
 #' TensorFlow.js: [init_glorot()], [init_glorot_standard()], [init_he()],
 #' [init_lecun()], [init_variance_scaling()], [init_torch_default()],
@@ -20,7 +20,7 @@
 #' variances against sampled matrices. `plot()` of a scheme draws its
 #' density.
 #'
-#' @section 2. Predict:
+#' @section Predict (2 of 4):
 #' [mlp()] describes a dense network with [activation()]s (built-in, or any
 #' R function); [predict_variance()] predicts per layer the variance of the
 #' activations, the back-propagated gradients and the weight gradients, in
@@ -28,7 +28,7 @@
 #' (the mean-field recursion); [linear_regime()] says when the linear
 #' regime holds.
 #'
-#' @section 3. Simulate:
+#' @section Simulate (3 of 4):
 #' [simulate_network()] pushes random inputs forward and gradients backward
 #' through many random networks in C, with Monte Carlo standard errors,
 #' next to the predictions; `plot()` draws variance by layer and Glorot and
@@ -36,7 +36,7 @@
 #' runs, [width_sweep()] shows the finite-width gap close.
 #' [glorot_report()] runs the paper's experiment end to end.
 #'
-#' @section 4. Verify:
+#' @section Verify (4 of 4):
 #' [identities()] lists the identities the derivation rests on (with their
 #' assumptions); [verify()] checks one by simulation, with a counterexample
 #' when an assumption is dropped, or any identity you write as a formula
