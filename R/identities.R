@@ -343,6 +343,13 @@ identity_params <- function(def, args, id) {
 #' @param level Confidence level of the interval and the test.
 #' @param drop `NULL`, or an assumption to drop.
 #' @param threads Number of threads; see [initvar_threads()].
+#' @param progress Show a progress bar (cli) for the Glorot identities
+#'   (simulated networks).
+#' @section Interrupts:
+#' Ctrl-C stops a verification within about a second. The draws done so
+#' far are kept: the interrupt is re-signalled as a condition of class
+#' `initvar_interrupt` whose `partial` field is the verification for those
+#' draws (`n` set to their number), also kept in [last_partial()].
 #' @return An `initvar_verification` object: a list with `id`, `statement`,
 #'   `assumptions`, `params`, `dropped`, `theoretical`, `estimate`, `mcse`,
 #'   `lower`, `upper`, `z`, `p_value`, `consistent`, `verdict`, `general`
@@ -357,7 +364,7 @@ identity_params <- function(def, args, id) {
 #' verify("delta_method", n = 1e5, activation = "tanh", sd = 2)
 #' @export
 verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
-                   threads = initvar_threads()) {
+                   threads = initvar_threads(), progress = interactive()) {
   id <- check_choice(id, names(identity_defs), "id")
   def <- identity_defs[[id]]
   network <- def$estimand == "network"
@@ -376,7 +383,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
     }
     drop <- check_choice(drop, names(def$drops), "drop")
   }
-  out <- if (network) verify_network(def, id, n, p, level, drop, threads) else
+  out <- if (network) verify_network(def, id, n, p, level, drop, threads, progress) else
     verify_draws(def, id, n, p, level, drop, threads)
   out
 }
@@ -387,16 +394,21 @@ verify_draws <- function(def, id, n, p, level, drop, threads) {
   cp <- def$cparams(p)
   cp <- c(cp, numeric(10 - length(cp)))
   path_acc <- .Call(C_identity, def$code, as.double(cp), n, threads)
+  # interrupted: keep the draws done (chunks merge exactly), re-signal below
+  interrupted <- isTRUE(attr(path_acc, "interrupted"))
+  if (interrupted) n <- path_acc[1, ncol(path_acc)]
   path <- t(apply(path_acc, 2, biv_estimate, estimand = def$estimand))
   path <- data.frame(n = path_acc[1, ], estimate = path[, "estimate"], mcse = path[, "mcse"])
   final <- path[nrow(path), ]
   general <- if (!is.null(drop) && !is.null(def$general)) def$general(p) else NULL
-  new_verification(def, id, p, drop, theory, final$estimate, final$mcse, n, level,
-                   df = Inf, general = general, path = path,
-                   approximation = if (!is.null(def$approximation)) def$approximation(p))
+  out <- new_verification(def, id, p, drop, theory, final$estimate, final$mcse, n, level,
+                          df = Inf, general = general, path = path,
+                          approximation = if (!is.null(def$approximation)) def$approximation(p))
+  if (interrupted) raise_interrupt(out)
+  out
 }
 
-verify_network <- function(def, id, n, p, level, drop, threads) {
+verify_network <- function(def, id, n, p, level, drop, threads, progress = FALSE) {
   net <- p$net
   if (is.null(net)) net <- mlp(c(40, 40, 40, 40), "linear", init_glorot())
   if (!is.null(drop)) {
@@ -407,7 +419,7 @@ verify_network <- function(def, id, n, p, level, drop, threads) {
   if (is.null(layer)) layer <- if (def$quantity == "z") d else 1
   if (layer > d) abort_arg("layer", sprintf("a layer of `net`, between 1 and %d", d), layer)
   sim <- simulate_network(net, networks = n, inputs = p$batch, var_x = p$var_x,
-                          regime = "linear", level = level, threads = threads, progress = FALSE)
+                          regime = "linear", level = level, threads = threads, progress = progress)
   df <- as.data.frame(sim)
   r <- df[df$quantity == def$quantity & df$layer == layer, ]
   general <- if (!is.null(drop)) {
@@ -570,17 +582,23 @@ plot.initvar_verification <- function(x, y, main = NULL, ylim = NULL, ...) {
 #'
 #' @inheritParams verify
 #' @param n Draws per identity (networks for the Glorot identities: 200).
+#' @param progress Show a progress bar (cli) over the identities.
 #' @return A data frame, one row per identity, as from
 #'   `as.data.frame(verify(...))`.
 #' @examples
 #' set.seed(1)
 #' verify_all(n = 1e4)
 #' @export
-verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads()) {
+verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads(),
+                       progress = interactive()) {
   check_whole(n, "n", min = 2, max = 1e13)
-  rows <- lapply(names(identity_defs), function(id) {
+  bar <- progress_bar(progress, length(identity_defs), "verify_all")
+  rows <- lapply(seq_along(identity_defs), function(k) {
+    id <- names(identity_defs)[k]
     nn <- if (identity_defs[[id]]$estimand == "network") 200 else n
-    as.data.frame(verify(id, n = nn, level = level, threads = threads))
+    row <- as.data.frame(verify(id, n = nn, level = level, threads = threads, progress = FALSE))
+    progress_set(bar, k)
+    row
   })
   out <- do.call(rbind, rows)
   rownames(out) <- NULL
