@@ -11,6 +11,9 @@ hardening_net <- function(width = 3, depth = 2, act = "tanh") {
 hardening_spec <- function(net = hardening_net(), batch = 4) {
   initvar:::sim_setup(net, batch, 1L, 1, NULL, "normal", 1, 5)$spec
 }
+hardening_mid_net <- function() {
+  initvar::mlp(c(400, rep(400, 4), 10), c(rep("tanh", 4), "linear"), initvar::init_glorot())
+}
 hardening_big_net <- function() {
   initvar::mlp(c(1000, rep(1000, 5), 10), c(rep("tanh", 5), "linear"), initvar::init_glorot())
 }
