@@ -372,6 +372,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
   check_whole(n, "n", min = 2, max = 1e13)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   threads <- check_whole(threads, "threads", max = 1024)
+  check_flag(progress, "progress")
   p <- identity_params(def, list(...), id)
   if (network) {
     check_whole(n, "n", min = 2, max = 1e9)

@@ -49,16 +49,23 @@ raise_interrupt <- function(partial = NULL) {
 #' @export
 last_partial <- function(clear = FALSE) {
   out <- the$last_partial
-  if (isTRUE(clear)) the$last_partial <- NULL
+  check_flag(clear, "clear")
+  if (clear) the$last_partial <- NULL
   out
 }
 
 # ---- progress bars (cli) ----------------------------------------------------
 
+check_flag <- function(x, arg) {
+  if (!is.logical(x) || length(x) != 1 || is.na(x)) abort_arg(arg, "TRUE or FALSE", x)
+  invisible(x)
+}
+
 # A cli progress bar in the caller's frame (closed when it returns), or
-# NULL when `show` is not TRUE.
+# NULL when `show` (the `progress` argument) is FALSE.
 progress_bar <- function(show, total, name, .envir = parent.frame()) {
-  if (!isTRUE(show) || total < 1) return(NULL)
+  check_flag(show, "progress")
+  if (!show || total < 1) return(NULL)
   cli::cli_progress_bar(name = name, total = total, clear = TRUE, .envir = .envir)
 }
 

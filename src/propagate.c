@@ -112,6 +112,7 @@ static void read_spec(SEXP spec, spec_t *sp)
             error("`spec$X` must be a batch x n0 double matrix.");
         sp->X = REAL(X);
     } else if (sp->input == 1 || sp->input == 2) {
+        if (X != R_NilValue) error("`spec$X` must be NULL for random inputs.");
         sp->X = NULL;
         if (sp->var_x < 0) error("`spec$var_x` must be non-negative.");
     } else {
