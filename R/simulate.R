@@ -200,6 +200,9 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                           seconds = proc.time()[["elapsed"]] - t0),
                      class = "initvar_simulation")
     if (partial) out$resume <- c(st, list(setup = setup, args = args))
+    # no across-neuron variance for a layer of width 1: NA, not NaN
+    one <- which(net$widths[-1] == 1)
+    if (length(one)) out$acc[12:13, , one] <- NA_real_
     out
   }
   bar <- progress_bar(progress, nblocks, "simulate_network")
@@ -247,6 +250,11 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
     linear = tryCatch(predict_variance(net, var_x, var_grad, "linear", grad), error = function(e) NULL),
     mean_field = tryCatch(predict_variance(net, var_x, var_grad, "mean_field", grad), error = function(e) NULL))
   mf <- pred$mean_field
+  if (!is.null(mf) && !all(vapply(mf, function(v) !is.numeric(v) || all(is.finite(v)), TRUE))) {
+    # an overflowing (or NaN) prediction is no prediction: no reference
+    # points or histogram ranges from it; the engine reports an overflow
+    pred$mean_field <- mf <- NULL
+  }
   center <- rbind(s = if (is.null(mf)) numeric(d) else mf$mean_s,
                   z = if (is.null(mf)) numeric(d) else mf$mean_z,
                   g = 0, w = 0)
