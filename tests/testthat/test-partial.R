@@ -68,7 +68,10 @@ test_that("a failing cluster worker is named, and the merged blocks are kept", {
   skip_on_os("windows")
   net <- mlp(c(10, 12, 6), "tanh", init_glorot())
   cl <- parallel::makePSOCKcluster(2)
-  on.exit(try(parallel::stopCluster(cl), silent = TRUE), add = TRUE)
+  on.exit({
+    try(parallel::stopCluster(cl), silent = TRUE)
+    for (node in cl) try(close(node$con), silent = TRUE)   # the dead worker's socket
+  }, add = TRUE)
   parallel::clusterCall(cl, function(p) .libPaths(p), .libPaths())
   set.seed(3)
   full <- simulate_network(net, networks = 64, inputs = 8, threads = 1)
