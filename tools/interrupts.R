@@ -20,7 +20,7 @@ cat(sprintf("%-18s %3s %5s %9s %9s %9s %10s\n", "function", "th", "runs", "media
 for (nm in names(long)) {
   for (th in 1:2) {
     r <- interrupt_child(long[[nm]]$interrupt, threads = th, reps = reps,
-                         delay = c(1, 2.5, 1.5, 4))
+                         delay = if (is.null(long[[nm]]$delay)) c(1, 2.5, 1.5, 4) else long[[nm]]$delay)
     grow <- if (nrow(r) >= 3) (max(r$rss_kb[-1]) - r$rss_kb[2]) / 1024 else NA
     cat(sprintf("%-18s %3d %5d %9.3f %9.3f %9s %10.1f\n", nm, th, nrow(r),
                 if (nrow(r)) stats::median(r$latency) else NA, if (nrow(r)) max(r$latency) else NA,

@@ -19,7 +19,9 @@ hardening_big_net <- function() {
 }
 
 # Exported functions. gctorture: a small valid call. long: can run long,
-# interrupt: such a call (it must run well over 2 s uninterrupted).
+# interrupt: such a call (it must run well over 2 s uninterrupted), delay:
+# when to interrupt it (seconds, recycled over the runs; default in
+# tools/interrupts.R).
 hardening_exported <- list(
   activation = list(gctorture = quote(activation("leaky_relu", 0.1))),
   compare_schemes = list(
@@ -66,7 +68,8 @@ hardening_exported <- list(
     gctorture = quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
     long = TRUE,
     interrupt = quote(sample_weights(init_truncated_normal(0, 1, 1, 3), dim = c(15000, 15000),
-                                     threads = TH))),
+                                     threads = TH)),
+    delay = c(0.5, 1, 1.5)),
   simulate_network = list(
     gctorture = quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
     long = TRUE,
@@ -96,14 +99,18 @@ hardening_routines <- list(
   sample_iid = list(args = function() list(c(3, 4), 2L, c(0, 1, 0, 0), 1L),
                     long = TRUE,
                     interrupt = quote(.Call(initvar:::C_sample_iid, c(15000, 15000), 3L,
-                                            c(0, 1, 1, 3), TH))),
+                                            c(0, 1, 1, 3), TH)),
+                    delay = c(0.5, 1, 1.5)),
+  # (the fill is interruptible, LAPACK's QR that follows is not)
   sample_orthogonal = list(args = function() list(4, 3, 1, 1L),
                            long = TRUE,
-                           interrupt = quote(.Call(initvar:::C_sample_orthogonal, 1e8, 2, 1, TH))),
+                           interrupt = quote(.Call(initvar:::C_sample_orthogonal, 1e8, 2, 1, TH)),
+                    delay = c(0.3, 0.6, 0.9)),
   sample_sparse = list(args = function() list(4, 3, 1L, 0.1, 1L),
                        long = TRUE,
                        interrupt = quote(.Call(initvar:::C_sample_sparse, 10000, 20000, 9000L,
-                                               0.1, TH))),
+                                               0.1, TH)),
+                    delay = c(0.5, 1, 1.5)),
   openmp_threads = list(args = function() list()),
   simulate_block = list(args = function() list(hardening_spec(), 0, 2L, 1L, NULL),
                         long = TRUE,
