@@ -165,7 +165,7 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
   sims <- lapply(inits, function(init) {
     simulate_network(mlp(widths, acts, init), networks = networks, inputs = inputs,
                      grad = "softmax", level = level, threads = threads, nbins = 100,
-                     progress = !quiet && check_flag(progress, "progress"))
+                     progress = check_flag(progress, "progress") && !quiet)
   })
   q <- stats::qt(1 - (1 - level) / 2, networks - 1)
   table <- do.call(rbind, lapply(names(sims), function(nm) {

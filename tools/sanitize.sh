@@ -47,7 +47,11 @@ if [ "${1:-}" = "--self-test" ]; then
   rm -rf "$tmp" "$lib-planted"
 fi
 
-install_into . "$lib"
+# build from a copy, so that no instrumented object is left in src/
+src=$(mktemp -d)
+git ls-files -z | xargs -0 -I{} cp --parents {} "$src"
+install_into "$src" "$lib"
+rm -rf "$src"
 log=$(mktemp)
 status=0
 LD_PRELOAD="$asan" R_LIBS="$lib" Rscript tools/test.R >"$log" 2>&1 || status=$?
