@@ -96,6 +96,7 @@ plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_fiel
 #' @param activation,init As in [mlp()].
 #' @param networks,inputs As in [simulate_network()].
 #' @param quantity `"z"` (activations) or `"s"` (pre-activations).
+#' @param progress Show a progress bar (cli) over the widths.
 #' @return A data frame of class `initvar_width_sweep`: `width`, `ensemble`
 #'   (estimate), `ensemble_mcse`, `prediction` (mean field), `across_mean`
 #'   and `across_sd` (mean and standard deviation over networks of a
@@ -111,7 +112,7 @@ plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_fiel
 #' @export
 width_sweep <- function(widths = c(8, 32, 128, 512), depth = 3, layer = depth,
                         activation = "tanh", init = init_glorot(), networks = 50,
-                        inputs = 8, quantity = c("z", "s")) {
+                        inputs = 8, quantity = c("z", "s"), progress = interactive()) {
   if (!is.numeric(widths) || length(widths) < 1 || anyNA(widths) || any(widths < 2) ||
       any(widths != round(widths))) {
     abort_arg("widths", "a vector of whole numbers >= 2", widths)
@@ -119,9 +120,12 @@ width_sweep <- function(widths = c(8, 32, 128, 512), depth = 3, layer = depth,
   check_whole(depth, "depth", max = 1000)
   check_whole(layer, "layer", max = depth)
   quantity <- check_choice(quantity, c("z", "s"), "quantity")
-  rows <- lapply(widths, function(w) {
+  bar <- progress_bar(progress, length(widths), "width_sweep")
+  rows <- lapply(seq_along(widths), function(k) {
+    w <- widths[k]
     sim <- simulate_network(mlp(rep(w, depth + 1), activation, init), networks = networks,
                             inputs = inputs, progress = FALSE)
+    progress_set(bar, k)
     df <- as.data.frame(sim)
     r <- df[df$quantity == quantity & df$layer == layer, ]
     data.frame(width = w, ensemble = r$estimate, ensemble_mcse = r$mcse, prediction = r$prediction,

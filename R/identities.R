@@ -411,6 +411,13 @@ identity_params <- function(def, args, id) {
 #'   `n`-row matrix whose named columns are dependent random variables.
 #' @param params For a formula: a named list of constants, for names that
 #'   clash with `verify()`'s own arguments (`n`, `level`, `drop`, ...).
+#' @param progress Show a progress bar (cli) for the Glorot identities
+#'   (simulated networks) and for long formula runs.
+#' @section Interrupts:
+#' Ctrl-C stops a verification within about a second. The draws done so
+#' far are kept: the interrupt is re-signalled as a condition of class
+#' `initvar_interrupt` whose `partial` field is the verification for those
+#' draws (`n` set to their number), also kept in [last_partial()].
 #' @param future For a formula or an identity from [new_identity()]: `TRUE`
 #'   to reduce the chunks of draws on the workers of the current
 #'   `future::plan()` (multisession, a cluster, a scheduler through
@@ -430,7 +437,9 @@ identity_params <- function(def, args, id) {
 #' verify("delta_method", n = 1e5, activation = "tanh", sd = 2)
 #' @export
 verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
-                   threads = initvar_threads(), draw = NULL, params = list(), future = FALSE) {
+                   threads = initvar_threads(), draw = NULL, params = list(), future = FALSE,
+                   progress = interactive()) {
+  check_flag(progress, "progress")
   if (!is.logical(future) || length(future) != 1 || is.na(future)) abort_arg("future", "TRUE or FALSE", future)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   threads <- check_whole(threads, "threads", max = 1024)
@@ -442,7 +451,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
       abort_arg("drop", "NULL for a formula (counterexamples belong to an identity from `new_identity()`)", drop)
     }
     return(verify_formula(id, n, list(...), params, draw, level, threads,
-                          progress = interactive(), future = future))
+                          progress = progress, future = future))
   }
   if (is.character(id) && length(id) == 1 && !is.na(id)) {
     id <- if (exists(id, envir = identity_registry, inherits = FALSE)) {
@@ -454,7 +463,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
   }
   if (is.null(id$estimand)) {
     return(verify_identity_object(id, n, list(...), params, draw, level, drop, threads,
-                                  progress = interactive(), future = future))
+                                  progress = progress, future = future))
   }
   # an identity with a C kernel (the built-ins)
   if (!is.null(draw)) abort_arg("draw", "NULL for a built-in identity", draw)
@@ -470,8 +479,6 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
       "which rests on estimated fourth moments, is not calibrated (see ?verify, \"Calibration\")."),
       format(verify_min_draws, big.mark = ",", scientific = FALSE), id, format(n)))
   }
-  check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
-  threads <- check_whole(threads, "threads", max = 1024)
   p <- identity_params(def, list(...), id)
   if (network) {
     check_whole(n, "n", min = 2, max = 1e9)
@@ -483,7 +490,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
     }
     drop <- check_choice(drop, names(def$drops), "drop")
   }
-  out <- if (network) verify_network(def, id, n, p, level, drop, threads) else
+  out <- if (network) verify_network(def, id, n, p, level, drop, threads, progress) else
     verify_draws(def, id, n, p, level, drop, threads)
   out
 }
@@ -501,17 +508,22 @@ verify_draws <- function(def, id, n, p, level, drop, threads) {
   cp <- def$cparams(p)
   cp <- c(cp, numeric(10 - length(cp)))
   path_acc <- .Call(C_identity, def$code, as.double(cp), n, threads)
+  # interrupted: keep the draws done (chunks merge exactly), re-signal below
+  interrupted <- isTRUE(attr(path_acc, "interrupted"))
+  if (interrupted) n <- path_acc[1, ncol(path_acc)]
   path <- t(apply(path_acc, 2, biv_estimate, estimand = def$estimand,
                   scale = attr(path_acc, "scale")))
   path <- data.frame(n = path_acc[1, ], estimate = path[, "estimate"], mcse = path[, "mcse"])
   final <- path[nrow(path), ]
   general <- if (!is.null(drop) && !is.null(def$general)) def$general(p) else NULL
-  new_verification(def, id, p, drop, theory, final$estimate, final$mcse, n, level,
-                   df = n - 1, general = general, path = path,
-                   approximation = if (!is.null(def$approximation)) def$approximation(p))
+  out <- new_verification(def, id, p, drop, theory, final$estimate, final$mcse, n, level,
+                          df = n - 1, general = general, path = path,
+                          approximation = if (!is.null(def$approximation)) def$approximation(p))
+  if (interrupted) raise_interrupt(out)
+  out
 }
 
-verify_network <- function(def, id, n, p, level, drop, threads) {
+verify_network <- function(def, id, n, p, level, drop, threads, progress = FALSE) {
   net <- p$net
   if (is.null(net)) net <- mlp(c(40, 40, 40, 40), "linear", init_glorot())
   if (!is.null(drop)) {
@@ -522,7 +534,7 @@ verify_network <- function(def, id, n, p, level, drop, threads) {
   if (is.null(layer)) layer <- if (def$quantity == "z") d else 1
   if (layer > d) abort_arg("layer", sprintf("a layer of `net`, between 1 and %d", d), layer)
   sim <- simulate_network(net, networks = n, inputs = p$batch, var_x = p$var_x,
-                          regime = "linear", level = level, threads = threads, progress = FALSE)
+                          regime = "linear", level = level, threads = threads, progress = progress)
   df <- as.data.frame(sim)
   r <- df[df$quantity == def$quantity & df$layer == layer, ]
   if (is.na(r$z)) {
@@ -698,6 +710,7 @@ plot.initvar_verification <- function(x, y, main = NULL, ylim = NULL, ...) {
 #' @inheritParams verify
 #' @param n Draws per identity (at least 10,000; networks for the Glorot
 #'   identities: 200).
+#' @param progress Show a progress bar (cli) over the identities.
 #' @param ids `NULL` (every built-in and registered identity), a character
 #'   vector of ids, or a list of identities from [new_identity()] (ids may be
 #'   mixed in).
@@ -709,7 +722,9 @@ plot.initvar_verification <- function(x, y, main = NULL, ylim = NULL, ...) {
 #' set.seed(1)
 #' verify_all(n = 1e4)
 #' @export
-verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads(), ids = NULL) {
+verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads(), ids = NULL,
+                       progress = interactive()) {
+  check_flag(progress, "progress")
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   if (is.null(ids)) ids <- c(as.list(names(identity_defs)), registered_identities())
@@ -720,10 +735,14 @@ verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads(), ids =
                     (is.character(x) && length(x) == 1), TRUE))) {
     abort_arg("ids", "NULL, a character vector of identity ids, or a list of identities from `new_identity()`", ids)
   }
-  rows <- lapply(ids, function(id) {
+  bar <- progress_bar(progress, length(ids), "verify_all")
+  rows <- lapply(seq_along(ids), function(k) {
+    id <- ids[[k]]
     nn <- if (is.character(id) && id %in% names(identity_defs) &&
               identity_defs[[id]]$estimand == "network") 200 else n
-    as.data.frame(verify(id, n = nn, level = level, threads = threads))
+    row <- as.data.frame(verify(id, n = nn, level = level, threads = threads, progress = FALSE))
+    progress_set(bar, k)
+    row
   })
   out <- do.call(rbind, rows)
   rownames(out) <- NULL

@@ -20,6 +20,7 @@
 #' @param reps Number of independent matrices per scheme (at least 2).
 #' @param level Confidence level of the agreement check.
 #' @param threads Number of threads; see [initvar_threads()].
+#' @param progress Show a progress bar (cli) over the schemes.
 #' @return A data frame of class `initvar_scheme_comparison`, one row per
 #'   scheme: `scheme`, `exact` (variance), `estimate`, `mcse`, `z`
 #'   (`(estimate - exact) / mcse`), `lower` and `upper` (confidence interval
@@ -32,7 +33,8 @@
 #' @export
 compare_schemes <- function(fan_in = 512, fan_out = fan_in,
                             schemes = default_schemes(), reps = 10,
-                            level = 0.99, threads = initvar_threads()) {
+                            level = 0.99, threads = initvar_threads(),
+                            progress = interactive()) {
   check_whole(fan_in, "fan_in")
   check_whole(fan_out, "fan_out")
   check_whole(reps, "reps", min = 2, max = 1e6)
@@ -44,7 +46,9 @@ compare_schemes <- function(fan_in = 512, fan_out = fan_in,
   if (is.null(names(schemes))) {
     names(schemes) <- vapply(schemes, function(s) s$label, "")
   }
+  bar <- progress_bar(progress, length(schemes), "compare_schemes")
   rows <- lapply(names(schemes), function(nm) {
+    on.exit(progress_set(bar, match(nm, names(schemes))))
     s <- schemes[[nm]]
     mu <- weight_mean(s, fan_in, fan_out)
     exact <- weight_variance(s, fan_in, fan_out)
@@ -167,6 +171,7 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
 #'   `gradient_ratio` (for each initialization, the simulated
 #'   \eqn{Var(\partial C / \partial s)} of the top hidden layer over that of
 #'   the first) and `file`, the path of the figure.
+#' @param progress Show progress bars (cli); never when `quiet`.
 #' @examples
 #' \donttest{
 #' set.seed(1)
@@ -177,7 +182,8 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
 #' @export
 glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
                           file = file.path(tempdir(), "glorot_report.png"),
-                          level = 0.99, threads = initvar_threads(), quiet = FALSE) {
+                          level = 0.99, threads = initvar_threads(), quiet = FALSE,
+                          progress = interactive()) {
   check_whole(networks, "networks", min = 2, max = 1e6)
   check_whole(inputs, "inputs", min = 2, max = 1e6)
   check_whole(width, "width", max = 1e5)
@@ -193,7 +199,7 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
   sims <- lapply(inits, function(init) {
     simulate_network(mlp(widths, acts, init), networks = networks, inputs = inputs,
                      grad = "softmax", level = level, threads = threads, nbins = 100,
-                     progress = !quiet && interactive())
+                     progress = check_flag(progress, "progress") && !quiet)
   })
   paper <- function(qq, i) {
     switch(qq, z = sprintf("z^%d", i), grad_s = sprintf("dC/ds^%d", i - 1),

@@ -157,8 +157,23 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' @param threads Number of threads; see [initvar_threads()]. Networks run
 #'   concurrently, so R's BLAS should be single-threaded.
 #' @param cl A `parallel` cluster, or `NULL`.
-#' @param progress Show a progress bar when the run takes more than two
-#'   seconds.
+#' @param progress Show a progress bar (cli) when the run takes more than two
+#'   seconds; never when not interactive, unless `TRUE` is given.
+#' @param resume `NULL`, or a partial result of an interrupted run (from
+#'   [last_partial()], or the `partial` field of the interrupt condition) to
+#'   continue: its network, inputs, seed and settings are used (the other
+#'   arguments but `networks`, `threads`, `cl` and `progress` are ignored)
+#'   and the result is identical to an uninterrupted run of `networks`
+#'   networks.
+#' @section Interrupts:
+#' Ctrl-C stops the run within about a second, with one or several threads
+#' or a cluster. The blocks of 8 networks merged so far are kept: the
+#' interrupt is re-signalled as a condition of class `initvar_interrupt`
+#' whose `partial` field is the result for those networks, also kept in
+#' [last_partial()], and `resume = ` continues it. A cluster worker that
+#' fails gives an error (class `initvar_worker_error`) naming the worker,
+#' with the blocks merged before it in its `partial` field. After an
+#' interrupt, a cluster's workers may still be busy: stop and restart it.
 #' @return An `initvar_simulation` object: `summary()` and `as.data.frame()`
 #'   give per layer and quantity the `prediction`, `estimate`, `mcse`, the
 #'   interval `lower`, `upper`, the log-scale `z`, `p_value`, the verdict
@@ -178,7 +193,14 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                              grad = c("normal", "softmax"), var_grad = 1,
                              regime = c("mean_field", "linear"), nbins = 60,
                              level = 0.95, threads = initvar_threads(),
-                             cl = NULL, progress = interactive()) {
+                             cl = NULL, progress = interactive(), resume = NULL) {
+  if (!is.null(resume)) {
+    check_resume(resume, networks)
+    net <- resume$net
+    a <- resume$resume$args
+    inputs <- a$inputs; input <- a$input; var_x <- a$var_x; grad <- a$grad
+    var_grad <- a$var_grad; regime <- a$regime; nbins <- a$nbins; level <- a$level
+  }
   check_mlp(net)
   check_whole(networks, "networks", min = 2, max = 1e9)
   X <- NULL
@@ -205,7 +227,10 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   threads <- check_whole(threads, "threads", max = 1024)
   if (!is.null(cl) && !inherits(cl, "cluster")) abort_arg("cl", "a `parallel` cluster or NULL", cl)
-  setup <- sim_setup(net, inputs, input_code, var_x, X, grad, var_grad, nbins)
+  args <- list(inputs = inputs, input = input, var_x = var_x, grad = grad, var_grad = var_grad,
+               regime = regime, nbins = nbins, level = level)
+  setup <- if (is.null(resume)) sim_setup(net, inputs, input_code, var_x, X, grad, var_grad, nbins) else
+    resume$resume$setup
   spec <- setup$spec
   pred <- setup$pred
   hrange <- setup$hrange
@@ -217,55 +242,73 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     list(s, min(sim_block_size, networks - s))
   }
   # blocks are merged as they arrive, in block order: memory does not grow
-  # with `networks`
-  acc <- hist <- NULL
+  # with `networks`. The state is replaced in one assignment, so that an
+  # interrupt never leaves it half updated. Merging into zeros copies.
+  st <- if (is.null(resume)) {
+    list(acc = numeric(13 * 4 * d), hist = numeric((nbins + 2) * 3 * d), blocks = 0L)
+  } else {
+    resume$resume[c("acc", "hist", "blocks")]
+  }
   add <- function(r) {
-    if (is.null(acc)) {
-      acc <<- r[[1]]
-      hist <<- r[[2]]
-    } else {
-      acc <<- .Call(C_merge_acc, acc, r[[1]])
-      hist <<- hist + r[[2]]
-    }
+    st <<- list(acc = .Call(C_merge_acc, st$acc, r[[1]]), hist = st$hist + r[[2]],
+                blocks = st$blocks + 1L)
   }
   t0 <- proc.time()[["elapsed"]]
-  if (is.null(cl)) {
-    bar <- NULL
-    on.exit(if (!is.null(bar)) close(bar), add = TRUE)
-    workspace <- .Call(C_workspace, spec, threads)
-    for (k in seq_len(nblocks)) {
-      add(sim_block_worker(block(k), spec, threads, workspace))
-      if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && k < nblocks) {
-        bar <- utils::txtProgressBar(min = 0, max = nblocks, style = 3, file = stderr())
-      }
-      if (!is.null(bar)) utils::setTxtProgressBar(bar, k)
-    }
-  } else {
-    # rounds of a bounded number of blocks, merged in block order
-    round <- 64L * length(cl)
-    for (r0 in seq(1, nblocks, by = round)) {
-      ks <- r0:min(r0 + round - 1, nblocks)
-      for (r in parallel::parLapply(cl, lapply(ks, block), sim_block_worker,
-                                    spec = spec, threads = threads)) add(r)
-    }
+  result <- function(partial = FALSE) {
+    done <- if (partial) min(networks, st$blocks * sim_block_size) else networks
+    out <- structure(list(net = net, networks = done, inputs = inputs,
+                          input = if (input_code == 3L) "matrix" else input, var_x = var_x,
+                          grad = grad, var_grad = var_grad, regime = regime, level = level,
+                          prediction = pred, acc = array(st$acc, c(13, 4, d)),
+                          hist = array(st$hist, c(nbins + 2, 3, d)),
+                          scale = matrix(spec$scale, 4), cv2 = cv2,
+                          hrange = array(hrange, c(2, 3, d)),
+                          seconds = proc.time()[["elapsed"]] - t0),
+                     class = "initvar_simulation")
+    if (partial) out$resume <- c(st, list(setup = setup, args = args))
+    # no across-neuron variance for a layer of width 1: NA, not NaN
+    one <- which(net$widths[-1] == 1)
+    if (length(one)) out$acc[12:13, , one] <- NA_real_
+    out
   }
-  dim(acc) <- c(13, 4, d)
-  dim(hist) <- c(nbins + 2, 3, d)
-  bad <- which(!is.finite(acc[1:11, , , drop = FALSE]), arr.ind = TRUE)
+  bar <- progress_bar(progress, nblocks, "simulate_network")
+  failure <- NULL
+  interrupted <- tryCatch({
+    if (is.null(cl)) {
+      workspace <- .Call(C_workspace, spec, threads)
+      for (k in seq_len(nblocks - st$blocks) + st$blocks) {
+        r <- sim_block_worker(block(k), spec, threads, workspace)
+        if (is.null(r)) break   # interrupted in C: this block is abandoned
+        add(r)
+        progress_set(bar, k)
+      }
+    } else {
+      # rounds of one block per worker, merged in block order
+      while (st$blocks < nblocks) {
+        ks <- seq_len(min(length(cl), nblocks - st$blocks)) + st$blocks
+        round <- sim_cluster_round(cl, lapply(ks, block), spec, threads)
+        for (r in round$results) add(r)
+        if (!is.na(round$failed)) {
+          b <- block(ks[round$failed])
+          failure <- list(round$failed, length(cl), round$message, b[[1]] + 1, b[[1]] + b[[2]])
+          break
+        }
+        progress_set(bar, st$blocks)
+      }
+    }
+    st$blocks < nblocks && is.null(failure)
+  }, interrupt = function(e) TRUE)
+  if (interrupted) raise_interrupt(result(partial = TRUE))
+  if (!is.null(failure)) do.call(worker_error, c(failure, list(result(partial = TRUE))))
+  out <- result()
+  bad <- which(!is.finite(out$acc[1:11, , , drop = FALSE]), arr.ind = TRUE)
   if (length(bad)) {
     abort(sprintf(paste0(
       "the simulation of `net` over- or underflowed double precision at layer %d (%s): ",
       "its values are too large or too small to square. Rescale `var_x` or the weights."),
       bad[1, 3], quantities[[bad[1, 2]]]))
   }
-  structure(list(net = net, networks = networks, inputs = inputs,
-                 input = if (input_code == 3L) "matrix" else input, var_x = var_x,
-                 grad = grad, var_grad = var_grad, regime = regime, level = level,
-                 prediction = pred, acc = acc, hist = hist, scale = matrix(spec$scale, 4),
-                 cv2 = cv2,
-                 hrange = array(hrange, c(2, 3, d)),
-                 seconds = proc.time()[["elapsed"]] - t0),
-            class = "initvar_simulation")
+  out
 }
 
 # Predictions, reference points, histogram ranges and the engine's spec,
@@ -280,6 +323,11 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
     linear = tryCatch(predict_variance(net, var_x, var_grad, "linear", grad), error = function(e) NULL),
     mean_field = tryCatch(predict_variance(net, var_x, var_grad, "mean_field", grad), error = function(e) NULL))
   mf <- pred$mean_field
+  if (!is.null(mf) && !all(vapply(mf, function(v) !is.numeric(v) || all(is.finite(v)), TRUE))) {
+    # an overflowing (or NaN) prediction is no prediction: no reference
+    # points or histogram ranges from it; the engine reports an overflow
+    pred$mean_field <- mf <- NULL
+  }
   center <- rbind(s = if (is.null(mf)) numeric(d) else mf$mean_s,
                   z = if (is.null(mf)) numeric(d) else mf$mean_z,
                   g = 0, w = 0)
@@ -294,7 +342,9 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
     # No prediction to centre the moments on (weights with a non-zero mean):
     # take the reference points from a pilot run of network 0, so that power
     # sums are accumulated near the means and lose no digits to an offset.
-    pilot <- .Call(C_simulate_block, spec, 0, 1L, 1L, NULL)[[1]]
+    pilot <- .Call(C_simulate_block, spec, 0, 1L, 1L, NULL)
+    if (is.null(pilot)) raise_interrupt()
+    pilot <- pilot[[1]]
     pa <- array(pilot, c(13, 4, d))
     pm <- matrix(pa[2, , ], 4, d)                  # means: quantity x layer
     pv <- matrix(pa[3, , ] / pa[1, , ], 4, d)      # variances

@@ -12,6 +12,7 @@
 #include "checks.h"
 #include "moments.h"
 #include "activations.h"
+#include "interrupt.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -215,10 +216,21 @@ static void check_params(int code, const double *p)
     }
 }
 
+static void mark_interrupted(SEXP x)
+{
+    SEXP sym = install("interrupted");
+    SEXP flag = PROTECT(ScalarLogical(TRUE));
+    setAttrib(x, sym, flag);
+    UNPROTECT(1);
+}
+
 /* C_identity(code, params, n, threads): a matrix with one packed bivariate
    accumulator (IV_BIV_LEN rows) per checkpoint: after 1, 2, 4, ... chunks
    and after the last, of the draws divided by attribute "scale" (two powers
-   of 2). Seed from R's RNG. */
+   of 2). Seed from R's RNG.
+   On a user interrupt it stops at the end of the current batch of chunks
+   and returns the checkpoints so far, the last one holding every chunk
+   done, with attribute "interrupted" = TRUE (R code re-signals it). */
 SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
 {
     int code = iv_int_arg(code_, "code");
@@ -249,10 +261,18 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
     iv_biv *part = (iv_biv *) R_alloc(BATCH, sizeof(iv_biv));
     iv_biv acc;
     iv_biv_zero(&acc);
-    int k = 0;
+    int k = 0, interrupted = 0;
     R_xlen_t next = 1;
-    for (R_xlen_t start = 0; start < nchunks; start += BATCH) {
-        R_xlen_t end = start + BATCH < nchunks ? start + BATCH : nchunks;
+    /* chunks per batch (between two interrupt checks): about 2^22 terms of
+       work in all, at least one chunk per thread; merging is in chunk order
+       whatever the batch, so this does not change the result */
+    double chunk_work = (double) L * (sizes[code] ? p[0] : 1);
+    R_xlen_t bsz = (R_xlen_t) (4194304.0 / chunk_work);
+    if (bsz > BATCH) bsz = BATCH;
+    if (bsz < nth) bsz = nth;
+    if (bsz < 1) bsz = 1;
+    for (R_xlen_t start = 0; start < nchunks; start += bsz) {
+        R_xlen_t end = start + bsz < nchunks ? start + bsz : nchunks;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static)
 #endif
@@ -267,7 +287,13 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
                 while (next <= c + 1) next *= 2;
             }
         }
-        R_CheckUserInterrupt();
+        if (end < nchunks && iv_interrupted()) {
+            interrupted = 1;
+            /* the last checkpoint holds every chunk done */
+            if (k == 0 || REAL(ans)[(R_xlen_t) IV_BIV_LEN * (k - 1)] != acc.n)
+                iv_biv_pack(&acc, out + (R_xlen_t) IV_BIV_LEN * (k < nck ? k++ : k - 1));
+            break;
+        }
     }
     /* fewer checkpoints than reserved when nchunks is a power of 2 */
     int nprot = 1;
@@ -277,6 +303,7 @@ SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
         ans = trimmed;
         nprot++;
     }
+    if (interrupted) mark_interrupted(ans);
     /* the accumulators hold u / su and v / sv */
     SEXP sc = PROTECT(allocVector(REALSXP, 2));
     REAL(sc)[0] = su;

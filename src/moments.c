@@ -142,6 +142,9 @@ SEXP C_moments(SEXP x, SEXP y)
     if (y != R_NilValue && (!isReal(y) || XLENGTH(y) != n))
         error("`y` must be NULL or a double vector as long as `x`.");
     const double *px = REAL(x), *py = y == R_NilValue ? NULL : REAL(y);
+    for (R_xlen_t i = 0; i < n; i++)
+        if (!R_FINITE(px[i]) || (py && !R_FINITE(py[i])))
+            error("`x` and `y` must be finite.");
     iv_biv acc, ch;
     iv_biv_zero(&acc);
     for (R_xlen_t start = 0; start < n; start += 65536) {

@@ -25,6 +25,7 @@
 #include "checks.h"
 #include "moments.h"
 #include "activations.h"
+#include "interrupt.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -114,6 +115,7 @@ static void read_spec(SEXP spec, spec_t *sp)
             error("`spec$X` must be a batch x n0 double matrix.");
         sp->X = REAL(X);
     } else if (sp->input == 1 || sp->input == 2) {
+        if (X != R_NilValue) error("`spec$X` must be NULL for random inputs.");
         sp->X = NULL;
         if (sp->var_x < 0) error("`spec$var_x` must be non-negative.");
     } else {
@@ -307,8 +309,9 @@ SEXP C_workspace(SEXP spec, SEXP threads)
 
 /* ---- activations ----------------------------------------------------- */
 
-/* f and f' of an R function, applied to x[0..n); main thread only. */
-static void act_r(SEXP fl, double *x, double *z, R_xlen_t n)
+/* f and f' of an R function, applied to x[0..n); main thread only.
+   `layer` (1-based) is for the error messages. */
+static void act_r(SEXP fl, double *x, double *z, R_xlen_t n, int layer)
 {
     SEXP v = PROTECT(allocVector(REALSXP, n));
     memcpy(REAL(v), x, n * sizeof(double));
@@ -320,9 +323,17 @@ static void act_r(SEXP fl, double *x, double *z, R_xlen_t n)
         UNPROTECT(1);
         PROTECT(res);
         if (TYPEOF(res) != REALSXP || XLENGTH(res) != n)
-            error("the activation's %s must return a numeric vector as long as its input.",
-                  k == 0 ? "f" : "df");
-        memcpy(k == 0 ? z : x, REAL(res), n * sizeof(double));
+            error("`net`: the activation's %s (layer %d) must return a numeric vector "
+                  "as long as its input (%.0f values), not one of type %s and length %.0f.",
+                  k == 0 ? "f" : "df", layer, (double) n, type2char(TYPEOF(res)),
+                  (double) XLENGTH(res));
+        const double *rv = REAL(res), *in = REAL(v);
+        for (R_xlen_t t = 0; t < n; t++)
+            if (!R_FINITE(rv[t]) && R_FINITE(in[t]))
+                error("`net`: the activation's %s (layer %d) returned %s for the finite "
+                      "input %g.", k == 0 ? "f" : "df", layer,
+                      ISNAN(rv[t]) ? "NaN" : "an infinite value", in[t]);
+        memcpy(k == 0 ? z : x, rv, n * sizeof(double));
         UNPROTECT(2);
     }
     UNPROTECT(1);
@@ -429,9 +440,21 @@ static void row_powers(const double *Z, int B, int n, double is, double *rp)
     }
 }
 
+/* A summary whose moments are not finite: the values overflowed. */
+static int summary_bad(const double *out)
+{
+    for (int k = 1; k < 7; k++) if (!R_FINITE(out[k])) return 1;
+    return 0;
+}
+
 /* Simulate network `net`, writing its summaries to res (NSUM x NQ x d) and
-   adding its histogram counts to ws->hist. */
-static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
+   adding its histogram counts to ws->hist. Returns 0, or 1 if it stopped
+   early for an interrupt (stop may be NULL: never stop). *bad is set to
+   1 + q + NQ * i for the first (quantity q, layer i) whose moments are not
+   finite, else left alone. The histogram counts of a stopped network are
+   partial: the caller discards the whole call then. */
+static int run_network(const spec_t *sp, work_t *ws, double net, double *res,
+                       iv_stop_t *stop, int *bad)
 {
     const int d = sp->d, B = sp->batch, nb = sp->nbins;
     const uint64_t base = (uint64_t) net * (uint64_t) (2 * d + 2);
@@ -454,13 +477,16 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
     const double *Zin = X;
     row_powers(X, B, sp->w[0], 1 / sp->scale[Q_W], ws->rowz);
 
-    /* forward */
+    /* forward; checks for an interrupt around every matrix product */
     for (int i = 0; i < d; i++) {
         int nin = sp->w[i], nout = sp->w[i + 1];
+        if (iv_poll(stop)) return 1;
         draw_layer(sp, ws, i, base);
         double *S = ws->S[i], *Z = ws->Z[i + 1];
+        if (iv_poll(stop)) return 1;
         F77_CALL(dgemm)("N", "N", &B, &nout, &nin, &one, Zin, &B, ws->W[i], &nin,
                         &zero, S, &B FCONE FCONE);
+        if (iv_poll(stop)) return 1;
         const double cs = sp->center[Q_S + NQ * i], cz = sp->center[Q_Z + NQ * i];
         const double iss = 1 / sp->scale[Q_S + NQ * i], isz = 1 / sp->scale[Q_Z + NQ * i];
         const double hlo = sp->hrange[6 * i], hsc = nb / (sp->hrange[6 * i + 1] - hlo);
@@ -482,7 +508,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
                 for (int b = 0; b < B; b++) S[b + (R_xlen_t) k * B] += bk;
             }
             memcpy(ws->dZ, S, n * sizeof(double));     /* keep s for its moments */
-            act_r(VECTOR_ELT(sp->rfuns, i), S, Z, n);  /* Z = f(s), S = f'(s) */
+            act_r(VECTOR_ELT(sp->rfuns, i), S, Z, n, i + 1);  /* Z = f(s), S = f'(s) */
         }
         for (int k = 0; k < nout; k++) {
             const double bk = ws->bias[k];
@@ -512,6 +538,8 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
         double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;
         row_powers(Z, B, nout, i + 1 < d ? 1 / sp->scale[Q_W + NQ * (i + 1)] : 1, rz);
         summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(rc, rd, B, nout));
+        if (*bad == 0 && summary_bad(res + NSUM * (Q_S + NQ * i))) *bad = 1 + Q_S + NQ * i;
+        if (*bad == 0 && summary_bad(res + NSUM * (Q_Z + NQ * i))) *bad = 1 + Q_Z + NQ * i;
         Zin = Z;
     }
 
@@ -544,6 +572,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
     /* backward */
     for (int i = d - 1; i >= 0; i--) {
         int nin = sp->w[i], nout = sp->w[i + 1];
+        if (iv_poll(stop)) return 1;
         const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
         const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
         const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
@@ -572,6 +601,8 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
         for (int p = 0; p < 4; p++)
             for (int b = 0; b < B; b++) pw[p] += rz[p * B + b] * rg[p * B + b];
         summarize(res + NSUM * (Q_W + NQ * i), n * nin, pw, 0.0, NAN);
+        if (*bad == 0 && summary_bad(res + NSUM * (Q_G + NQ * i))) *bad = 1 + Q_G + NQ * i;
+        if (*bad == 0 && summary_bad(res + NSUM * (Q_W + NQ * i))) *bad = 1 + Q_W + NQ * i;
         /* histogram of the weight gradients of the first example */
         const double *Zi = i == 0 ? X : ws->Z[i];
         for (int k = 0; k < nout; k++) {
@@ -587,6 +618,7 @@ static void run_network(const spec_t *sp, work_t *ws, double net, double *res)
             double *tmp = G; G = dZ; dZ = tmp;
         }
     }
+    return 0;
 }
 
 /* C_simulate_block(spec, first, count, threads, workspace): list(acc, hist).
@@ -621,12 +653,18 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
     }
     size_t stride = (size_t) NSUM * NQ * d;
     double *res = (double *) R_alloc(stride * cnt, sizeof(double));
+    int *bad = (int *) R_alloc(cnt, sizeof(int));
+    memset(bad, 0, (size_t) cnt * sizeof(int));
 
+    /* An interrupt stops every thread between two phases of a network (a
+       matrix product at most); the block is then abandoned and NULL
+       returned, with nothing left allocated but R memory and the
+       workspace, which its external pointer owns. The caller keeps the
+       blocks merged before and re-signals the interrupt. */
+    iv_stop_t stop = { 0 };
     if (nth == 1) {
-        for (int j = 0; j < cnt; j++) {
-            run_network(&sp, ws, f0 + j, res + stride * j);
-            R_CheckUserInterrupt();
-        }
+        for (int j = 0; j < cnt && !stop.stop; j++)
+            run_network(&sp, ws, f0 + j, res + stride * j, &stop, bad + j);
     } else {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static, 1)
@@ -637,7 +675,19 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
 #else
             work_t *w = ws;
 #endif
-            run_network(&sp, w, f0 + j, res + stride * j);
+            if (!stop.stop) run_network(&sp, w, f0 + j, res + stride * j, &stop, bad + j);
+        }
+    }
+    if (stop.stop) return R_NilValue;
+    for (int j = 0; j < cnt; j++) {
+        if (bad[j]) {
+            static const char *qn[NQ] = { "pre-activations s", "activations z",
+                                          "gradients dC/ds", "weight gradients dC/dW" };
+            int q = (bad[j] - 1) % NQ, layer = (bad[j] - 1) / NQ + 1;
+            error("`net`: the %s of layer %d overflowed (their moments are not finite "
+                  "in network %.0f): the variance grows too fast through this network "
+                  "for its initialization and inputs; see predict_variance().",
+                  qn[q], layer, f0 + j);
         }
     }
 
@@ -703,7 +753,8 @@ SEXP C_network_trace(SEXP spec, SEXP net)
         ws.trace_g[i] = REAL(VECTOR_ELT(lists[4], i));
     }
     double *res = (double *) R_alloc((size_t) NSUM * NQ * d, sizeof(double));
-    run_network(&sp, &ws, j, res);
+    int bad = 0;
+    run_network(&sp, &ws, j, res, NULL, &bad);
     memcpy(REAL(X), sp.input == 3 ? sp.X : ws.Z[0], (size_t) B * sp.w[0] * sizeof(double));
     for (int i = 0; i < d; i++) {
         memcpy(REAL(VECTOR_ELT(lists[0], i)), ws.W[i],

@@ -1,0 +1,210 @@
+# The hardening tables: every exported function and every registered C
+# routine, with a small valid call (run under gctorture), whether it is
+# fuzzed, and for the long-running ones a long call to interrupt. Read by
+# test-hardening.R (which fails when a function or routine has no entry),
+# test-interrupt.R, tools/fuzz.R, tools/gctorture.R and tools/interrupts.R.
+# In the calls, TH stands for the number of threads.
+
+hardening_net <- function(width = 3, depth = 2, act = "tanh") {
+  initvar::mlp(c(width, rep(width, depth - 1), 2), act, initvar::init_glorot())
+}
+hardening_spec <- function(net = hardening_net(), batch = 4) {
+  initvar:::sim_setup(net, batch, 1L, 1, NULL, "normal", 1, 5)$spec
+}
+hardening_mid_net <- function() {
+  initvar::mlp(c(400, rep(400, 4), 10), c(rep("tanh", 4), "linear"), initvar::init_glorot())
+}
+hardening_big_net <- function() {
+  initvar::mlp(c(1000, rep(1000, 5), 10), c(rep("tanh", 5), "linear"), initvar::init_glorot())
+}
+
+# Exported functions. gctorture: a small valid call. long: can run long,
+# interrupt: such a call (it must run well over 2 s uninterrupted), delay:
+# when to interrupt it (seconds, recycled over the runs; default in
+# tools/interrupts.R).
+hardening_exported <- list(
+  activation = list(gctorture = quote(activation("leaky_relu", 0.1))),
+  compare_schemes = list(
+    gctorture = quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2, threads = 1)),
+    long = TRUE,
+    interrupt = quote(compare_schemes(3000, 3000, reps = 100, threads = TH, progress = FALSE))),
+  default_schemes = list(gctorture = quote(default_schemes())),
+  fans = list(gctorture = quote(fans(c(4, 3, 3)))),
+  gain = list(gctorture = quote(gain("relu"))),
+  glorot_report = list(
+    gctorture = quote(glorot_report(2, 2, 3, 1, file = file.path(tempdir(), "g.png"), quiet = TRUE,
+                                    threads = 1)),
+    long = TRUE,
+    interrupt = quote(glorot_report(200, 1000, file = file.path(tempdir(), "g.png"),
+                                    threads = TH, quiet = TRUE))),
+  identities = list(gctorture = quote(identities())),
+  init_constant = list(gctorture = quote(init_constant(2))),
+  init_glorot = list(gctorture = quote(init_glorot("normal"))),
+  init_glorot_standard = list(gctorture = quote(init_glorot_standard())),
+  init_he = list(gctorture = quote(init_he())),
+  init_identity = list(gctorture = quote(init_identity())),
+  init_lecun = list(gctorture = quote(init_lecun())),
+  init_normal = list(gctorture = quote(init_normal())),
+  init_ones = list(gctorture = quote(init_ones())),
+  init_orthogonal = list(gctorture = quote(init_orthogonal())),
+  init_sparse = list(gctorture = quote(init_sparse())),
+  init_torch_default = list(gctorture = quote(init_torch_default())),
+  init_truncated_normal = list(gctorture = quote(init_truncated_normal())),
+  init_uniform = list(gctorture = quote(init_uniform())),
+  init_variance_scaling = list(gctorture = quote(init_variance_scaling())),
+  init_zeros = list(gctorture = quote(init_zeros())),
+  initvar_threads = list(gctorture = quote(initvar_threads())),
+  last_partial = list(gctorture = quote(last_partial())),
+  linear_regime = list(gctorture = quote(linear_regime("tanh", sd = c(0.5, 1)))),
+  mlp = list(gctorture = quote(mlp(c(3, 4, 2), "tanh", init_he()))),
+  plot_simulations = list(gctorture = quote({
+    grDevices::pdf(NULL)
+    on.exit(grDevices::dev.off())
+    s <- simulate_network(hardening_net(), 2, 2, threads = 1)
+    plot_simulations(list(a = s), "z")
+  })),
+  predict_variance = list(gctorture = quote(predict_variance(hardening_net()))),
+  sample_weights = list(
+    gctorture = quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
+    long = TRUE,
+    interrupt = quote(sample_weights(init_truncated_normal(0, 1, 1, 3), dim = c(15000, 15000),
+                                     threads = TH)),
+    delay = c(0.5, 1, 1.5)),
+  simulate_network = list(
+    gctorture = quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
+    long = TRUE,
+    interrupt = quote(simulate_network(hardening_big_net(), networks = 200, inputs = 1000,
+                                       threads = TH, progress = FALSE))),
+  verify = list(
+    gctorture = quote(verify("linear_var", n = 100, threads = 1)),
+    long = TRUE,
+    interrupt = quote(verify("neuron", n = 1e10, threads = TH))),
+  verify_all = list(
+    gctorture = NULL, # 200 networks per Glorot identity: too slow under gctorture
+    why = "each Glorot identity simulates 200 networks; verify() is tortured instead",
+    long = TRUE,
+    interrupt = quote(verify_all(n = 1e9, threads = TH, progress = FALSE))),
+  weight_mean = list(gctorture = quote(weight_mean(init_uniform(0, 1), 3))),
+  weight_variance = list(gctorture = quote(weight_variance(init_glorot(), c(3, 4), c(4, 2)))),
+  width_sweep = list(
+    gctorture = quote(width_sweep(c(2, 3), depth = 1, networks = 2, inputs = 2)),
+    long = TRUE,
+    interrupt = quote(width_sweep(c(500, 1000), depth = 5, networks = 200, inputs = 1000,
+                                  progress = FALSE)))
+)
+
+# Registered C routines: valid small arguments (a function, so that the spec
+# is built when needed), and for long ones a long call.
+hardening_routines <- list(
+  sample_iid = list(args = function() list(c(3, 4), 2L, c(0, 1, 0, 0), 1L),
+                    long = TRUE,
+                    interrupt = quote(.Call(initvar:::C_sample_iid, c(15000, 15000), 3L,
+                                            c(0, 1, 1, 3), TH)),
+                    delay = c(0.5, 1, 1.5)),
+  # (the fill is interruptible, LAPACK's QR that follows is not)
+  sample_orthogonal = list(args = function() list(4, 3, 1, 1L),
+                           long = TRUE,
+                           interrupt = quote(.Call(initvar:::C_sample_orthogonal, 1e8, 2, 1, TH)),
+                    delay = c(0.3, 0.6, 0.9)),
+  sample_sparse = list(args = function() list(4, 3, 1L, 0.1, 1L),
+                       long = TRUE,
+                       interrupt = quote(.Call(initvar:::C_sample_sparse, 10000, 20000, 9000L,
+                                               0.1, TH)),
+                    delay = c(0.5, 1, 1.5)),
+  openmp_threads = list(args = function() list()),
+  simulate_block = list(args = function() list(hardening_spec(), 0, 2L, 1L, NULL),
+                        long = TRUE,
+                        interrupt = quote(.Call(initvar:::C_simulate_block,
+                                                hardening_spec(hardening_big_net(), 1000),
+                                                0, 64L, TH, NULL))),
+  workspace = list(args = function() list(hardening_spec(), 1L)),
+  draw_seed = list(args = function() list()),
+  network_trace = list(args = function() list(hardening_spec(), 1)),
+  merge_acc = list(args = function() list(as.double(1:13), as.double(13:1))),
+  moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
+  identity = list(args = function() list(5L, c(10, 1, 0, 1, 1, 0, 1, 0, 0, 0), 100, 1L),
+                  long = TRUE,
+                  interrupt = quote(.Call(initvar:::C_identity, 5L,
+                                          c(100, 1, 0, 1, 1, 0, 1, 0, 0, 0), 1e12, TH)))
+)
+
+# ---- a long call in a child R process, interrupted --------------------------
+
+# Runs `expr` (with TH = threads) `reps` times in a fresh Rscript, sending
+# SIGINT `delay` seconds after each start (recycled over the runs). Returns a data frame with, per
+# run, the latency from the signal to the end of the call, how it ended
+# ("interrupt": an interrupt handler ran; "returned") and VmRSS (kB) after
+# gc(), and attribute "after": the value of `after` evaluated in the child
+# after the runs (NULL when not given). Linux only.
+interrupt_child <- function(expr, threads = 1, reps = 1, delay = 1, after = NULL,
+                            timeout = 60, lib = Sys.getenv("R_LIBS")) {
+  dir <- tempfile("intr")
+  dir.create(dir)
+  on.exit(unlink(dir, recursive = TRUE), add = TRUE)
+  f <- function(x) file.path(dir, x)
+  helper <- normalizePath(sys_helper_path())
+  child <- c(
+    "suppressPackageStartupMessages(library(initvar))",
+    sprintf("source(%s)", deparse(helper)),
+    sprintf("TH <- %dL", as.integer(threads)),
+    sprintf("expr <- quote(%s)", paste(deparse(expr), collapse = "\n")),
+    sprintf("setwd(%s)", deparse(dir)),
+    "rss <- function() { l <- grep('^VmRSS', readLines('/proc/self/status'), value = TRUE);",
+    "  as.numeric(gsub('[^0-9]', '', l)) }",
+    "writeLines(as.character(Sys.getpid()), 'pid')",
+    sprintf("for (k in seq_len(%d)) {", as.integer(reps)),
+    "  set.seed(k)",
+    "  writeLines('go', paste0('ready', k))",
+    "  how <- tryCatch({ eval(expr); 'returned' }, interrupt = function(e) 'interrupt')",
+    "  t1 <- as.numeric(Sys.time())",
+    "  invisible(gc()); invisible(gc())",
+    "  writeLines(sprintf('%.6f %s %.0f', t1, how, rss()), paste0('done', k))",
+    "}",
+    if (!is.null(after)) sprintf("saveRDS(%s, 'after.rds')", paste(deparse(after), collapse = "\n")),
+    "writeLines('ok', 'finished')")
+  writeLines(child, f("child.R"))
+  env <- if (nzchar(lib)) paste0("R_LIBS=", lib) else character()
+  system2(file.path(R.home("bin"), "Rscript"), shQuote(f("child.R")), wait = FALSE,
+          stdout = f("out.txt"), stderr = f("err.txt"), env = env)
+  wait_for <- function(path, limit) {
+    t0 <- Sys.time()
+    while (!file.exists(path)) {
+      if (as.numeric(Sys.time() - t0, units = "secs") > limit) return(FALSE)
+      Sys.sleep(0.01)
+    }
+    TRUE
+  }
+  pid <- NA
+  rows <- list()
+  for (k in seq_len(reps)) {
+    if (!wait_for(f(paste0("ready", k)), timeout)) break
+    if (is.na(pid)) pid <- as.integer(readLines(f("pid")))
+    Sys.sleep(rep_len(delay, k)[k])
+    ts <- as.numeric(Sys.time())
+    tools::pskill(pid, tools::SIGINT)
+    if (!wait_for(f(paste0("done", k)), timeout)) break
+    Sys.sleep(0.02)
+    d <- strsplit(readLines(f(paste0("done", k))), " ")[[1]]
+    rows[[k]] <- data.frame(run = k, latency = as.numeric(d[1]) - ts, how = d[2],
+                            rss_kb = as.numeric(d[3]), stringsAsFactors = FALSE)
+  }
+  ok <- wait_for(f("finished"), timeout)
+  if (!ok && !is.na(pid)) tools::pskill(pid, tools::SIGKILL)
+  out <- do.call(rbind, rows)
+  if (is.null(out)) out <- data.frame(run = integer(), latency = numeric(), how = character(),
+                                      rss_kb = numeric())
+  attr(out, "after") <- if (ok && file.exists(f("after.rds"))) readRDS(f("after.rds"))
+  attr(out, "finished") <- ok
+  attr(out, "stderr") <- if (file.exists(f("err.txt"))) readLines(f("err.txt"))
+  out
+}
+
+# Where this file is (for the child to source it).
+sys_helper_path <- function() {
+  p <- getOption("initvar.hardening_helper")
+  if (!is.null(p)) return(p)
+  for (cand in c("helper-hardening.R", "tests/testthat/helper-hardening.R")) {
+    if (file.exists(cand)) return(cand)
+  }
+  stop("cannot find helper-hardening.R")
+}

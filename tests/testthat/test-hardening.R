@@ -1,0 +1,98 @@
+# The hardening tables cover every exported function and C routine, and
+# numerical faults give a correct result or an error naming the argument.
+
+test_that("every exported function and registered routine is in the hardening tables", {
+  exported <- sort(getNamespaceExports("initvar"))
+  routines <- getDLLRegisteredRoutines("initvar")$.Call
+  missing_fun <- setdiff(exported, names(hardening_exported))
+  expect_identical(missing_fun, character(0), label = "exported functions without an entry")
+  missing_c <- setdiff(names(routines), names(hardening_routines))
+  expect_identical(missing_c, character(0), label = "registered routines without an entry")
+  expect_identical(setdiff(names(hardening_exported), exported), character(0))
+  expect_identical(setdiff(names(hardening_routines), names(routines)), character(0))
+  for (nm in names(hardening_exported)) {
+    e <- hardening_exported[[nm]]
+    # a gctorture call (or a reason why not); the fuzzer mutates it
+    expect_true(is.language(e$gctorture) || is.character(e$why), label = nm)
+    if (isTRUE(e$long)) expect_true(is.language(e$interrupt), label = paste(nm, "interrupt"))
+  }
+  for (nm in names(hardening_routines)) {
+    e <- hardening_routines[[nm]]
+    # valid arguments, as many as registered
+    expect_equal(length(e$args()), routines[[nm]]$numParameters, label = nm)
+    if (isTRUE(e$long)) expect_true(is.language(e$interrupt), label = paste(nm, "interrupt"))
+  }
+  # the long-running ones are marked long
+  for (nm in c("simulate_network", "verify", "verify_all", "width_sweep", "glorot_report",
+               "compare_schemes", "sample_weights")) {
+    expect_true(isTRUE(hardening_exported[[nm]]$long), label = nm)
+  }
+  for (nm in c("simulate_block", "identity", "sample_iid", "sample_sparse", "sample_orthogonal")) {
+    expect_true(isTRUE(hardening_routines[[nm]]$long), label = nm)
+  }
+})
+
+test_that("the small valid calls of the tables run", {
+  for (nm in names(hardening_routines)) {
+    a <- hardening_routines[[nm]]$args()
+    expect_error(do.call(.Call, c(list(get(paste0("C_", nm), asNamespace("initvar"))), a)), NA,
+                 label = nm)
+  }
+})
+
+test_that("registered routines check their argument counts", {
+  expect_error(.Call(initvar:::C_moments, 1), "argument")
+  expect_error(.Call(initvar:::C_draw_seed, 1), "argument")
+})
+
+no_nan <- function(sim) {
+  df <- as.data.frame(sim)
+  for (v in names(df)) if (is.numeric(df[[v]])) expect_false(any(is.nan(df[[v]])), label = v)
+  df
+}
+
+test_that("an overflowing network gives an error naming `net`, never NaN", {
+  set.seed(11)
+  deep <- mlp(c(10, rep(10, 60), 10), "linear", init_normal(sd = 100))
+  expect_error(simulate_network(deep, 4, 4), "`net`.*overflowed")
+  huge <- mlp(c(10, 10, 10), "selu", init_normal(sd = 1e100))
+  expect_error(simulate_network(huge, 4, 4), "`net`.*overflowed")
+  # exp in an R activation overflows to Inf for large inputs
+  ex <- mlp(c(10, 10, 10), activation("exp", f = exp, df = exp), init_normal(sd = 1e3))
+  expect_error(simulate_network(ex, 4, 4), "`net`.*infinite value")
+  # a bounded activation with huge weights saturates: finite, correct results
+  sat <- mlp(c(10, 10, 10), "tanh", init_normal(sd = 1e6))
+  df <- no_nan(simulate_network(sat, 4, 4))
+  expect_true(all(df$estimate[df$quantity == "z"] <= 1))
+})
+
+test_that("an R activation returning NaN or the wrong length is a clear error", {
+  set.seed(12)
+  nan_act <- activation("log", f = function(x) suppressWarnings(log(x)), df = function(x) 1 / x)
+  expect_error(simulate_network(mlp(c(5, 5, 5), nan_act, init_glorot()), 4, 4),
+               "`net`.*layer 1.*NaN")
+  short <- activation("short", f = function(x) x[-1], df = function(x) x)
+  expect_error(simulate_network(mlp(c(5, 5, 5), short, init_glorot()), 4, 4),
+               "`net`.*as long as its input")
+  chr <- activation("chr", f = function(x) x, df = function(x) "a")
+  expect_error(simulate_network(mlp(c(5, 5, 5), chr, init_glorot()), 4, 4), "`net`.*df")
+})
+
+test_that("widths of 1, depth 500 and var_x = 0 give correct results", {
+  set.seed(13)
+  one <- no_nan(simulate_network(mlp(c(1, 1, 1), "tanh", init_glorot()), 10, 4))
+  expect_true(all(is.na(one$across_mean)))   # no across-neuron variance for one neuron
+  expect_true(all(is.finite(one$estimate)))
+  narrow <- no_nan(simulate_network(mlp(c(5, 1, 5), "linear", init_lecun()), 200, 8))
+  expect_true(all(is.finite(narrow$estimate)))
+  deep <- mlp(rep(4, 501), "tanh", init_glorot())
+  d <- no_nan(simulate_network(deep, 4, 4))
+  expect_equal(nrow(d), 4 * 500)
+  expect_true(all(is.finite(d$estimate)))
+  zero <- no_nan(simulate_network(mlp(c(4, 4, 4), "tanh", init_glorot()), 10, 4, var_x = 0))
+  fw <- zero$quantity %in% c("s", "z", "grad_w")   # the gradients dC/ds stay random
+  expect_true(all(zero$estimate[fw] == 0))
+  expect_true(all(zero$prediction[fw] == 0))
+  g <- zero[zero$quantity == "grad_s", ]
+  expect_true(all(abs(g$z) < 6))
+})
