@@ -333,8 +333,15 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
                   g = 0, w = 0)
   hrange <- histogram_ranges(net, mf)
   seed <- .Call(C_draw_seed)
-  m2 <- if (!is.null(mf)) list(s = mf$var_s + mf$mean_s^2, z = mf$var_z + mf$mean_z^2,
-                               g = mf$var_grad_s)
+  # the scales from the mean-field prediction, else from the linear one (a
+  # product of fans and variances: the right size when the quadrature
+  # cannot say, as for a variance of 1e400)
+  lin <- pred$linear
+  m2 <- if (!is.null(mf)) {
+    list(s = mf$var_s + mf$mean_s^2, z = mf$var_z + mf$mean_z^2, g = mf$var_grad_s)
+  } else if (!is.null(lin)) {
+    list(s = lin$var_s + lin$mean_s^2, z = lin$var_z + lin$mean_z^2, g = lin$var_grad_s)
+  }
   scale <- engine_scale(net, var_x, m2)
   spec <- engine_spec(net, inputs, input_code, var_x, X, if (grad == "normal") 1L else 2L,
                       var_grad, center, nbins, hrange, seed, scale)

@@ -28,7 +28,18 @@ hardening_exported <- list(
     gctorture = quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2, threads = 1)),
     long = TRUE,
     interrupt = quote(compare_schemes(3000, 3000, reps = 100, threads = TH, progress = FALSE))),
+  critical_line = list(gctorture = quote(critical_line("tanh", 0.05))),
   default_schemes = list(gctorture = quote(default_schemes())),
+  fixed_point = list(gctorture = quote(fixed_point("tanh", 1.5, 0.05))),
+  new_identity = list(gctorture = quote(new_identity("a", Var(X) ~ 1,
+                                                     variables = list(X = function(n) rnorm(n))))),
+  phase_diagram = list(gctorture = quote(phase_diagram("relu", sigma_w2 = c(1, 3),
+                                                       sigma_b2 = c(0, 0.1)))),
+  predict_correlation = list(gctorture = quote(predict_correlation(hardening_net(), 0.5))),
+  predict_kurtosis = list(gctorture = quote(predict_kurtosis(mlp(c(3, 3, 2), "relu", init_he())))),
+  register_identity = list(gctorture = quote(register_identity(
+    new_identity("hardening_id", Var(X) ~ 1, variables = list(X = function(n) rnorm(n))),
+    overwrite = TRUE))),
   fans = list(gctorture = quote(fans(c(4, 3, 3)))),
   gain = list(gctorture = quote(gain("relu"))),
   glorot_report = list(
@@ -76,7 +87,7 @@ hardening_exported <- list(
     interrupt = quote(simulate_network(hardening_big_net(), networks = 200, inputs = 1000,
                                        threads = TH, progress = FALSE))),
   verify = list(
-    gctorture = quote(verify("linear_var", n = 100, threads = 1)),
+    gctorture = quote(verify("linear_var", n = 1e4, threads = 1)),
     long = TRUE,
     interrupt = quote(verify("neuron", n = 1e10, threads = TH))),
   verify_all = list(
@@ -122,6 +133,8 @@ hardening_routines <- list(
   network_trace = list(args = function() list(hardening_spec(), 1)),
   merge_acc = list(args = function() list(as.double(1:13), as.double(13:1))),
   moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
+  formula_moments = list(args = function() list(list(c(1, 2, 3), c(2, 3, 5)), c(0, 0), c(1, 1),
+                                                c(1L, 2L, 1L), c(0L, 0L, 2L))),
   identity = list(args = function() list(5L, c(10, 1, 0, 1, 1, 0, 1, 0, 0, 0), 100, 1L),
                   long = TRUE,
                   interrupt = quote(.Call(initvar:::C_identity, 5L,

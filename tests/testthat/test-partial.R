@@ -126,8 +126,8 @@ test_that("progress bars show when asked and stay quiet otherwise", {
     "  sim_default = out(simulate_network(net, 40, 4)),",
     "  sweep = out(width_sweep(c(4, 8, 12), depth = 2, networks = 4, inputs = 2, progress = TRUE)),",
     "  schemes = out(compare_schemes(4, 4, reps = 2, progress = TRUE)),",
-    "  all = out(verify_all(n = 1e3, progress = TRUE)),",
-    "  all_default = out(verify_all(n = 1e3)),",
+    "  all = out(verify_all(n = 1e4, progress = TRUE)),",
+    "  all_default = out(verify_all(n = 1e4)),",
     "  net_id = out(verify('glorot_forward', n = 40, progress = TRUE)),",
     "  report = out(glorot_report(24, 4, 10, 2, quiet = FALSE, progress = TRUE)))",
     "saveRDS(res, commandArgs(TRUE)[1])")
