@@ -128,8 +128,11 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' from its own streams of one seed taken from R's RNG, and networks are
 #' merged in blocks of 8 in a fixed order: the result is the same for any
 #' `threads`, and with a `parallel` cluster `cl` (for instance
-#' `parallel::makePSOCKcluster(hosts)` across machines) it is identical to
-#' the sequential run.
+#' `parallel::makePSOCKcluster(hosts)` across machines) or on the workers of
+#' a `future::plan()` (`future = TRUE`) it is identical to the sequential
+#' run. To go from one machine to a cluster: `future::plan(future::cluster,
+#' workers = c("host1", "host2"))`, then `simulate_network(..., future =
+#' TRUE)`; nothing else changes.
 #'
 #' @section Two meanings of Var(z):
 #' The prediction is the variance of one neuron over random weights and
@@ -157,6 +160,11 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' @param threads Number of threads; see [initvar_threads()]. Networks run
 #'   concurrently, so R's BLAS should be single-threaded.
 #' @param cl A `parallel` cluster, or `NULL`.
+#' @param future `TRUE` to run the blocks of networks on the workers of the
+#'   current `future::plan()` (for instance `future::plan(multisession)`, a
+#'   cluster of machines with `future::plan(cluster, workers = hosts)`, or a
+#'   scheduler through future.batchtools), with the future.apply package. The
+#'   result is identical to a sequential run with the same seed.
 #' @param progress Show a progress bar (cli) when the run takes more than two
 #'   seconds; never when not interactive, unless `TRUE` is given.
 #' @param resume `NULL`, or a partial result of an interrupted run (from
@@ -193,7 +201,13 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                              grad = c("normal", "softmax"), var_grad = 1,
                              regime = c("mean_field", "linear"), nbins = 60,
                              level = 0.95, threads = initvar_threads(),
-                             cl = NULL, progress = interactive(), resume = NULL) {
+                             cl = NULL, progress = interactive(), resume = NULL,
+                             future = FALSE) {
+  if (!is.logical(future) || length(future) != 1 || is.na(future)) abort_arg("future", "TRUE or FALSE", future)
+  if (future && !requireNamespace("future.apply", quietly = TRUE)) {
+    abort_arg("future", "FALSE when the future.apply package is not installed", future)
+  }
+  if (future && !is.null(cl)) abort_arg("future", "FALSE when a cluster `cl` is given", future)
   if (!is.null(resume)) {
     check_resume(resume, networks)
     net <- resume$net
@@ -274,7 +288,20 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   bar <- progress_bar(progress, nblocks, "simulate_network")
   failure <- NULL
   interrupted <- tryCatch({
-    if (is.null(cl)) {
+    if (isTRUE(future)) {
+      # rounds of blocks on the workers of the current future::plan(),
+      # merged in block order: each block draws from its own streams, so the
+      # result is the one of a single process
+      round_size <- 16L
+      while (st$blocks < nblocks) {
+        ks <- seq_len(min(round_size, nblocks - st$blocks)) + st$blocks
+        res <- future.apply::future_lapply(lapply(ks, block), sim_block_worker, spec = spec,
+                                           threads = 1L, future.seed = NULL,
+                                           future.packages = "initvar")
+        for (r in res) add(r)
+        progress_set(bar, st$blocks)
+      }
+    } else if (is.null(cl)) {
       workspace <- .Call(C_workspace, spec, threads)
       for (k in seq_len(nblocks - st$blocks) + st$blocks) {
         r <- sim_block_worker(block(k), spec, threads, workspace)

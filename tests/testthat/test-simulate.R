@@ -297,3 +297,18 @@ test_that("C entry points of the engine reject malformed specs", {
   set.seed(2); b <- .Call(initvar:::C_simulate_block, big, 0, 2L, 1L, NULL)
   expect_identical(a, b)
 })
+
+test_that("a future plan gives the same simulation as one process", {
+  skip_if_not_installed("future.apply")
+  skip_on_cran()
+  net <- mlp(c(20, 20, 20), "tanh", init_glorot())
+  set.seed(5100)
+  a <- simulate_network(net, 40, 8, threads = 1)
+  old <- future::plan(future::multisession, workers = 2)
+  on.exit(future::plan(old), add = TRUE)
+  set.seed(5100)
+  b <- simulate_network(net, 40, 8, future = TRUE)
+  expect_identical(a$acc, b$acc)
+  expect_identical(a$hist, b$hist)
+  expect_error(simulate_network(net, 40, 8, future = "yes"), "`future`")
+})
