@@ -456,7 +456,14 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
   if (is.character(id) && length(id) == 1 && !is.na(id)) {
     id <- if (exists(id, envir = identity_registry, inherits = FALSE)) {
       get(id, envir = identity_registry)
-    } else identity_defs[[check_choice(id, c(names(identity_defs), ls(identity_registry)), "id")]]
+    } else {
+      known <- c(names(identity_defs), ls(identity_registry))
+      if (!id %in% known && is.na(pmatch(id, known))) {
+        abort(paste0(sprintf("`id` must be a built-in or registered identity (see identities()), not \"%s\".", id),
+                     did_you_mean(id, known)))
+      }
+      identity_defs[[check_choice(id, known, "id")]]
+    }
   }
   if (!inherits(id, "initvar_identity")) {
     abort_arg("id", "a built-in or registered identity's id, an identity from `new_identity()`, or a formula", id)

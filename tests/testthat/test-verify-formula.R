@@ -314,3 +314,8 @@ test_that("verify()'s new arguments refuse bad input, naming them", {
   expect_error(new_identity("a", Var(X) ~ 1, n = 10), "`n`")
   expect_error(new_identity("a", Var(X) ~ 1, draw = 2), "`draw`")
 })
+
+test_that("a misspelled identity gets a suggestion", {
+  expect_error(verify("nueron"), "Did you mean \"neuron\"")
+  expect_error(verify("product_independant"), "Did you mean \"product_independent\"")
+})
