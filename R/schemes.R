@@ -594,36 +594,15 @@ mills_tails <- function(x) {
   c(R = R, K = K, L = L)
 }
 
-# Gauss-Legendre rule on [-1/2, 1/2] (weights summing to 1), by Newton's
-# method on the Legendre polynomial from Chebyshev-like starting points.
+# Gauss-Legendre rule on [-1/2, 1/2] (weights summing to 1).
 gl_cache <- new.env(parent = emptyenv())
 gauss_legendre_half <- function(n) {
   key <- as.character(n)
   if (!is.null(gl_cache[[key]])) return(gl_cache[[key]])
-  x <- cos(pi * (seq_len(n) - 0.25) / (n + 0.5))
-  for (it in 1:100) {
-    p0 <- rep(1, n)
-    p1 <- x
-    for (k in seq_len(n - 1) + 1) {
-      p2 <- ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-      p0 <- p1
-      p1 <- p2
-    }
-    dp <- n * (x * p1 - p0) / (x^2 - 1)
-    dx <- p1 / dp
-    x <- x - dx
-    if (max(abs(dx)) < 1e-16) break
-  }
-  p0 <- rep(1, n)
-  p1 <- x
-  for (k in seq_len(n - 1) + 1) {
-    p2 <- ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-    p0 <- p1
-    p1 <- p2
-  }
-  dp <- n * (x * p1 - p0) / (x^2 - 1)
-  w <- 2 / ((1 - x^2) * dp^2)
-  rule <- list(x = rev(x) / 2, w = rev(w) / sum(w))
+  # the Legendre recurrence, by Golub-Welsch (R/quadrature.R)
+  k <- seq_len(n - 1)
+  gl <- golub_welsch(rep(0, n), k / sqrt(4 * k^2 - 1))
+  rule <- list(x = gl$x / 2, w = gl$w)
   gl_cache[[key]] <- rule
   rule
 }
