@@ -768,14 +768,15 @@ print.initvar_verifications <- function(x, ...) {
   tab <- data.frame(
     id = x$id,
     n = format(x$n, big.mark = ",", scientific = FALSE, trim = TRUE),
-    theoretical = f(x$theoretical), estimate = f(x$estimate),
+    theory = f(x$theoretical), estimate = f(x$estimate),
     mcse = formatC(x$mcse, digits = 2, format = "g"),
     z = formatC(x$z, digits = 2, format = "f"),
     p = formatC(x$p_value, digits = 2, format = "g"),
-    p_holm = formatC(x$p_holm, digits = 2, format = "g"),
-    verdict = ifelse(is.na(x$consistent), "-", ifelse(x$consistent, "consistent", "NOT consistent")),
+    holm = formatC(x$p_holm, digits = 2, format = "g"),
+    ok = ifelse(is.na(x$consistent), "-", ifelse(x$consistent, "yes", "NO")),
     stringsAsFactors = FALSE)
-  cat(sprintf("<initvar verifications> %d identities, level %s each\n\n", nrow(x), format(level)))
+  cat(sprintf("<initvar verifications> %d identities, level %s each (holm: Holm-adjusted p)\n\n",
+              nrow(x), format(level)))
   print(tab, row.names = FALSE, right = FALSE)
   fam <- all(x$consistent_holm, na.rm = TRUE)
   cat("\n", strwrap(sprintf(paste(
