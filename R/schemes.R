@@ -628,9 +628,10 @@ dist_moments <- function(r) {
 
 # Fans and the matrix a scheme works on, from fan_in/fan_out or from dim.
 layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
+  # checked even when no `dim` uses it: a bad value is never ignored
+  layout <- check_choice(layout, c("torch", "keras"), "layout")
   if (!is.null(dim)) {
     dim <- check_dim(dim, "dim")
-    layout <- check_choice(layout, c("torch", "keras"), "layout")
     if (length(dim) == 1 && (scheme$family %in% c("identity", "orthogonal", "sparse"))) {
       abort_arg("dim", sprintf("a shape with at least 2 dimensions for `init_%s()`",
                                scheme$family), dim)
@@ -781,6 +782,7 @@ resolve_for <- function(scheme, shape) {
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                             layout = c("torch", "keras")) {
   check_scheme(scheme)
+  layout <- check_choice(layout, c("torch", "keras"), "layout")
   if (!is.null(dim)) check_dim(dim, "dim")   # even where the scheme ignores it
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
@@ -797,6 +799,7 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                         layout = c("torch", "keras")) {
   check_scheme(scheme)
+  layout <- check_choice(layout, c("torch", "keras"), "layout")
   if (!is.null(dim)) check_dim(dim, "dim")   # even where the scheme ignores it
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)

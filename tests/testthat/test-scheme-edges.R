@@ -181,3 +181,13 @@ test_that("vector fans of weight_variance(): equal lengths or length 1", {
   expect_error(weight_variance(s, c(10, NA), 5), "`fan_in`")
   expect_error(weight_variance(s, c(10, 20), c(5, 0)), "`fan_out`")
 })
+
+test_that("a bad `layout` is an error even without `dim`", {
+  expect_error(weight_variance(init_glorot(), 10, 20, layout = "jax"), "`layout`")
+  expect_error(weight_mean(init_glorot(), 10, 20, layout = 3), "`layout`")
+  expect_error(sample_weights(init_glorot(), 10, 20, layout = "caffe"), "`layout`")
+})
+
+test_that("a bad `layout` is an error with vector fans too", {
+  expect_error(weight_variance(init_glorot(), c(10, 20), c(20, 30), layout = "jax"), "`layout`")
+})
