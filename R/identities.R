@@ -440,7 +440,7 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
                    threads = initvar_threads(), draw = NULL, params = list(), future = FALSE,
                    progress = interactive()) {
   check_flag(progress, "progress")
-  if (!is.logical(future) || length(future) != 1 || is.na(future)) abort_arg("future", "TRUE or FALSE", future)
+  check_future(future)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   threads <- check_whole(threads, "threads", max = 1024)
   if (!is.list(params) || (length(params) && (is.null(names(params)) || any(!nzchar(names(params)))))) {

@@ -56,11 +56,6 @@ last_partial <- function(clear = FALSE) {
 
 # ---- progress bars (cli) ----------------------------------------------------
 
-check_flag <- function(x, arg) {
-  if (!is.logical(x) || length(x) != 1 || is.na(x)) abort_arg(arg, "TRUE or FALSE", x)
-  invisible(x)
-}
-
 # A cli progress bar in the caller's frame (closed when it returns), or
 # NULL when `show` (the `progress` argument) is FALSE.
 progress_bar <- function(show, total, name, .envir = parent.frame()) {

@@ -203,10 +203,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                              level = 0.95, threads = initvar_threads(),
                              cl = NULL, progress = interactive(), resume = NULL,
                              future = FALSE) {
-  if (!is.logical(future) || length(future) != 1 || is.na(future)) abort_arg("future", "TRUE or FALSE", future)
-  if (future && !requireNamespace("future.apply", quietly = TRUE)) {
-    abort_arg("future", "FALSE when the future.apply package is not installed", future)
-  }
+  check_future(future)
   if (future && !is.null(cl)) abort_arg("future", "FALSE when a cluster `cl` is given", future)
   if (!is.null(resume)) {
     check_resume(resume, networks)

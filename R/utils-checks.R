@@ -137,3 +137,18 @@ check_dim <- function(dim, arg = "dim") {
 
 # A whole number written out in full with thousands separators.
 big_number <- function(x) formatC(x, format = "f", digits = 0, big.mark = ",")
+
+check_flag <- function(x, arg) {
+  if (!is.logical(x) || length(x) != 1 || is.na(x)) abort_arg(arg, "TRUE or FALSE", x)
+  invisible(x)
+}
+
+# `future = TRUE` distributes work on the current future::plan(): it needs
+# the future.apply package.
+check_future <- function(future) {
+  check_flag(future, "future")
+  if (future && !requireNamespace("future.apply", quietly = TRUE)) {
+    abort_arg("future", "FALSE when the future.apply package is not installed", future)
+  }
+  invisible(future)
+}

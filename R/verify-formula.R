@@ -478,9 +478,6 @@ verify_formula <- function(formula, n, args, params, draw, level, threads, id = 
     abort("the formula's E(), Var() and Cov() involve no random variable.")
   }
   used_vars <- sv$vars[intersect(names(sv$vars), pf$vars_inside)]
-  if (isTRUE(future) && !requireNamespace("future.apply", quietly = TRUE)) {
-    abort_arg("future", "FALSE when the future.apply package is not installed", future)
-  }
   run <- run_formula(pf, used_vars, draw, sv$consts, n, threads, progress, isTRUE(future))
   est <- formula_estimates(run, pf, sv$consts)
   new_formula_verification(pf, est, n, level, id = id, statement = statement,
@@ -526,6 +523,10 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
     general = if (!is.null(est$general)) est$general$value,
     general_text = if (!is.null(est$general)) paste(deparse(pf$general, width.cutoff = 500L), collapse = " "),
     general_z = if (!is.null(est$general)) est$general$z else NA_real_,
+    # the same agreement rule as the verdict (an exact match: z = 0)
+    general_consistent = if (!is.null(est$general)) {
+      est$general$z == 0 || isTRUE(agreement(est$general$diff, est$general$mcse, 0, n - 1, level)$consistent)
+    },
     path = NULL, formula = pf$text), class = "initvar_verification")
 }
 
@@ -743,9 +744,9 @@ print_formula_verification <- function(x, digits = 4) {
   if (!is.null(x$warning)) cat(strwrap(paste("Warning:", x$warning), indent = 2, exdent = 4), sep = "\n")
   if (!is.null(x$general)) {
     cat(sprintf("  The general formula, %s, gives %s: %s (z = %.2f).\n", x$general_text, f(x$general),
-                if (is.na(x$general_z)) "not available" else if (abs(x$general_z) <
-                  stats::qt(1 - (1 - x$level) / 2, x$df)) "consistent with the left side" else
-                    "not consistent with the left side", x$general_z))
+                if (is.na(x$general_z)) "not available" else if (isTRUE(x$general_consistent))
+                  "consistent with the left side" else "not consistent with the left side",
+                x$general_z))
   }
   invisible(x)
 }
