@@ -1,8 +1,9 @@
 # Activation functions known by name, with their derivatives and kinks: the
 # points where f or one of its derivatives jumps, where the quadrature of
 # normal_expectation() splits its panels. `text` is the formula print()
-# shows. Each entry has a C twin in src/activations.h (same code in
-# activation_codes, R/network.R).
+# shows; `code` is the activation's code in the C engine, where act_eval()
+# (src/activations.h) evaluates it and IV_ACTIVATIONS (src/vocab.h) names
+# it (test-vocabulary.R checks that the two agree).
 
 selu_alpha <- 1.6732632423543772848170429916717
 selu_lambda <- 1.0507009873554804934193349852946
@@ -16,29 +17,29 @@ gelu_tanh_u <- function(x) gelu_tanh_c * (x + 0.044715 * x^3)
 softplus <- function(x) log1p(exp(-abs(x))) + pmax(x, 0)
 
 activation_table <- list(
-  linear = list(text = "x", f = function(x, p) x, df = function(x, p) rep(1, length(x))),
-  tanh = list(text = "tanh(x)", f = function(x, p) tanh(x), df = function(x, p) 1 - tanh(x)^2),
-  sigmoid = list(text = "1 / (1 + exp(-x))", f = function(x, p) stats::plogis(x),
+  linear = list(code = 0L, text = "x", f = function(x, p) x, df = function(x, p) rep(1, length(x))),
+  tanh = list(code = 1L, text = "tanh(x)", f = function(x, p) tanh(x), df = function(x, p) 1 - tanh(x)^2),
+  sigmoid = list(code = 2L, text = "1 / (1 + exp(-x))", f = function(x, p) stats::plogis(x),
                  df = function(x, p) { s <- stats::plogis(x); s * (1 - s) }),
-  softsign = list(text = "x / (1 + |x|)", kinks = 0, f = function(x, p) x / (1 + abs(x)),
+  softsign = list(code = 3L, text = "x / (1 + |x|)", kinks = 0, f = function(x, p) x / (1 + abs(x)),
                   df = function(x, p) 1 / (1 + abs(x))^2),
-  relu = list(text = "max(x, 0)", kinks = 0, f = function(x, p) pmax(x, 0),
+  relu = list(code = 4L, text = "max(x, 0)", kinks = 0, f = function(x, p) pmax(x, 0),
               df = function(x, p) as.double(x > 0)),
-  leaky_relu = list(text = "x if x > 0, param * x otherwise", kinks = 0,
+  leaky_relu = list(code = 5L, text = "x if x > 0, param * x otherwise", kinks = 0,
                     f = function(x, p) ifelse(x > 0, x, p * x),
                     df = function(x, p) ifelse(x > 0, 1, p), param = 0.01),
-  elu = list(text = "x if x > 0, param * (exp(x) - 1) otherwise", kinks = 0,
+  elu = list(code = 8L, text = "x if x > 0, param * (exp(x) - 1) otherwise", kinks = 0,
              f = function(x, p) ifelse(x > 0, x, p * expm1(x)),
              df = function(x, p) ifelse(x > 0, 1, p * exp(x)), param = 1),
-  selu = list(text = "1.0507 * (x if x > 0, 1.6733 * (exp(x) - 1) otherwise)", kinks = 0,
+  selu = list(code = 6L, text = "1.0507 * (x if x > 0, 1.6733 * (exp(x) - 1) otherwise)", kinks = 0,
               f = function(x, p) selu_lambda * ifelse(x > 0, x, selu_alpha * expm1(x)),
               df = function(x, p) selu_lambda * ifelse(x > 0, 1, selu_alpha * exp(x))),
-  scaled_tanh = list(text = "1.7159 * tanh(2 x / 3)", f = function(x, p) 1.7159 * tanh(2 * x / 3),
+  scaled_tanh = list(code = 7L, text = "1.7159 * tanh(2 x / 3)", f = function(x, p) 1.7159 * tanh(2 * x / 3),
                      df = function(x, p) 1.7159 * 2 / 3 * (1 - tanh(2 * x / 3)^2)),
-  gelu = list(text = "x * Phi(x), Phi the standard normal CDF (exact GELU)",
+  gelu = list(code = 9L, text = "x * Phi(x), Phi the standard normal CDF (exact GELU)",
               f = function(x, p) x * stats::pnorm(x),
               df = function(x, p) stats::pnorm(x) + x * stats::dnorm(x)),
-  gelu_tanh = list(text = "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GELU, tanh approximation)",
+  gelu_tanh = list(code = 10L, text = "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (GELU, tanh approximation)",
                    f = function(x, p) x * stats::plogis(2 * gelu_tanh_u(x)),
                    df = function(x, p) {
                      u2 <- 2 * gelu_tanh_u(x)
@@ -48,10 +49,10 @@ activation_table <- list(
                                     x * pq * 2 * gelu_tanh_c * (1 + 3 * 0.044715 * x^2))
                      a + tail
                    }),
-  silu = list(text = "x * sigmoid(x) (SiLU, swish)",
+  silu = list(code = 11L, text = "x * sigmoid(x) (SiLU, swish)",
               f = function(x, p) x * stats::plogis(x),
               df = function(x, p) stats::plogis(x) * (1 + x * stats::plogis(-x))),
-  mish = list(text = "x * tanh(softplus(x)), softplus(x) = log(1 + exp(x))",
+  mish = list(code = 12L, text = "x * tanh(softplus(x)), softplus(x) = log(1 + exp(x))",
               f = function(x, p) x * tanh(softplus(x)),
               df = function(x, p) {
                 sp <- softplus(x)
@@ -60,6 +61,14 @@ activation_table <- list(
                 tanh(sp) + x * 4 * e / (1 + e)^2 * stats::plogis(x)
               })
 )
+
+# The C codes by name; "r_function" (an R function called back from C,
+# ACT_R) comes last. An entry without a `code` has no C case yet: it runs
+# through the R-function path.
+activation_codes <- local({
+  codes <- unlist(lapply(activation_table, `[[`, "code"))
+  c(codes, r_function = max(codes) + 1L)
+})
 
 activation_aliases <- c(identity = "linear", conv1d = "linear", conv2d = "linear",
                         conv3d = "linear", conv_transpose1d = "linear",

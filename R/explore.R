@@ -36,7 +36,7 @@ plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_fiel
   quantity <- check_choice(quantity, names(quantity_titles), "quantity")
   regime <- check_choice(regime, c("both", "mean_field", "linear", "none"), "regime")
   if (is.null(col)) col <- grDevices::hcl.colors(max(length(sims), 2), "Dark 3")[seq_along(sims)]
-  pcol <- c(s = "var_s", z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")[[quantity]]
+  pcol <- quantity_prediction[[quantity]]
   rows <- lapply(names(sims), function(nm) {
     df <- as.data.frame(sims[[nm]])
     df <- df[df$quantity == quantity, ]

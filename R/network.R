@@ -1,12 +1,5 @@
 # Dense networks: mlp() and activations.
 
-# Codes shared with src/activations.h (the enum there; r_function is ACT_R,
-# always last).
-activation_codes <- c(linear = 0L, tanh = 1L, sigmoid = 2L, softsign = 3L,
-                      relu = 4L, leaky_relu = 5L, selu = 6L, scaled_tanh = 7L,
-                      elu = 8L, gelu = 9L, gelu_tanh = 10L, silu = 11L, mish = 12L,
-                      r_function = 13L)
-
 #' Activation functions
 #'
 #' `activation()` describes the nonlinearity \eqn{f} of a layer, for [mlp()],
@@ -117,10 +110,13 @@ activation <- function(name, param = NULL, f = NULL, df = NULL, kinks = NULL) {
     check_number(param, "param")
   }
   p <- param
-  structure(list(name = canon, code = activation_codes[[canon]], param = param,
+  in_c <- !is.null(entry$code)
+  structure(list(name = canon, code = if (in_c) entry$code else activation_codes[["r_function"]],
+                 param = param,
                  f = function(x) entry$f(x, p), df = function(x) entry$df(x, p),
                  kinks = if (is.null(entry$kinks)) numeric() else entry$kinks,
-                 text = entry$text, derivative = "exact (built in, C and R)"),
+                 text = entry$text,
+                 derivative = if (in_c) "exact (built in, C and R)" else "exact (built in, R)"),
             class = "initvar_activation")
 }
 
@@ -227,7 +223,9 @@ mlp <- function(widths, activation = "tanh", init = init_glorot(),
       any(!is.finite(widths)) || any(widths != round(widths)) || any(widths < 1)) {
     abort_arg("widths", "a vector of at least 2 positive whole numbers", widths)
   }
-  if (any(widths > 2^24)) abort_arg("widths", "a vector of widths no larger than 16,777,216", widths)
+  if (any(widths > max_width)) {
+    abort_arg("widths", "a vector of widths no larger than 16,777,216", widths)
+  }
   d <- length(widths) - 1L
   acts <- per_layer(activation, d, "activation",
                     function(x) inherits(x, "initvar_activation") ||
@@ -246,8 +244,76 @@ mlp <- function(widths, activation = "tanh", init = init_glorot(),
                 biases[[i]]$label)
     }
   }
-  structure(list(widths = as.double(widths), activation = acts, init = inits,
-                 bias = biases), class = "initvar_mlp")
+  layers <- lapply(seq_len(d), function(i) {
+    new_layer("dense", widths[i], widths[i + 1], activation = acts[[i]], init = inits[[i]],
+              bias = biases[[i]])
+  })
+  new_network(layers)
+}
+
+# ---- a network is a list of layers ------------------------------------------
+
+# Layer kinds. Each layer is a list with its `kind`, `n_in`, `n_out` and the
+# kind's own fields (dense: `activation`, `init`, `bias`). Its kind knows
+#   fans(layer):      the fans its weights' scheme sees;
+#   forward(layer, m2_in, mean_in, regime): the moments of its output given
+#     E[z_in^2] (and E[z_in]) of its input, in the linear regime or at
+#     infinite width: list(var_s, mean_s, var_z, mean_z, m2_z, dfd2), dfd2 =
+#     E[f'(s)^2];
+#   backward(layer, var_g): the variance of dC/dz_in from that of dC/ds;
+#   and whether the C engine runs it (its code in layer_kind_codes,
+#   src/vocab.h: the kernel the engine dispatches on).
+# A new kind (residual blocks, normalization, attention, convolutions) is a
+# new entry here, its code in the vocabularies, and its case in the engine.
+layer_kinds <- list(
+  dense = list(
+    fans = function(l) c(fan_in = l$n_in, fan_out = l$n_out),
+    forward = function(l, m2_in, mean_in, regime) {
+      v <- weight_variance(l$init, l$n_in, l$n_out)
+      bm <- weight_mean(l$bias)
+      q <- l$n_in * v * m2_in + weight_variance(l$bias)
+      if (regime == "linear") {
+        return(list(var_s = q, mean_s = bm, var_z = q, mean_z = bm, m2_z = q + bm^2, dfd2 = 1))
+      }
+      a <- l$activation
+      ex <- function(g) normal_expectation(g, sqrt(q), bm, kinks = a$kinks)
+      m1 <- ex(a$f)
+      # central moments computed centrally: E[z^2] - E[z]^2 cancels when
+      # the mean is large (a bias mean of 1e8)
+      vz <- ex(function(x) (a$f(x) - m1)^2)
+      list(var_s = q, mean_s = bm, var_z = vz, mean_z = m1, m2_z = vz + m1^2,
+           dfd2 = ex(function(x) a$df(x)^2))
+    },
+    backward = function(l, var_g) l$n_out * weight_variance(l$init, l$n_in, l$n_out) * var_g,
+    engine = TRUE))
+
+new_layer <- function(kind, n_in, n_out, ...) {
+  if (is.null(layer_kinds[[kind]])) stop("internal error: unknown layer kind ", kind)
+  structure(list(kind = kind, n_in = as.double(n_in), n_out = as.double(n_out), ...),
+            class = c(paste0("initvar_layer_", kind), "initvar_layer"))
+}
+
+# A network from its layers: the list `layers`, and for the dense stacks of
+# Glorot's notation the per-layer summaries the predictions and reports
+# read (`widths`, `activation`, `init`, `bias`), derived from the layers.
+new_network <- function(layers) {
+  widths <- c(layers[[1]]$n_in, vapply(layers, function(l) l$n_out, 0))
+  structure(list(layers = layers, widths = as.double(widths),
+                 activation = lapply(layers, `[[`, "activation"),
+                 init = lapply(layers, `[[`, "init"),
+                 bias = lapply(layers, `[[`, "bias")),
+            class = "initvar_mlp")
+}
+
+# The layers of a network (networks made before layers existed carry only
+# the per-layer summaries: their layers are dense).
+net_layers <- function(net) {
+  if (!is.null(net$layers)) return(net$layers)
+  w <- net$widths
+  lapply(seq_along(net$activation), function(i) {
+    new_layer("dense", w[i], w[i + 1], activation = net$activation[[i]],
+              init = net$init[[i]], bias = net$bias[[i]])
+  })
 }
 
 #' @export

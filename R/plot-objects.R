@@ -97,15 +97,7 @@ plot.initvar_scheme <- function(x, fan_in = 100, fan_out = fan_in, n = 1e5, main
   }
   r <- resolve_scheme(x, fan_in, fan_out)
   sd <- sqrt(v)
-  dens <- switch(r$family,
-    uniform = function(t) stats::dunif(t, r$a, r$b),
-    normal = function(t) stats::dnorm(t, r$mean, r$sd),
-    truncated_normal = function(t) {
-      z <- (t - r$mean) / r$sd
-      ifelse(z < r$lower | z > r$upper, 0, stats::dnorm(z) / r$sd /
-               (stats::pnorm(r$upper) - stats::pnorm(r$lower)))
-    },
-    NULL)
+  dens <- family_of(r$family)$density(r)
   spread <- if (sd > 0) sd else max(abs(draws - mu), 1)
   xr <- range(c(draws, mu - 4 * spread, mu + 4 * spread))
   if (r$family %in% c("uniform", "truncated_normal")) xr <- range(draws) + c(-1, 1) * 0.6 * spread

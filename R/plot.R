@@ -1,11 +1,8 @@
 # Plots of simulations: variance against layer, and Glorot & Bengio's
 # per-layer histograms (their figures 6-8).
 
-quantity_titles <- c(s = "pre-activations s", z = "activations z",
-                     grad_s = "back-propagated gradients dC/ds",
-                     grad_w = "weight gradients dC/dW")
-short_titles <- c(s = "pre-activations", z = "activations", grad_s = "dC/ds",
-                  grad_w = "dC/dW")
+# (the quantities' titles, quantity_titles and short_titles, are in
+# R/codes.R)
 
 #' Plot a network simulation
 #'
@@ -77,7 +74,7 @@ plot_variance <- function(x, quantity, main, col, legend, ...) {
   if (is.null(col)) col <- c("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad")[seq_along(quantity)]
   lin <- x$prediction$linear
   mf <- x$prediction$mean_field
-  pcol <- c(s = "var_s", z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")
+  pcol <- quantity_prediction
   vals <- c(df$lower[df$lower > 0], df$upper, df$estimate,
             if (!is.null(mf)) unlist(mf[pcol[quantity]]),
             if (!is.null(lin)) unlist(lin[pcol[quantity]]))

@@ -209,7 +209,7 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
     df <- as.data.frame(sims[[nm]])
     df <- df[df$quantity %in% c("z", "grad_s", "grad_w"), ]
     lin <- sims[[nm]]$prediction$linear
-    pcol <- c(z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")
+    pcol <- quantity_prediction
     qq <- as.character(df$quantity)
     # the simulation's own intervals and verdicts (log scale, level 0.99;
     # NA where 20 networks are too few for a calibrated interval)

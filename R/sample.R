@@ -43,7 +43,7 @@ sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                            layout = c("torch", "keras"),
                            threads = initvar_threads()) {
   check_scheme(scheme)
-  threads <- check_whole(threads, "threads", max = 1024)
+  threads <- check_whole(threads, "threads", max = max_threads)
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
   }
@@ -57,21 +57,7 @@ sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
   shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
   r <- resolve_for(scheme, shape)
   dm <- shape$dim
-  switch(r$family,
-    uniform = .Call(C_sample_iid, dm, 1L, c(r$a, r$b, 0, 0), threads),
-    normal = .Call(C_sample_iid, dm, 2L, c(r$mean, r$sd, 0, 0), threads),
-    truncated_normal = .Call(C_sample_iid, dm, 3L,
-                             c(r$mean, r$sd, r$lower, r$upper), threads),
-    constant = {
-      out <- rep(r$value, prod(dm))
-      if (length(dm) > 1) dim(out) <- dm
-      out
-    },
-    identity = sample_identity(r$gain, dm, shape$layout),
-    orthogonal = matrix_to_shape(
-      .Call(C_sample_orthogonal, r$rows, r$cols, r$gain, threads), shape),
-    sparse = matrix_to_shape(
-      .Call(C_sample_sparse, r$rows, r$cols, r$nzero, r$sd, threads), shape))
+  family_of(r$family)$sample(r, dm, shape, threads)
 }
 
 # A fan_in x out_units matrix into the requested array shape. In the torch
@@ -125,7 +111,7 @@ sample_identity <- function(gain, dm, layout) {
 initvar_threads <- function(n = NULL) {
   available <- .Call(C_openmp_threads)
   if (!is.null(n)) {
-    check_whole(n, "n", max = 1024)
+    check_whole(n, "n", max = max_threads)
     old <- initvar_threads()
     options(initvar.threads = as.integer(n))
     return(invisible(old))

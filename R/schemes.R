@@ -465,19 +465,10 @@ mode_n <- function(mode, fan_in, fan_out) {
 resolve_scheme <- function(scheme, fan_in, fan_out, rows = fan_in,
                            cols = fan_out, total = rows * cols,
                            diag = min(rows, cols)) {
+  if (scheme$family != "variance_scaling") {
+    return(family_of(scheme$family)$resolve(scheme, rows, cols, total, diag))
+  }
   switch(scheme$family,
-    uniform = list(family = "uniform", a = scheme$a, b = scheme$b),
-    normal = list(family = "normal", mean = scheme$mean, sd = scheme$sd),
-    truncated_normal = list(family = "truncated_normal", mean = scheme$mean,
-                            sd = scheme$sd, lower = scheme$lower,
-                            upper = scheme$upper),
-    constant = list(family = "constant", value = scheme$value),
-    identity = list(family = "identity", gain = scheme$gain, total = total,
-                    diag = diag),
-    orthogonal = list(family = "orthogonal", gain = scheme$gain, rows = rows,
-                      cols = cols),
-    sparse = list(family = "sparse", sd = scheme$sd, rows = rows, cols = cols,
-                  nzero = min(rows, ceiling(scheme$sparsity * rows))),
     variance_scaling = {
       v <- scheme$scale / mode_n(scheme$mode, fan_in, fan_out)
       switch(scheme$draw,
@@ -607,24 +598,7 @@ gauss_legendre_half <- function(n) {
   rule
 }
 
-dist_moments <- function(r) {
-  switch(r$family,
-    uniform = c(mean = (r$a + r$b) / 2, var = (r$b - r$a)^2 / 12),
-    normal = c(mean = r$mean, var = r$sd^2),
-    truncated_normal = {
-      # scaled through the sd: the standardized variance may underflow
-      # (1e-400 for [1e200, Inf]) where sd^2 times it does not
-      m <- tn_stats(r$lower, r$upper)
-      c(mean = r$mean + r$sd * m[["mean"]], var = (r$sd * m[["sd"]])^2)
-    },
-    constant = c(mean = r$value, var = 0),
-    identity = {
-      p <- r$diag / r$total
-      c(mean = r$gain * p, var = r$gain^2 * p * (1 - p))
-    },
-    orthogonal = c(mean = 0, var = r$gain^2 / max(r$rows, r$cols)),
-    sparse = c(mean = 0, var = r$sd^2 * (1 - r$nzero / r$rows)))
-}
+dist_moments <- function(r) family_of(r$family)$moments(r)
 
 # Fans and the matrix a scheme works on, from fan_in/fan_out or from dim.
 layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
@@ -678,7 +652,7 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
        total = fan_in * fan_out, diag = min(fan_in, fan_out))
 }
 
-fan_free <- c("uniform", "normal", "truncated_normal", "constant")
+# (fan_free, the families defined without the layer size: R/scheme-families.R)
 
 # Several layers at once: numeric fan vectors (recycled), no `dim`.
 vector_fans <- function(fan_in, fan_out, dim) {
@@ -815,19 +789,8 @@ weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 
 scheme_distribution_text <- function(x) {
   fmt <- function(v) format(v, digits = 6)
+  if (x$family != "variance_scaling") return(family_of(x$family)$text(x, fmt))
   switch(x$family,
-    uniform = sprintf("U(%s, %s)", fmt(x$a), fmt(x$b)),
-    normal = sprintf("N(%s, %s^2)", fmt(x$mean), fmt(x$sd)),
-    truncated_normal = sprintf("N(%s, %s^2) truncated to [%s, %s]",
-                               fmt(x$mean), fmt(x$sd),
-                               fmt(x$mean + x$lower * x$sd),
-                               fmt(x$mean + x$upper * x$sd)),
-    constant = sprintf("constant %s", fmt(x$value)),
-    identity = sprintf("%s on the diagonal, 0 elsewhere", fmt(x$gain)),
-    orthogonal = sprintf("%s x a Haar-random matrix with orthonormal columns (or rows)",
-                         fmt(x$gain)),
-    sparse = sprintf("N(0, %s^2) with a fraction %s of zeros in each column",
-                     fmt(x$sd), fmt(x$sparsity)),
     variance_scaling = switch(x$draw,
       uniform = "U(-sqrt(3 v), sqrt(3 v))",
       normal = "N(0, v)",

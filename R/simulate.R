@@ -1,42 +1,44 @@
 # Monte Carlo simulation of random networks, forward and backward, in C.
 
 sim_block_size <- 8L
-quantities <- c(s = "pre-activation s", z = "activation z",
-                grad_s = "gradient dC/ds", grad_w = "weight gradient dC/dW")
 
-scheme_engine_code <- function(scheme, fan_in, fan_out) {
-  r <- resolve_scheme(scheme, fan_in, fan_out)
-  switch(r$family,
-    uniform = list(1L, c(r$a, r$b, 0, 0)),
-    normal = list(2L, c(r$mean, r$sd, 0, 0)),
-    truncated_normal = list(3L, c(r$mean, r$sd, r$lower, r$upper)),
-    constant = list(4L, c(r$value, 0, 0, 0)),
-    identity = list(5L, c(r$gain, 0, 0, 0)),
-    orthogonal = list(6L, c(r$gain, 0, 0, 0)),
-    sparse = list(7L, c(r$nzero, r$sd, 0, 0)))
-}
-
-# The list C_simulate_block reads (see src/propagate.c, read_spec()).
+# The named list C_simulate_block reads by name (fields: spec_fields in
+# R/codes.R; src/propagate.c, read_spec()). Codes are taken from the
+# vocabularies at this boundary only.
 engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
                         nbins, hrange, seed, scale = NULL) {
   w <- net$widths
   d <- length(w) - 1
-  wc <- lapply(seq_len(d), function(i) scheme_engine_code(net$init[[i]], w[i], w[i + 1]))
-  bc <- lapply(seq_len(d), function(i) scheme_engine_code(net$bias[[i]], 1, 1))
-  acts <- net$activation
-  list(widths = as.integer(w),
-       act = vapply(acts, function(a) a$code, 0L),
-       act_param = vapply(acts, function(a) as.double(a$param), 0),
-       wkind = vapply(wc, `[[`, 0L, 1), wpar = unlist(lapply(wc, `[[`, 2)),
-       bkind = vapply(bc, `[[`, 0L, 1), bpar = unlist(lapply(bc, `[[`, 2)),
-       input = input, var_x = as.double(var_x), X = X, grad = grad,
-       var_grad = as.double(var_grad), batch = as.integer(batch),
-       center = as.double(center), nbins = as.integer(nbins),
-       hrange = as.double(hrange), seed = seed,
-       rfuns = lapply(acts, function(a) {
-         if (a$code == activation_codes[["r_function"]]) list(a$f, a$df) else NULL
-       }),
-       scale = if (is.null(scale)) rep(1, 4 * d) else as.double(scale))
+  layers <- net_layers(net)
+  wc <- lapply(layers, function(l) family_c_params(resolve_scheme(l$init, l$n_in, l$n_out)))
+  bc <- lapply(layers, function(l) family_c_params(resolve_scheme(l$bias, 1, 1)))
+  acts <- lapply(layers, `[[`, "activation")
+  spec <- list(
+    widths = as.integer(w),
+    layer_kind = code_of(layer_kind_codes, vapply(layers, `[[`, "", "kind")),
+    act = vapply(acts, function(a) a$code, 0L),
+    act_param = vapply(acts, function(a) as.double(a$param), 0),
+    wkind = vapply(wc, `[[`, 0L, "code"), wpar = unlist(lapply(wc, `[[`, "params")),
+    bkind = vapply(bc, `[[`, 0L, "code"), bpar = unlist(lapply(bc, `[[`, "params")),
+    input = code_of(input_kind_codes, input), var_x = as.double(var_x), X = X,
+    grad = code_of(grad_kind_codes, grad), var_grad = as.double(var_grad),
+    batch = as.integer(batch), center = as.double(center), nbins = as.integer(nbins),
+    hrange = as.double(hrange), seed = seed,
+    rfuns = lapply(acts, function(a) {
+      if (a$code == activation_codes[["r_function"]]) list(a$f, a$df) else NULL
+    }),
+    scale = if (is.null(scale)) rep(1, 4 * d) else as.double(scale))
+  spec[spec_fields]
+}
+
+# 64 bits of seed material from R's RNG, as two 32-bit halves: the numbers
+# the samplers draw in C (iv_seed_from_R(), src/rng.c), drawn here.
+engine_seed <- function() floor(stats::runif(2) * 2^32)
+
+# One block's accumulators as an array: slot x quantity x layer, named.
+block_acc <- function(acc, d) {
+  array(acc, c(length(acc_slots), nrow(quantity_table), d),
+        list(acc_slots, quantity_table$name, NULL))
 }
 
 # Powers of 2 near the typical size of each accumulated quantity (4 x d:
@@ -223,12 +225,11 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     }
     X <- matrix(as.double(input), nrow(input))
     inputs <- nrow(X)
-    input_code <- 3L
+    input <- "matrix"
     var_x <- mean(X^2)
   } else {
     input <- check_choice(input, c("normal", "uniform"), "input")
-    input_code <- if (input == "normal") 1L else 2L
-    check_whole(inputs, "inputs", min = 2, max = 2^24)
+    check_whole(inputs, "inputs", min = 2, max = max_width)
     check_number(var_x, min = 0)
   }
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
@@ -236,11 +237,11 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   regime <- check_choice(regime, c("mean_field", "linear"), "regime")
   check_whole(nbins, "nbins", max = 1e5)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
-  threads <- check_whole(threads, "threads", max = 1024)
+  threads <- check_whole(threads, "threads", max = max_threads)
   if (!is.null(cl) && !inherits(cl, "cluster")) abort_arg("cl", "a `parallel` cluster or NULL", cl)
   args <- list(inputs = inputs, input = input, var_x = var_x, grad = grad, var_grad = var_grad,
                regime = regime, nbins = nbins, level = level)
-  setup <- if (is.null(resume)) sim_setup(net, inputs, input_code, var_x, X, grad, var_grad, nbins) else
+  setup <- if (is.null(resume)) sim_setup(net, inputs, input, var_x, X, grad, var_grad, nbins) else
     resume$resume$setup
   spec <- setup$spec
   pred <- setup$pred
@@ -256,21 +257,21 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   # with `networks`. The state is replaced in one assignment, so that an
   # interrupt never leaves it half updated. Merging into zeros copies.
   st <- if (is.null(resume)) {
-    list(acc = numeric(13 * 4 * d), hist = numeric((nbins + 2) * 3 * d), blocks = 0L)
+    list(acc = numeric(length(acc_slots) * nrow(quantity_table) * d), hist = numeric((nbins + 2) * 3 * d), blocks = 0L)
   } else {
     resume$resume[c("acc", "hist", "blocks")]
   }
   add <- function(r) {
-    st <<- list(acc = .Call(C_merge_acc, st$acc, r[[1]]), hist = st$hist + r[[2]],
+    st <<- list(acc = .Call(C_merge_acc, st$acc, r$acc), hist = st$hist + r$hist,
                 blocks = st$blocks + 1L)
   }
   t0 <- proc.time()[["elapsed"]]
   result <- function(partial = FALSE) {
     done <- if (partial) min(networks, st$blocks * sim_block_size) else networks
     out <- structure(list(net = net, networks = done, inputs = inputs,
-                          input = if (input_code == 3L) "matrix" else input, var_x = var_x,
+                          input = input, var_x = var_x,
                           grad = grad, var_grad = var_grad, regime = regime, level = level,
-                          prediction = pred, acc = array(st$acc, c(13, 4, d)),
+                          prediction = pred, acc = block_acc(st$acc, d),
                           hist = array(st$hist, c(nbins + 2, 3, d)),
                           scale = matrix(spec$scale, 4), cv2 = cv2,
                           hrange = array(hrange, c(2, 3, d)),
@@ -279,7 +280,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     if (partial) out$resume <- c(st, list(setup = setup, args = args))
     # no across-neuron variance for a layer of width 1: NA, not NaN
     one <- which(net$widths[-1] == 1)
-    if (length(one)) out$acc[12:13, , one] <- NA_real_
+    if (length(one)) out$acc[c("mean_e", "M2_e"), , one] <- NA_real_
     out
   }
   bar <- progress_bar(progress, nblocks, "simulate_network")
@@ -325,7 +326,8 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   if (interrupted) raise_interrupt(result(partial = TRUE))
   if (!is.null(failure)) do.call(worker_error, c(failure, list(result(partial = TRUE))))
   out <- result()
-  bad <- which(!is.finite(out$acc[1:11, , , drop = FALSE]), arr.ind = TRUE)
+  bad <- which(!is.finite(out$acc[setdiff(acc_slots, c("mean_e", "M2_e")), , , drop = FALSE]),
+               arr.ind = TRUE)
   if (length(bad)) {
     abort(sprintf(paste0(
       "the simulation of `net` over- or underflowed double precision at layer %d (%s): ",
@@ -337,7 +339,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
 
 # Predictions, reference points, histogram ranges and the engine's spec,
 # with a fresh seed from R's RNG.
-sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) {
+sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
   w <- net$widths
   d <- length(w) - 1
   if (inputs * max(w) * (d + 2) > 2^31) {
@@ -356,7 +358,7 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
                   z = if (is.null(mf)) numeric(d) else mf$mean_z,
                   g = 0, w = 0)
   hrange <- histogram_ranges(net, mf)
-  seed <- .Call(C_draw_seed)
+  seed <- engine_seed()
   # the scales from the mean-field prediction, else from the linear one (a
   # product of fans and variances: the right size when the quadrature
   # cannot say, as for a variance of 1e400)
@@ -367,7 +369,7 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
     list(s = lin$var_s + lin$mean_s^2, z = lin$var_z + lin$mean_z^2, g = lin$var_grad_s)
   }
   scale <- engine_scale(net, var_x, m2)
-  spec <- engine_spec(net, inputs, input_code, var_x, X, if (grad == "normal") 1L else 2L,
+  spec <- engine_spec(net, inputs, input, var_x, X, grad,
                       var_grad, center, nbins, hrange, seed, scale)
   if (is.null(mf)) {
     # No prediction to centre the moments on (weights with a non-zero mean):
@@ -375,17 +377,16 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
     # sums are accumulated near the means and lose no digits to an offset.
     pilot <- .Call(C_simulate_block, spec, 0, 1L, 1L, NULL)
     if (is.null(pilot)) raise_interrupt()
-    pilot <- pilot[[1]]
-    pa <- array(pilot, c(13, 4, d))
-    pm <- matrix(pa[2, , ], 4, d)                  # means: quantity x layer
-    pv <- matrix(pa[3, , ] / pa[1, , ], 4, d)      # variances
+    pa <- block_acc(pilot$acc, d)
+    pm <- matrix(pa["mean", , ], 4, d)                 # means: quantity x layer
+    pv <- matrix(pa["M2", , ] / pa["n", , ], 4, d)     # variances
     spec$center <- as.double(rbind(pm[1, ], pm[2, ], 0, 0))
     spec$scale <- as.double(engine_scale(net, var_x,
                                          list(s = pv[1, ] + pm[1, ]^2, z = pv[2, ] + pm[2, ]^2,
                                               g = pv[3, ] + pm[3, ]^2)))
   }
   list(spec = spec, pred = pred, hrange = hrange,
-       cv2 = if (!is.null(mf)) network_cv2(net, mf, input_code, inputs, grad))
+       cv2 = if (!is.null(mf)) network_cv2(net, mf, input, inputs, grad))
 }
 
 # Predicted relative variance, over networks, of one network's contribution
@@ -399,10 +400,10 @@ sim_setup <- function(net, inputs, input_code, var_x, X, grad, var_grad, nbins) 
 # inputs count as one more layer, averaged over the batch. It ignores the
 # averaging over the batch in the hidden layers, so it overstates the
 # spread (by a factor of about 1.6 in a width-4 linear stack): conservative.
-network_cv2 <- function(net, mf, input_code, inputs, grad) {
+network_cv2 <- function(net, mf, input, inputs, grad) {
   w <- net$widths
   d <- length(w) - 1
-  kx <- switch(as.character(input_code), "1" = 2, "2" = 0.8, 0)
+  kx <- switch(input, normal = 2, uniform = 0.8, matrix = 0)
   pz <- numeric(d + 1)
   pz[1] <- 1 + kx / (w[1] * inputs)
   ps <- numeric(d)
@@ -435,10 +436,9 @@ network_cv2 <- function(net, mf, input_code, inputs, grad) {
 network_trace <- function(net, inputs = 8, input = "normal", var_x = 1,
                           grad = "normal", var_grad = 1, network = 0) {
   X <- NULL
-  code <- if (is.matrix(input)) 3L else if (input == "normal") 1L else 2L
-  if (code == 3L) { X <- input; inputs <- nrow(X) }
-  setup <- sim_setup(net, inputs, code, var_x, X, grad, var_grad, 10)
-  .Call(C_network_trace, setup$spec, network)
+  if (is.matrix(input)) { X <- input; inputs <- nrow(X); input <- "matrix" }
+  setup <- sim_setup(net, inputs, input, var_x, X, grad, var_grad, 10)
+  .Call(C_test_network_trace, setup$spec, network)
 }
 
 # Histogram ranges per layer for z, dC/ds and dC/dW, from the mean-field
@@ -470,10 +470,9 @@ sim_networks_per_skew2 <- 10
 
 #' @export
 as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FALSE, ...) {
-  acc <- x$acc
-  d <- dim(acc)[3]
+  d <- dim(x$acc)[3]
+  acc <- block_acc(as.vector(x$acc), d)
   pred <- x$prediction[[x$regime]]
-  pcol <- c(s = "var_s", z = "var_z", grad_s = "var_grad_s", grad_w = "var_grad_w")
   J <- x$networks
   # the engine accumulated values divided by x$scale (powers of 2): moments
   # are computed on that scale and scaled back
@@ -481,21 +480,25 @@ as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FAL
   if (is.null(vs)) vs <- matrix(1, 4, d)
   rows <- list()
   for (i in seq_len(d)) {
-    for (k in seq_along(pcol)) {
+    for (k in seq_len(nrow(quantity_table))) {
+      qn <- quantity_table$name[k]
       a <- acc[, k, i]
-      n <- a[1]
-      est <- a[3] / n
-      S <- matrix(c(a[9], a[11], a[11], a[10]), 2) / (J - 1)
-      g <- c(-2 * a[7], 1)
+      n <- a[["n"]]
+      est <- a[["M2"]] / n
+      # delta method on the network-level (a_j, b_j): Var = mean(b) - mean(a)^2
+      S <- matrix(c(a[["C_aa"]], a[["C_ab"]], a[["C_ab"]], a[["C_bb"]]), 2) / (J - 1)
+      g <- c(-2 * a[["mean_a"]], 1)
       mcse <- sqrt(max(drop(crossprod(g, S %*% g)), 0) / J)
       sc <- vs[k, i]
-      p <- if (is.null(pred)) NA_real_ else pred[[pcol[[k]]]][i]
+      p <- if (is.null(pred)) NA_real_ else pred[[quantity_prediction[[qn]]]][i]
+      across <- qn != "grad_w"
       rows[[length(rows) + 1]] <- data.frame(
-        layer = i, quantity = names(pcol)[k], prediction = p, estimate = est * sc,
+        layer = i, quantity = qn, prediction = p, estimate = est * sc,
         mcse = mcse * sc,
-        mean = a[2] * sqrt(sc), kurtosis = if (isTRUE(a[3] > 0)) n * a[5] / a[3]^2 else NA_real_,
-        across_mean = if (k <= 3) a[12] * sc else NA_real_,
-        across_sd = if (k <= 3 && J > 1) sqrt(a[13] / (J - 1)) * sc else NA_real_,
+        mean = a[["mean"]] * sqrt(sc),
+        kurtosis = if (isTRUE(a[["M2"]] > 0)) n * a[["M4"]] / a[["M2"]]^2 else NA_real_,
+        across_mean = if (across) a[["mean_e"]] * sc else NA_real_,
+        across_sd = if (across && J > 1) sqrt(a[["M2_e"]] / (J - 1)) * sc else NA_real_,
         stringsAsFactors = FALSE)
     }
   }
@@ -505,7 +508,7 @@ as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FAL
   out <- out[, c("layer", "quantity", "prediction", "estimate", "mcse", "lower", "upper",
                  "z", "p_value", "consistent", "networks_needed", "mean", "kurtosis",
                  "across_mean", "across_sd")]
-  out$quantity <- factor(out$quantity, levels = names(pcol))
+  out$quantity <- factor(out$quantity, levels = quantity_table$name)
   out[order(out$quantity, out$layer), , drop = FALSE] -> out
   rownames(out) <- NULL
   out

@@ -134,37 +134,30 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
       "`net` has weights with a non-zero mean (layer ", which(abs(wm) > 1e-12 * sqrt(v))[1],
       "): the predictions assume zero-mean weights."))
   }
-  bm <- vapply(net$bias, function(s) weight_mean(s), 0)
-  bv <- vapply(net$bias, function(s) weight_variance(s), 0)
+  layers <- net_layers(net)
   var_s <- var_z <- mean_s <- mean_z <- m2_z <- dfd2 <- numeric(d)
   m2_prev <- var_x
+  mean_prev <- 0
   for (i in seq_len(d)) {
-    q <- w[i] * v[i] * m2_prev + bv[i]
-    var_s[i] <- q
-    mean_s[i] <- bm[i]
-    if (regime == "linear") {
-      mean_z[i] <- bm[i]
-      var_z[i] <- q
-      m2_z[i] <- q + bm[i]^2
-      dfd2[i] <- 1
-    } else {
-      a <- net$activation[[i]]
-      ex <- function(g) normal_expectation(g, sqrt(q), bm[i], kinks = a$kinks)
-      m1 <- ex(a$f)
-      # central moments computed centrally: E[z^2] - E[z]^2 cancels when
-      # the mean is large (a bias mean of 1e8)
-      var_z[i] <- ex(function(x) (a$f(x) - m1)^2)
-      mean_z[i] <- m1
-      m2_z[i] <- var_z[i] + m1^2
-      dfd2[i] <- ex(function(x) a$df(x)^2)
-    }
+    l <- layers[[i]]
+    m <- layer_kinds[[l$kind]]$forward(l, m2_prev, mean_prev, regime)
+    var_s[i] <- m$var_s
+    mean_s[i] <- m$mean_s
+    var_z[i] <- m$var_z
+    mean_z[i] <- m$mean_z
+    m2_z[i] <- m$m2_z
+    dfd2[i] <- m$dfd2
     m2_prev <- m2_z[i]
+    mean_prev <- mean_z[i]
   }
   var_g <- numeric(d)
   var_g[d] <- if (grad == "normal") var_grad else
     softmax_grad_var(net, var_s[d], mean_s[d], regime) * dfd2[d]
   if (d > 1) {
-    for (i in (d - 1):1) var_g[i] <- dfd2[i] * w[i + 2] * v[i + 1] * var_g[i + 1]
+    for (i in (d - 1):1) {
+      l <- layers[[i + 1]]
+      var_g[i] <- dfd2[i] * layer_kinds[[l$kind]]$backward(l, var_g[i + 1])
+    }
   }
   m2_in <- c(var_x, m2_z[-d])
   out <- data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],

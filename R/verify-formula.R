@@ -561,7 +561,8 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
 #' @param n The default number of draws.
 #' @param latex The statement in LaTeX, for documents.
 #' @param kernel `NULL`, or the C kernel of a built-in identity: a list with
-#'   its `estimand`, `code`, `cparams()`, `theory()` and optionally
+#'   its `estimand`, `c_kernel` (the name of a kernel of src/identities.c),
+#'   `cparams()`, `theory()` and optionally
 #'   `general()`, `drop()` and `prepare()`. The built-in identities are made
 #'   this way; a kernel is an optional fast path, not needed for your own.
 #' @return An `initvar_identity` object.
@@ -633,8 +634,9 @@ new_kernel_identity <- function(id, formula, assumptions, params, drops, stateme
     abort_arg("kernel", "a list with an `estimand` of \"mean\", \"var\", \"cov\", \"ratio\" or \"network\"", kernel)
   }
   if (kernel$estimand != "network" &&
-      !(is.numeric(kernel$code) && is.function(kernel$cparams) && is.function(kernel$theory))) {
-    abort_arg("kernel", "a list with the C kernel's `code`, `cparams()` and `theory()`", kernel)
+      !(isTRUE(kernel$c_kernel %in% names(identity_kernel_codes)) &&
+        is.function(kernel$cparams) && is.function(kernel$theory))) {
+    abort_arg("kernel", "a list with the C kernel's name `c_kernel`, `cparams()` and `theory()`", kernel)
   }
   if (is.null(statement)) {
     if (is.null(formula)) abort_arg("statement", "a string when there is no formula", statement)

@@ -5,10 +5,29 @@
 
 #include <math.h>
 
-/* New codes go before ACT_R, which stays last (the R functions). */
-enum { ACT_LINEAR = 0, ACT_TANH, ACT_SIGMOID, ACT_SOFTSIGN, ACT_RELU,
-       ACT_LEAKY, ACT_SELU, ACT_SCALED_TANH, ACT_ELU, ACT_GELU, ACT_GELU_TANH,
-       ACT_SILU, ACT_MISH, ACT_R };
+/* Built-in activations: X(ENUM_NAME, "r name", code), with their R twins
+   in the activation table (R/activations.R); C_test_vocabulary() returns
+   this list. A new activation is one line here and one case in act_eval()
+   below. New codes go before ACT_R, which stays last: an R function,
+   called back from C. */
+#define IV_ACTIVATIONS(X) \
+    X(ACT_LINEAR, "linear", 0) \
+    X(ACT_TANH, "tanh", 1) \
+    X(ACT_SIGMOID, "sigmoid", 2) \
+    X(ACT_SOFTSIGN, "softsign", 3) \
+    X(ACT_RELU, "relu", 4) \
+    X(ACT_LEAKY, "leaky_relu", 5) \
+    X(ACT_SELU, "selu", 6) \
+    X(ACT_SCALED_TANH, "scaled_tanh", 7) \
+    X(ACT_ELU, "elu", 8) \
+    X(ACT_GELU, "gelu", 9) \
+    X(ACT_GELU_TANH, "gelu_tanh", 10) \
+    X(ACT_SILU, "silu", 11) \
+    X(ACT_MISH, "mish", 12) \
+    X(ACT_R, "r_function", 13)
+
+#define IV_ACT_ENUM(e, name, value) e = value,
+enum { IV_ACTIVATIONS(IV_ACT_ENUM) ACT_END_ };
 
 #define SELU_ALPHA 1.6732632423543772848170429916717
 #define SELU_LAMBDA 1.0507009873554804934193349852946

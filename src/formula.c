@@ -9,6 +9,7 @@
 #include <R_ext/BLAS.h>
 #include <stdlib.h>
 #include <string.h>
+#include "api.h"
 #ifndef FCONE
 # define FCONE
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "rng.h"
 #include "checks.h"
+#include "api.h"
 #include "moments.h"
 #include "activations.h"
 #include "interrupt.h"
@@ -17,9 +18,7 @@
 #include <omp.h>
 #endif
 
-enum { ID_LINEAR = 1, ID_SUM, ID_SUM_UNCORRELATED, ID_PRODUCT, ID_NEURON,
-       ID_COVARIANCE, ID_DELTA, ID_LAYERS };
-enum { D_NORMAL = 1, D_UNIFORM, D_EXPONENTIAL };
+/* kernel codes ID_* and distribution codes D_*: src/vocab.h */
 #define NPAR 10
 #define BATCH 64
 
@@ -224,14 +223,14 @@ static void mark_interrupted(SEXP x)
     UNPROTECT(1);
 }
 
-/* C_identity(code, params, n, threads): a matrix with one packed bivariate
+/* C_identity_moments(code, params, n, threads): a matrix with one packed bivariate
    accumulator (IV_BIV_LEN rows) per checkpoint: after 1, 2, 4, ... chunks
    and after the last, of the draws divided by attribute "scale" (two powers
    of 2). Seed from R's RNG.
    On a user interrupt it stops at the end of the current batch of chunks
    and returns the checkpoints so far, the last one holding every chunk
    done, with attribute "interrupted" = TRUE (R code re-signals it). */
-SEXP C_identity(SEXP code_, SEXP params, SEXP n_, SEXP threads)
+SEXP C_identity_moments(SEXP code_, SEXP params, SEXP n_, SEXP threads)
 {
     int code = iv_int_arg(code_, "code");
     if (code < ID_LINEAR || code > ID_LAYERS) error("`code` must be between 1 and 8.");

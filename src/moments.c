@@ -3,6 +3,7 @@
 #include <string.h>
 #include "moments.h"
 #include "checks.h"
+#include "api.h"
 
 void iv_acc_from_network(double *acc, const double *s)
 {
@@ -133,9 +134,9 @@ void iv_biv_pack(const iv_biv *a, double *out)
         for (int q = 0; q < 5; q++) out[3 + 5 * p + q] = a->M[p][q];
 }
 
-/* C_moments(x, y): bivariate accumulator of the data (y may be NULL, then
+/* C_test_moments(x, y): bivariate accumulator of the data (y may be NULL, then
    v = 0), computed in chunks of 65536 and merged in order. */
-SEXP C_moments(SEXP x, SEXP y)
+SEXP C_test_moments(SEXP x, SEXP y)
 {
     if (!isReal(x)) error("`x` must be a double vector.");
     R_xlen_t n = XLENGTH(x);

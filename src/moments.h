@@ -15,7 +15,7 @@
 #ifndef INITVAR_MOMENTS_H
 #define INITVAR_MOMENTS_H
 
-#define IV_NACC 13
+#include "vocab.h"   /* IV_NACC and the slot names, IV_ACC_SLOTS */
 
 /* acc from one network's summary (n, mean, M2, M3, M4, a, b, e). */
 void iv_acc_from_network(double *acc, const double *summary);

@@ -12,6 +12,7 @@
 #endif
 #include "rng.h"
 #include "checks.h"
+#include "api.h"
 #include "sample.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -36,7 +37,6 @@ void iv_tn_setup(iv_family *f)
        the comparison, and it is what under- or overflows for narrow or
        far-out intervals. */
     double m = lo > 0 ? lo : 0.0; /* point of [lo, hi] closest to 0 */
-    f->tn_m2 = m * m;
     f->tn_m1 = m;
     double best = -(0.5 * log(2 * M_PI) + 0.5 * m * m); /* plain rejection */
     f->tn_method = TN_NORMAL;
@@ -146,7 +146,7 @@ static iv_family family_from_args(SEXP family, SEXP params)
         error("`family` must be 1 (uniform), 2 (normal) or 3 (truncated normal).");
     const double *p = iv_real_vec_arg(params, "params", 4);
     f.p1 = p[0]; f.p2 = p[1]; f.lo = p[2]; f.hi = p[3];
-    f.tn_method = TN_NORMAL; f.tn_flip = 0; f.tn_alpha = 1; f.tn_m2 = 0;
+    f.tn_method = TN_NORMAL; f.tn_flip = 0; f.tn_alpha = 1; f.tn_m1 = 0;
     if (!R_FINITE(f.p1) || !R_FINITE(f.p2))
         error("`params[1:2]` must be finite.");
     if (f.family == FAM_UNIFORM && !(f.p1 <= f.p2))

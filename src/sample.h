@@ -5,8 +5,8 @@
 #include <R.h>
 #include <Rinternals.h>
 #include "rng.h"
+#include "vocab.h"
 
-enum { FAM_UNIFORM = 1, FAM_NORMAL = 2, FAM_TRUNC = 3 };
 enum { TN_NORMAL = 0, TN_UNIFORM = 1, TN_EXP = 2 };
 
 typedef struct {
@@ -16,7 +16,6 @@ typedef struct {
     int tn_method;     /* truncated: sampling method */
     int tn_flip;       /* truncated: sample the mirror image, then negate */
     double tn_alpha;   /* truncated, exponential proposal: rate */
-    double tn_m2;      /* truncated, uniform proposal: (closest point to 0)^2 */
     double tn_m1;      /* truncated, uniform proposal: closest point to 0 */
 } iv_family;
 

@@ -36,7 +36,7 @@ if [ "${1:-}" = "--self-test" ]; then
   grep -q 'IV_BIV_LEN + (R_xlen_t) n' "$tmp/src/moments.c" && grep -q 'big += cnt' "$tmp/src/propagate.c" ||
     { echo "sanitize self-test: could not plant the bugs" >&2; exit 1; }
   install_into "$tmp" "$lib-planted"
-  for code in 'invisible(.Call(initvar:::C_moments, as.double(1:100), NULL))' \
+  for code in 'invisible(.Call(initvar:::C_test_moments, as.double(1:100), NULL))' \
               'invisible(initvar::simulate_network(initvar::mlp(c(3, 3, 2)), 2, 2))'; do
     out=$(LD_PRELOAD="$asan" R_LIBS="$lib-planted" Rscript -e "$code" 2>&1 || true)
     if [ "$(found_reports <(echo "$out"))" -eq 0 ]; then

@@ -9,7 +9,7 @@ hardening_net <- function(width = 3, depth = 2, act = "tanh") {
   initvar::mlp(c(width, rep(width, depth - 1), 2), act, initvar::init_glorot())
 }
 hardening_spec <- function(net = hardening_net(), batch = 4) {
-  initvar:::sim_setup(net, batch, 1L, 1, NULL, "normal", 1, 5)$spec
+  initvar:::sim_setup(net, batch, "normal", 1, NULL, "normal", 1, 5)$spec
 }
 hardening_mid_net <- function() {
   initvar::mlp(c(400, rep(400, 4), 10), c(rep("tanh", 4), "linear"), initvar::init_glorot())
@@ -129,15 +129,15 @@ hardening_routines <- list(
                                                 hardening_spec(hardening_big_net(), 1000),
                                                 0, 64L, TH, NULL))),
   workspace = list(args = function() list(hardening_spec(), 1L)),
-  draw_seed = list(args = function() list()),
-  network_trace = list(args = function() list(hardening_spec(), 1)),
+  test_network_trace = list(args = function() list(hardening_spec(), 1)),
+  test_vocabulary = list(args = function() list()),
   merge_acc = list(args = function() list(as.double(1:13), as.double(13:1))),
-  moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
+  test_moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
   formula_moments = list(args = function() list(list(c(1, 2, 3), c(2, 3, 5)), c(0, 0), c(1, 1),
                                                 c(1L, 2L, 1L), c(0L, 0L, 2L))),
-  identity = list(args = function() list(5L, c(10, 1, 0, 1, 1, 0, 1, 0, 0, 0), 100, 1L),
+  identity_moments = list(args = function() list(5L, c(10, 1, 0, 1, 1, 0, 1, 0, 0, 0), 100, 1L),
                   long = TRUE,
-                  interrupt = quote(.Call(initvar:::C_identity, 5L,
+                  interrupt = quote(.Call(initvar:::C_identity_moments, 5L,
                                           c(100, 1, 0, 1, 1, 0, 1, 0, 0, 0), 1e12, TH)))
 )
 

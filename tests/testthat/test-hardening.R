@@ -27,7 +27,7 @@ test_that("every exported function and registered routine is in the hardening ta
                "compare_schemes", "sample_weights")) {
     expect_true(isTRUE(hardening_exported[[nm]]$long), label = nm)
   }
-  for (nm in c("simulate_block", "identity", "sample_iid", "sample_sparse", "sample_orthogonal")) {
+  for (nm in c("simulate_block", "identity_moments", "sample_iid", "sample_sparse", "sample_orthogonal")) {
     expect_true(isTRUE(hardening_routines[[nm]]$long), label = nm)
   }
 })
@@ -41,8 +41,8 @@ test_that("the small valid calls of the tables run", {
 })
 
 test_that("registered routines check their argument counts", {
-  expect_error(.Call(initvar:::C_moments, 1), "argument")
-  expect_error(.Call(initvar:::C_draw_seed, 1), "argument")
+  expect_error(.Call(initvar:::C_test_moments, 1), "argument")
+  expect_error(.Call(initvar:::C_test_vocabulary, 1), "argument")
 })
 
 no_nan <- function(sim) {

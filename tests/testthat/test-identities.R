@@ -74,7 +74,7 @@ test_that("accumulators match two-pass R computations on data with a 1e8 offset"
   n <- 300001   # several chunks and a partial one
   x <- rnorm(n) + 1e8
   y <- 0.5 * (x - 1e8) + rexp(n) - 3e8
-  a <- .Call(initvar:::C_moments, x, y)
+  a <- .Call(initvar:::C_test_moments, x, y)
   M <- matrix(a[4:28], 5, byrow = TRUE)
   # two-pass reference on the exactly de-offset data (x - 1e8 is exact), so
   # that the reference itself does not lose digits to the offset
@@ -142,13 +142,13 @@ test_that("verify() rejects bad input, naming the argument", {
   expect_error(verify("glorot_forward", net = "net"), "`net`")
   expect_error(verify("glorot_forward", layer = 9), "`layer`")
   expect_error(verify_all(n = 1), "`n`")
-  expect_error(.Call(initvar:::C_identity, 9L, numeric(10), 100, 1L), "code")
-  expect_error(.Call(initvar:::C_identity, 1L, numeric(3), 100, 1L), "params")
-  expect_error(.Call(initvar:::C_identity, 2L, c(0, rep(1, 9)), 100, 1L), "whole number")
-  expect_error(.Call(initvar:::C_identity, 1L, c(1, 0, -1, 1, 0, 0, 0, 0, 0, 0), 100, 1L), "params")
-  expect_error(.Call(initvar:::C_identity, 1L, c(1, 0, 1, 1, 0, 0, 0, 0, 0, 0), 1, 1L), "`n`")
-  expect_error(.Call(initvar:::C_moments, 1:3, NULL), "double")
-  expect_error(.Call(initvar:::C_moments, c(1, 2), 1), "`y`")
+  expect_error(.Call(initvar:::C_identity_moments, 9L, numeric(10), 100, 1L), "code")
+  expect_error(.Call(initvar:::C_identity_moments, 1L, numeric(3), 100, 1L), "params")
+  expect_error(.Call(initvar:::C_identity_moments, 2L, c(0, rep(1, 9)), 100, 1L), "whole number")
+  expect_error(.Call(initvar:::C_identity_moments, 1L, c(1, 0, -1, 1, 0, 0, 0, 0, 0, 0), 100, 1L), "params")
+  expect_error(.Call(initvar:::C_identity_moments, 1L, c(1, 0, 1, 1, 0, 0, 0, 0, 0, 0), 1, 1L), "`n`")
+  expect_error(.Call(initvar:::C_test_moments, 1:3, NULL), "double")
+  expect_error(.Call(initvar:::C_test_moments, c(1, 2), 1), "`y`")
   expect_error(verify("glorot_forward", n = 2e9), "`n`")
   expect_error(verify("glorot_forward", batch = 1), "`batch`")
   expect_snapshot(show_error(verify("neuron", foo = 1)))

@@ -270,7 +270,7 @@ test_that("C entry points of the engine reject malformed specs", {
   expect_error(.Call(initvar:::C_simulate_block, NULL, 0, 1L, 1L, NULL), "spec")
   set.seed(1)
   net <- mlp(c(3, 3))
-  setup <- initvar:::sim_setup(net, 4, 1L, 1, NULL, "normal", 1, 10)
+  setup <- initvar:::sim_setup(net, 4, "normal", 1, NULL, "normal", 1, 10)
   spec <- setup$spec
   expect_error(.Call(initvar:::C_simulate_block, spec, -1, 1L, 1L, NULL), "first")
   expect_error(.Call(initvar:::C_simulate_block, spec, 0, 0L, 1L, NULL), "count")

@@ -1,0 +1,139 @@
+# The concrete distributions a scheme resolves to ("families"), as data: one
+# entry per family, which knows
+#   code:      its code in the C samplers and the engine (IV_FAMILIES in
+#              src/vocab.h; test-vocabulary.R checks that they agree), or
+#              NULL for a family drawn in R only;
+#   fan_free:  whether it is defined without the layer's size (biases);
+#   resolve(scheme, rows, cols, total, diag): the concrete distribution of a
+#              scheme of this family on a rows x cols matrix (rows = fan_in);
+#   moments(r): the exact mean and variance of one weight;
+#   text(x, fmt): the distribution as print() shows it;
+#   c_params(r): the four parameters C_sample_iid and the engine take;
+#   density(r): the density plot() draws (NULL: none);
+#   sample(r, dim, shape, threads): draws for sample_weights().
+# A new family is one entry here (and, for C speed, one case in the C
+# sampler, iv_fill() in src/sample.c, with its code in IV_FAMILIES).
+# Schemes that are rules rather than distributions (variance scaling)
+# resolve to one of these; see resolve_scheme() in R/schemes.R.
+
+family_table <- list(
+  uniform = list(
+    code = 1L, fan_free = TRUE,
+    resolve = function(s, ...) list(family = "uniform", a = s$a, b = s$b),
+    moments = function(r) c(mean = (r$a + r$b) / 2, var = (r$b - r$a)^2 / 12),
+    text = function(x, fmt) sprintf("U(%s, %s)", fmt(x$a), fmt(x$b)),
+    c_params = function(r) c(r$a, r$b, 0, 0),
+    density = function(r) function(t) stats::dunif(t, r$a, r$b),
+    sample = function(r, dim, shape, threads) sample_iid(r, dim, threads)),
+  normal = list(
+    code = 2L, fan_free = TRUE,
+    resolve = function(s, ...) list(family = "normal", mean = s$mean, sd = s$sd),
+    moments = function(r) c(mean = r$mean, var = r$sd^2),
+    text = function(x, fmt) sprintf("N(%s, %s^2)", fmt(x$mean), fmt(x$sd)),
+    c_params = function(r) c(r$mean, r$sd, 0, 0),
+    density = function(r) function(t) stats::dnorm(t, r$mean, r$sd),
+    sample = function(r, dim, shape, threads) sample_iid(r, dim, threads)),
+  truncated_normal = list(
+    code = 3L, fan_free = TRUE,
+    resolve = function(s, ...) {
+      list(family = "truncated_normal", mean = s$mean, sd = s$sd, lower = s$lower,
+           upper = s$upper)
+    },
+    moments = function(r) {
+      # scaled through the sd: the standardized variance may underflow
+      # (1e-400 for [1e200, Inf]) where sd^2 times it does not
+      m <- tn_stats(r$lower, r$upper)
+      c(mean = r$mean + r$sd * m[["mean"]], var = (r$sd * m[["sd"]])^2)
+    },
+    text = function(x, fmt) {
+      sprintf("N(%s, %s^2) truncated to [%s, %s]", fmt(x$mean), fmt(x$sd),
+              fmt(x$mean + x$lower * x$sd), fmt(x$mean + x$upper * x$sd))
+    },
+    c_params = function(r) c(r$mean, r$sd, r$lower, r$upper),
+    density = function(r) function(t) {
+      z <- (t - r$mean) / r$sd
+      ifelse(z < r$lower | z > r$upper, 0, stats::dnorm(z) / r$sd /
+               (stats::pnorm(r$upper) - stats::pnorm(r$lower)))
+    },
+    sample = function(r, dim, shape, threads) sample_iid(r, dim, threads)),
+  constant = list(
+    code = 4L, fan_free = TRUE,
+    resolve = function(s, ...) list(family = "constant", value = s$value),
+    moments = function(r) c(mean = r$value, var = 0),
+    text = function(x, fmt) sprintf("constant %s", fmt(x$value)),
+    c_params = function(r) c(r$value, 0, 0, 0),
+    density = function(r) NULL,
+    sample = function(r, dim, shape, threads) {
+      out <- rep(r$value, prod(dim))
+      if (length(dim) > 1) dim(out) <- dim
+      out
+    }),
+  identity = list(
+    code = 5L, fan_free = FALSE,
+    resolve = function(s, rows, cols, total, diag) {
+      list(family = "identity", gain = s$gain, total = total, diag = diag)
+    },
+    moments = function(r) {
+      p <- r$diag / r$total
+      c(mean = r$gain * p, var = r$gain^2 * p * (1 - p))
+    },
+    text = function(x, fmt) sprintf("%s on the diagonal, 0 elsewhere", fmt(x$gain)),
+    c_params = function(r) c(r$gain, 0, 0, 0),
+    density = function(r) NULL,
+    sample = function(r, dim, shape, threads) sample_identity(r$gain, dim, shape$layout)),
+  orthogonal = list(
+    code = 6L, fan_free = FALSE,
+    resolve = function(s, rows, cols, ...) {
+      list(family = "orthogonal", gain = s$gain, rows = rows, cols = cols)
+    },
+    moments = function(r) c(mean = 0, var = r$gain^2 / max(r$rows, r$cols)),
+    text = function(x, fmt) {
+      sprintf("%s x a Haar-random matrix with orthonormal columns (or rows)", fmt(x$gain))
+    },
+    c_params = function(r) c(r$gain, 0, 0, 0),
+    density = function(r) NULL,
+    sample = function(r, dim, shape, threads) {
+      matrix_to_shape(.Call(C_sample_orthogonal, r$rows, r$cols, r$gain, threads), shape)
+    }),
+  sparse = list(
+    code = 7L, fan_free = FALSE,
+    resolve = function(s, rows, cols, ...) {
+      list(family = "sparse", sd = s$sd, rows = rows, cols = cols,
+           nzero = min(rows, ceiling(s$sparsity * rows)))
+    },
+    moments = function(r) c(mean = 0, var = r$sd^2 * (1 - r$nzero / r$rows)),
+    text = function(x, fmt) {
+      sprintf("N(0, %s^2) with a fraction %s of zeros in each column", fmt(x$sd),
+              fmt(x$sparsity))
+    },
+    c_params = function(r) c(r$nzero, r$sd, 0, 0),
+    density = function(r) NULL,
+    sample = function(r, dim, shape, threads) {
+      matrix_to_shape(.Call(C_sample_sparse, r$rows, r$cols, r$nzero, r$sd, threads), shape)
+    })
+)
+
+# The families' C codes by name, and those defined without the layer size.
+family_codes <- vapply(Filter(function(f) !is.null(f$code), family_table),
+                       function(f) f$code, 0L)
+fan_free <- names(Filter(function(f) f$fan_free, family_table))
+
+# The entry of a family.
+family_of <- function(family) {
+  f <- family_table[[family]]
+  if (is.null(f)) stop("internal error: unknown family ", family)
+  f
+}
+
+# Elementwise families drawn by C_sample_iid.
+sample_iid <- function(r, dim, threads) {
+  cc <- family_c_params(r)
+  .Call(C_sample_iid, dim, cc$code, cc$params, threads)
+}
+
+# A resolved scheme as the C samplers and the engine take it: its family's
+# code and four parameters.
+family_c_params <- function(r) {
+  f <- family_of(r$family)
+  list(code = f$code, params = as.double(f$c_params(r)))
+}

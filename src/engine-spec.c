@@ -1,0 +1,164 @@
+/* The engine's spec: the named list engine_spec() (R/simulate.R) builds,
+ * read by name and checked field by field, so that no input from R can
+ * crash the engine. */
+#include <R.h>
+#include <Rinternals.h>
+#include <string.h>
+#include "engine.h"
+#include "checks.h"
+
+/* ---- spec from the R list, read by name --------------------------------- */
+
+#define IV_SPEC_NAME(e, name, value) name,
+static const char *spec_names[IV_NSPEC] = { IV_SPEC_FIELDS(IV_SPEC_NAME) };
+
+/* Positions of the fields of `spec`, a list named by exactly the names of
+   IV_SPEC_FIELDS (src/vocab.h), in any order. */
+static void spec_index(SEXP spec, int *pos)
+{
+    if (TYPEOF(spec) != VECSXP || XLENGTH(spec) != IV_NSPEC)
+        error("`spec` must be a list of %d elements (see initvar:::engine_spec).", IV_NSPEC);
+    SEXP nm = getAttrib(spec, R_NamesSymbol);
+    if (TYPEOF(nm) != STRSXP) error("`spec` must be a named list (see initvar:::engine_spec).");
+    for (int f = 0; f < IV_NSPEC; f++) pos[f] = -1;
+    for (int k = 0; k < IV_NSPEC; k++) {
+        const char *n = CHAR(STRING_ELT(nm, k));
+        int f = 0;
+        while (f < IV_NSPEC && strcmp(n, spec_names[f]) != 0) f++;
+        if (f == IV_NSPEC) error("`spec` has an unknown field `%s`.", n);
+        if (pos[f] >= 0) error("`spec` has the field `%s` twice.", n);
+        pos[f] = k;
+    }
+}
+
+#define FIELD(f) VECTOR_ELT(spec, pos[f])
+
+static SEXP spec_elt(SEXP spec, const int *pos, int f, SEXPTYPE type, R_xlen_t len)
+{
+    SEXP x = FIELD(f);
+    if (TYPEOF(x) != type || (len >= 0 && XLENGTH(x) != len))
+        error("`spec$%s` has the wrong type or length.", spec_names[f]);
+    return x;
+}
+
+void iv_read_spec(SEXP spec, spec_t *sp)
+{
+    int pos[IV_NSPEC];
+    spec_index(spec, pos);
+    SEXP widths = FIELD(SP_WIDTHS);
+    if (TYPEOF(widths) != INTSXP || XLENGTH(widths) < 2)
+        error("`spec$widths` must be an integer vector of length >= 2.");
+    if (XLENGTH(widths) > 100001) error("`spec$widths` describes more than 1e5 layers.");
+    int d = (int) XLENGTH(widths) - 1;
+    sp->d = d;
+    sp->w = INTEGER(widths);
+    sp->maxw = 0;
+    for (int i = 0; i <= d; i++) {
+        if (sp->w[i] < 1 || sp->w[i] > IV_MAX_WIDTH)
+            error("`spec$widths` must hold positive widths.");
+        if (sp->w[i] > sp->maxw) sp->maxw = sp->w[i];
+    }
+    const int *kind = INTEGER(spec_elt(spec, pos, SP_LAYER_KIND, INTSXP, d));
+    for (int i = 0; i < d; i++)
+        if (kind[i] != LAYER_DENSE)
+            error("`spec$layer_kind[%d]` is not a layer kind the engine runs.", i + 1);
+    sp->act = INTEGER(spec_elt(spec, pos, SP_ACT, INTSXP, d));
+    sp->aparam = REAL(spec_elt(spec, pos, SP_ACT_PARAM, REALSXP, d));
+    sp->wkind = INTEGER(spec_elt(spec, pos, SP_WKIND, INTSXP, d));
+    sp->wpar = REAL(spec_elt(spec, pos, SP_WPAR, REALSXP, 4 * (R_xlen_t) d));
+    sp->bkind = INTEGER(spec_elt(spec, pos, SP_BKIND, INTSXP, d));
+    sp->bpar = REAL(spec_elt(spec, pos, SP_BPAR, REALSXP, 4 * (R_xlen_t) d));
+    sp->input = iv_int_arg(FIELD(SP_INPUT), "spec$input");
+    sp->var_x = iv_real_arg(FIELD(SP_VAR_X), "spec$var_x");
+    sp->batch = (int) iv_size_arg(FIELD(SP_BATCH), "spec$batch", IV_MAX_WIDTH);
+    SEXP X = FIELD(SP_X);
+    if (sp->input == IN_MATRIX) {
+        if (TYPEOF(X) != REALSXP || XLENGTH(X) != (R_xlen_t) sp->batch * sp->w[0])
+            error("`spec$X` must be a batch x n0 double matrix.");
+        sp->X = REAL(X);
+    } else if (sp->input == IN_NORMAL || sp->input == IN_UNIFORM) {
+        if (X != R_NilValue) error("`spec$X` must be NULL for random inputs.");
+        sp->X = NULL;
+        if (sp->var_x < 0) error("`spec$var_x` must be non-negative.");
+    } else {
+        error("`spec$input` is not an input kind (src/vocab.h, IV_INPUT_KINDS).");
+    }
+    sp->grad = iv_int_arg(FIELD(SP_GRAD), "spec$grad");
+    if (sp->grad != GRAD_NORMAL && sp->grad != GRAD_SOFTMAX)
+        error("`spec$grad` is not an output-gradient kind (src/vocab.h, IV_GRAD_KINDS).");
+    sp->var_grad = iv_real_arg(FIELD(SP_VAR_GRAD), "spec$var_grad");
+    if (sp->var_grad < 0) error("`spec$var_grad` must be non-negative.");
+    sp->center = REAL(spec_elt(spec, pos, SP_CENTER, REALSXP, NQ * (R_xlen_t) d));
+    sp->nbins = (int) iv_size_arg(FIELD(SP_NBINS), "spec$nbins", 1e6);
+    sp->hrange = REAL(spec_elt(spec, pos, SP_HRANGE, REALSXP, 6 * (R_xlen_t) d));
+    for (int i = 0; i < 3 * d; i++)
+        if (!(sp->hrange[2 * i] < sp->hrange[2 * i + 1]) ||
+            !R_FINITE(sp->hrange[2 * i]) || !R_FINITE(sp->hrange[2 * i + 1]))
+            error("`spec$hrange` must hold finite increasing pairs.");
+    const double *sd = REAL(spec_elt(spec, pos, SP_SEED, REALSXP, 2));
+    if (!(sd[0] >= 0 && sd[0] < 4294967296.0 && sd[1] >= 0 && sd[1] < 4294967296.0 &&
+          sd[0] == floor(sd[0]) && sd[1] == floor(sd[1])))
+        error("`spec$seed` must hold two 32-bit halves.");
+    sp->seed = ((uint64_t) sd[0] << 32) ^ (uint64_t) sd[1];
+    sp->rfuns = spec_elt(spec, pos, SP_RFUNS, VECSXP, d);
+    sp->scale = REAL(spec_elt(spec, pos, SP_SCALE, REALSXP, NQ * (R_xlen_t) d));
+    for (R_xlen_t i = 0; i < NQ * (R_xlen_t) d; i++) {
+        int e;
+        if (!(sp->scale[i] > 0) || !R_FINITE(sp->scale[i]) || frexp(sp->scale[i], &e) != 0.5)
+            error("`spec$scale` must hold powers of 2.");
+    }
+
+    sp->wf = (iv_family *) R_alloc(d, sizeof(iv_family));
+    sp->bf = (iv_family *) R_alloc(d, sizeof(iv_family));
+    sp->lwork = 1;
+    for (int i = 0; i < d; i++) {
+        if (sp->act[i] < ACT_LINEAR || sp->act[i] > ACT_R)
+            error("`spec$act` has an unknown activation code.");
+        if (!R_FINITE(sp->aparam[i])) error("`spec$act_param` must be finite.");
+        if (sp->act[i] == ACT_R) {
+            SEXP fl = VECTOR_ELT(sp->rfuns, i);
+            if (TYPEOF(fl) != VECSXP || XLENGTH(fl) != 2 ||
+                !isFunction(VECTOR_ELT(fl, 0)) || !isFunction(VECTOR_ELT(fl, 1)))
+                error("`spec$rfuns[[%d]]` must be list(f, df).", i + 1);
+        }
+        const double *p = sp->wpar + 4 * i;
+        for (int k = 0; k < 2; k++)
+            if (!R_FINITE(p[k])) error("`spec$wpar` must be finite.");
+        int wk = sp->wkind[i], nin = sp->w[i], nout = sp->w[i + 1];
+        iv_family *f = sp->wf + i;
+        f->family = wk; f->p1 = p[0]; f->p2 = p[1]; f->lo = p[2]; f->hi = p[3];
+        f->tn_method = 0; f->tn_flip = 0; f->tn_alpha = 1; f->tn_m1 = 0;
+        if (wk == FAM_UNIFORM && !(p[0] <= p[1])) error("uniform weights need a <= b.");
+        if ((wk == FAM_NORMAL || wk == FAM_TRUNC || wk == FAM_SPARSE) && p[1] < 0)
+            error("weights need sd >= 0.");
+        if (wk == FAM_TRUNC) {
+            if (!(p[2] < p[3]) || p[2] == R_PosInf || p[3] == R_NegInf)
+                error("truncated weights need lower < upper.");
+            iv_tn_setup(f);
+        } else if (wk == FAM_ORTHO) {
+            int m = nin > nout ? nin : nout, k = nin > nout ? nout : nin;
+            int lw = iv_qr_lwork(m, k);
+            if (lw > sp->lwork) sp->lwork = lw;
+        } else if (wk == FAM_SPARSE) {
+            if (p[0] < 0 || p[0] > nin || p[0] != floor(p[0]))
+                error("sparse weights need 0 <= nzero <= fan_in.");
+        } else if (wk < FAM_UNIFORM || wk > FAM_SPARSE) {
+            error("`spec$wkind` has an unknown code.");
+        }
+        const double *bp = sp->bpar + 4 * i;
+        int bk = sp->bkind[i];
+        iv_family *g = sp->bf + i;
+        g->family = bk; g->p1 = bp[0]; g->p2 = bp[1]; g->lo = bp[2]; g->hi = bp[3];
+        g->tn_method = 0; g->tn_flip = 0; g->tn_alpha = 1; g->tn_m1 = 0;
+        if (!R_FINITE(bp[0]) || !R_FINITE(bp[1])) error("`spec$bpar` must be finite.");
+        if (bk == FAM_UNIFORM && !(bp[0] <= bp[1])) error("uniform biases need a <= b.");
+        if ((bk == FAM_NORMAL || bk == FAM_TRUNC) && bp[1] < 0) error("biases need sd >= 0.");
+        if (bk == FAM_TRUNC) {
+            if (!(bp[2] < bp[3]) || bp[2] == R_PosInf || bp[3] == R_NegInf)
+                error("truncated biases need lower < upper.");
+            iv_tn_setup(g);
+        } else if (bk < FAM_UNIFORM || bk > FAM_CONSTANT) {
+            error("`spec$bkind` has an unknown code.");
+        }
+    }
+}

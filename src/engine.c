@@ -1,0 +1,284 @@
+/* The engine's entry points: a block of networks over threads, with one
+ * workspace per thread, and the trace of one network for the tests.
+ *
+ * A call simulates one block of networks (first, ..., first + count - 1).
+ * Network j draws everything from streams j * (2d + 2) + component of the
+ * call's seed, so the result does not depend on the thread that ran it. The
+ * per-network summaries are folded in network order, and blocks are folded
+ * in block order by the caller, so a run gives the same numbers for any
+ * number of threads or workers.
+ */
+#include <R.h>
+#include <Rinternals.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+#include "checks.h"
+#include "api.h"
+#include "moments.h"
+#include "rng.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Big buffers come from an arena (a workspace kept across blocks, see
+   C_workspace) or, without one, from R_alloc. An arena with base NULL only
+   counts the bytes needed. */
+typedef struct {
+    char *base;
+    size_t used, cap;
+} arena_t;
+
+static void *take(arena_t *a, size_t n, size_t size)
+{
+    size_t bytes = (n * size + 63) & ~((size_t) 63);
+    if (a == NULL) return R_alloc(n, size);
+    void *p = a->base ? a->base + a->used : NULL;
+    a->used += bytes;
+    if (a->base && a->used > a->cap) error("internal error: workspace too small.");
+    return p;
+}
+
+static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
+{
+    int d = sp->d, B = sp->batch;
+    ws->Z = (double **) R_alloc(d + 1, sizeof(double *));
+    ws->S = (double **) R_alloc(d, sizeof(double *));
+    ws->W = (double **) R_alloc(d, sizeof(double *));
+    ws->Z[0] = sp->input == IN_MATRIX ? NULL : (double *) take(a, (size_t) B * sp->w[0], sizeof(double));
+    size_t scratch = 1;
+    for (int i = 0; i < d; i++) {
+        ws->Z[i + 1] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
+        ws->S[i] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
+        ws->W[i] = (double *) take(a, (size_t) sp->w[i] * sp->w[i + 1], sizeof(double));
+        if (sp->wkind[i] == FAM_ORTHO && sp->w[i] < sp->w[i + 1]) {
+            size_t need = (size_t) sp->w[i] * sp->w[i + 1];
+            if (need > scratch) scratch = need;
+        }
+    }
+    ws->bias = (double *) take(a, sp->maxw, sizeof(double));
+    ws->G = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
+    ws->dZ = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
+    ws->scratch = (double *) take(a, scratch, sizeof(double));
+    ws->tau = (double *) take(a, sp->maxw, sizeof(double));
+    ws->work = (double *) take(a, sp->lwork, sizeof(double));
+    ws->rowz = (double *) take(a, (size_t) (d + 1) * 4 * B, sizeof(double));
+    ws->rowa = (double *) take(a, B, sizeof(double));
+    ws->rowb = (double *) take(a, B, sizeof(double));
+    ws->rowc = (double *) take(a, B, sizeof(double));
+    ws->rowd = (double *) take(a, B, sizeof(double));
+    ws->rowg = (double *) take(a, (size_t) 4 * B, sizeof(double));
+    ws->perm = (int *) take(a, sp->maxw, sizeof(int));
+    ws->hist = (double *) take(a, (size_t) 3 * d * (sp->nbins + 2), sizeof(double));
+    ws->trace_s = ws->trace_b = ws->trace_g = NULL;
+}
+
+static size_t work_bytes(const spec_t *sp)
+{
+    work_t tmp;
+    arena_t count = { NULL, 0, 0 };
+    alloc_work(sp, &tmp, &count);
+    return count.used;
+}
+
+static int block_threads(const spec_t *sp, SEXP threads)
+{
+    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    for (int i = 0; i < sp->d; i++) if (sp->act[i] == ACT_R) nth = 1;
+    return nth;
+}
+
+/* A workspace for nth threads, reused by every block of a simulation so that
+   memory does not depend on the number of blocks. Freed by its finalizer,
+   also after an error or an interrupt. */
+typedef struct {
+    size_t cap;
+    char *mem;
+} workspace_t;
+
+static SEXP workspace_tag(void)
+{
+    return install("initvar_workspace");
+}
+
+static void workspace_finalize(SEXP p)
+{
+    workspace_t *w = (workspace_t *) R_ExternalPtrAddr(p);
+    if (w) {
+        free(w->mem);
+        free(w);
+        R_ClearExternalPtr(p);
+    }
+}
+
+SEXP C_workspace(SEXP spec, SEXP threads)
+{
+    spec_t sp;
+    iv_read_spec(spec, &sp);
+    int nth = block_threads(&sp, threads);
+    size_t bytes = (size_t) nth * work_bytes(&sp);
+    SEXP p = PROTECT(R_MakeExternalPtr(NULL, workspace_tag(), R_NilValue));
+    R_RegisterCFinalizerEx(p, workspace_finalize, TRUE);
+    workspace_t *w = (workspace_t *) calloc(1, sizeof(workspace_t));
+    if (!w) error("cannot allocate the simulation workspace.");
+    R_SetExternalPtrAddr(p, w);
+    w->mem = (char *) malloc(bytes);
+    if (!w->mem) error("cannot allocate %.0f bytes for the simulation workspace.", (double) bytes);
+    w->cap = bytes;
+    UNPROTECT(1);
+    return p;
+}
+
+/* C_simulate_block(spec, first, count, threads, workspace): list(acc, hist).
+   workspace is NULL or from C_workspace(spec, threads). */
+SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
+                      SEXP workspace)
+{
+    spec_t sp;
+    iv_read_spec(spec, &sp);
+    double f0 = iv_real_arg(first, "first");
+    if (f0 < 0 || f0 != floor(f0) || f0 > 1e12) error("`first` must be a whole number >= 0.");
+    int cnt = (int) iv_size_arg(count, "count", 1e6);
+    int nth = block_threads(&sp, threads);
+    int d = sp.d;
+    if (nth > cnt) nth = cnt;
+
+    arena_t arena = { NULL, 0, 0 }, *ap = NULL;
+    if (workspace != R_NilValue) {
+        if (TYPEOF(workspace) != EXTPTRSXP || R_ExternalPtrTag(workspace) != workspace_tag())
+            error("`workspace` must be NULL or come from C_workspace().");
+        workspace_t *w = (workspace_t *) R_ExternalPtrAddr(workspace);
+        if (w && w->mem && w->cap >= (size_t) nth * work_bytes(&sp)) {
+            arena.base = w->mem;
+            arena.cap = w->cap;
+            ap = &arena;
+        }
+    }
+    work_t *ws = (work_t *) R_alloc(nth, sizeof(work_t));
+    for (int t = 0; t < nth; t++) {
+        alloc_work(&sp, ws + t, ap);
+        memset(ws[t].hist, 0, (size_t) 3 * d * (sp.nbins + 2) * sizeof(double));
+    }
+    size_t stride = (size_t) NSUM * NQ * d;
+    double *res = (double *) R_alloc(stride * cnt, sizeof(double));
+    int *bad = (int *) R_alloc(cnt, sizeof(int));
+    memset(bad, 0, (size_t) cnt * sizeof(int));
+
+    /* An interrupt stops every thread between two phases of a network (a
+       matrix product at most); the block is then abandoned and NULL
+       returned, with nothing left allocated but R memory and the
+       workspace, which its external pointer owns. The caller keeps the
+       blocks merged before and re-signals the interrupt. */
+    iv_stop_t stop = { 0 };
+    if (nth == 1) {
+        for (int j = 0; j < cnt && !stop.stop; j++)
+            iv_run_network(&sp, ws, f0 + j, res + stride * j, &stop, bad + j);
+    } else {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static, 1)
+#endif
+        for (int j = 0; j < cnt; j++) {
+#ifdef _OPENMP
+            work_t *w = ws + omp_get_thread_num();
+#else
+            work_t *w = ws;
+#endif
+            if (!stop.stop) iv_run_network(&sp, w, f0 + j, res + stride * j, &stop, bad + j);
+        }
+    }
+    if (stop.stop) return R_NilValue;
+    for (int j = 0; j < cnt; j++) {
+        if (bad[j]) {
+            static const char *qn[NQ] = { "pre-activations s", "activations z",
+                                          "gradients dC/ds", "weight gradients dC/dW" };
+            int q = (bad[j] - 1) % NQ, layer = (bad[j] - 1) / NQ + 1;
+            error("`net`: the %s of layer %d overflowed (their moments are not finite "
+                  "in network %.0f): the variance grows too fast through this network "
+                  "for its initialization and inputs; see predict_variance().",
+                  qn[q], layer, f0 + j);
+        }
+    }
+
+    SEXP ans = PROTECT(allocVector(VECSXP, 2));
+    SEXP acc = PROTECT(allocVector(REALSXP, (R_xlen_t) IV_NACC * NQ * d));
+    double *a = REAL(acc);
+    for (R_xlen_t t = 0; t < XLENGTH(acc); t++) a[t] = 0;
+    for (int j = 0; j < cnt; j++) {
+        const double *rj = res + stride * j;
+        for (int q = 0; q < NQ * d; q++) {
+            double one_net[IV_NACC];
+            iv_acc_from_network(one_net, rj + NSUM * q);
+            iv_acc_merge(a + IV_NACC * q, one_net);
+        }
+    }
+    SEXP hist = PROTECT(allocVector(REALSXP, (R_xlen_t) 3 * d * (sp.nbins + 2)));
+    double *h = REAL(hist);
+    for (R_xlen_t t = 0; t < XLENGTH(hist); t++) {
+        double s = 0;
+        for (int k = 0; k < nth; k++) s += ws[k].hist[t];
+        h[t] = s;
+    }
+    SET_VECTOR_ELT(ans, BLK_ACC, acc);
+    SET_VECTOR_ELT(ans, BLK_HIST, hist);
+    SEXP nm = PROTECT(allocVector(STRSXP, 2));
+#define IV_SET_SLOT_NAME(e, name, value) SET_STRING_ELT(nm, e, mkChar(name));
+    IV_BLOCK_SLOTS(IV_SET_SLOT_NAME)
+    setAttrib(ans, R_NamesSymbol, nm);
+    UNPROTECT(4);
+    return ans;
+}
+
+/* C_test_network_trace(spec, net): the inputs, weights, biases, pre-activations,
+   activations and back-propagated gradients of network `net`, for tests
+   against a plain-R reference. */
+SEXP C_test_network_trace(SEXP spec, SEXP net)
+{
+    spec_t sp;
+    iv_read_spec(spec, &sp);
+    double j = iv_real_arg(net, "net");
+    if (j < 0 || j != floor(j) || j > 1e12) error("`net` must be a whole number >= 0.");
+    int d = sp.d, B = sp.batch;
+    work_t ws;
+    alloc_work(&sp, &ws, NULL);
+    memset(ws.hist, 0, (size_t) 3 * d * (sp.nbins + 2) * sizeof(double));
+    SEXP ans = PROTECT(allocVector(VECSXP, 6));
+    SEXP X = PROTECT(allocMatrix(REALSXP, B, sp.w[0]));
+    SEXP lists[5];
+    /* each new vector goes straight into a protected list, so it is
+       reachable (protected) before anything else is allocated */
+    for (int k = 0; k < 5; k++) {
+        SET_VECTOR_ELT(ans, k + 1, allocVector(VECSXP, d));
+        lists[k] = VECTOR_ELT(ans, k + 1);
+    }
+    ws.trace_s = (double **) R_alloc(d, sizeof(double *));
+    ws.trace_b = (double **) R_alloc(d, sizeof(double *));
+    ws.trace_g = (double **) R_alloc(d, sizeof(double *));
+    for (int i = 0; i < d; i++) {
+        int nin = sp.w[i], nout = sp.w[i + 1];
+        SET_VECTOR_ELT(lists[0], i, allocMatrix(REALSXP, nin, nout));  /* W */
+        SET_VECTOR_ELT(lists[1], i, allocVector(REALSXP, nout));       /* b */
+        SET_VECTOR_ELT(lists[2], i, allocMatrix(REALSXP, B, nout));    /* s */
+        SET_VECTOR_ELT(lists[3], i, allocMatrix(REALSXP, B, nout));    /* z */
+        SET_VECTOR_ELT(lists[4], i, allocMatrix(REALSXP, B, nout));    /* g */
+        ws.trace_b[i] = REAL(VECTOR_ELT(lists[1], i));
+        ws.trace_s[i] = REAL(VECTOR_ELT(lists[2], i));
+        ws.trace_g[i] = REAL(VECTOR_ELT(lists[4], i));
+    }
+    double *res = (double *) R_alloc((size_t) NSUM * NQ * d, sizeof(double));
+    int bad = 0;
+    iv_run_network(&sp, &ws, j, res, NULL, &bad);
+    memcpy(REAL(X), sp.input == IN_MATRIX ? sp.X : ws.Z[0], (size_t) B * sp.w[0] * sizeof(double));
+    for (int i = 0; i < d; i++) {
+        memcpy(REAL(VECTOR_ELT(lists[0], i)), ws.W[i],
+               (size_t) sp.w[i] * sp.w[i + 1] * sizeof(double));
+        memcpy(REAL(VECTOR_ELT(lists[3], i)), ws.Z[i + 1],
+               (size_t) B * sp.w[i + 1] * sizeof(double));
+    }
+    SET_VECTOR_ELT(ans, 0, X);
+    SEXP nm = PROTECT(allocVector(STRSXP, 6));
+    const char *names[6] = {"X", "W", "b", "s", "z", "g"};
+    for (int k = 0; k < 6; k++) SET_STRING_ELT(nm, k, mkChar(names[k]));
+    setAttrib(ans, R_NamesSymbol, nm);
+    UNPROTECT(3);
+    return ans;
+}

@@ -1,0 +1,72 @@
+/* The network engine's shared types: the spec of a run (read from R's named
+ * list by iv_read_spec(), engine-spec.c), one thread's workspace, and the
+ * kernel that simulates one network (iv_run_network(), propagate.c). The
+ * entry points (engine.c) cut a run into blocks of networks over threads.
+ *
+ * Quantities, per layer i = 0..d-1 (Glorot's indices): s^i = z^i W^i + b^i,
+ * z^{i+1} = f(s^i), g^i = dC/ds^i, and the per-example weight gradients
+ * dC/dW^i_{lk} = z^i_l g^i_k. Codes (Q_*, FAM_*, ACT_*, IN_*, GRAD_*,
+ * LAYER_*, SP_*): src/vocab.h.
+ */
+#ifndef INITVAR_ENGINE_H
+#define INITVAR_ENGINE_H
+
+#include <R.h>
+#include <Rinternals.h>
+#include <stdint.h>
+#include "vocab.h"
+#include "sample.h"
+#include "interrupt.h"
+
+/* per-network summary of one (quantity, layer): n, mean, M2, M3, M4, a, b, e */
+#define NSUM 8
+
+typedef struct {
+    int d, batch, nbins;
+    int *w;                 /* widths, d + 1 */
+    const int *act;
+    const double *aparam;
+    const int *wkind, *bkind;
+    iv_family *wf, *bf;     /* iid families of weights and biases */
+    const double *wpar, *bpar; /* 4 per layer */
+    int input;              /* IN_NORMAL, IN_UNIFORM or IN_MATRIX */
+    double var_x;
+    const double *X;
+    int grad;               /* GRAD_NORMAL or GRAD_SOFTMAX (cross-entropy) */
+    double var_grad;
+    const double *center;   /* NQ x d */
+    const double *scale;    /* NQ x d: powers of 2; values are accumulated
+                               divided by them (for Q_W: the scale of the
+                               layer's input z, times that of dC/ds) */
+    const double *hrange;   /* 2 x 3 x d: (lo, hi) for z, g, w */
+    SEXP rfuns;             /* list of d: NULL or list(f, df) */
+    uint64_t seed;
+    int maxw, lwork;
+} spec_t;
+
+typedef struct {
+    double **Z, **S, **W;
+    double *bias, *G, *dZ, *scratch, *tau, *work;
+    double *rowz;           /* (d + 1) x 4 x batch: row power sums of z^i */
+    double *rowa, *rowb;    /* batch: row sums of s - c_s and its square */
+    double *rowc, *rowd;    /* batch: row sums of z - c_z and its square */
+    double *rowg;           /* 4 x batch */
+    int *perm;
+    double *hist;           /* 3 x d x (nbins + 2) */
+    double **trace_s, **trace_b, **trace_g; /* NULL, or copies for tests */
+} work_t;
+
+/* Fill *sp from the named list `spec` (fields IV_SPEC_FIELDS), checking
+   every field; errors name the field. */
+void iv_read_spec(SEXP spec, spec_t *sp);
+
+/* Simulate network `net`, writing its summaries to res (NSUM x NQ x d) and
+   adding its histogram counts to ws->hist. Returns 0, or 1 if it stopped
+   early for an interrupt (stop may be NULL: never stop). *bad is set to
+   1 + q + NQ * i for the first (quantity q, layer i) whose moments are not
+   finite, else left alone. The histogram counts of a stopped network are
+   partial: the caller discards the whole call then. */
+int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
+                   iv_stop_t *stop, int *bad);
+
+#endif
