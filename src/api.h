@@ -28,5 +28,6 @@ SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj);
 SEXP C_test_network_trace(SEXP spec, SEXP net);
 SEXP C_test_moments(SEXP x, SEXP y);
 SEXP C_test_vocabulary(void);
+SEXP C_test_act_eval(SEXP code, SEXP param, SEXP x);
 
 #endif

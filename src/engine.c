@@ -63,11 +63,10 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->tau = (double *) take(a, sp->maxw, sizeof(double));
     ws->work = (double *) take(a, sp->lwork, sizeof(double));
     ws->rowz = (double *) take(a, (size_t) (d + 1) * 4 * B, sizeof(double));
-    ws->rowa = (double *) take(a, B, sizeof(double));
-    ws->rowb = (double *) take(a, B, sizeof(double));
-    ws->rowc = (double *) take(a, B, sizeof(double));
-    ws->rowd = (double *) take(a, B, sizeof(double));
+    ws->rows = (double *) take(a, (size_t) 8 * B, sizeof(double));
     ws->rowg = (double *) take(a, (size_t) 4 * B, sizeof(double));
+    ws->col = (double *) take(a, B, sizeof(double));
+    ws->zrow = (double *) take(a, sp->maxw, sizeof(double));
     ws->perm = (int *) take(a, sp->maxw, sizeof(int));
     ws->hist = (double *) take(a, (size_t) 3 * d * (sp->nbins + 2), sizeof(double));
     ws->trace_s = ws->trace_b = ws->trace_g = NULL;

@@ -48,9 +48,11 @@ typedef struct {
     double **Z, **S, **W;
     double *bias, *G, *dZ, *scratch, *tau, *work;
     double *rowz;           /* (d + 1) x 4 x batch: row power sums of z^i */
-    double *rowa, *rowb;    /* batch: row sums of s - c_s and its square */
-    double *rowc, *rowd;    /* batch: row sums of z - c_z and its square */
-    double *rowg;           /* 4 x batch */
+    double *rows;           /* 8 x batch: per-row power sums of the centred,
+                               scaled values of two quantities */
+    double *rowg;           /* 4 x batch: row power sums of dC/ds */
+    double *col;            /* batch: one column of s */
+    double *zrow;           /* max width: the first example's z^i */
     int *perm;
     double *hist;           /* 3 x d x (nbins + 2) */
     double **trace_s, **trace_b, **trace_g; /* NULL, or copies for tests */

@@ -22,6 +22,7 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(test_network_trace, 2),
     CALLDEF(test_moments, 2),
     CALLDEF(test_vocabulary, 0),
+    CALLDEF(test_act_eval, 3),
     {NULL, NULL, 0}
 };
 

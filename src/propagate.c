@@ -49,12 +49,16 @@ static void act_r(SEXP fl, double *x, double *z, R_xlen_t n, int layer)
 
 static inline void hist_add(double *h, int nb, double lo, double scale, double x)
 {
+    /* bins 1..nb, 0 below (and NaN), nb + 1 above; without branches */
     double t = (x - lo) * scale;
-    int i;
-    if (!(t >= 0)) i = 0;                  /* underflow (and NaN) */
-    else if (t >= nb) i = nb + 1;          /* overflow */
-    else i = 1 + (int) t;
-    h[i] += 1;
+    t = t >= 0 ? t : -1.0;
+    t = t < nb ? t : (double) nb;
+    h[(int) t + 1] += 1;
+}
+
+static void hist_column(double *h, int nb, double lo, double scale, const double *x, int n)
+{
+    for (int b = 0; b < n; b++) hist_add(h, nb, lo, scale, x[b]);
 }
 
 /* Per-network summary from power sums about c. */
@@ -156,20 +160,59 @@ static int summary_bad(const double *out)
 /* The fused elementwise pass of dense layer i after its product S = Z W:
    adds the bias, applies the activation (Z[i + 1] = f(s), S = f'(s)), and
    accumulates the power sums, row sums and histograms of s and z. */
+/* The activation of one column: col[b] = s = S[b] + bias, Z[b] = f(s),
+   S[b] = f'(s). One loop per common activation, so that the switch is
+   outside the loop. */
+static void act_column(int code, double a, double bias, double *S, double *Z, double *col, int B)
+{
+    switch (code) {
+    case ACT_TANH:
+        for (int b = 0; b < B; b++) {
+            double s = S[b] + bias, z = iv_tanh(s);
+            col[b] = s; Z[b] = z; S[b] = 1 - z * z;
+        }
+        break;
+    case ACT_RELU:
+        for (int b = 0; b < B; b++) {
+            double s = S[b] + bias;
+            col[b] = s; Z[b] = s > 0 ? s : 0; S[b] = s > 0 ? 1 : 0;
+        }
+        break;
+    case ACT_LINEAR:
+        for (int b = 0; b < B; b++) {
+            double s = S[b] + bias;
+            col[b] = s; Z[b] = s; S[b] = 1;
+        }
+        break;
+    default:
+        for (int b = 0; b < B; b++) {
+            double s = S[b] + bias, ds;
+            col[b] = s; Z[b] = act_eval(code, a, s, &ds); S[b] = ds;
+        }
+    }
+}
+
+/* The fused elementwise pass of dense layer i after its product S = Z W:
+   adds the bias, applies the activation (Z[i + 1] = f(s), S = f'(s)), and
+   accumulates, per row (example), the power sums of the centred, scaled s
+   and z and the raw power sums of z for the next layer's weight gradients,
+   and the histogram of z. The per-row sums are independent across rows, so
+   the loop vectorizes; the totals are their sums over rows. */
 static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *res, int *bad)
 {
     const int d = sp->d, B = sp->batch, nb = sp->nbins, nout = sp->w[i + 1];
     double *S = ws->S[i], *Z = ws->Z[i + 1];
     const double cs = sp->center[Q_S + NQ * i], cz = sp->center[Q_Z + NQ * i];
     const double iss = 1 / sp->scale[Q_S + NQ * i], isz = 1 / sp->scale[Q_Z + NQ * i];
+    const double isw = i + 1 < d ? 1 / sp->scale[Q_W + NQ * (i + 1)] : 1;
     const double hlo = sp->hrange[6 * i], hsc = nb / (sp->hrange[6 * i + 1] - hlo);
     double *hz = ws->hist + (size_t) (3 * i + 0) * (nb + 2);
-    double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
-    double *ra = ws->rowa, *rb = ws->rowb, *rc = ws->rowc, *rd = ws->rowd;
-    memset(ra, 0, B * sizeof(double));
-    memset(rb, 0, B * sizeof(double));
-    memset(rc, 0, B * sizeof(double));
-    memset(rd, 0, B * sizeof(double));
+    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;  /* s */
+    double *q1 = r4 + B, *q2 = q1 + B, *q3 = q2 + B, *q4 = q3 + B;    /* z */
+    double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;                 /* raw z */
+    double *w1 = rz, *w2 = rz + B, *w3 = rz + 2 * B, *w4 = rz + 3 * B;
+    memset(ws->rows, 0, (size_t) 8 * B * sizeof(double));
+    memset(rz, 0, (size_t) 4 * B * sizeof(double));
     const int code = sp->act[i];
     const double ap = sp->aparam[i];
     double *ts = ws->trace_s ? ws->trace_s[i] : NULL;
@@ -184,33 +227,34 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
         act_r(VECTOR_ELT(sp->rfuns, i), S, Z, n, i + 1);  /* Z = f(s), S = f'(s) */
     }
     for (int k = 0; k < nout; k++) {
-        const double bk = ws->bias[k];
         double *Sk = S + (R_xlen_t) k * B, *Zk = Z + (R_xlen_t) k * B;
-        const double *Sr = ws->dZ + (R_xlen_t) k * B;
-        for (int b = 0; b < B; b++) {
-            double s, z, ds;
-            if (code == ACT_R) { s = Sr[b]; z = Zk[b]; }
-            else {
-                s = Sk[b] + bk;
-                z = act_eval(code, ap, s, &ds);
-                Zk[b] = z;
-                Sk[b] = ds;
-            }
-            if (ts) ts[b + (R_xlen_t) k * B] = s;
-            double u = (s - cs) * iss, u2 = u * u;
-            ps[0] += u; ps[1] += u2; ps[2] += u2 * u; ps[3] += u2 * u2;
-            ra[b] += u; rb[b] += u2;
-            double v = (z - cz) * isz, v2 = v * v;
-            pz[0] += v; pz[1] += v2; pz[2] += v2 * v; pz[3] += v2 * v2;
-            rc[b] += v; rd[b] += v2;
-            hist_add(hz, nb, hlo, hsc, z);
+        const double *sc;
+        if (code == ACT_R) {
+            sc = ws->dZ + (R_xlen_t) k * B;
+        } else {
+            act_column(code, ap, ws->bias[k], Sk, Zk, ws->col, B);
+            sc = ws->col;
         }
+        if (ts) memcpy(ts + (R_xlen_t) k * B, sc, (size_t) B * sizeof(double));
+        for (int b = 0; b < B; b++) {
+            double u = (sc[b] - cs) * iss, u2 = u * u;
+            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
+            double v = (Zk[b] - cz) * isz, v2 = v * v;
+            q1[b] += v; q2[b] += v2; q3[b] += v2 * v; q4[b] += v2 * v2;
+            double w = Zk[b] * isw, ww = w * w;
+            w1[b] += w; w2[b] += ww; w3[b] += ww * w; w4[b] += ww * ww;
+        }
+        hist_column(hz, nb, hlo, hsc, Zk, B);
     }
+    double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
+    for (int p = 0; p < 4; p++)
+        for (int b = 0; b < B; b++) {
+            ps[p] += ws->rows[(size_t) p * B + b];
+            pz[p] += ws->rows[(size_t) (4 + p) * B + b];
+        }
     double n = (double) B * nout;
-    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(ra, rb, B, nout));
-    double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;
-    row_powers(Z, B, nout, i + 1 < d ? 1 / sp->scale[Q_W + NQ * (i + 1)] : 1, rz);
-    summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(rc, rd, B, nout));
+    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(r1, r2, B, nout));
+    summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(q1, q2, B, nout));
     if (*bad == 0 && summary_bad(res + NSUM * (Q_S + NQ * i))) *bad = 1 + Q_S + NQ * i;
     if (*bad == 0 && summary_bad(res + NSUM * (Q_Z + NQ * i))) *bad = 1 + Q_Z + NQ * i;
 }
@@ -255,26 +299,31 @@ static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, const do
 {
     const int B = sp->batch, nb = sp->nbins, nin = sp->w[i], nout = sp->w[i + 1];
     const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
+    const double cgs = cg * isg;
     const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
     const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
     double *hg = ws->hist + (size_t) (3 * i + 1) * (nb + 2);
     double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
-    double pg[4] = {0, 0, 0, 0};
-    double *rg = ws->rowg;
+    double *rg = ws->rowg, *g1 = rg, *g2 = rg + B, *g3 = rg + 2 * B, *g4 = rg + 3 * B;
+    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;
     if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * nout * sizeof(double));
     memset(rg, 0, (size_t) 4 * B * sizeof(double));
+    memset(ws->rows, 0, (size_t) 4 * B * sizeof(double));
     for (int k = 0; k < nout; k++) {
         const double *Gk = G + (R_xlen_t) k * B;
         for (int b = 0; b < B; b++) {
-            double g = Gk[b] * isg, g2 = g * g;
-            double u = g - cg * isg, u2 = u * u;
-            pg[0] += u; pg[1] += u2; pg[2] += u2 * u; pg[3] += u2 * u2;
-            rg[b] += g; rg[B + b] += g2; rg[2 * B + b] += g2 * g; rg[3 * B + b] += g2 * g2;
-            hist_add(hg, nb, glo, gsc, Gk[b]);
+            double g = Gk[b] * isg, gg = g * g;
+            double u = g - cgs, u2 = u * u;
+            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
+            g1[b] += g; g2[b] += gg; g3[b] += gg * g; g4[b] += gg * gg;
         }
+        hist_column(hg, nb, glo, gsc, Gk, B);
     }
+    double pg[4] = {0, 0, 0, 0};
+    for (int p = 0; p < 4; p++)
+        for (int b = 0; b < B; b++) pg[p] += ws->rows[(size_t) p * B + b];
     double n = (double) B * nout;
-    summarize(res + NSUM * (Q_G + NQ * i), n, pg, cg * isg, across_var(rg, rg + B, B, nout));
+    summarize(res + NSUM * (Q_G + NQ * i), n, pg, cgs, across_var(rg, rg + B, B, nout));
     /* per-example weight gradients z^i_l g^i_k: their power sums factor
        over examples, sum_lk (z_l g_k)^p = (sum_l z_l^p)(sum_k g_k^p) */
     const double *rz = ws->rowz + (size_t) i * 4 * B;
@@ -284,11 +333,14 @@ static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, const do
     summarize(res + NSUM * (Q_W + NQ * i), n * nin, pw, 0.0, NAN);
     if (*bad == 0 && summary_bad(res + NSUM * (Q_G + NQ * i))) *bad = 1 + Q_G + NQ * i;
     if (*bad == 0 && summary_bad(res + NSUM * (Q_W + NQ * i))) *bad = 1 + Q_W + NQ * i;
-    /* histogram of the weight gradients of the first example */
+    /* histogram of the weight gradients of the first example: its z^i, made
+       contiguous, times each g^i_k */
     const double *Zi = i == 0 ? X : ws->Z[i];
+    double *z0 = ws->zrow;
+    for (int l = 0; l < nin; l++) z0[l] = Zi[(R_xlen_t) l * B];
     for (int k = 0; k < nout; k++) {
-        double g0 = G[(R_xlen_t) k * B];
-        for (int l = 0; l < nin; l++) hist_add(hw, nb, wlo, wsc, Zi[(R_xlen_t) l * B] * g0);
+        const double g0 = G[(R_xlen_t) k * B];
+        for (int l = 0; l < nin; l++) hist_add(hw, nb, wlo, wsc, z0[l] * g0);
     }
 }
 

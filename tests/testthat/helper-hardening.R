@@ -131,6 +131,7 @@ hardening_routines <- list(
   workspace = list(args = function() list(hardening_spec(), 1L)),
   test_network_trace = list(args = function() list(hardening_spec(), 1)),
   test_vocabulary = list(args = function() list()),
+  test_act_eval = list(args = function() list(1L, 0, c(-1, 0, 1))),
   merge_acc = list(args = function() list(as.double(1:13), as.double(13:1))),
   test_moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
   formula_moments = list(args = function() list(list(c(1, 2, 3), c(2, 3, 5)), c(0, 0), c(1, 1),
