@@ -1,13 +1,42 @@
-# Benchmarks for the propagation engine, against plain R in the same run.
+# Benchmarks for the propagation engine, against the bare matrix products
+# and plain R, measured in the same run.
 #   Rscript bench/propagate.R            (make bench)
 # Environment: INITVAR_BENCH_LARGE_NETS (default 4), INITVAR_BENCH_SMALL_NETS
-# (default 10000).
+# (default 10000), INITVAR_BENCH_REPS (default 3).
+#
+# The BLAS runs single-threaded: the script re-runs itself with
+# OPENBLAS_NUM_THREADS=1 (and the same for MKL/BLIS/OpenMP) unless they are
+# set, so that "1 thread" means one core for initvar and the products alike.
+blas_env <- c(OPENBLAS_NUM_THREADS = "1", MKL_NUM_THREADS = "1", BLIS_NUM_THREADS = "1",
+              GOTO_NUM_THREADS = "1")
+if (!nzchar(Sys.getenv("INITVAR_BENCH_CHILD"))) {
+  args <- commandArgs(FALSE)
+  file <- sub("^--file=", "", grep("^--file=", args, value = TRUE))
+  env <- c(paste0(names(blas_env), "=", blas_env), "INITVAR_BENCH_CHILD=1")
+  status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(file), env = env)
+  quit(status = status, save = "no")
+}
 library(initvar)
 
 elapsed <- function(expr) system.time(expr)[["elapsed"]]
 large_nets <- as.integer(Sys.getenv("INITVAR_BENCH_LARGE_NETS", "4"))
 small_nets <- as.integer(Sys.getenv("INITVAR_BENCH_SMALL_NETS", "10000"))
+reps <- as.integer(Sys.getenv("INITVAR_BENCH_REPS", "3"))
+best <- function(f) min(vapply(seq_len(reps), function(i) f(), 0))
 
+# ---- the machine -------------------------------------------------------------
+cat("BLAS:   ", sessionInfo()$BLAS, "\n", sep = "")
+cat("LAPACK: ", La_library(), "\n", sep = "")
+cat("BLAS threads: ", paste(names(blas_env), Sys.getenv(names(blas_env)), sep = "=",
+                            collapse = " "), "\n", sep = "")
+if (nzchar(Sys.which("lscpu"))) {
+  topo <- system2("lscpu", stdout = TRUE)
+  keep <- "^(Model name|Socket|Core|Thread|CPU\\(s\\)|L1d|L2|L3|NUMA node\\(s\\))"
+  cat("CPU topology (lscpu):\n", paste0("  ", grep(keep, topo, value = TRUE), "\n"), sep = "")
+}
+cat(sprintf("initvar threads available: %d\n\n", initvar_threads()))
+
+# ---- references ----------------------------------------------------------------
 # The straightforward R implementation of one network's simulation: draw
 # weights and inputs, forward with the activation, backward with its
 # derivative, and the same per-network moment updates (sums of powers of s,
@@ -46,51 +75,76 @@ r_simulation <- function(widths, batch, networks) {
   acc
 }
 
-# The bare matrix products of one network: 5 forward, 4 backward.
-bare_products <- function(widths, batch) {
+# The reference set of one network, defined once: the forward product of
+# every layer and the backward product of every layer but the first, as
+# dgemm calls of the same shapes (%*% and tcrossprod call dgemm), on
+# preallocated operands. Returns seconds for `networks` networks.
+bare_products <- function(widths, batch, networks = 1) {
   d <- length(widths) - 1
-  Z <- matrix(rnorm(batch * widths[1]), batch)
+  Z <- lapply(seq_len(d), function(i) matrix(rnorm(batch * widths[i]), batch))
   W <- lapply(seq_len(d), function(i) matrix(rnorm(widths[i] * widths[i + 1]), widths[i]))
-  G <- matrix(rnorm(batch * widths[d + 1]), batch)
-  elapsed({
-    for (i in seq_len(d)) Z <- Z %*% W[[i]]
-    for (i in d:2) G <- tcrossprod(G, W[[i]])
+  G <- lapply(seq_len(d), function(i) matrix(rnorm(batch * widths[i + 1]), batch))
+  elapsed(for (j in seq_len(networks)) {
+    for (i in seq_len(d)) Z[[i]] %*% W[[i]]
+    for (i in d:2) tcrossprod(G[[i]], W[[i]])
   })
 }
-
-cat("BLAS: ", sessionInfo()$BLAS, "\n", sep = "")
-cat(sprintf("initvar threads available: %d\n\n", initvar_threads()))
+flops <- function(widths, batch) {
+  d <- length(widths) - 1
+  2 * batch * (sum(widths[-(d + 1)] * widths[-1]) + sum((widths[-(d + 1)] * widths[-1])[-1]))
+}
 
 # ---- large networks: depth 5, width 1000, batch 1000 -----------------------
 widths <- rep(1000, 6)
 net <- mlp(widths, "tanh", init_glorot("normal"))
 set.seed(1)
-t_bare <- median(replicate(3, bare_products(widths, 1000)))
-t_c1 <- elapsed(simulate_network(net, networks = large_nets, inputs = 1000, threads = 1,
-                                 progress = FALSE)) / large_nets
-t_c2 <- elapsed(simulate_network(net, networks = large_nets, inputs = 1000, threads = 2,
-                                 progress = FALSE)) / large_nets
-t_r <- elapsed(r_simulation(widths, 1000, 2)) / 2
-cat("Large networks (depth 5, width 1000, batch 1000, tanh), seconds per network:\n")
+t_bare <- best(function() bare_products(widths, 1000))
+sim <- function(th) elapsed(simulate_network(net, networks = large_nets, inputs = 1000,
+                                             threads = th, progress = FALSE)) / large_nets
+t_c1 <- best(function() sim(1))
+t_c2 <- best(function() sim(2))
+t_r <- elapsed(r_simulation(widths, 1000, 1))
+cat(sprintf("Large networks (depth 5, width 1000, batch 1000, tanh), per network; products: %.1f GFLOP at %.1f GFLOP/s\n",
+            flops(widths, 1000) / 1e9, flops(widths, 1000) / 1e9 / t_bare))
 print(data.frame(
-  what = c("bare matrix products (%*%, tcrossprod)", "initvar, 1 thread", "initvar, 2 threads",
+  what = c("bare products (9 dgemm)", "initvar, 1 thread", "initvar, 2 threads",
            "plain R simulation"),
   seconds = c(t_bare, t_c1, t_c2, t_r),
-  ratio = c(1, t_c1 / t_bare, t_c2 / t_bare, t_r / t_bare)), digits = 3, row.names = FALSE)
-cat(sprintf("initvar 1 thread / bare products: %.3f (target <= 1.1)\n", t_c1 / t_bare))
-cat(sprintf("plain R / initvar 2 threads: %.2f (target >= 1.7)\n\n", t_r / t_c2))
+  `x bare` = c(1, t_c1 / t_bare, t_c2 / t_bare, t_r / t_bare), check.names = FALSE),
+  digits = 3, row.names = FALSE)
+cat(sprintf("initvar 1 thread / bare products: %.3f (target <= 1.15)\n", t_c1 / t_bare))
+cat(sprintf("initvar 1 thread / 2 threads: %.2f (target >= 1.7 on 2 physical cores)\n",
+            t_c1 / t_c2))
+cat(sprintf("plain R / initvar 2 threads: %.2f\n\n", t_r / t_c2))
 
 # ---- small networks: depth 10, width 32, batch 64 ----------------------------
 widths <- rep(32, 11)
 net <- mlp(widths, "tanh", init_glorot("normal"))
-t_c <- elapsed(simulate_network(net, networks = small_nets, inputs = 64, threads = 2,
-                                progress = FALSE))
-n_r <- max(2, small_nets %/% 10)
+t_c <- best(function() elapsed(simulate_network(net, networks = small_nets, inputs = 64,
+                                                threads = 2, progress = FALSE)))
+n_r <- max(2, small_nets %/% 20)
 t_r <- elapsed(r_simulation(widths, 64, n_r)) * small_nets / n_r
-cat(sprintf("Small networks (depth 10, width 32, batch 64), %d networks, seconds:\n", small_nets))
-print(data.frame(what = c("initvar, 2 threads", sprintf("plain R (%d networks, scaled)", n_r)),
-                 seconds = c(t_c, t_r)), digits = 3, row.names = FALSE)
-cat(sprintf("plain R / initvar: %.1f (target >= 3)\n\n", t_r / t_c))
+t_bare <- bare_products(widths, 64, 2000) / 2000
+# the FLOP limit: the products at the large products' rate, on one core
+gflops_large <- flops(rep(1000, 6), 1000) / 1e9 /
+  min(vapply(1:2, function(i) bare_products(rep(1000, 6), 1000), 0))
+t_flop <- flops(widths, 64) / 1e9 / gflops_large
+# the elementwise work's own cost: a tight loop of the same tanh calls
+# (20,000 per network: 10 layers of 64 x 32), in C, through the engine's
+# activation on a linear network's worth of values
+x <- rnorm(64 * 32 * 10)
+t_tanh <- best(function() elapsed(for (i in 1:200) tanh(x))) / 200
+per_net <- t_c / small_nets
+cat(sprintf("Small networks (depth 10, width 32, batch 64), %d networks:\n", small_nets))
+print(data.frame(
+  what = c("initvar, 2 threads", sprintf("plain R (%d networks, scaled)", n_r),
+           "bare products (19 dgemm per network), 1 thread", "FLOP limit (large products' rate)",
+           "20,000 tanh() per network (R's vectorized tanh)"),
+  `ms per network` = 1000 * c(per_net, t_r / small_nets, t_bare, t_flop, t_tanh),
+  check.names = FALSE), digits = 3, row.names = FALSE)
+cat(sprintf("plain R / initvar: %.1f (target >= 25)\n", t_r / t_c))
+cat(sprintf("initvar per network, x FLOP limit: %.1f; x the tanh loop: %.1f (per thread: x2)\n\n",
+            per_net / t_flop, per_net / t_tanh))
 
 # ---- memory: peak RSS for 10 and 1000 networks, each in a fresh process ------
 peak <- function(networks) {

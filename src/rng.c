@@ -79,8 +79,10 @@ int iv_threads(int requested)
 #define ZIG_C 256
 #define ZIG_R 3.6541528853610088
 
-static double zig_x[ZIG_C + 1];
-static double zig_r[ZIG_C];
+double iv_zig_x[ZIG_C + 1];
+double iv_zig_r[ZIG_C];
+#define zig_x iv_zig_x
+#define zig_r iv_zig_r
 
 /* The common area of the layers: the base layer's rectangle plus the tail,
    computed to full precision so that the table closes exactly. */
@@ -110,19 +112,20 @@ static double zig_tail(iv_rng *r, int negative)
     return negative ? x - ZIG_R : ZIG_R - x;
 }
 
-double iv_norm(iv_rng *r)
+/* The rest of iv_norm() (rng.h) after its first output b missed the
+   rectangle of layer i: the tail, a wedge, or a fresh try. */
+double iv_norm_slow(iv_rng *r, int i, double u)
 {
     for (;;) {
-        uint64_t b = iv_next(r);
-        int i = (int) (b & 0xFF);
-        /* u uniform on (-1, 1), from bits 12..63 (52 bits, exact) */
-        double u = ((double) (b >> 12) + 0.5) * 0x1.0p-51 - 1.0;
-        if (fabs(u) < zig_r[i]) return u * zig_x[i];
         if (i == 0) return zig_tail(r, u < 0);
         double x = u * zig_x[i];
         double f0 = exp(-0.5 * (zig_x[i] * zig_x[i] - x * x));
         double f1 = exp(-0.5 * (zig_x[i + 1] * zig_x[i + 1] - x * x));
         if (f1 + iv_unif(r) * (f0 - f1) < 1.0) return x;
+        uint64_t b = iv_next(r);
+        i = (int) (b & 0xFF);
+        u = ((double) (b >> 12) + 0.5) * 0x1.0p-51 - 1.0;
+        if (fabs(u) < zig_r[i]) return u * zig_x[i];
     }
 }
 

@@ -71,7 +71,21 @@ static inline uint64_t iv_below(iv_rng *r, uint64_t n)
 }
 
 void iv_rng_init(iv_rng *r, uint64_t seed, uint64_t stream);
-double iv_norm(iv_rng *r);
+
+/* Standard normal deviates: a 256-layer ziggurat (rng.c), whose fast path
+   (the rectangle of a layer, 98.8% of draws) is inlined here. */
+extern double iv_zig_x[257];
+extern double iv_zig_r[256];
+double iv_norm_slow(iv_rng *r, int i, double u);
+static inline double iv_norm(iv_rng *r)
+{
+    uint64_t b = iv_next(r);
+    int i = (int) (b & 0xFF);
+    /* u uniform on (-1, 1), from bits 12..63 (52 bits, exact) */
+    double u = ((double) (b >> 12) + 0.5) * 0x1.0p-51 - 1.0;
+    if (fabs(u) < iv_zig_r[i]) return u * iv_zig_x[i];
+    return iv_norm_slow(r, i, u);
+}
 double iv_exp(iv_rng *r);
 void iv_zig_setup(void);
 /* Run single-threaded in forked children (see rng.c). */
