@@ -68,8 +68,10 @@ sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
       out
     },
     identity = sample_identity(r$gain, dm, shape$layout),
-    orthogonal = matrix_to_shape(
-      .Call(C_sample_orthogonal, r$rows, r$cols, r$gain, threads), shape),
+    orthogonal = {
+      local_blas_single_thread()   # the QR: one BLAS thread, whatever `threads`
+      matrix_to_shape(.Call(C_sample_orthogonal, r$rows, r$cols, r$gain, threads), shape)
+    },
     sparse = matrix_to_shape(
       .Call(C_sample_sparse, r$rows, r$cols, r$nzero, r$sd, threads), shape))
 }
@@ -104,32 +106,4 @@ sample_identity <- function(gain, dm, layout) {
   }
   out[idx] <- gain
   out
-}
-
-#' Number of threads used by initvar
-#'
-#' initvar's C routines use OpenMP threads where they pay. The default is
-#' `getOption("initvar.threads")`, or 2 (CRAN's limit for examples and
-#' checks), bounded by the number of processors and by `OMP_THREAD_LIMIT`.
-#' Results never depend on the number of threads.
-#'
-#' @param n `NULL` to query, or a positive whole number to set the default
-#'   for this session.
-#' @return The number of threads that will be used; when setting, the
-#'   previous value, invisibly.
-#' @examples
-#' initvar_threads()
-#' old <- initvar_threads(1)
-#' initvar_threads(old)
-#' @export
-initvar_threads <- function(n = NULL) {
-  available <- .Call(C_openmp_threads)
-  if (!is.null(n)) {
-    check_whole(n, "n", max = 1024)
-    old <- initvar_threads()
-    options(initvar.threads = as.integer(n))
-    return(invisible(old))
-  }
-  n <- getOption("initvar.threads", 2L)
-  as.integer(max(1L, min(n, available)))
 }

@@ -13,9 +13,7 @@
 #include "moments.h"
 #include "activations.h"
 #include "interrupt.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.h"
 
 enum { ID_LINEAR = 1, ID_SUM, ID_SUM_UNCORRELATED, ID_PRODUCT, ID_NEURON,
        ID_COVARIANCE, ID_DELTA, ID_LAYERS };

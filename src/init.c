@@ -3,11 +3,14 @@
 #include <R_ext/Rdynload.h>
 #include <R_ext/Visibility.h>
 #include "rng.h"
+#include "threads.h"
 
 SEXP C_sample_iid(SEXP dim, SEXP family, SEXP params, SEXP threads);
 SEXP C_sample_orthogonal(SEXP rows, SEXP cols, SEXP gain, SEXP threads);
 SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads);
 SEXP C_openmp_threads(void);
+SEXP C_blas_threads(SEXP n);
+SEXP C_blas_info(void);
 SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
                       SEXP workspace);
 SEXP C_workspace(SEXP spec, SEXP threads);
@@ -27,6 +30,8 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(sample_orthogonal, 4),
     CALLDEF(sample_sparse, 5),
     CALLDEF(openmp_threads, 0),
+    CALLDEF(blas_threads, 1),
+    CALLDEF(blas_info, 0),
     CALLDEF(simulate_block, 5),
     CALLDEF(workspace, 2),
     CALLDEF(draw_seed, 0),
@@ -44,5 +49,5 @@ void attribute_visible R_init_initvar(DllInfo *dll)
     R_useDynamicSymbols(dll, FALSE);
     R_forceSymbols(dll, TRUE);
     iv_zig_setup();
-    iv_fork_guard();
+    iv_threads_init();
 }

@@ -21,6 +21,7 @@
 #endif
 #include <string.h>
 #include "rng.h"
+#include "threads.h"
 #include "sample.h"
 #include "checks.h"
 #include "moments.h"

@@ -74,13 +74,8 @@ void iv_rng_init(iv_rng *r, uint64_t seed, uint64_t stream);
 double iv_norm(iv_rng *r);
 double iv_exp(iv_rng *r);
 void iv_zig_setup(void);
-/* Run single-threaded in forked children (see rng.c). */
-void iv_fork_guard(void);
 
 /* Seed material from R's RNG; must be called on the main thread. */
 uint64_t iv_seed_from_R(void);
-
-/* Threads requested, bounded by what OpenMP offers (1 without OpenMP). */
-int iv_threads(int requested);
 
 #endif

@@ -13,9 +13,7 @@
 #include "rng.h"
 #include "checks.h"
 #include "sample.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.h"
 
 /* Chunks processed between two checks for a user interrupt. */
 #define IV_BATCH 64
@@ -293,11 +291,7 @@ SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads)
 #pragma omp parallel for num_threads(nth) schedule(static)
 #endif
         for (int j = (int) start; j < end; j++) {
-#ifdef _OPENMP
-            int *perm = idx + (size_t) omp_get_thread_num() * nr;
-#else
-            int *perm = idx;
-#endif
+            int *perm = idx + (size_t) iv_thread_num() * nr;
             iv_rng r;
             iv_rng_init(&r, seed, (uint64_t) j);
             iv_sparse_column(o + (R_xlen_t) j * nr, nr, nz, s, perm, &r);
@@ -306,10 +300,4 @@ SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads)
     }
     UNPROTECT(1);
     return ans;
-}
-
-/* C_openmp_threads(): how many threads OpenMP would give (1 without it). */
-SEXP C_openmp_threads(void)
-{
-    return ScalarInteger(iv_threads(INT_MAX));
 }
