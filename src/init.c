@@ -11,6 +11,7 @@ SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads);
 SEXP C_openmp_threads(void);
 SEXP C_blas_threads(SEXP n);
 SEXP C_blas_info(void);
+SEXP C_test_fill_repeat(SEXP n, SEXP family, SEXP params, SEXP threads, SEXP reps);
 SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
                       SEXP workspace);
 SEXP C_workspace(SEXP spec, SEXP threads);
@@ -32,6 +33,7 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(openmp_threads, 0),
     CALLDEF(blas_threads, 1),
     CALLDEF(blas_info, 0),
+    CALLDEF(test_fill_repeat, 5),
     CALLDEF(simulate_block, 5),
     CALLDEF(workspace, 2),
     CALLDEF(draw_seed, 0),

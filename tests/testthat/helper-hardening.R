@@ -127,6 +127,7 @@ hardening_routines <- list(
   # (querying only: n = NA leaves the BLAS as it is)
   blas_threads = list(args = function() list(NA_integer_)),
   blas_info = list(args = function() list()),
+  test_fill_repeat = list(args = function() list(10, 2L, c(0, 1, 0, 0), 1L, 2L)),
   simulate_block = list(args = function() list(hardening_spec(), 0, 2L, 1L, NULL),
                         long = TRUE,
                         interrupt = quote(.Call(initvar:::C_simulate_block,
