@@ -21,16 +21,23 @@ input_kind_codes <- c(normal = 1L, uniform = 2L, matrix = 3L)
 grad_kind_codes <- c(normal = 1L, softmax = 2L)
 
 # The per-layer quantities the engine accumulates, in the engine's order:
-# name, label, and the column of predict_variance() that predicts it.
+# name, label, the column of predict_variance() that predicts it, and its
+# kind: a "variance" (the per-layer variance tables of simulate_network())
+# or the per-example normalized squared norm M of Hanin and Rolnick
+# (network_norms()).
 quantity_table <- data.frame(
-  name = c("s", "z", "grad_s", "grad_w"),
-  label = c("pre-activation s", "activation z", "gradient dC/ds", "weight gradient dC/dW"),
+  name = c("s", "z", "grad_s", "grad_w", "norm"),
+  label = c("pre-activation s", "activation z", "gradient dC/ds", "weight gradient dC/dW",
+            "normalized squared norm M"),
   title = c("pre-activations s", "activations z", "back-propagated gradients dC/ds",
-            "weight gradients dC/dW"),
-  short = c("pre-activations", "activations", "dC/ds", "dC/dW"),
-  prediction = c("var_s", "var_z", "var_grad_s", "var_grad_w"),
-  code = 0:3,
+            "weight gradients dC/dW", "normalized squared norms M"),
+  short = c("pre-activations", "activations", "dC/ds", "dC/dW", "M"),
+  prediction = c("var_s", "var_z", "var_grad_s", "var_grad_w", NA),
+  kind = c(rep("variance", 4), "norm"),
+  code = 0:4,
   stringsAsFactors = FALSE)
+n_quantities <- nrow(quantity_table)
+variance_quantities <- quantity_table$name[quantity_table$kind == "variance"]
 quantities <- stats::setNames(quantity_table$label, quantity_table$name)
 quantity_prediction <- stats::setNames(quantity_table$prediction, quantity_table$name)
 quantity_titles <- stats::setNames(quantity_table$title, quantity_table$name)

@@ -91,31 +91,3 @@ sample_identity <- function(gain, dm, layout) {
   out[idx] <- gain
   out
 }
-
-#' Number of threads used by initvar
-#'
-#' initvar's C routines use OpenMP threads where they pay. The default is
-#' `getOption("initvar.threads")`, or 2 (CRAN's limit for examples and
-#' checks), bounded by the number of processors and by `OMP_THREAD_LIMIT`.
-#' Results never depend on the number of threads.
-#'
-#' @param n `NULL` to query, or a positive whole number to set the default
-#'   for this session.
-#' @return The number of threads that will be used; when setting, the
-#'   previous value, invisibly.
-#' @examples
-#' initvar_threads()
-#' old <- initvar_threads(1)
-#' initvar_threads(old)
-#' @export
-initvar_threads <- function(n = NULL) {
-  available <- .Call(C_openmp_threads)
-  if (!is.null(n)) {
-    check_whole(n, "n", max = max_threads)
-    old <- initvar_threads()
-    options(initvar.threads = as.integer(n))
-    return(invisible(old))
-  }
-  n <- getOption("initvar.threads", 2L)
-  as.integer(max(1L, min(n, available)))
-}

@@ -93,6 +93,7 @@ family_table <- list(
     c_params = function(r) c(r$gain, 0, 0, 0),
     density = function(r) NULL,
     sample = function(r, dim, shape, threads) {
+      local_blas_single_thread()   # the QR: one BLAS thread, whatever `threads`
       matrix_to_shape(.Call(C_sample_orthogonal, r$rows, r$cols, r$gain, threads), shape)
     }),
   sparse = list(

@@ -27,7 +27,7 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     rfuns = lapply(acts, function(a) {
       if (a$code == activation_codes[["r_function"]]) list(a$f, a$df) else NULL
     }),
-    scale = if (is.null(scale)) rep(1, 4 * d) else as.double(scale))
+    scale = if (is.null(scale)) rep(1, n_quantities * d) else as.double(scale))
   spec[spec_fields]
 }
 
@@ -52,20 +52,22 @@ engine_scale <- function(net, var_x, m2) {
     r <- sqrt(v)
     ifelse(is.finite(r) & r > 0, 2^round(log2(pmax(r, 2^-1000))), 1)
   }
-  if (is.null(m2)) return(matrix(1, 4, d))
+  if (is.null(m2)) return(matrix(1, n_quantities, d))
   zin <- c(var_x, m2$z[-d])
-  rbind(p2(m2$s), p2(m2$z), p2(m2$g), p2(zin))
+  # the norms M are ratios of order 1: scale 1
+  rbind(p2(m2$s), p2(m2$z), p2(m2$g), p2(zin), 1)
 }
 
 # The multiplier of a variance in each (quantity, layer): scale^2, and for
 # dC/dW the product of the input's and the gradient's scales, squared.
 engine_var_scale <- function(scale) {
   if (is.null(scale)) return(NULL)
-  sc <- matrix(scale, 4)
-  rbind(sc[1, ], sc[2, ], sc[3, ], sc[4, ] * sc[3, ])^2
+  sc <- matrix(scale, n_quantities)
+  rbind(sc[1, ], sc[2, ], sc[3, ], sc[4, ] * sc[3, ], sc[5, ])^2
 }
 
 sim_block_worker <- function(block, spec, threads, workspace = NULL) {
+  local_blas_single_thread()   # the engine's threads call dgemm: one BLAS thread, restored on exit
   .Call(C_simulate_block, spec, block[[1]], block[[2]], threads, workspace)
 }
 
@@ -273,7 +275,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                           grad = grad, var_grad = var_grad, regime = regime, level = level,
                           prediction = pred, acc = block_acc(st$acc, d),
                           hist = array(st$hist, c(nbins + 2, 3, d)),
-                          scale = matrix(spec$scale, 4), cv2 = cv2,
+                          scale = matrix(spec$scale, n_quantities), cv2 = cv2,
                           hrange = array(hrange, c(2, 3, d)),
                           seconds = proc.time()[["elapsed"]] - t0),
                      class = "initvar_simulation")
@@ -326,8 +328,9 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   if (interrupted) raise_interrupt(result(partial = TRUE))
   if (!is.null(failure)) do.call(worker_error, c(failure, list(result(partial = TRUE))))
   out <- result()
-  bad <- which(!is.finite(out$acc[setdiff(acc_slots, c("mean_e", "M2_e")), , , drop = FALSE]),
-               arr.ind = TRUE)
+  # (the norms M are not defined when every input is 0: not an overflow)
+  bad <- which(!is.finite(out$acc[setdiff(acc_slots, c("mean_e", "M2_e")), variance_quantities, ,
+                                  drop = FALSE]), arr.ind = TRUE)
   if (length(bad)) {
     abort(sprintf(paste0(
       "the simulation of `net` over- or underflowed double precision at layer %d (%s): ",
@@ -356,7 +359,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
   }
   center <- rbind(s = if (is.null(mf)) numeric(d) else mf$mean_s,
                   z = if (is.null(mf)) numeric(d) else mf$mean_z,
-                  g = 0, w = 0)
+                  g = 0, w = 0, norm = 0)
   hrange <- histogram_ranges(net, mf)
   seed <- engine_seed()
   # the scales from the mean-field prediction, else from the linear one (a
@@ -375,12 +378,12 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
     # No prediction to centre the moments on (weights with a non-zero mean):
     # take the reference points from a pilot run of network 0, so that power
     # sums are accumulated near the means and lose no digits to an offset.
-    pilot <- .Call(C_simulate_block, spec, 0, 1L, 1L, NULL)
+    pilot <- sim_block_worker(list(0, 1L), spec, 1L)
     if (is.null(pilot)) raise_interrupt()
     pa <- block_acc(pilot$acc, d)
-    pm <- matrix(pa["mean", , ], 4, d)                 # means: quantity x layer
-    pv <- matrix(pa["M2", , ] / pa["n", , ], 4, d)     # variances
-    spec$center <- as.double(rbind(pm[1, ], pm[2, ], 0, 0))
+    pm <- matrix(pa["mean", , ], n_quantities, d)                 # means: quantity x layer
+    pv <- matrix(pa["M2", , ] / pa["n", , ], n_quantities, d)     # variances
+    spec$center <- as.double(rbind(pm[1, ], pm[2, ], 0, 0, 0))
     spec$scale <- as.double(engine_scale(net, var_x,
                                          list(s = pv[1, ] + pm[1, ]^2, z = pv[2, ] + pm[2, ]^2,
                                               g = pv[3, ] + pm[3, ]^2)))
@@ -477,10 +480,10 @@ as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FAL
   # the engine accumulated values divided by x$scale (powers of 2): moments
   # are computed on that scale and scaled back
   vs <- engine_var_scale(x$scale)
-  if (is.null(vs)) vs <- matrix(1, 4, d)
+  if (is.null(vs)) vs <- matrix(1, n_quantities, d)
   rows <- list()
   for (i in seq_len(d)) {
-    for (k in seq_len(nrow(quantity_table))) {
+    for (k in match(variance_quantities, quantity_table$name)) {
       qn <- quantity_table$name[k]
       a <- acc[, k, i]
       n <- a[["n"]]
@@ -508,7 +511,7 @@ as.data.frame.initvar_simulation <- function(x, row.names = NULL, optional = FAL
   out <- out[, c("layer", "quantity", "prediction", "estimate", "mcse", "lower", "upper",
                  "z", "p_value", "consistent", "networks_needed", "mean", "kurtosis",
                  "across_mean", "across_sd")]
-  out$quantity <- factor(out$quantity, levels = quantity_table$name)
+  out$quantity <- factor(out$quantity, levels = variance_quantities)
   out[order(out$quantity, out$layer), , drop = FALSE] -> out
   rownames(out) <- NULL
   out

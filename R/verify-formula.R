@@ -246,6 +246,7 @@ without_rng <- function(f) {
 # The engine: estimates of both sides, their difference, its MCSE, per
 # chunk checks. `vars` and `draw` make the draws, `consts` the constants.
 run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE, future = FALSE) {
+  local_blas_single_thread()   # dsyrk in C_formula_moments: one BLAS thread
   L <- formula_chunk(n)
   nchunks <- ceiling(n / L)
   keys <- names(pf$inner)
@@ -330,7 +331,10 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE, fu
         stream <- parallel::nextRNGStream(stream)
         streams[[k]] <- stream
       }
-      res <- future.apply::future_Map(function(cc, st) reduce_chunk(cc, st, center, scale),
+      res <- future.apply::future_Map(function(cc, st) {
+        local_blas_single_thread()   # one BLAS thread per worker
+        reduce_chunk(cc, st, center, scale)
+      },
                                       cs, streams, future.seed = NULL,
                                       future.packages = "initvar")
       for (cm in res) take(cm)

@@ -66,3 +66,29 @@ if (file.exists("/proc/self/status")) {
   cat(sprintf("peak memory of a formula (VmHWM): n = 1e5 %.1f MB, n = %g %.1f MB\n",
               peak_f(1e5), nf, peak_f(nf)))
 }
+
+# verify() throughput for every built-in draw-based identity (default
+# parameters), in M samples/s at 1 and 2 threads, against the generator's
+# own speed (normal deviates into a warm buffer, 1 thread) and, for Var(XY),
+# the plain-R way above. A sample of an identity with m terms (sums, neuron)
+# takes about 2m normal deviates; the generator is not the bottleneck when a
+# sample costs more than its deviates alone.
+ids <- identities()
+draw_ids <- ids$id[!grepl("^glorot_", ids$id)]
+nt <- as.numeric(Sys.getenv("INITVAR_BENCH_N_THROUGHPUT", "1e7"))
+gen <- {
+  f1 <- elapsed(.Call(initvar:::C_test_fill_repeat, 2^24, 2L, c(0, 1, 0, 0), 1L, 1L))
+  f6 <- elapsed(.Call(initvar:::C_test_fill_repeat, 2^24, 2L, c(0, 1, 0, 0), 1L, 6L))
+  2^24 / ((f6 - f1) / 5) / 1e6
+}
+rows <- lapply(draw_ids, function(id) {
+  set.seed(3)
+  t1 <- elapsed(verify(id, n = nt, threads = 1, progress = FALSE))
+  t2 <- elapsed(verify(id, n = nt, threads = threads, progress = FALSE))
+  data.frame(id = id, s_1thread = t1, M_per_s_1 = nt / 1e6 / t1,
+             M_per_s_2 = nt / 1e6 / t2, speedup_2 = t1 / t2)
+})
+cat(sprintf(paste0("\nBuilt-in draw-based identities, n = %g samples (M samples/s; the generator ",
+                   "alone: %.0f M normal deviates/s on 1 thread; plain R Var(XY): %.1f M samples/s):\n"),
+            nt, gen, n / 1e6 / tr))
+print(do.call(rbind, rows), digits = 3, row.names = FALSE)

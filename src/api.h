@@ -12,7 +12,11 @@
 SEXP C_sample_iid(SEXP dim, SEXP family, SEXP params, SEXP threads);
 SEXP C_sample_orthogonal(SEXP rows, SEXP cols, SEXP gain, SEXP threads);
 SEXP C_sample_sparse(SEXP rows, SEXP cols, SEXP nzero, SEXP sd, SEXP threads);
+
+/* thread policy (threads.c) */
 SEXP C_openmp_threads(void);
+SEXP C_blas_threads(SEXP n);
+SEXP C_blas_info(void);
 
 /* the network engine (propagate.c) */
 SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
@@ -29,5 +33,6 @@ SEXP C_test_network_trace(SEXP spec, SEXP net);
 SEXP C_test_moments(SEXP x, SEXP y);
 SEXP C_test_vocabulary(void);
 SEXP C_test_act_eval(SEXP code, SEXP param, SEXP x);
+SEXP C_test_fill_repeat(SEXP n, SEXP family, SEXP params, SEXP threads, SEXP reps);
 
 #endif

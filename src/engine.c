@@ -17,10 +17,7 @@
 #include "api.h"
 #include "moments.h"
 #include "rng.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include "threads.h"
 /* Big buffers come from an arena (a workspace kept across blocks, see
    C_workspace) or, without one, from R_alloc. An arena with base NULL only
    counts the bytes needed. */
@@ -177,11 +174,7 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
 #pragma omp parallel for num_threads(nth) schedule(static, 1)
 #endif
         for (int j = 0; j < cnt; j++) {
-#ifdef _OPENMP
-            work_t *w = ws + omp_get_thread_num();
-#else
-            work_t *w = ws;
-#endif
+            work_t *w = ws + iv_thread_num();
             if (!stop.stop) iv_run_network(&sp, w, f0 + j, res + stride * j, &stop, bad + j);
         }
     }
@@ -189,7 +182,8 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
     for (int j = 0; j < cnt; j++) {
         if (bad[j]) {
             static const char *qn[NQ] = { "pre-activations s", "activations z",
-                                          "gradients dC/ds", "weight gradients dC/dW" };
+                                          "gradients dC/ds", "weight gradients dC/dW",
+                                          "normalized squared norms" };
             int q = (bad[j] - 1) % NQ, layer = (bad[j] - 1) / NQ + 1;
             error("`net`: the %s of layer %d overflowed (their moments are not finite "
                   "in network %.0f): the variance grows too fast through this network "

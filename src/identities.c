@@ -14,9 +14,7 @@
 #include "moments.h"
 #include "activations.h"
 #include "interrupt.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.h"
 
 /* kernel codes ID_* and distribution codes D_*: src/vocab.h */
 #define NPAR 10

@@ -4,6 +4,7 @@
 #include <R_ext/Visibility.h>
 #include "rng.h"
 #include "api.h"
+#include "threads.h"
 
 /* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
    objects C_sample_iid etc., the same as the C functions. */
@@ -14,6 +15,9 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(sample_orthogonal, 4),
     CALLDEF(sample_sparse, 5),
     CALLDEF(openmp_threads, 0),
+    CALLDEF(blas_threads, 1),
+    CALLDEF(blas_info, 0),
+    CALLDEF(test_fill_repeat, 5),
     CALLDEF(simulate_block, 5),
     CALLDEF(workspace, 2),
     CALLDEF(merge_acc, 2),
@@ -32,5 +36,5 @@ void attribute_visible R_init_initvar(DllInfo *dll)
     R_useDynamicSymbols(dll, FALSE);
     R_forceSymbols(dll, TRUE);
     iv_zig_setup();
-    iv_fork_guard();
+    iv_threads_init();
 }

@@ -14,9 +14,7 @@
 
 #include <R.h>
 #include <Rinternals.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.h"
 
 int iv_interrupted(void);
 void iv_raise_interrupt(void);
@@ -32,9 +30,7 @@ static inline int iv_poll(iv_stop_t *s)
 {
     if (s == NULL) return 0;
     if (s->stop) return 1;
-#ifdef _OPENMP
-    if (omp_get_thread_num() != 0) return 0;
-#endif
+    if (iv_thread_num() != 0) return 0;
     if (iv_interrupted()) {
         s->stop = 1;
 #ifdef _OPENMP

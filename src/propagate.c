@@ -344,6 +344,40 @@ static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, const do
     }
 }
 
+/* The normalized squared norms M = (|z^l|^2 / n_l) / (|x|^2 / n_0) of every
+   example at every layer l = 1..d (Hanin and Rolnick 2018), from the row
+   power sums of z^l the forward pass left in ws->rowz (scaled by the next
+   layer's input scale, 1 at the output), as quantity Q_M of layer l. Rows
+   whose input is 0 have no M and are left out. */
+static void norm_moments(const spec_t *sp, work_t *ws, double *res, int *bad)
+{
+    const int d = sp->d, B = sp->batch;
+    const double *r0 = ws->rowz + B;   /* sum_k (x_bk / sc_0)^2 */
+    const double sc0 = sp->scale[Q_W];
+    for (int l = 1; l <= d; l++) {
+        const double scl = l < d ? sp->scale[Q_W + NQ * l] : 1.0;
+        const double ratio = (scl / sc0) * (scl / sc0) * sp->w[0] / sp->w[l];
+        const double *rl = ws->rowz + (size_t) l * 4 * B + B;
+        const double c = sp->center[Q_M + NQ * (l - 1)], is = 1 / sp->scale[Q_M + NQ * (l - 1)];
+        double P[4] = {0, 0, 0, 0}, n = 0;
+        for (int b = 0; b < B; b++) {
+            if (!(r0[b] > 0)) continue;
+            double u = (rl[b] / r0[b] * ratio - c) * is, u2 = u * u;
+            P[0] += u; P[1] += u2; P[2] += u2 * u; P[3] += u2 * u2;
+            n += 1;
+        }
+        double *out = res + NSUM * (Q_M + NQ * (l - 1));
+        if (n > 0) {
+            summarize(out, n, P, c * is, NAN);
+        } else {
+            /* no example has a non-zero input: nothing to count */
+            for (int t = 0; t < NSUM; t++) out[t] = 0;
+            out[7] = NAN;
+        }
+        if (*bad == 0 && summary_bad(out)) *bad = 1 + Q_M + NQ * (l - 1);
+    }
+}
+
 /* Simulate network `net`, writing its summaries to res (NSUM x NQ x d) and
    adding its histogram counts to ws->hist. Returns 0, or 1 if it stopped
    early for an interrupt (stop may be NULL: never stop). *bad is set to
@@ -387,6 +421,8 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
         dense_forward_moments(sp, ws, i, res, bad);
         Zin = Z;
     }
+
+    norm_moments(sp, ws, res, bad);
 
     /* output gradient dC/ds^{d-1} */
     double *G = ws->G, *dZ = ws->dZ;

@@ -2,9 +2,6 @@
 #include <Rinternals.h>
 #include <Rmath.h>
 #include "rng.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* --- stream seeding ----------------------------------------------------- */
 
@@ -34,40 +31,6 @@ uint64_t iv_seed_from_R(void)
     uint64_t hi = (uint64_t) floor(u1 * 4294967296.0);
     uint64_t lo = (uint64_t) floor(u2 * 4294967296.0);
     return (hi << 32) ^ lo;
-}
-
-/* OpenMP cannot be used in a child forked after the parent used it (as
-   parallel::mclapply does): there, run on one thread. */
-static volatile int iv_forked = 0;
-
-#ifndef _WIN32
-#include <pthread.h>
-static void iv_atfork_child(void)
-{
-    iv_forked = 1;
-}
-#endif
-
-void iv_fork_guard(void)
-{
-#ifndef _WIN32
-    pthread_atfork(NULL, NULL, iv_atfork_child);
-#endif
-}
-
-int iv_threads(int requested)
-{
-    if (requested < 1 || iv_forked) requested = 1;
-#ifdef _OPENMP
-    int lim = omp_get_thread_limit();
-    int procs = omp_get_num_procs();
-    if (requested > lim) requested = lim;
-    if (requested > procs) requested = procs;
-    if (requested < 1) requested = 1;
-    return requested;
-#else
-    return 1;
-#endif
 }
 
 /* --- normal deviates: 256-layer ziggurat --------------------------------

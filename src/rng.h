@@ -10,6 +10,7 @@
 #define INITVAR_RNG_H
 
 #include <stdint.h>
+#include <string.h>
 #include <math.h>
 
 typedef struct {
@@ -47,10 +48,17 @@ static inline uint64_t iv_next(iv_rng *r)
     return result;
 }
 
-/* Uniform on the open interval (0, 1), 52 random bits. */
+/* Uniform on the open interval (0, 1), 52 random bits: (k + 1/2) 2^-52 for
+   the top 52 bits k of the output. Computed without an integer-to-double
+   conversion: the bits k as the mantissa of d = 1 + k 2^-52 in [1, 2), then
+   d - (1 - 2^-53), which is exact (both operands and the result are
+   doubles), so the value is the same as ((double) k + 0.5) * 2^-52. */
 static inline double iv_unif(iv_rng *r)
 {
-    return ((double) (iv_next(r) >> 12) + 0.5) * 0x1.0p-52;
+    uint64_t b = (iv_next(r) >> 12) | UINT64_C(0x3FF0000000000000);
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d - (1.0 - 0x1.0p-53);
 }
 
 /* Uniform integer in [0, n), exactly (Lemire 2019, with rejection). */
@@ -88,13 +96,8 @@ static inline double iv_norm(iv_rng *r)
 }
 double iv_exp(iv_rng *r);
 void iv_zig_setup(void);
-/* Run single-threaded in forked children (see rng.c). */
-void iv_fork_guard(void);
 
 /* Seed material from R's RNG; must be called on the main thread. */
 uint64_t iv_seed_from_R(void);
-
-/* Threads requested, bounded by what OpenMP offers (1 without OpenMP). */
-int iv_threads(int requested);
 
 #endif

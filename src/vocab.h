@@ -41,8 +41,9 @@
     X(Q_S, "s", 0) \
     X(Q_Z, "z", 1) \
     X(Q_G, "grad_s", 2) \
-    X(Q_W, "grad_w", 3)
-#define NQ 4
+    X(Q_W, "grad_w", 3) \
+    X(Q_M, "norm", 4)
+#define NQ 5
 
 /* The slots of one mergeable accumulator (src/moments.h): pooled central
    moment sums of all values (Pebay), the network count, the mean and

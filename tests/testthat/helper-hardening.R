@@ -64,6 +64,7 @@ hardening_exported <- list(
   init_uniform = list(gctorture = quote(init_uniform())),
   init_variance_scaling = list(gctorture = quote(init_variance_scaling())),
   init_zeros = list(gctorture = quote(init_zeros())),
+  initvar_blas = list(gctorture = quote(initvar_blas())),
   initvar_threads = list(gctorture = quote(initvar_threads())),
   last_partial = list(gctorture = quote(last_partial())),
   linear_regime = list(gctorture = quote(linear_regime("tanh", sd = c(0.5, 1)))),
@@ -123,6 +124,10 @@ hardening_routines <- list(
                                                0.1, TH)),
                     delay = c(0.5, 1, 1.5)),
   openmp_threads = list(args = function() list()),
+  # (querying only: n = NA leaves the BLAS as it is)
+  blas_threads = list(args = function() list(NA_integer_)),
+  blas_info = list(args = function() list()),
+  test_fill_repeat = list(args = function() list(10, 2L, c(0, 1, 0, 0), 1L, 2L)),
   simulate_block = list(args = function() list(hardening_spec(), 0, 2L, 1L, NULL),
                         long = TRUE,
                         interrupt = quote(.Call(initvar:::C_simulate_block,

@@ -67,3 +67,40 @@ test_that("a call takes its seed from R's RNG and advances it by two draws", {
   sample_weights(init_identity(), 3, 3)
   expect_identical(runif(1), {set.seed(11); runif(1)})
 })
+
+test_that("the random streams are pinned: known values at chunk boundaries, for 1 and 2 threads", {
+  # Values recorded with the streams as released (before the fast paths of
+  # the uniform conversion and of huge-page filling, which must not change
+  # a single bit); hexadecimal, so the comparison is exact.
+  for (th in 1:2) {
+    set.seed(5)
+    u <- sample_weights(init_uniform(0, 1), dim = 2^20 + 17, threads = th)
+    expect_identical(sprintf("%a", u[c(1, 2, 65536, 65537, 2^20 + 17)]),
+                     c("0x1.d5a320a2dbbe5p-1", "0x1.b2179b6e8298bp-1", "0x1.91a0c51b22667p-1",
+                       "0x1.7573c196c025ap-2", "0x1.0030b39b58f8ap-2"))
+    set.seed(5)
+    t <- sample_weights(init_truncated_normal(0, 1, -0.5, 0.5), dim = 2^18, threads = th)
+    expect_identical(sprintf("%a", t[c(1, 65536, 65537, 2^18)]),
+                     c("0x1.ab464145b77cap-2", "0x1.89f47b0a6a8f4p-3", "-0x1.15187cd27fb4cp-3",
+                       "-0x1.1d67fd4b5cdbap-2"))
+    set.seed(5)
+    z <- sample_weights(init_normal(0, 1), dim = 2^17 + 3, threads = th)
+    expect_identical(sprintf("%a", z[c(1, 2, 65536, 65537, 2^17 + 3)]),
+                     c("0x1.3c7b1c3b1aa32p+0", "0x1.b02bd48a96abcp+0", "-0x1.2883438e6ecf2p+0",
+                       "-0x1.5375c954414b1p-2", "-0x1.d7dc39e9e064fp+0"))
+  }
+  set.seed(5)
+  expect_identical(sprintf("%a", verify("linear_var", n = 1e5, threads = 1)$estimate),
+                   "0x1.fc45c563def9ep+1")
+})
+
+test_that("a large fresh matrix (huge-page advice) is filled like a small one, chunk by chunk", {
+  # 2^21 + 5 doubles (16 MiB): over the huge-page threshold; its chunks are
+  # the same streams as those of shorter vectors with the same seed
+  set.seed(6); big <- sample_weights(init_uniform(-1, 1), dim = 2^21 + 5, threads = 2)
+  set.seed(6); small <- sample_weights(init_uniform(-1, 1), dim = 65536 * 3, threads = 1)
+  expect_identical(big[seq_along(small)], small)
+  set.seed(6); big1 <- sample_weights(init_uniform(-1, 1), dim = 2^21 + 5, threads = 1)
+  expect_identical(big, big1)
+  expect_true(all(big > -1 & big < 1))
+})
