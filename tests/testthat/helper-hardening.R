@@ -41,6 +41,10 @@ hardening_exported <- list(
     new_identity("hardening_id", Var(X) ~ 1, variables = list(X = function(n) rnorm(n))),
     overwrite = TRUE))),
   fans = list(gctorture = quote(fans(c(4, 3, 3)))),
+  conv_layer = list(gctorture = quote(conv_layer(4, 2, c(3, 3), stride = 2, transposed = TRUE))),
+  dense_layer = list(gctorture = quote(dense_layer(4, c(2, 3)))),
+  attention_layer = list(gctorture = quote(attention_layer(8, 2))),
+  compare_fans = list(gctorture = quote(compare_fans(conv_layer(4, 4, 3, groups = 4)))),
   gain = list(gctorture = quote(gain("relu"))),
   glorot_report = list(
     gctorture = quote(glorot_report(2, 2, 3, 1, file = file.path(tempdir(), "g.png"), quiet = TRUE,
