@@ -266,7 +266,7 @@ layer_shapes <- function(l) {
       c(l$packed * prod(fo), prod(fi))
     }
     return(list(torch = torch, keras = c(fi, fo),
-                jax = c(prod(fi), prod(fo))))
+                jax = c(fi, fo)))
   }
   k <- l$kernel_size
   ci <- l$in_channels
@@ -306,8 +306,8 @@ layer_fans_of <- function(l, convention) {
              in_units = NA_real_, out_units = NA_real_))
   }
   if (convention == "jax" && l$kind == "dense") {
-    # DenseGeneral flattens the kernel first
-    return(shape_fans(sh, "keras"))
+    # DenseGeneral flattens the kernel to (prod(in), prod(out)) first
+    return(shape_fans(c(prod(l$in_features), prod(l$out_features)), "keras"))
   }
   shape_fans(sh, if (convention == "torch") "torch" else "keras")
 }

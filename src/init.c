@@ -17,6 +17,8 @@ SEXP C_merge_acc(SEXP a, SEXP b);
 SEXP C_moments(SEXP x, SEXP y);
 SEXP C_identity(SEXP code, SEXP params, SEXP n, SEXP threads);
 SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj);
+SEXP C_attention(SEXP dims, SEXP scale, SEXP wfamily, SEXP wparams, SEXP xfamily,
+                 SEXP xparams, SEXP threads);
 
 /* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
    objects C_sample_iid etc., the same as the C functions. */
@@ -35,6 +37,7 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(moments, 2),
     CALLDEF(identity, 4),
     CALLDEF(formula_moments, 5),
+    CALLDEF(attention, 7),
     {NULL, NULL, 0}
 };
 
