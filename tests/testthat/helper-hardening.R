@@ -24,6 +24,11 @@ hardening_big_net <- function() {
 # tools/interrupts.R).
 hardening_exported <- list(
   activation = list(gctorture = quote(activation("leaky_relu", 0.1))),
+  attention_logits = list(
+    gctorture = quote(attention_logits(4, 2, seq_len = 3, inputs = 1, networks = 10, threads = 1)),
+    long = TRUE,
+    interrupt = quote(attention_logits(512, 64, seq_len = 256, inputs = 8, networks = 1e5,
+                                       threads = TH))),
   compare_schemes = list(
     gctorture = quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2, threads = 1)),
     long = TRUE,
@@ -139,6 +144,11 @@ hardening_routines <- list(
   moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
   formula_moments = list(args = function() list(list(c(1, 2, 3), c(2, 3, 5)), c(0, 0), c(1, 1),
                                                 c(1L, 2L, 1L), c(0L, 0L, 2L))),
+  attention = list(args = function() list(c(4, 2, 3, 10, 1), 0.5, 2L, c(0, 0.5, 0, 0), 1L,
+                                          c(-1, 1, 0, 0), 1L),
+                   long = TRUE,
+                   interrupt = quote(.Call(initvar:::C_attention, c(512, 64, 256, 1e5, 8), 0.125,
+                                           2L, c(0, 0.04, 0, 0), 2L, c(0, 1, 0, 0), TH))),
   identity = list(args = function() list(5L, c(10, 1, 0, 1, 1, 0, 1, 0, 0, 0), 100, 1L),
                   long = TRUE,
                   interrupt = quote(.Call(initvar:::C_identity, 5L,
