@@ -84,6 +84,9 @@ hardening_exported <- list(
     plot_simulations(list(a = s), "z")
   })),
   predict_variance = list(gctorture = quote(predict_variance(hardening_net()))),
+  scaling_rule = list(gctorture = quote(scaling_rule("deepnet", 6, architecture = "encoder_decoder"))),
+  scaling_rules = list(gctorture = quote(scaling_rules(c(2, 3)))),
+  residual_growth = list(gctorture = quote(residual_growth(scaling_rule("fixup", 4)))),
   sample_weights = list(
     gctorture = quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
     long = TRUE,
