@@ -58,7 +58,14 @@
 #' \eqn{\sqrt{networks}} (the kurtosis by the delta method), and verdicts
 #' are `agreement()`'s t test at level 0.99 with `networks - 1` degrees of
 #' freedom. A random logit of a row, off the diagonal, is the estimand of
-#' `var_logit` and `m4_logit`.
+#' `var_logit` and `m4_logit`. At small `d_model` and `d_k` the per-network
+#' values are heavy-tailed (a network's logit scale is a product of random
+#' weight norms), and a t test is calibrated only with enough networks: the
+#' error of a two-sided test's level is of order (skewness^2 + excess
+#' kurtosis) / networks, so a verdict is given only where that ratio,
+#' estimated from the per-network values, is at most 0.05; otherwise
+#' `consistent` is `NA` and `networks_needed` says about how many networks
+#' would give one (fourth moments need many more than variances).
 #'
 #' @param d_model Model width \eqn{d}: the fan-in of \eqn{W_Q} and \eqn{W_K}.
 #' @param d_k Head width(s) \eqn{d_k}: one simulation per value.
@@ -82,8 +89,9 @@
 #'   `m4_logit`, `kurtosis`, `entropy`, `max_prob`, `mean_logit`): the
 #'   `predicted` value (`NA` where there is none), `exact` (whether it is
 #'   exact), the simulated `estimate`, its `mcse`, `z`, `p_value`,
-#'   `consistent` (exact predictions only) and a 95% interval `lower`,
-#'   `upper`; and the settings. It has `print()`, `as.data.frame()` and
+#'   `consistent` (exact predictions with enough networks only), a 95%
+#'   interval `lower`, `upper`, `networks` and `networks_needed` (for a
+#'   calibrated verdict; see Simulation); and the settings. It has `print()`, `as.data.frame()` and
 #'   `plot()` methods.
 #' @references
 #' Vaswani, A. et al. (2017). Attention is all you need. NeurIPS.
@@ -236,6 +244,21 @@ attention_prediction <- function(d, dk, s, T, wm, xm) {
        entropy = log(T) - (T - 1) / (2 * T^2) * ((T - 1) * var_off + var_diag))
 }
 
+# A verdict's t test is calibrated when the per-network values are not too
+# heavy-tailed for the number of networks: the error in the level of a
+# two-sided t test is of order (skewness^2 + excess kurtosis) / networks
+# (Edgeworth), so verdicts need that ratio, estimated from the values, to be
+# at most `attention_tail_bound` (tests/testthat/test-attention.R checks
+# the calibration at the bound).
+attention_tail_bound <- c(second = 0.01, fourth = 0.01)
+
+tail_index <- function(x) {
+  d <- x - mean(x)
+  m2 <- mean(d^2)
+  if (!(m2 > 0)) return(0)
+  (mean(d^3) / m2^1.5)^2 + max(0, mean(d^4) / m2^2 - 3)
+}
+
 attention_table <- function(d_model, dk, rule, s, T, pred, S) {
   J <- nrow(S)
   mean_se <- function(x) c(mean(x), stats::sd(x) / sqrt(J))
@@ -253,12 +276,24 @@ attention_table <- function(d_model, dk, rule, s, T, pred, S) {
   e <- vapply(q, function(k) est[[k]][1], 0)
   se <- vapply(q, function(k) est[[k]][2], 0)
   ag <- agreement(e, se, ifelse(exact, predicted, e), df = J - 1, interval_level = 0.95)
+  # tails of the per-network values behind each estimate
+  col <- c(var_logit = 2, var_logit_diag = 4, m4_logit = 3, kurtosis = 3, mean_logit = 1,
+           entropy = 5, max_prob = 6)
+  tails <- vapply(q, function(k) {
+    ti <- tail_index(S[, col[[k]]])
+    if (k == "kurtosis") ti <- max(ti, tail_index(S[, 2]))
+    ti
+  }, 0)
+  bound <- ifelse(q %in% c("m4_logit", "kurtosis"), attention_tail_bound[["fourth"]],
+                  attention_tail_bound[["second"]])
+  needed <- ceiling(tails / bound)
+  verdict <- exact & needed <= J
   data.frame(d_model = d_model, d_k = dk, rule = rule, scale = s, seq_len = T,
              quantity = q, predicted = unname(predicted), exact = exact,
              estimate = unname(e), mcse = unname(se),
              z = ifelse(exact, ag$z, NA_real_), p_value = ifelse(exact, ag$p_value, NA_real_),
-             consistent = ifelse(exact, ag$consistent, NA), lower = ag$lower, upper = ag$upper,
-             networks = J, stringsAsFactors = FALSE)
+             consistent = ifelse(verdict, ag$consistent, NA), lower = ag$lower, upper = ag$upper,
+             networks = J, networks_needed = unname(needed), stringsAsFactors = FALSE)
 }
 
 #' @export
@@ -278,7 +313,9 @@ print.initvar_attention <- function(x, ...) {
     for (j in seq_len(nrow(sub))) {
       r <- sub[j, ]
       verdict <- if (isTRUE(r$exact)) {
-        if (isTRUE(r$consistent)) sprintf("agrees (z = %+.2f)", r$z) else sprintf("DIFFERS (z = %+.2f)", r$z)
+        if (is.na(r$consistent)) sprintf("z = %+.2f, no verdict: needs ~%s networks", r$z,
+                                         format(r$networks_needed, big.mark = ","))
+        else if (r$consistent) sprintf("agrees (z = %+.2f)", r$z) else sprintf("DIFFERS (z = %+.2f)", r$z)
       } else if (!is.na(r$predicted)) "approximation" else ""
       cat(sprintf("    %-10s predicted %-10s simulated %-10s +- %-9s %s\n", r$quantity,
                   if (is.na(r$predicted)) "-" else format(signif(r$predicted, 4)),
