@@ -706,6 +706,24 @@ check_dim_fans <- function(fan_in, fan_out, fan_out_given, dim, layout) {
   invisible(TRUE)
 }
 
+# Moments for a layer description: the scheme resolved with the layer's
+# real fans (which may be fractional: a strided transposed convolution).
+layer_moments <- function(scheme, layer, fans_given, dim) {
+  if (!inherits(layer, "initvar_layer")) {
+    abort_arg("layer", "a layer such as `conv_layer(64, 16, c(4, 4), transposed = TRUE)`", layer)
+  }
+  if (fans_given || !is.null(dim)) {
+    abort("Give `layer` alone, not with `fan_in`, `fan_out` or `dim`: the layer determines the fans.")
+  }
+  if (scheme$family %in% c("identity", "orthogonal", "sparse")) {
+    abort_arg("layer", sprintf(
+      "left out for `init_%s()`, whose draw depends on the weight's shape: give `dim`",
+      scheme$family), layer)
+  }
+  f <- real_fans(layer)
+  dist_moments(resolve_scheme(scheme, f[["fan_in"]], f[["fan_out"]]))
+}
+
 scheme_moments <- function(scheme, fan_in, fan_out, dim, layout) {
   if (missing(fan_in) && is.null(dim) && scheme$family %in% fan_free) {
     return(dist_moments(resolve_scheme(scheme, 1, 1)))
@@ -744,19 +762,31 @@ resolve_for <- function(scheme, shape) {
 #'   `dim` and `fan_in` (or `fan_out`) is accepted only when they agree with
 #'   `fans(dim, layout)`; otherwise it is an error naming both.
 #' @param layout Layout of `dim`: `"torch"` or `"keras"`.
+#' @param layer Alternatively (alone), a layer description such as
+#'   [conv_layer()]: the scheme uses the layer's real fans (see [fans()]),
+#'   which differ from those of its weight's shape for transposed, grouped,
+#'   depthwise and strided convolutions and packed projections. Not for the
+#'   identity, orthogonal and sparse schemes, whose draw depends on the shape.
 #' @return A single number, or one per layer for vector fans.
 #' @examples
 #' weight_variance(init_glorot(), 1000, 1000)
 #' weight_variance(init_glorot_standard(), 1000, 1000)   # 1 / (3 * 1000)
 #' weight_variance(init_he("normal", convention = "tfjs"), 100)   # 0.7737 * 2 / 100
 #' weight_variance(init_he(), dim = c(64, 3, 3, 3))   # torch Conv2d(3, 64, 3)
+#' # torch ConvTranspose2d(64, 16, 4): its weight (64, 16, 4, 4) read as
+#' # (out, in, k, k) gives 4x the variance He asks for
+#' weight_variance(init_he(), dim = c(64, 16, 4, 4))                          # 2 / 256
+#' weight_variance(init_he(), layer = conv_layer(64, 16, c(4, 4), transposed = TRUE))   # 2 / 1024
 #' weight_mean(init_uniform(0, 1), 2, 2)
 #' weight_variance(init_glorot(), c(784, 256, 128), c(256, 128, 10))   # a whole network
 #' @export
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
-                            layout = c("torch", "keras")) {
+                            layout = c("torch", "keras"), layer = NULL) {
   check_scheme(scheme)
   layout <- check_choice(layout, c("torch", "keras"), "layout")
+  if (!is.null(layer)) {
+    return(layer_moments(scheme, layer, !missing(fan_in) || !missing(fan_out), dim)[["var"]])
+  }
   if (!is.null(dim)) check_dim(dim, "dim")   # even where the scheme ignores it
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
@@ -771,9 +801,12 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 #' @rdname weight_variance
 #' @export
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
-                        layout = c("torch", "keras")) {
+                        layout = c("torch", "keras"), layer = NULL) {
   check_scheme(scheme)
   layout <- check_choice(layout, c("torch", "keras"), "layout")
+  if (!is.null(layer)) {
+    return(layer_moments(scheme, layer, !missing(fan_in) || !missing(fan_out), dim)[["mean"]])
+  }
   if (!is.null(dim)) check_dim(dim, "dim")   # even where the scheme ignores it
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)

@@ -28,6 +28,10 @@ SEXP C_merge_acc(SEXP a, SEXP b);
 SEXP C_identity_moments(SEXP code, SEXP params, SEXP n, SEXP threads);
 SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj);
 
+/* attention logits (attention.c) */
+SEXP C_attention(SEXP dims, SEXP scale, SEXP wfamily, SEXP wparams, SEXP xfamily,
+                 SEXP xparams, SEXP threads);
+
 /* test hooks */
 SEXP C_test_network_trace(SEXP spec, SEXP net);
 SEXP C_test_moments(SEXP x, SEXP y);

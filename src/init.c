@@ -27,6 +27,7 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(test_moments, 2),
     CALLDEF(test_vocabulary, 0),
     CALLDEF(test_act_eval, 3),
+    CALLDEF(attention, 7),
     {NULL, NULL, 0}
 };
 

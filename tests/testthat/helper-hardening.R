@@ -24,6 +24,11 @@ hardening_big_net <- function() {
 # tools/interrupts.R).
 hardening_exported <- list(
   activation = list(gctorture = quote(activation("leaky_relu", 0.1))),
+  attention_logits = list(
+    gctorture = quote(attention_logits(4, 2, seq_len = 3, inputs = 1, networks = 10, threads = 1)),
+    long = TRUE,
+    interrupt = quote(attention_logits(512, 64, seq_len = 256, inputs = 8, networks = 1e5,
+                                       threads = TH))),
   compare_schemes = list(
     gctorture = quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2, threads = 1)),
     long = TRUE,
@@ -41,6 +46,10 @@ hardening_exported <- list(
     new_identity("hardening_id", Var(X) ~ 1, variables = list(X = function(n) rnorm(n))),
     overwrite = TRUE))),
   fans = list(gctorture = quote(fans(c(4, 3, 3)))),
+  conv_layer = list(gctorture = quote(conv_layer(4, 2, c(3, 3), stride = 2, transposed = TRUE))),
+  dense_layer = list(gctorture = quote(dense_layer(4, c(2, 3)))),
+  attention_layer = list(gctorture = quote(attention_layer(8, 2))),
+  compare_fans = list(gctorture = quote(compare_fans(conv_layer(4, 4, 3, groups = 4)))),
   gain = list(gctorture = quote(gain("relu"))),
   glorot_report = list(
     gctorture = quote(glorot_report(2, 2, 3, 1, file = file.path(tempdir(), "g.png"), quiet = TRUE,
@@ -76,6 +85,9 @@ hardening_exported <- list(
     plot_simulations(list(a = s), "z")
   })),
   predict_variance = list(gctorture = quote(predict_variance(hardening_net()))),
+  scaling_rule = list(gctorture = quote(scaling_rule("deepnet", 6, architecture = "encoder_decoder"))),
+  scaling_rules = list(gctorture = quote(scaling_rules(c(2, 3)))),
+  residual_growth = list(gctorture = quote(residual_growth(scaling_rule("fixup", 4)))),
   sample_weights = list(
     gctorture = quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
     long = TRUE,
@@ -141,6 +153,11 @@ hardening_routines <- list(
   test_moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
   formula_moments = list(args = function() list(list(c(1, 2, 3), c(2, 3, 5)), c(0, 0), c(1, 1),
                                                 c(1L, 2L, 1L), c(0L, 0L, 2L))),
+  attention = list(args = function() list(c(4, 2, 3, 10, 1), 0.5, 2L, c(0, 0.5, 0, 0), 1L,
+                                          c(-1, 1, 0, 0), 1L),
+                   long = TRUE,
+                   interrupt = quote(.Call(initvar:::C_attention, c(512, 64, 256, 1e5, 8), 0.125,
+                                           2L, c(0, 0.04, 0, 0), 2L, c(0, 1, 0, 0), TH))),
   identity_moments = list(args = function() list(5L, c(10, 1, 0, 1, 1, 0, 1, 0, 0, 0), 100, 1L),
                   long = TRUE,
                   interrupt = quote(.Call(initvar:::C_identity_moments, 5L,
