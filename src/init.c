@@ -17,6 +17,8 @@ SEXP C_merge_acc(SEXP a, SEXP b);
 SEXP C_moments(SEXP x, SEXP y);
 SEXP C_identity(SEXP code, SEXP params, SEXP n, SEXP threads);
 SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj);
+SEXP C_jacobian(SEXP spec, SEXP first, SEXP count, SEXP threads);
+SEXP C_test_jacobian(SEXP spec, SEXP net);
 
 /* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
    objects C_sample_iid etc., the same as the C functions. */
@@ -35,6 +37,8 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(moments, 2),
     CALLDEF(identity, 4),
     CALLDEF(formula_moments, 5),
+    CALLDEF(jacobian, 4),
+    CALLDEF(test_jacobian, 2),
     {NULL, NULL, 0}
 };
 
