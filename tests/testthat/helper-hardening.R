@@ -11,6 +11,10 @@ hardening_net <- function(width = 3, depth = 2, act = "tanh") {
 hardening_spec <- function(net = hardening_net(), batch = 4) {
   initvar:::sim_setup(net, batch, 1L, 1, NULL, "normal", 1, 5)$spec
 }
+hardening_jacobian_spec <- function(net = hardening_net()) {
+  d <- length(net$widths) - 1
+  initvar:::jacobian_spec(net, 1L, 1, NULL, c(1, 2), seq_len(d), TRUE)
+}
 hardening_mid_net <- function() {
   initvar::mlp(c(400, rep(400, 4), 10), c(rep("tanh", 4), "linear"), initvar::init_glorot())
 }
@@ -65,6 +69,11 @@ hardening_exported <- list(
   init_variance_scaling = list(gctorture = quote(init_variance_scaling())),
   init_zeros = list(gctorture = quote(init_zeros())),
   initvar_threads = list(gctorture = quote(initvar_threads())),
+  jacobian_spectrum = list(
+    gctorture = quote(jacobian_spectrum(hardening_net(), 2, threads = 1)),
+    long = TRUE,
+    interrupt = quote(jacobian_spectrum(mlp(rep(400, 21), "tanh", init_glorot()), networks = 200,
+                                        threads = TH))),
   last_partial = list(gctorture = quote(last_partial())),
   linear_regime = list(gctorture = quote(linear_regime("tanh", sd = c(0.5, 1)))),
   mlp = list(gctorture = quote(mlp(c(3, 4, 2), "tanh", init_he()))),
@@ -135,6 +144,13 @@ hardening_routines <- list(
   moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
   formula_moments = list(args = function() list(list(c(1, 2, 3), c(2, 3, 5)), c(0, 0), c(1, 1),
                                                 c(1L, 2L, 1L), c(0L, 0L, 2L))),
+  jacobian = list(args = function() list(hardening_jacobian_spec(), 0, 2L, 1L),
+                  long = TRUE,
+                  interrupt = quote(.Call(initvar:::C_jacobian,
+                                          hardening_jacobian_spec(mlp(rep(400, 21), "tanh",
+                                                                      init_glorot())),
+                                          0, 64L, TH))),
+  test_jacobian = list(args = function() list(hardening_jacobian_spec(), 1)),
   identity = list(args = function() list(5L, c(10, 1, 0, 1, 1, 0, 1, 0, 0, 0), 100, 1L),
                   long = TRUE,
                   interrupt = quote(.Call(initvar:::C_identity, 5L,
