@@ -80,8 +80,8 @@ jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers) {
 #' * `mean_sq`: \eqn{E\,\mathrm{tr}(J J^T) = n_0 \prod_l n_l
 #'   \mathrm{Var}(W_l) \mu_{1,l}} divided by \eqn{k}; exact at every width for
 #'   linear networks with independent zero-mean layers (iid, sparse or
-#'   orthogonal), the infinite-width value otherwise (Pennington et al. 2017,
-#'   eq. 11: \eqn{m_1 = (\sigma_w^2 \mu_1)^L}).
+#'   orthogonal), the infinite-width value otherwise (Pennington et al. 2017:
+#'   \eqn{m_1 = (\sigma_w^2 \mu_1)^L} at the fixed point).
 #' * `var_sq`, exact at finite width: for linear Gaussian layers of any
 #'   widths, by the recursion over layers of \eqn{T = E(\mathrm{tr} S)^2} and
 #'   \eqn{U = E\,\mathrm{tr} S^2}, \eqn{S = J J^T}: a Gaussian \eqn{n \times
@@ -94,10 +94,16 @@ jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers) {
 #'   2) v^2}; for orthogonal linear networks whose widths never both rise and
 #'   fall, 0 (all \eqn{\sigma = \prod_l g_l}).
 #' * `var_sq` at infinite width, square layers: Pennington, Schoenholz and
-#'   Ganguli (2017), eq. 13-14, \eqn{\sigma^2_{JJ^T} = m_1^2 \sum_l
-#'   (\mu_{2,l} / \mu_{1,l}^2 - 1 - s_{1,l})} with \eqn{s_1 = -1} for
-#'   Gaussian (and other iid) weights and \eqn{s_1 = 0} for orthogonal ones;
-#'   at the fixed point, \eqn{L m_1^2 (\mu_2/\mu_1^2 - 1 - s_1)}. For linear
+#'   Ganguli (2017), at the fixed point \eqn{\sigma^2_{JJ^T} = m_2 - m_1^2 =
+#'   L m_1^2 (\mu_2/\mu_1^2 - 1 - s_1)}, with \eqn{s_1} the first
+#'   coefficient of the S-transform of \eqn{W W^T}: \eqn{-1} for Gaussian
+#'   (and other iid) weights, 0 for orthogonal ones. Away from the fixed
+#'   point (an input of variance `var_x` that is not \eqn{q^*}), the
+#'   layers' terms add, because the normalized variance \eqn{\sigma^2 /
+#'   m_1^2} is additive under free multiplicative convolution (the S-transform
+#'   \eqn{S(z) = m_1^{-1} (1 - z \sigma^2 / m_1^2 + O(z^2))} multiplies):
+#'   \eqn{\sigma^2_{JJ^T} = m_1^2 \sum_l (\mu_{2,l} / \mu_{1,l}^2 - 1 -
+#'   s_{1,l})}, \eqn{m_1 = \prod_l \sigma_l^2 \mu_{1,l}}. For linear
 #'   Gaussian layers it is the Fuss-Catalan variance \eqn{L m_1^2}.
 #' * `mean_sv`: for linear square networks with \eqn{m} iid layers (the
 #'   others orthogonal), \eqn{\prod_l \sigma_l} times the half moment of the
