@@ -536,8 +536,9 @@ print.initvar_jacobian <- function(x, digits = 3, ...) {
   names(tab) <- c("kind", "depth", "mean_sv", "pred", "z", "mean_sq", "pred", "z",
                   "var_sq", "pred", "z")
   print(tab, row.names = FALSE, right = TRUE)
-  need <- max(c(df$mean_sq_networks_needed, df$var_sq_networks_needed), na.rm = TRUE)
-  if (is.finite(need) && x$networks < need) {
+  need <- c(df$mean_sq_networks_needed, df$var_sq_networks_needed)
+  need <- if (all(is.na(need))) NA_real_ else max(need, na.rm = TRUE)
+  if (!is.na(need) && x$networks < need) {
     cat(strwrap(sprintf(paste(
       "\nToo few networks for calibrated verdicts on some rows (a network's trace varies too",
       "much: narrow, deep products); summary() gives no verdict there; up to %s networks needed."),

@@ -350,4 +350,5 @@ test_that("print(), summary() and plot() work", {
   expect_invisible(plot(js2))
   js3 <- jacobian_spectrum(mlp(c(10, 10, 10), "tanh", init_orthogonal()), 4)
   expect_invisible(plot(js3))
+  expect_warning(expect_output(print(js3), "Jacobian spectrum"), NA)
 })
