@@ -290,7 +290,7 @@ layer_kinds <- list(
 new_layer <- function(kind, n_in, n_out, ...) {
   if (is.null(layer_kinds[[kind]])) stop("internal error: unknown layer kind ", kind)
   structure(list(kind = kind, n_in = as.double(n_in), n_out = as.double(n_out), ...),
-            class = c(paste0("initvar_layer_", kind), "initvar_layer"))
+            class = c(paste0("initvar_net_layer_", kind), "initvar_net_layer"))
 }
 
 # A network from its layers: the list `layers`, and for the dense stacks of

@@ -65,11 +65,14 @@ network_norms <- function(x) {
   J <- x$networks
   pred <- norm_prediction(net)
   k <- match("norm", quantity_table$name)
+  # the engine accumulated M divided by a power of 2 per layer
+  sc <- matrix(x$scale, n_quantities)[k, ]
   rows <- lapply(seq_len(d), function(i) {
     a <- acc[, k, i]
-    ma <- a[["mean_a"]]
-    mb <- a[["mean_b"]]
-    S <- matrix(c(a[["C_aa"]], a[["C_ab"]], a[["C_ab"]], a[["C_bb"]]), 2) / (J - 1)
+    ma <- a[["mean_a"]] * sc[i]
+    mb <- a[["mean_b"]] * sc[i]^2
+    S <- matrix(c(a[["C_aa"]] * sc[i]^2, a[["C_ab"]] * sc[i]^3, a[["C_ab"]] * sc[i]^3,
+                  a[["C_bb"]] * sc[i]^4), 2) / (J - 1)
     ratio <- mb / ma^2
     g <- c(-2 * mb / ma^3, 1 / ma^2)
     data.frame(layer = i, n_out = net$widths[i + 1], mean_M = ma,

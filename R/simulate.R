@@ -54,8 +54,13 @@ engine_scale <- function(net, var_x, m2) {
   }
   if (is.null(m2)) return(matrix(1, n_quantities, d))
   zin <- c(var_x, m2$z[-d])
-  # the norms M are ratios of order 1: scale 1
-  rbind(p2(m2$s), p2(m2$z), p2(m2$g), p2(zin), 1)
+  # the norms M_l, near E[z_l^2] / E[x^2] (formed as a ratio of scales:
+  # each may be near the double range's ends)
+  pm <- function(m) {
+    e <- log2(m$z) - log2(var_x)
+    ifelse(is.finite(e), 2^pmin(pmax(round(e), -1000), 1000), 1)
+  }
+  rbind(p2(m2$s), p2(m2$z), p2(m2$g), p2(zin), pm(m2))
 }
 
 # The multiplier of a variance in each (quantity, layer): scale^2, and for

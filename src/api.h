@@ -32,11 +32,15 @@ SEXP C_formula_moments(SEXP V, SEXP center, SEXP scale, SEXP pi, SEXP pj);
 SEXP C_attention(SEXP dims, SEXP scale, SEXP wfamily, SEXP wparams, SEXP xfamily,
                  SEXP xparams, SEXP threads);
 
+/* the Jacobian's singular values (jacobian.c) */
+SEXP C_jacobian(SEXP spec, SEXP first, SEXP count, SEXP threads);
+
 /* test hooks */
 SEXP C_test_network_trace(SEXP spec, SEXP net);
 SEXP C_test_moments(SEXP x, SEXP y);
 SEXP C_test_vocabulary(void);
 SEXP C_test_act_eval(SEXP code, SEXP param, SEXP x);
+SEXP C_test_jacobian(SEXP spec, SEXP net);
 SEXP C_test_fill_repeat(SEXP n, SEXP family, SEXP params, SEXP threads, SEXP reps);
 
 #endif

@@ -71,4 +71,10 @@ void iv_read_spec(SEXP spec, spec_t *sp);
 int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
                    iv_stop_t *stop, int *bad);
 
+/* The weights and biases of layer i of the network with stream base `base`
+   (net * (2d + 2)), as iv_run_network() draws them; also used by the
+   Jacobian (jacobian.c), so that its network j is the engine's network j. */
+void iv_draw_layer(const spec_t *sp, int i, uint64_t base, double *W, double *bias,
+                   double *scratch, double *tau, double *work, int *perm);
+
 #endif

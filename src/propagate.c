@@ -94,11 +94,15 @@ static double across_var(const double *r1, const double *r2, int B, int n)
 
 /* ---- one network -------------------------------------------------------- */
 
-static void draw_layer(const spec_t *sp, work_t *ws, int i, uint64_t base)
+/* The weights (nin x nout, into W) and biases (into bias) of layer i of the
+   network with stream base `base`: weights from stream base + 1 + i,
+   biases from base + 1 + d + i. scratch, tau, work and perm are workspace
+   for orthogonal and sparse weights (see alloc_work() in engine.c). */
+void iv_draw_layer(const spec_t *sp, int i, uint64_t base, double *W, double *bias,
+                   double *scratch, double *tau, double *work, int *perm)
 {
     int nin = sp->w[i], nout = sp->w[i + 1];
     R_xlen_t nw = (R_xlen_t) nin * nout;
-    double *W = ws->W[i];
     const double *p = sp->wpar + 4 * i;
     iv_rng r;
     iv_rng_init(&r, sp->seed, base + 1 + i);
@@ -114,26 +118,26 @@ static void draw_layer(const spec_t *sp, work_t *ws, int i, uint64_t base)
         iv_family g = { FAM_NORMAL, 0.0, 1.0, 0, 0, 0, 0, 1, 0 };
         if (nin >= nout) {
             iv_fill(W, nw, &g, &r);
-            iv_orthonormalize(W, nin, nout, p[0], ws->tau, ws->work, sp->lwork);
+            iv_orthonormalize(W, nin, nout, p[0], tau, work, sp->lwork);
         } else {
-            iv_fill(ws->scratch, nw, &g, &r);
-            iv_orthonormalize(ws->scratch, nout, nin, p[0], ws->tau, ws->work, sp->lwork);
-            iv_transpose(ws->scratch, nout, nin, W);
+            iv_fill(scratch, nw, &g, &r);
+            iv_orthonormalize(scratch, nout, nin, p[0], tau, work, sp->lwork);
+            iv_transpose(scratch, nout, nin, W);
         }
         break;
     }
     case FAM_SPARSE:
         for (int k = 0; k < nout; k++)
-            iv_sparse_column(W + (R_xlen_t) k * nin, nin, (int) p[0], p[1], ws->perm, &r);
+            iv_sparse_column(W + (R_xlen_t) k * nin, nin, (int) p[0], p[1], perm, &r);
         break;
     default:
         iv_fill(W, nw, sp->wf + i, &r);
     }
     iv_rng_init(&r, sp->seed, base + 1 + sp->d + i);
     if (sp->bkind[i] == FAM_CONSTANT) {
-        for (int k = 0; k < nout; k++) ws->bias[k] = sp->bpar[4 * i];
+        for (int k = 0; k < nout; k++) bias[k] = sp->bpar[4 * i];
     } else {
-        iv_fill(ws->bias, nout, sp->bf + i, &r);
+        iv_fill(bias, nout, sp->bf + i, &r);
     }
 }
 
@@ -355,20 +359,22 @@ static void norm_moments(const spec_t *sp, work_t *ws, double *res, int *bad)
     const double *r0 = ws->rowz + B;   /* sum_k (x_bk / sc_0)^2 */
     const double sc0 = sp->scale[Q_W];
     for (int l = 1; l <= d; l++) {
-        const double scl = l < d ? sp->scale[Q_W + NQ * l] : 1.0;
-        const double ratio = (scl / sc0) * (scl / sc0) * sp->w[0] / sp->w[l];
-        const double *rl = ws->rowz + (size_t) l * 4 * B + B;
+        const double scl = l < d ? sp->scale[Q_W + NQ * l] : 1.0, q = scl / sc0;
         const double c = sp->center[Q_M + NQ * (l - 1)], is = 1 / sp->scale[Q_M + NQ * (l - 1)];
+        /* M / scale = (rl / r0) q^2 n0 / nl / scale, the scale near q^2:
+           no intermediate overflows */
+        const double fac = q * (q * is) * sp->w[0] / sp->w[l], cs = c * is;
+        const double *rl = ws->rowz + (size_t) l * 4 * B + B;
         double P[4] = {0, 0, 0, 0}, n = 0;
         for (int b = 0; b < B; b++) {
             if (!(r0[b] > 0)) continue;
-            double u = (rl[b] / r0[b] * ratio - c) * is, u2 = u * u;
+            double u = rl[b] / r0[b] * fac - cs, u2 = u * u;
             P[0] += u; P[1] += u2; P[2] += u2 * u; P[3] += u2 * u2;
             n += 1;
         }
         double *out = res + NSUM * (Q_M + NQ * (l - 1));
         if (n > 0) {
-            summarize(out, n, P, c * is, NAN);
+            summarize(out, n, P, cs, NAN);
         } else {
             /* no example has a non-zero input: nothing to count */
             for (int t = 0; t < NSUM; t++) out[t] = 0;
@@ -412,7 +418,7 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
     for (int i = 0; i < d; i++) {
         int nin = sp->w[i], nout = sp->w[i + 1];
         if (iv_poll(stop)) return 1;
-        draw_layer(sp, ws, i, base);
+        iv_draw_layer(sp, i, base, ws->W[i], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
         double *S = ws->S[i], *Z = ws->Z[i + 1];
         if (iv_poll(stop)) return 1;
         F77_CALL(dgemm)("N", "N", &B, &nout, &nin, &one, Zin, &B, ws->W[i], &nin,

@@ -11,6 +11,10 @@ hardening_net <- function(width = 3, depth = 2, act = "tanh") {
 hardening_spec <- function(net = hardening_net(), batch = 4) {
   initvar:::sim_setup(net, batch, "normal", 1, NULL, "normal", 1, 5)$spec
 }
+hardening_jacobian_spec <- function(net = hardening_net()) {
+  d <- length(net$widths) - 1
+  initvar:::jacobian_spec(net, 1L, 1, NULL, c(1, 2), seq_len(d), TRUE)
+}
 hardening_mid_net <- function() {
   initvar::mlp(c(400, rep(400, 4), 10), c(rep("tanh", 4), "linear"), initvar::init_glorot())
 }
@@ -75,6 +79,11 @@ hardening_exported <- list(
   init_zeros = list(gctorture = quote(init_zeros())),
   initvar_blas = list(gctorture = quote(initvar_blas())),
   initvar_threads = list(gctorture = quote(initvar_threads())),
+  jacobian_spectrum = list(
+    gctorture = quote(jacobian_spectrum(hardening_net(), 2, threads = 1)),
+    long = TRUE,
+    interrupt = quote(jacobian_spectrum(mlp(rep(400, 21), "tanh", init_glorot()), networks = 200,
+                                        threads = TH))),
   last_partial = list(gctorture = quote(last_partial())),
   linear_regime = list(gctorture = quote(linear_regime("tanh", sd = c(0.5, 1)))),
   mlp = list(gctorture = quote(mlp(c(3, 4, 2), "tanh", init_he()))),
@@ -94,6 +103,8 @@ hardening_exported <- list(
     interrupt = quote(sample_weights(init_truncated_normal(0, 1, 1, 3), dim = c(15000, 15000),
                                      threads = TH)),
     delay = c(0.5, 1, 1.5)),
+  network_norms = list(
+    gctorture = quote(network_norms(simulate_network(hardening_net(), 2, 2, threads = 1)))),
   simulate_network = list(
     gctorture = quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
     long = TRUE,
@@ -153,6 +164,13 @@ hardening_routines <- list(
   test_moments = list(args = function() list(c(1, 2, 4, 8), c(1, 0, 1, 0))),
   formula_moments = list(args = function() list(list(c(1, 2, 3), c(2, 3, 5)), c(0, 0), c(1, 1),
                                                 c(1L, 2L, 1L), c(0L, 0L, 2L))),
+  jacobian = list(args = function() list(hardening_jacobian_spec(), 0, 2L, 1L),
+                  long = TRUE,
+                  interrupt = quote(.Call(initvar:::C_jacobian,
+                                          hardening_jacobian_spec(mlp(rep(400, 21), "tanh",
+                                                                      init_glorot())),
+                                          0, 64L, TH))),
+  test_jacobian = list(args = function() list(hardening_jacobian_spec(), 1)),
   attention = list(args = function() list(c(4, 2, 3, 10, 1), 0.5, 2L, c(0, 0.5, 0, 0), 1L,
                                           c(-1, 1, 0, 0), 1L),
                    long = TRUE,

@@ -12,10 +12,15 @@ test_that("the engine's per-network norm moments equal a plain-R computation", {
     blk <- .Call(initvar:::C_simulate_block, setup$spec, 0, 1L, 1L, NULL)
     acc <- initvar:::block_acc(blk$acc, 3)
     q0 <- rowSums(tr$X^2) / ncol(tr$X)
+    # the engine accumulates M divided by a power of 2 near its size
+    sc <- matrix(setup$spec$scale, initvar:::n_quantities)[5, ]
+    expect_true(all(log2(sc) == round(log2(sc))))
     for (l in 1:3) {
       M <- (rowSums(tr$z[[l]]^2) / ncol(tr$z[[l]])) / q0
-      expect_equal(acc["mean_a", "norm", l], mean(M), tolerance = 1e-12, label = paste(act, l))
-      expect_equal(acc["mean_b", "norm", l], mean(M^2), tolerance = 1e-12, label = paste(act, l))
+      expect_equal(acc["mean_a", "norm", l] * sc[l], mean(M), tolerance = 1e-12,
+                   label = paste(act, l))
+      expect_equal(acc["mean_b", "norm", l] * sc[l]^2, mean(M^2), tolerance = 1e-12,
+                   label = paste(act, l))
       expect_equal(acc["n", "norm", l], 9)
     }
   }
@@ -93,6 +98,16 @@ test_that("intervals for the ratio cover at their level (over seeds)", {
     expect_gte(mean(h), band[1], label = paste("coverage layer", l))
     expect_lte(mean(h), band[2], label = paste("coverage layer", l))
   }
+})
+
+test_that("norms of networks whose values reach 1e150 are computed on their own scale", {
+  set.seed(11)
+  deep <- mlp(c(10, rep(10, 60), 10), "linear", init_normal(sd = 100))
+  nn <- network_norms(simulate_network(deep, 4, 4, progress = FALSE))
+  expect_true(all(is.finite(nn$mean_M) & nn$mean_M > 0))
+  # E[M_l] = (10 * 100^2)^l exactly for these linear Gaussian layers
+  expect_equal(nn$prediction_mean, (10 * 1e4)^(1:61), tolerance = 1e-12)
+  expect_true(all(abs(log(nn$mean_M / nn$prediction_mean)) < 10))
 })
 
 test_that("network_norms() rejects what is not a simulation", {

@@ -1,0 +1,374 @@
+/* Singular values of the input-output Jacobian of random networks, and of
+ * each layer's Jacobian, for jacobian_spectrum() (R/jacobian.R).
+ *
+ * Glorot and Bengio's convention, as the engine (src/propagate.c): s^i =
+ * z^i W^i + b^i with z^i a row vector and W^i of size n_i x n_{i+1},
+ * z^{i+1} = f(s^i). The layer Jacobian J^i = dz^{i+1}/dz^i is the
+ * n_{i+1} x n_i matrix D^i (W^i)^T, D^i = diag(f'(s^i)), and the
+ * input-output Jacobian to depth l is J^{l-1} ... J^0 (n_l x n_0).
+ *
+ * Network j draws its input from stream j * (2d + 2) of the call's seed,
+ * the weights of layer i from stream j * (2d + 2) + 1 + i and its biases
+ * from j * (2d + 2) + 1 + d + i: the layout of the engine, so network j
+ * has the weights of the engine's network j for the same seed (and its
+ * input is the first input of the engine's batch when the batch is 1).
+ * Networks are independent and written to their own slots: the result does
+ * not depend on the number of threads.
+ */
+#define USE_FC_LEN_T
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/BLAS.h>
+#include <R_ext/Lapack.h>
+#ifndef FCONE
+#define FCONE
+#endif
+#include <string.h>
+#include "rng.h"
+#include "sample.h"
+#include "checks.h"
+#include "activations.h"
+#include "interrupt.h"
+#include "engine.h"
+#include "threads.h"
+#include "api.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The networks are the engine's (engine.h): the spec's `engine` field is an
+   engine spec with a batch of one input, read by iv_read_spec(), and the
+   weights are drawn by iv_draw_layer() from the same streams. */
+
+/* per (network, row): mean sv, mean sv^2, mean sv^4, min sv, max sv */
+#define JNS 5
+
+typedef struct {
+    spec_t e;               /* the engine's spec of the networks */
+    int d, n0, maxw;
+    const int *w, *act, *dep;
+    const double *aparam;
+    int input;              /* IN_NORMAL, IN_UNIFORM, or IN_MATRIX: a fixed input */
+    double var_x;
+    const double *x;
+    uint64_t seed;
+    int ndep, layers, nrows;
+    int *is_dep;            /* d: 1 if depth i + 1 is requested */
+    R_xlen_t nsv;           /* singular values kept per network */
+    R_xlen_t *sv_off;       /* d: offset of depth i + 1's values, or -1 */
+    int lwork_qr, lwork_svd;
+} jspec_t;
+
+typedef struct {
+    double *W, *bias, *z, *s, *dv, *P, *P2, *A, *sv, *scratch, *tau, *qrwork,
+        *svdwork;
+    int *perm, *iwork;
+} jwork_t;
+
+static SEXP jelt(SEXP spec, int i, SEXPTYPE type, R_xlen_t len, const char *what)
+{
+    SEXP x = VECTOR_ELT(spec, i);
+    if ((SEXPTYPE) TYPEOF(x) != type || (len >= 0 && XLENGTH(x) != len))
+        error("`spec$%s` has the wrong type or length.", what);
+    return x;
+}
+
+static int svd_lwork(int m, int n)
+{
+    int info = 0, lwork = -1, one = 1;
+    double wq = 0, dummy = 0;
+    int idummy = 0;
+    F77_CALL(dgesdd)("N", &m, &n, &dummy, &m, &dummy, &dummy, &one, &dummy, &one,
+                     &wq, &lwork, &idummy, &info FCONE);
+    lwork = (int) wq;
+    return lwork < 1 ? 1 : lwork;
+}
+
+static void read_jspec(SEXP spec, jspec_t *sp)
+{
+    SEXP nm = getAttrib(spec, R_NamesSymbol);
+    if (TYPEOF(spec) != VECSXP || XLENGTH(spec) != 2 || TYPEOF(nm) != STRSXP ||
+        strcmp(CHAR(STRING_ELT(nm, 0)), "engine") != 0 ||
+        strcmp(CHAR(STRING_ELT(nm, 1)), "depths") != 0)
+        error("`spec` must be list(engine, depths) (see initvar:::jacobian_spec).");
+    iv_read_spec(VECTOR_ELT(spec, 0), &sp->e);
+    const spec_t *e = &sp->e;
+    if (e->batch != 1) error("`spec$engine$batch` must be 1.");
+    int d = e->d;
+    sp->d = d;
+    sp->w = e->w;
+    sp->maxw = e->maxw;
+    for (int i = 0; i <= d; i++)
+        if (sp->w[i] > 46340) error("`spec$engine$widths` must hold widths up to 46340.");
+    sp->n0 = sp->w[0];
+    sp->act = e->act;
+    sp->aparam = e->aparam;
+    sp->input = e->input;
+    sp->var_x = e->var_x;
+    sp->x = e->X;
+    sp->seed = e->seed;
+    if (sp->x)
+        for (int k = 0; k < sp->n0; k++)
+            if (!R_FINITE(sp->x[k])) error("`spec$engine$X` must be finite.");
+    SEXP opt = jelt(spec, 1, INTSXP, -1, "depths");
+    /* depths (1-based, increasing), then the layers flag as the last element */
+    R_xlen_t no = XLENGTH(opt);
+    if (no < 1) error("`spec$depths` must end with the layers flag.");
+    sp->ndep = (int) (no - 1);
+    sp->dep = INTEGER(opt);
+    sp->layers = sp->dep[no - 1];
+    if (sp->layers != 0 && sp->layers != 1) error("`spec$depths`: the layers flag must be 0 or 1.");
+    if (sp->ndep == 0 && !sp->layers) error("`spec$depths`: nothing to compute.");
+    sp->is_dep = (int *) R_alloc(d, sizeof(int));
+    sp->sv_off = (R_xlen_t *) R_alloc(d, sizeof(R_xlen_t));
+    memset(sp->is_dep, 0, d * sizeof(int));
+    for (int k = 0; k < sp->ndep; k++) {
+        int l = sp->dep[k];
+        if (l < 1 || l > d || (k > 0 && l <= sp->dep[k - 1]))
+            error("`spec$depths` must be increasing depths between 1 and d.");
+        sp->is_dep[l - 1] = 1;
+    }
+    sp->nsv = 0;
+    for (int i = 0; i < d; i++) {
+        sp->sv_off[i] = -1;
+        if (sp->is_dep[i]) {
+            sp->sv_off[i] = sp->nsv;
+            sp->nsv += sp->w[i + 1] < sp->n0 ? sp->w[i + 1] : sp->n0;
+        }
+    }
+    sp->nrows = sp->ndep + (sp->layers ? d : 0);
+
+    sp->lwork_qr = e->lwork;
+    sp->lwork_svd = 1;
+    for (int i = 0; i < d; i++) {
+        int nin = sp->w[i], nout = sp->w[i + 1];
+        if (sp->act[i] >= ACT_R)
+            error("`spec$engine$act` must hold built-in activation codes.");
+        if (sp->layers) {
+            int lw = svd_lwork(nout, nin);
+            if (lw > sp->lwork_svd) sp->lwork_svd = lw;
+        }
+        if (sp->is_dep[i]) {
+            int lw = svd_lwork(nout, sp->n0);
+            if (lw > sp->lwork_svd) sp->lwork_svd = lw;
+        }
+    }
+}
+
+static void alloc_jwork(const jspec_t *sp, jwork_t *ws)
+{
+    size_t mw = (size_t) sp->maxw, sq = mw * mw, pn = mw * (size_t) sp->n0;
+    ws->W = (double *) R_alloc(sq, sizeof(double));
+    ws->scratch = (double *) R_alloc(sq, sizeof(double));
+    ws->bias = (double *) R_alloc(mw, sizeof(double));
+    ws->z = (double *) R_alloc(mw, sizeof(double));
+    ws->s = (double *) R_alloc(mw, sizeof(double));
+    ws->dv = (double *) R_alloc(mw, sizeof(double));
+    ws->P = (double *) R_alloc(pn, sizeof(double));
+    ws->P2 = (double *) R_alloc(pn, sizeof(double));
+    ws->A = (double *) R_alloc(sq > pn ? sq : pn, sizeof(double));
+    ws->sv = (double *) R_alloc(mw, sizeof(double));
+    ws->tau = (double *) R_alloc(mw, sizeof(double));
+    ws->qrwork = (double *) R_alloc(sp->lwork_qr, sizeof(double));
+    ws->svdwork = (double *) R_alloc(sp->lwork_svd, sizeof(double));
+    ws->perm = (int *) R_alloc(mw, sizeof(int));
+    ws->iwork = (int *) R_alloc(8 * mw, sizeof(int));
+}
+
+static void jdraw_layer(const jspec_t *sp, jwork_t *ws, int i, uint64_t base)
+{
+    iv_draw_layer(&sp->e, i, base, ws->W, ws->bias, ws->scratch, ws->tau, ws->qrwork, ws->perm);
+}
+
+static void draw_input(const jspec_t *sp, double *z, uint64_t base)
+{
+    if (sp->input == IN_MATRIX) {
+        memcpy(z, sp->x, (size_t) sp->n0 * sizeof(double));
+        return;
+    }
+    iv_family fx = { FAM_NORMAL, 0.0, 0.0, 0, 0, 0, 0, 1, 0 };
+    double sx = sqrt(sp->var_x);
+    if (sp->input == IN_NORMAL) { fx.p2 = sx; }
+    else { fx.family = FAM_UNIFORM; fx.p1 = -sqrt(3.0) * sx; fx.p2 = sqrt(3.0) * sx; }
+    iv_rng r;
+    iv_rng_init(&r, sp->seed, base);
+    iv_fill(z, sp->n0, &fx, &r);
+}
+
+/* Singular values of the m x n matrix a (copied into ws->A, which dgesdd
+   overwrites), summarized into out[0..JNS); the values go to keep if not
+   NULL. Returns 0, or 1 for a non-finite matrix or a failed SVD. */
+static int sv_summary(const jspec_t *sp, jwork_t *ws, const double *a, int m, int n,
+                      double *out, double *keep)
+{
+    R_xlen_t mn = (R_xlen_t) m * n;
+    for (R_xlen_t t = 0; t < mn; t++) if (!R_FINITE(a[t])) return 1;
+    memcpy(ws->A, a, (size_t) mn * sizeof(double));
+    int info = 0, one = 1, lw = sp->lwork_svd, k = m < n ? m : n;
+    double dummy = 0;
+    F77_CALL(dgesdd)("N", &m, &n, ws->A, &m, ws->sv, &dummy, &one, &dummy, &one,
+                     ws->svdwork, &lw, ws->iwork, &info FCONE);
+    if (info != 0) return 1;
+    double s1 = 0, s2 = 0, s4 = 0, lo = ws->sv[0], hi = ws->sv[0];
+    for (int t = 0; t < k; t++) {
+        double v = ws->sv[t], v2 = v * v;
+        s1 += v; s2 += v2; s4 += v2 * v2;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    out[0] = s1 / k; out[1] = s2 / k; out[2] = s4 / k; out[3] = lo; out[4] = hi;
+    if (keep) memcpy(keep, ws->sv, (size_t) k * sizeof(double));
+    for (int t = 0; t < JNS; t++) if (!R_FINITE(out[t])) return 1;
+    return 0;
+}
+
+/* Network `net`: res gets JNS x nrows (the product rows at the requested
+   depths, then the layer rows), svk its kept singular values. Returns 0,
+   1 when stopped for an interrupt, 2 when values overflowed. */
+static int jrun_network(const jspec_t *sp, jwork_t *ws, double net, double *res,
+                        double *svk, iv_stop_t *stop)
+{
+    const int d = sp->d, n0 = sp->n0;
+    const uint64_t base = (uint64_t) net * (uint64_t) (2 * d + 2);
+    const double one = 1.0, zero = 0.0;
+    int inc = 1, row = 0;
+    double *P = ws->P, *P2 = ws->P2;
+    draw_input(sp, ws->z, base);
+    for (int i = 0; i < d; i++) {
+        int nin = sp->w[i], nout = sp->w[i + 1];
+        if (iv_poll(stop)) return 1;
+        jdraw_layer(sp, ws, i, base);
+        double *W = ws->W;
+        /* s = z W + b (a row vector: W^T z as a column) */
+        F77_CALL(dgemv)("T", &nin, &nout, &one, W, &nin, ws->z, &inc, &zero, ws->s, &inc FCONE);
+        const int code = sp->act[i];
+        const double ap = sp->aparam[i];
+        for (int k = 0; k < nout; k++) {
+            double ds;
+            double zk = act_eval(code, ap, ws->s[k] + ws->bias[k], &ds);
+            ws->s[k] += ws->bias[k];
+            ws->dv[k] = ds;
+            ws->z[k] = zk;     /* z is not read again in this layer */
+        }
+        if (iv_poll(stop)) return 1;
+        /* the product P <- D W^T P (nout x n0); P starts as the identity */
+        if (i == 0) {
+            for (int l = 0; l < nin; l++)
+                for (int k = 0; k < nout; k++)
+                    P2[k + (R_xlen_t) l * nout] = ws->dv[k] * W[l + (R_xlen_t) k * nin];
+        } else {
+            F77_CALL(dgemm)("T", "N", &nout, &n0, &nin, &one, W, &nin, P, &nin, &zero,
+                            P2, &nout FCONE FCONE);
+            for (int l = 0; l < n0; l++) {
+                double *col = P2 + (R_xlen_t) l * nout;
+                for (int k = 0; k < nout; k++) col[k] *= ws->dv[k];
+            }
+        }
+        double *t = P; P = P2; P2 = t;
+        if (sp->is_dep[i]) {
+            if (iv_poll(stop)) return 1;
+            if (sv_summary(sp, ws, P, nout, n0, res + JNS * row, svk + sp->sv_off[i])) return 2;
+            row++;
+        }
+        if (sp->layers) {
+            if (iv_poll(stop)) return 1;
+            /* J^i = D W^T, nout x nin; the scratch holds it */
+            double *Ji = ws->scratch;
+            for (int l = 0; l < nin; l++)
+                for (int k = 0; k < nout; k++)
+                    Ji[k + (R_xlen_t) l * nout] = ws->dv[k] * W[l + (R_xlen_t) k * nin];
+            if (sv_summary(sp, ws, Ji, nout, nin, res + JNS * (sp->ndep + i), NULL)) return 2;
+        }
+    }
+    ws->P = P; ws->P2 = P2;
+    return 0;
+}
+
+/* C_jacobian(spec, first, count, threads): list(stats, sv) for networks
+   first, ..., first + count - 1, or NULL when interrupted. stats is
+   JNS x nrows x count, sv is nsv x count. */
+SEXP C_jacobian(SEXP spec, SEXP first, SEXP count, SEXP threads)
+{
+    jspec_t sp;
+    read_jspec(spec, &sp);
+    double f0 = iv_real_arg(first, "first");
+    if (f0 < 0 || f0 != floor(f0) || f0 > 1e12) error("`first` must be a whole number >= 0.");
+    int cnt = (int) iv_size_arg(count, "count", 1e6);
+    int nth = iv_threads(iv_int_arg(threads, "threads"));
+    if (nth > cnt) nth = cnt;
+    jwork_t *ws = (jwork_t *) R_alloc(nth, sizeof(jwork_t));
+    for (int t = 0; t < nth; t++) alloc_jwork(&sp, ws + t);
+    SEXP ans = PROTECT(allocVector(VECSXP, 2));
+    SEXP stats = PROTECT(allocVector(REALSXP, (R_xlen_t) JNS * sp.nrows * cnt));
+    SET_VECTOR_ELT(ans, 0, stats);
+    SEXP svs = PROTECT(allocMatrix(REALSXP, (int) sp.nsv, cnt));
+    SET_VECTOR_ELT(ans, 1, svs);
+    double *st = REAL(stats), *sv = REAL(svs);
+    int *status = (int *) R_alloc(cnt, sizeof(int));
+    memset(status, 0, (size_t) cnt * sizeof(int));
+    size_t sstride = (size_t) JNS * sp.nrows;
+    iv_stop_t stop = { 0 };
+    if (nth == 1) {
+        for (int j = 0; j < cnt && !stop.stop; j++)
+            status[j] = jrun_network(&sp, ws, f0 + j, st + sstride * j, sv + sp.nsv * j, &stop);
+    } else {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nth) schedule(static, 1)
+#endif
+        for (int j = 0; j < cnt; j++) {
+#ifdef _OPENMP
+            jwork_t *w = ws + iv_thread_num();
+#else
+            jwork_t *w = ws;
+#endif
+            if (!stop.stop)
+                status[j] = jrun_network(&sp, w, f0 + j, st + sstride * j, sv + sp.nsv * j, &stop);
+        }
+    }
+    if (stop.stop) {
+        UNPROTECT(3);
+        return R_NilValue;
+    }
+    for (int j = 0; j < cnt; j++)
+        if (status[j] == 2)
+            error("`net`: the Jacobian of network %.0f is not finite (its values overflowed "
+                  "double precision): the gradients grow too fast through this network.",
+                  f0 + j);
+    UNPROTECT(3);
+    return ans;
+}
+
+/* C_test_jacobian(spec, net): the input, weights and biases network `net`
+   draws, for tests against a plain-R reference. */
+SEXP C_test_jacobian(SEXP spec, SEXP net)
+{
+    jspec_t sp;
+    read_jspec(spec, &sp);
+    double j = iv_real_arg(net, "net");
+    if (j < 0 || j != floor(j) || j > 1e12) error("`net` must be a whole number >= 0.");
+    int d = sp.d;
+    jwork_t ws;
+    alloc_jwork(&sp, &ws);
+    const uint64_t base = (uint64_t) j * (uint64_t) (2 * d + 2);
+    SEXP ans = PROTECT(allocVector(VECSXP, 3));
+    SET_VECTOR_ELT(ans, 0, allocVector(REALSXP, sp.n0));
+    draw_input(&sp, REAL(VECTOR_ELT(ans, 0)), base);
+    SET_VECTOR_ELT(ans, 1, allocVector(VECSXP, d));
+    SET_VECTOR_ELT(ans, 2, allocVector(VECSXP, d));
+    SEXP Wl = VECTOR_ELT(ans, 1), bl = VECTOR_ELT(ans, 2);
+    for (int i = 0; i < d; i++) {
+        int nin = sp.w[i], nout = sp.w[i + 1];
+        jdraw_layer(&sp, &ws, i, base);
+        SET_VECTOR_ELT(Wl, i, allocMatrix(REALSXP, nin, nout));
+        memcpy(REAL(VECTOR_ELT(Wl, i)), ws.W, (size_t) nin * nout * sizeof(double));
+        SET_VECTOR_ELT(bl, i, allocVector(REALSXP, nout));
+        memcpy(REAL(VECTOR_ELT(bl, i)), ws.bias, (size_t) nout * sizeof(double));
+    }
+    SEXP nm = PROTECT(allocVector(STRSXP, 3));
+    SET_STRING_ELT(nm, 0, mkChar("x"));
+    SET_STRING_ELT(nm, 1, mkChar("W"));
+    SET_STRING_ELT(nm, 2, mkChar("b"));
+    setAttrib(ans, R_NamesSymbol, nm);
+    UNPROTECT(2);
+    return ans;
+}
