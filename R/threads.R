@@ -78,6 +78,10 @@ initvar_blas <- function() {
   data.frame(b, stringsAsFactors = FALSE)
 }
 
+# Sets the BLAS's threads back to n (the on.exit action of
+# local_blas_single_thread()).
+blas_threads_restore <- function(n) invisible(.Call(C_blas_threads, as.integer(n)))
+
 # Runs the BLAS on one thread until the calling function returns (by value,
 # error or interrupt), then restores the user's setting. A no-op when the
 # BLAS cannot be controlled or already uses one thread. The restore is
@@ -86,7 +90,8 @@ initvar_blas <- function() {
 local_blas_single_thread <- function(envir = parent.frame()) {
   old <- .Call(C_blas_threads, NA_integer_)
   if (is.na(old) || old <= 1L) return(invisible(old))
-  restore <- bquote(.Call(.(C_blas_threads), .(old)))
+  # the function object itself goes into the call: found from any frame
+  restore <- as.call(list(blas_threads_restore, old))
   do.call(on.exit, list(restore, add = TRUE, after = FALSE), envir = envir)
   .Call(C_blas_threads, 1L)
   invisible(old)

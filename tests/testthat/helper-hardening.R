@@ -103,6 +103,11 @@ hardening_exported <- list(
     interrupt = quote(sample_weights(init_truncated_normal(0, 1, 1, 3), dim = c(15000, 15000),
                                      threads = TH)),
     delay = c(0.5, 1, 1.5)),
+  first_step = list(
+    gctorture = quote(first_step(hardening_net(), lr = 0.1, networks = 2, batch = 2))),
+  coordinate_check = list(
+    gctorture = quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3, 4), 1,
+                                       networks = 20, batch = 1))),
   network_norms = list(
     gctorture = quote(network_norms(simulate_network(hardening_net(), 2, 2, threads = 1)))),
   simulate_network = list(

@@ -1,0 +1,323 @@
+# One optimizer step from initialization, and the coordinate check.
+
+#' One optimizer step at initialization
+#'
+#' Rules that zero a residual branch (Fixup, SkipInit, ReZero) make every
+#' block the identity at initialization, so a check at initialization alone
+#' proves nothing: their claims are about the gradient and the first update.
+#' `first_step()` draws `networks` random networks from `net`'s
+#' initialization and a batch of inputs for each, takes one step of SGD or
+#' Adam on the batch's loss, and reports, layer by layer, how much the
+#' activations of the same batch moved, with Monte Carlo standard errors
+#' over networks (the unit of replication).
+#'
+#' @section The step: With \eqn{s^i = z^i W^i + b^i}, \eqn{z^{i+1} =
+#'   f(s^i)} on a batch of \eqn{B} rows and the mean loss \eqn{C = \frac1B
+#'   \sum_b \ell_b}, the gradients are \eqn{\partial C / \partial W^i =
+#'   (z^i)^T G^i} and \eqn{\partial C / \partial b^i = 1^T G^i}, with
+#'   \eqn{G^i = \partial C / \partial s^i} back-propagated as in
+#'   [simulate_network()]. SGD moves every parameter by \eqn{-\eta\,
+#'   \partial C / \partial \theta}; Adam's first step, whose moment
+#'   estimates are \eqn{m = (1 - \beta_1) g} and \eqn{v = (1 - \beta_2)
+#'   g^2} before bias correction and \eqn{g} and \eqn{g^2} after, moves it
+#'   by \eqn{-\eta\, g / (|g| + \epsilon)}: almost \eqn{-\eta\,
+#'   \mathrm{sign}(g)}, whatever \eqn{\beta_1, \beta_2}. `lr` may be one
+#'   number or one per layer (muP's per-layer learning rates).
+#'
+#' @section Losses: `"softmax"`: the cross-entropy of the softmax of the
+#'   output \eqn{z^d} with uniformly random labels. `"linear"`: \eqn{\ell_b
+#'   = \langle g_b, z^d_b \rangle} with \eqn{g_b} iid standard normal, a
+#'   random direction (the output gradient of [simulate_network()]'s
+#'   default). `"mse"`: \eqn{\frac12 |z^d_b - y_b|^2} with \eqn{y_b} iid
+#'   standard normal targets.
+#'
+#' @section What is reported: per layer \eqn{l}, the mean square of the
+#'   activations at initialization, \eqn{E[\overline{(z^l)^2}]}, and of
+#'   their change, \eqn{E[\overline{(\Delta z^l)^2}]} (averages over the
+#'   batch and the layer's units, then over networks), their square roots
+#'   (`rms_z`, `rms_dz`, by the delta method), and the relative change
+#'   `rel_dz` \eqn{= \sqrt{E[\overline{(\Delta z)^2}] /
+#'   E[\overline{z^2}]}}. It runs in R (the products through the BLAS, the
+#'   weights from [sample_weights()]), one network at a time.
+#'
+#' @param net A network from [mlp()].
+#' @param lr The learning rate: one positive number, or one per layer.
+#' @param optimizer `"sgd"` or `"adam"`.
+#' @param batch Examples per network (at least 1).
+#' @param networks Number of random networks (at least 2).
+#' @param loss `"softmax"`, `"linear"` or `"mse"`.
+#' @param var_x Variance of the Gaussian inputs.
+#' @param eps Adam's \eqn{\epsilon}.
+#' @param level Level of the intervals.
+#' @return An `initvar_first_step` object: a list with `table` (a data frame:
+#'   `layer`, `n_out`, `ms_z`, `ms_z_mcse`, `ms_dz`, `ms_dz_mcse`, `rms_z`,
+#'   `rms_dz`, `rms_dz_mcse`, `rel_dz`, `rel_dz_mcse`, `lower`, `upper`, the
+#'   interval for `rms_dz`), and the settings; `as.data.frame()` returns
+#'   the table.
+#' @seealso [coordinate_check()] for the dependence on width.
+#' @references Zhang, H., Dauphin, Y. N. and Ma, T. (2019). Fixup
+#'   initialization: residual learning without normalization. ICLR.
+#'   Yang, G. et al. (2021). Tuning large neural networks via zero-shot
+#'   hyperparameter transfer (muP). NeurIPS.
+#' @examples
+#' set.seed(1)
+#' net <- mlp(c(32, 64, 64, 10), c("relu", "relu", "linear"), init_he())
+#' first_step(net, lr = 0.01, networks = 20, batch = 8)
+#' first_step(net, lr = 0.001, optimizer = "adam", networks = 20, batch = 8)
+#' @export
+first_step <- function(net, lr, optimizer = c("sgd", "adam"), batch = 32, networks = 100,
+                       loss = c("softmax", "linear", "mse"), var_x = 1, eps = 1e-8,
+                       level = 0.95) {
+  check_mlp(net)
+  d <- length(net$widths) - 1
+  if (!is.numeric(lr) || !(length(lr) %in% c(1, d))) {
+    abort_arg("lr", sprintf("one positive number or one per layer (%d)", d), lr)
+  }
+  bad <- which(is.na(lr) | !is.finite(lr) | lr <= 0)
+  if (length(bad)) {
+    abort_arg(if (length(lr) == 1) "lr" else sprintf("lr[%d]", bad[1]), "a positive finite number",
+              lr[bad[1]])
+  }
+  lr <- rep_len(as.double(lr), d)
+  optimizer <- check_choice(optimizer, c("sgd", "adam"), "optimizer")
+  loss <- check_choice(loss, c("softmax", "linear", "mse"), "loss")
+  batch <- check_whole(batch, "batch", max = 1e6)
+  networks <- check_whole(networks, "networks", min = 2, max = 1e7)
+  check_number(var_x, min = 0)
+  check_number(eps, min = 0)
+  check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
+  t0 <- proc.time()[["elapsed"]]
+  per <- array(0, c(networks, d, 2), list(NULL, NULL, c("ms_z", "ms_dz")))
+  for (j in seq_len(networks)) {
+    per[j, , ] <- first_step_one(net, lr, optimizer, batch, loss, var_x, eps)
+  }
+  tab <- first_step_table(per, net, level)
+  structure(list(table = tab, net = net, lr = lr, optimizer = optimizer, batch = batch,
+                 networks = networks, loss = loss, var_x = var_x, level = level,
+                 per_network = per, seconds = proc.time()[["elapsed"]] - t0),
+            class = "initvar_first_step")
+}
+
+# One network: draw, forward, backward, step, forward again. Returns a d x 2
+# matrix: the mean square of z^l and of its change, over batch and units.
+first_step_one <- function(net, lr, optimizer, batch, loss, var_x, eps) {
+  layers <- net_layers(net)
+  d <- length(layers)
+  n0 <- layers[[1]]$n_in
+  X <- matrix(stats::rnorm(batch * n0, sd = sqrt(var_x)), batch, n0)
+  par <- lapply(layers, function(l) {
+    list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras"), l$n_in, l$n_out),
+         b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras")))
+  })
+  fw <- dense_forward_values(layers, par, X)
+  nd <- layers[[d]]$n_out
+  zL <- fw$z[[d]]
+  dz <- switch(loss,
+    softmax = {
+      m <- zL - apply(zL, 1, max)
+      p <- exp(m) / rowSums(exp(m))
+      y <- sample.int(nd, batch, replace = TRUE)
+      p[cbind(seq_len(batch), y)] <- p[cbind(seq_len(batch), y)] - 1
+      p
+    },
+    linear = matrix(stats::rnorm(batch * nd), batch, nd),
+    mse = zL - matrix(stats::rnorm(batch * nd), batch, nd)) / batch
+  grads <- dense_backward_values(layers, par, fw, X, dz)
+  new <- par
+  for (i in seq_len(d)) {
+    step <- function(g) {
+      if (optimizer == "sgd") lr[i] * g else lr[i] * g / (abs(g) + eps)
+    }
+    new[[i]]$W <- par[[i]]$W - step(grads[[i]]$W)
+    new[[i]]$b <- par[[i]]$b - step(grads[[i]]$b)
+  }
+  fw2 <- dense_forward_values(layers, new, X)
+  cbind(vapply(fw$z, function(z) mean(z^2), 0),
+        vapply(seq_len(d), function(i) mean((fw2$z[[i]] - fw$z[[i]])^2), 0))
+}
+
+# Plain-R forward and backward passes of dense layers with given weights
+# (row vectors: s = z W + b, z = f(s)); the reference for the engine's
+# kernels and the machinery of first_step().
+dense_forward_values <- function(layers, par, X) {
+  d <- length(layers)
+  s <- z <- vector("list", d)
+  zin <- X
+  for (i in seq_len(d)) {
+    s[[i]] <- zin %*% par[[i]]$W + rep(par[[i]]$b, each = nrow(zin))
+    z[[i]] <- layers[[i]]$activation$f(s[[i]])
+    dim(z[[i]]) <- dim(s[[i]])
+    zin <- z[[i]]
+  }
+  list(s = s, z = z)
+}
+
+# Gradients of the loss with dC/dz^d = dz: list of (W, b) per layer.
+dense_backward_values <- function(layers, par, fw, X, dz) {
+  d <- length(layers)
+  out <- vector("list", d)
+  g <- dz * layers[[d]]$activation$df(fw$s[[d]])
+  for (i in d:1) {
+    zin <- if (i == 1) X else fw$z[[i - 1]]
+    out[[i]] <- list(W = crossprod(zin, g), b = colSums(g))
+    if (i > 1) {
+      g <- tcrossprod(g, par[[i]]$W) * layers[[i - 1]]$activation$df(fw$s[[i - 1]])
+    }
+  }
+  out
+}
+
+first_step_table <- function(per, net, level) {
+  J <- dim(per)[1]
+  d <- dim(per)[2]
+  mz <- colMeans(matrix(per[, , 1], J))
+  mdz <- colMeans(matrix(per[, , 2], J))
+  sz <- apply(matrix(per[, , 1], J), 2, stats::sd) / sqrt(J)
+  sdz <- apply(matrix(per[, , 2], J), 2, stats::sd) / sqrt(J)
+  # relative change: sqrt(mdz / mz), delta method on the network means
+  rel <- sqrt(mdz / mz)
+  cv <- vapply(seq_len(d), function(i) {
+    S <- stats::cov(cbind(per[, i, 1], per[, i, 2])) / J
+    g <- c(-mdz[i] / mz[i]^2, 1 / mz[i]) / (2 * rel[i])
+    sqrt(max(drop(crossprod(g, S %*% g)), 0))
+  }, 0)
+  rms_dz <- sqrt(mdz)
+  rms_mcse <- ifelse(rms_dz > 0, sdz / (2 * rms_dz), 0)
+  ag <- agreement(log(pmax(mdz, .Machine$double.xmin)), ifelse(mdz > 0, sdz / mdz, 0), NA,
+                  df = J - 1, interval_level = level)
+  data.frame(layer = seq_len(d), n_out = net$widths[-1], ms_z = mz, ms_z_mcse = sz,
+             ms_dz = mdz, ms_dz_mcse = sdz, rms_z = sqrt(mz),
+             rms_dz = rms_dz, rms_dz_mcse = rms_mcse, rel_dz = rel, rel_dz_mcse = cv,
+             lower = sqrt(exp(ag$lower)), upper = sqrt(exp(ag$upper)))
+}
+
+#' @export
+as.data.frame.initvar_first_step <- function(x, row.names = NULL, optional = FALSE, ...) {
+  x$table
+}
+
+#' @export
+print.initvar_first_step <- function(x, digits = 3, ...) {
+  cat(sprintf("<initvar first step> %s, lr %s, %s loss; %d networks x %d examples; %.1f s\n",
+              x$optimizer, paste(unique(format(x$lr, digits = 3)), collapse = "/"), x$loss,
+              x$networks, x$batch, x$seconds))
+  t <- x$table
+  f <- function(v) formatC(v, digits = digits, format = "g")
+  print(data.frame(layer = t$layer, n_out = t$n_out, rms_z = f(t$rms_z), rms_dz = f(t$rms_dz),
+                   mcse = formatC(t$rms_dz_mcse, digits = 2, format = "g"),
+                   rel_dz = f(t$rel_dz)), row.names = FALSE)
+  invisible(x)
+}
+
+#' A coordinate check with a null hypothesis
+#'
+#' The "coordinate check" of muP (Yang et al. 2021) plots the typical size
+#' of a layer's activations against width and asks whether the curve is
+#' flat. `coordinate_check()` measures it with Monte Carlo standard errors
+#' at each width and tests the slope of \eqn{\log} RMS on \eqn{\log}
+#' width against the slope a parametrization predicts, so that "not
+#' horizontal: bug?" gets a calibrated answer.
+#'
+#' @section Predicted slopes: Exact at every width (so the test is
+#'   calibrated): at initialization, with zero-mean Gaussian weights, zero
+#'   biases, positively homogeneous activations and fan-in scaling (LeCun,
+#'   He), \eqn{E[(z^l)^2]} does not depend on the widths at all (see
+#'   [network_norms()]): slope 0 for every layer. muP's output layer
+#'   (variance \eqn{1/n^2} on a fan-in of \eqn{n}) gives output logits with
+#'   \eqn{E[s^2] = E[z^2] / n} exactly: slope \eqn{-1/2}.
+#'
+#'   Asymptotic (the limit of the local slope as the widths grow): after
+#'   one step of Adam with a width-independent learning rate (the standard
+#'   parametrization), the change of a hidden layer's pre-activations
+#'   \eqn{\Delta s_k = \sum_l z_l \Delta W_{lk}} has a coherent part, \eqn{n}
+#'   terms aligned through the update's sign pattern (\eqn{\Delta W_{lk}
+#'   \approx -\eta\, \mathrm{sign}(z_l g_k)}), of order \eqn{n}, and an
+#'   incoherent part of order \eqn{n^{1/2}}: the local slope rises from
+#'   about \eqn{1/2} towards 1 (0.79 over widths 32 to 256 for a 16-n-n-10
+#'   ReLU network). muP's hidden learning rate \eqn{\eta / n} makes the
+#'   limit 0. A test of an asymptotic slope at finite widths rejects a
+#'   correct theory once the MCSE is small enough: use it on a range of
+#'   widths where the local slope has converged, or compare two
+#'   parametrizations' slopes.
+#'
+#' @section The test: per width, the log of the mean square (of \eqn{z} at
+#'   initialization, or of \eqn{\Delta z} after [first_step()]) and its
+#'   MCSE (delta method, networks the unit); the slope of \eqn{\frac12}
+#'   log mean square on \eqn{\log n} by weighted least squares, with its
+#'   standard error; a two-sided z test of slope = `slope`, and the
+#'   verdict through the package's agreement rule at level 0.99. The
+#'   widths are independent, so the slope's standard error is exact up to
+#'   the normal approximation of each width's estimate; with too few
+#'   networks (fewer than 20 per width) it refuses.
+#'
+#' @param net_fun A function of one width returning an [mlp()] network.
+#' @param widths At least 3 widths.
+#' @param layer The layer to measure (1-based, as in [mlp()]).
+#' @param what `"init"`: the activations at initialization; `"first_step"`:
+#'   their change after one optimizer step.
+#' @param slope The predicted slope of log RMS on log width.
+#' @param lr_fun For `what = "first_step"`: a function of the width returning
+#'   the learning rate (one number or one per layer).
+#' @param networks Networks per width (at least 20).
+#' @param ... Passed to [first_step()] (`optimizer`, `batch`, `loss`, ...).
+#' @return A data frame per width (`width`, `rms`, `log_ms`, `se`), with
+#'   attributes `slope` (estimate, se, predicted, z, p_value, consistent).
+#'   `print()` shows both.
+#' @examples
+#' set.seed(1)
+#' he <- function(n) mlp(c(16, n, n, 10), c("relu", "relu", "linear"), init_he())
+#' coordinate_check(he, widths = c(32, 64, 128), layer = 2, networks = 30)
+#' @export
+coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step"), slope = 0,
+                             lr_fun = function(width) 0.01, networks = 50, ...) {
+  if (!is.function(net_fun)) abort_arg("net_fun", "a function of the width returning `mlp()`", net_fun)
+  if (!is.numeric(widths) || length(widths) < 3 || anyNA(widths) || any(widths < 1) ||
+      any(widths != round(widths)) || anyDuplicated(widths)) {
+    abort_arg("widths", "at least 3 distinct positive whole numbers", widths)
+  }
+  what <- check_choice(what, c("init", "first_step"), "what")
+  check_number(slope)
+  networks <- check_whole(networks, "networks", min = 20, max = 1e6)
+  if (!is.function(lr_fun)) abort_arg("lr_fun", "a function of the width", lr_fun)
+  rows <- lapply(widths, function(n) {
+    net <- net_fun(n)
+    if (!inherits(net, "initvar_mlp")) {
+      abort(sprintf("`net_fun(%g)` must return a network from `mlp()`.", n))
+    }
+    d <- length(net$widths) - 1
+    check_whole(layer, "layer", max = d)
+    fs <- first_step(net, lr = lr_fun(n), networks = networks, ...)
+    k <- if (what == "init") 1 else 2
+    v <- fs$per_network[, layer, k]
+    m <- mean(v)
+    data.frame(width = n, rms = sqrt(m), log_ms = log(m), se = stats::sd(v) / sqrt(networks) / m)
+  })
+  out <- do.call(rbind, rows)
+  x <- log(out$width)
+  y <- out$log_ms / 2
+  w <- 1 / (out$se / 2)^2
+  if (any(!is.finite(w))) abort("The activations measured are 0 (or constant) at some width: no slope.")
+  xb <- sum(w * x) / sum(w)
+  b <- sum(w * (x - xb) * (y - sum(w * y) / sum(w))) / sum(w * (x - xb)^2)
+  se <- sqrt(1 / sum(w * (x - xb)^2))
+  ag <- agreement(b, se, slope)
+  attr(out, "slope") <- data.frame(estimate = b, se = se, predicted = slope, z = ag$z,
+                                   p_value = ag$p_value, consistent = ag$consistent)
+  attr(out, "what") <- what
+  class(out) <- c("initvar_coordinate_check", "data.frame")
+  out
+}
+
+#' @export
+print.initvar_coordinate_check <- function(x, ...) {
+  s <- attr(x, "slope")
+  cat(sprintf("<initvar coordinate check> %s, RMS by width\n",
+              if (identical(attr(x, "what"), "init")) "activations at initialization" else
+                "change of the activations after one step"))
+  print(data.frame(width = x$width, rms = format(x$rms, digits = 4),
+                   se_log = format(x$se / 2, digits = 2)), row.names = FALSE)
+  cat(sprintf("slope of log RMS on log width: %.3f (se %.3f), predicted %s: z = %.2f, %s at level %s\n",
+              s$estimate, s$se, format(s$predicted), s$z,
+              if (isTRUE(s$consistent)) "consistent" else "NOT consistent", format(verdict_level)))
+  invisible(x)
+}
