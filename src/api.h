@@ -35,6 +35,9 @@ SEXP C_attention(SEXP dims, SEXP scale, SEXP wfamily, SEXP wparams, SEXP xfamily
 /* the Jacobian's singular values (jacobian.c) */
 SEXP C_jacobian(SEXP spec, SEXP first, SEXP count, SEXP threads);
 
+/* pairs of correlated inputs (correlation.c) */
+SEXP C_correlation(SEXP spec, SEXP first, SEXP count, SEXP threads);
+
 /* test hooks */
 SEXP C_test_network_trace(SEXP spec, SEXP net);
 SEXP C_test_moments(SEXP x, SEXP y);

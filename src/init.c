@@ -29,6 +29,7 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(test_act_eval, 3),
     CALLDEF(attention, 7),
     CALLDEF(jacobian, 4),
+    CALLDEF(correlation, 4),
     CALLDEF(test_jacobian, 2),
     {NULL, NULL, 0}
 };

@@ -108,6 +108,9 @@ hardening_exported <- list(
   coordinate_check = list(
     gctorture = quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3, 4), 1,
                                        networks = 20, batch = 1))),
+  simulate_correlation = list(
+    gctorture = quote(simulate_correlation(hardening_net(), 0.5, networks = 20, pairs = 2,
+                                           threads = 1))),
   network_norms = list(
     gctorture = quote(network_norms(simulate_network(hardening_net(), 2, 2, threads = 1)))),
   simulate_network = list(
@@ -175,6 +178,13 @@ hardening_routines <- list(
                                           hardening_jacobian_spec(mlp(rep(400, 21), "tanh",
                                                                       init_glorot())),
                                           0, 64L, TH))),
+  correlation = list(args = function() list(initvar:::correlation_spec(hardening_net(), 2, 0.5, 1,
+                                                                          c(1, 2)), 0, 2L, 1L),
+                     long = TRUE,
+                     interrupt = quote(.Call(initvar:::C_correlation,
+                                             initvar:::correlation_spec(hardening_big_net(), 500,
+                                                                        0.5, 1, c(1, 2)),
+                                             0, 64L, TH))),
   test_jacobian = list(args = function() list(hardening_jacobian_spec(), 1)),
   attention = list(args = function() list(c(4, 2, 3, 10, 1), 0.5, 2L, c(0, 0.5, 0, 0), 1L,
                                           c(-1, 1, 0, 0), 1L),
