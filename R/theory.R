@@ -107,14 +107,16 @@
 #' predict_variance(relu, regime = "mean_field")$var_s   # constant: He's factor 2
 #' @export
 predict_variance <- function(net, var_x = 1, var_grad = 1,
-                             regime = c("linear", "mean_field"),
-                             grad = c("normal", "softmax")) {
+                             regime = c("linear", "mean_field", "finite_width"),
+                             grad = c("normal", "softmax"),
+                             input = c("gaussian", "uniform", "fixed")) {
   check_mlp(net)
   check_number(var_x, min = 0)
   check_number(var_grad, min = 0)
   default_regime <- missing(regime)
-  regime <- check_choice(regime, c("linear", "mean_field"), "regime")
+  regime <- check_choice(regime, c("linear", "mean_field", "finite_width"), "regime")
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
+  input <- check_choice(input, c("gaussian", "uniform", "fixed"), "input")
   w <- net$widths
   d <- length(w) - 1
   if (default_regime) {
@@ -136,6 +138,21 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   }
   bm <- vapply(net$bias, function(s) weight_mean(s), 0)
   bv <- vapply(net$bias, function(s) weight_variance(s), 0)
+  if (regime == "finite_width") {
+    # checked before any quadrature: iid symmetric weights, Gaussian biases
+    e <- vapply(seq_len(d), function(i) {
+      weight_excess_kurtosis(net$init[[i]], w[i], w[i + 1], i)
+    }, 0)
+    for (i in seq_len(d)) {
+      b <- resolve_scheme(net$bias[[i]], 1, 1)
+      if (!(b$family %in% c("normal", "constant"))) {
+        abort(sprintf(paste0(
+          "`regime = \"finite_width\"` needs normal or constant biases: layer %d draws its ",
+          "biases from %s, whose own non-Gaussianity is not small in 1/n."),
+          i, scheme_distribution_text(b)))
+      }
+    }
+  }
   var_s <- var_z <- mean_s <- mean_z <- m2_z <- dfd2 <- numeric(d)
   m2_prev <- var_x
   for (i in seq_len(d)) {
@@ -167,6 +184,13 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
     for (i in (d - 1):1) var_g[i] <- dfd2[i] * w[i + 2] * v[i + 1] * var_g[i + 1]
   }
   m2_in <- c(var_x, m2_z[-d])
+  if (regime == "finite_width") {
+    fw <- finite_width_forward(net, v, bv, bm, e, var_x, input)
+    # E[z] and E[z^2] corrected to O(1/n): Var(z) = E[z^2] - E[z]^2
+    var_s <- var_s + fw$dG
+    var_z <- var_z + fw$dA - 2 * mean_z * fw$dm
+    mean_z <- mean_z + fw$dm
+  }
   out <- data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
                     var_s = var_s, var_z = var_z, var_grad_s = var_g,
                     var_grad_w = m2_in * var_g, mean_s = mean_s, mean_z = mean_z)
