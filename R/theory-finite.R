@@ -32,13 +32,14 @@
 # weights, or an error naming the layer when the entries are not iid and
 # symmetric about 0 (orthogonal, sparse, identity: their entries are
 # dependent, so the recursion above does not hold).
-weight_excess_kurtosis <- function(scheme, fan_in, fan_out, layer, what = "weights") {
+weight_excess_kurtosis <- function(scheme, fan_in, fan_out, layer,
+                                   context = "`regime = \"finite_width\"`") {
   r <- resolve_scheme(scheme, fan_in, fan_out)
   bad <- function() {
     abort(sprintf(paste0(
-      "`regime = \"finite_width\"` needs iid %s symmetric about 0 (normal, uniform, ",
+      "%s needs iid weights symmetric about 0 (normal, uniform, ",
       "symmetric truncated normal): layer %d draws from %s."),
-      what, layer, scheme_distribution_text(r)))
+      context, layer, scheme_distribution_text(r)))
   }
   switch(r$family,
     normal = if (r$mean == 0) 0 else bad(),
@@ -118,4 +119,28 @@ finite_width_forward <- function(net, v, bv, bm, e, var_x, input) {
     out$A0[i] <- A0; out$dA[i] <- dA; out$m0[i] <- mo$f1[1]; out$dm[i] <- dm
   }
   out
+}
+
+# The leading 1/n kurtosis of each layer's pre-activations about their mean,
+# E[(s - mu)^4] / Var(s)^2 = 3 + kap / K^2 + O(1/n^2), from the recursion
+# above (predict_kurtosis(method = "expansion")).
+finite_width_kurtosis <- function(net, input) {
+  w <- net$widths
+  d <- length(w) - 1
+  v <- vapply(seq_len(d), function(i) weight_variance(net$init[[i]], w[i], w[i + 1]), 0)
+  e <- vapply(seq_len(d), function(i) {
+    weight_excess_kurtosis(net$init[[i]], w[i], w[i + 1], i, "`method = \"expansion\"`")
+  }, 0)
+  bm <- vapply(net$bias, function(s) weight_mean(s), 0)
+  bv <- vapply(net$bias, function(s) weight_variance(s), 0)
+  for (i in seq_len(d)) {
+    b <- resolve_scheme(net$bias[[i]], 1, 1)
+    if (!(b$family %in% c("normal", "constant"))) {
+      abort(sprintf(paste0(
+        "`method = \"expansion\"` needs normal or constant biases: layer %d draws its ",
+        "biases from %s."), i, scheme_distribution_text(b)))
+    }
+  }
+  fw <- finite_width_forward(net, v, bv, bm, e, 1, input)
+  ifelse(fw$K > 0, 3 + fw$kap / fw$K^2, NA_real_)
 }

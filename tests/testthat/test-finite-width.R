@@ -186,3 +186,61 @@ test_that("finite width refuses networks it cannot describe", {
                                 input = "x"), "`input`")
   expect_error(predict_variance(mlp(c(4, 4, 4), "tanh", init_he()), regime = "finite"), NA)
 })
+
+# ---- predict_kurtosis(method = "expansion") ------------------------------------
+
+test_that("the kurtosis expansion agrees with the exact formula to O(1/n^2)", {
+  for (act in list("linear", "relu", activation("leaky_relu", 0.2))) {
+    for (input in c("gaussian", "fixed", "uniform")) {
+      err <- vapply(c(1, 4, 16, 64), function(m) {
+        net <- mlp(m * c(10, 8, 6, 5), act, init_he())
+        ex <- predict_kurtosis(net, input = input)$kurtosis
+        ap <- predict_kurtosis(net, input = input, method = "expansion")$kurtosis
+        # the first layer is exact in both (a Gaussian scale mixture of one layer)
+        expect_equal(ap[1], ex[1], tolerance = 1e-12)
+        max(abs(ap - ex))
+      }, 0)
+      # the excess is O(1/n), the error O(1/n^2): slope -2 in the width
+      expect_lt(abs(slope(c(1, 4, 16, 64)[-1], err[-1]) + 2), 0.1)
+    }
+  }
+  # uniform weights: the first layer exactly, E[s^4] = n0 E[W^4] E[x^4] +
+  # 3 n0 (n0 - 1) v^2 E[x^2]^2, E[W^4] = 1.8 v^2
+  for (n0 in c(5, 40)) {
+    net <- mlp(c(n0, 6, 4), "tanh", init_uniform(-0.3, 0.3))
+    expect_equal(predict_kurtosis(net, method = "expansion")$kurtosis[1],
+                 (n0 * 1.8 * 3 + 3 * n0 * (n0 - 1)) / n0^2, tolerance = 1e-12)
+    expect_equal(predict_kurtosis(net, input = "fixed", method = "expansion")$kurtosis[1],
+                 (n0 * 1.8 + 3 * n0 * (n0 - 1)) / n0^2, tolerance = 1e-12)
+  }
+  expect_error(predict_kurtosis(mlp(c(4, 4, 4), "tanh", init_orthogonal()), method = "expansion"),
+               "`method = \"expansion\"` needs iid weights")
+  expect_error(predict_kurtosis(mlp(c(4, 4, 4), "tanh", init_he()), method = "x"), "`method`")
+  expect_error(predict_kurtosis(mlp(c(4, 4, 4), "tanh", init_he())), "method = \"expansion\"")
+})
+
+test_that("the kurtosis expansion agrees with the engine for tanh and uniform weights", {
+  set.seed(1403)
+  cases <- list(
+    list(w = rep(32, 5), act = "tanh", init = init_normal(0, sqrt(2 / 32))),
+    list(w = rep(64, 5), act = "tanh", init = init_glorot("uniform")),
+    list(w = rep(64, 4), act = "relu", init = init_he("uniform")))
+  batches <- 20
+  cells <- sum(vapply(cases, function(cs) length(cs$w) - 1, 0))
+  band <- qt(1 - fw_alpha / (2 * cells), batches - 1)
+  for (cs in cases) {
+    net <- mlp(cs$w, cs$act, cs$init)
+    pk <- predict_kurtosis(net, method = "expansion")$kurtosis
+    # the MCSE from independent batches of networks (t, batches - 1 df)
+    ks <- vapply(seq_len(batches), function(b) {
+      d <- as.data.frame(simulate_network(net, networks = 200, inputs = 32, progress = FALSE))
+      d$kurtosis[d$quantity == "s"]
+    }, numeric(length(pk)))
+    est <- rowMeans(ks)
+    se <- apply(ks, 1, sd) / sqrt(batches)
+    expect_true(all(abs(est - pk) < band * se),
+                label = sprintf("%s: |z| = %s", cs$act, paste(format(abs(est - pk) / se, digits = 2), collapse = ", ")))
+    # the simulation decides: Gaussian (3) is far outside
+    expect_true(all(abs(est - 3) > band * se))
+  }
+})
