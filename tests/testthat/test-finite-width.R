@@ -122,16 +122,16 @@ sim_rows <- function(sim, pred, J) {
 test_that("simulation agrees with finite width at widths 16-1000 where mean field does not", {
   set.seed(1401)
   grid <- list(
-    list(w = rep(16, 11), act = "tanh", init = init_normal(0, sqrt(1 / 16)), J = 16000, inputs = 32),
-    list(w = rep(64, 11), act = "tanh", init = init_glorot("normal"), J = 4000, inputs = 32),
-    list(w = rep(256, 7), act = "tanh", init = init_glorot("normal"), J = 600, inputs = 32,
+    list(w = rep(16, 11), act = "tanh", init = init_normal(0, sqrt(1 / 16)), J = 8000, inputs = 16),
+    list(w = rep(64, 11), act = "tanh", init = init_glorot("normal"), J = 2000, inputs = 16),
+    list(w = rep(256, 7), act = "tanh", init = init_glorot("normal"), J = 300, inputs = 16,
          mf_off = FALSE),
     # uniform weights and biases with a mean
-    list(w = rep(24, 7), act = "tanh", init = init_glorot("uniform"), J = 6000, inputs = 32,
+    list(w = rep(24, 7), act = "tanh", init = init_glorot("uniform"), J = 4000, inputs = 16,
          bias = init_normal(0.2, 0.3)),
-    list(w = rep(32, 7), act = "gelu", init = init_he(), J = 8000, inputs = 32),
+    list(w = rep(32, 7), act = "gelu", init = init_he(), J = 4000, inputs = 16),
     # Glorot's network, 1000 wide: mean field is off by 1-3 MCSE here, as at
-    # width 256 with 600 networks
+    # width 256 with 300 networks
     list(w = c(1000, rep(1000, 5)), act = "tanh", init = init_glorot_standard(), J = 20,
          inputs = 100, mf_off = FALSE))
   fw_all <- mf_all <- NULL
@@ -160,8 +160,8 @@ test_that("the residual scales like 1/n^2 in a deep tanh stack (widths 4 and 8, 
   set.seed(1402)
   r <- lapply(c(4, 8), function(n) {
     net <- mlp(rep(n, 9), "tanh", init_normal(0, sqrt(1 / n)))
-    J <- 60000
-    sim <- as.data.frame(simulate_network(net, networks = J, inputs = 16, progress = FALSE))
+    J <- 20000
+    sim <- as.data.frame(simulate_network(net, networks = J, inputs = 8, progress = FALSE))
     s <- sim[sim$quantity == "s" & sim$layer == 8, ]
     mf <- predict_variance(net, regime = "mean_field")$var_s[8]
     fw <- predict_variance(net, regime = "finite_width")$var_s[8]
@@ -233,7 +233,7 @@ test_that("the kurtosis expansion agrees with the engine for tanh and uniform we
     pk <- predict_kurtosis(net, method = "expansion")$kurtosis
     # the MCSE from independent batches of networks (t, batches - 1 df)
     ks <- vapply(seq_len(batches), function(b) {
-      d <- as.data.frame(simulate_network(net, networks = 200, inputs = 32, progress = FALSE))
+      d <- as.data.frame(simulate_network(net, networks = 200, inputs = 16, progress = FALSE))
       d$kurtosis[d$quantity == "s"]
     }, numeric(length(pk)))
     est <- rowMeans(ks)
