@@ -365,10 +365,10 @@ print_glorot_table <- function(table, sims, level, file, ratio, depth, family) {
     depth, ratio[["standard"]], ratio[["normalized"]],
     paste(formatC(fac, digits = 2, format = "f"), collapse = ", "), depth))
   nv <- sum(!is.na(table$agrees))
-  cat(sprintf(paste0("Agreement of simulation with the finite-width prediction: %d of %d ",
-                     "comparisons one by one (level %s; mean field alone: %d).\n"),
-              sum(table$agrees, na.rm = TRUE), nv, format(verdict_level),
-              sum(table$agrees_mean_field, na.rm = TRUE)))
+  cat(strwrap(sprintf(paste0("Agreement of simulation with the finite-width prediction: %d of %d ",
+                             "comparisons one by one (level %s; with the mean field: %d)."),
+                      sum(table$agrees, na.rm = TRUE), nv, format(verdict_level),
+                      sum(table$agrees_mean_field, na.rm = TRUE)), exdent = 2), sep = "\n")
   cat(strwrap(sprintf(paste(
     "Family-wise (Holm over the %d rows with a verdict, level %s): %s."),
     nv, format(level), switch(family,
