@@ -116,13 +116,13 @@
 #'
 #'   Accuracy, tested (tests/testthat/test-finite-width.R): against exact
 #'   layer-1 moments (chi-square mixtures; sums of uniforms) the residual
-#'   falls like \eqn{n^{-2}} (fitted slopes -1.99 to -2.05 for tanh, sigmoid
+#'   falls like \eqn{n^{-2}} (fitted slopes -2.00 to -2.05 for tanh, sigmoid
 #'   and GELU with biases, widths 16-256), where the mean-field gap falls
 #'   like \eqn{n^{-1}}; against [simulate_network()] it agrees at level 0.99
 #'   (Holm over the grid) for tanh and GELU stacks of widths 16-1000 and
 #'   depths 5-10, normal and uniform weights, where the mean field is off by
-#'   up to 56 MCSE. In a width-32, 10-layer tanh stack the correction is
-#'   -5.7\% at the last layer (measured: -5.7\%), and the remaining gap
+#'   up to 36 MCSE. In a width-32, 10-layer tanh stack the correction is
+#'   -5.7\% at the last layer (simulated, 10,000 networks: -5.7\% with an MCSE of 0.2\%), and the remaining gap
 #'   times \eqn{n^2} stays near -0.5 from width 4 to 16.
 #'
 #' In all regimes the weights must have mean zero.
