@@ -122,8 +122,9 @@
 #'   (Holm over the grid) for tanh and GELU stacks of widths 16-1000 and
 #'   depths 5-10, normal and uniform weights, where the mean field is off by
 #'   up to 36 MCSE. In a width-32, 10-layer tanh stack the correction is
-#'   -5.7\% at the last layer (simulated, 10,000 networks: -5.7\% with an MCSE of 0.2\%), and the remaining gap
-#'   times \eqn{n^2} stays near -0.5 from width 4 to 16.
+#'   -5.7\% at the last layer (simulated, 10,000 networks: -5.7\% with an
+#'   MCSE of 0.2\%), and the remaining gap times \eqn{n^2} stays near -0.5
+#'   from width 4 to 16.
 #'
 #' In all regimes the weights must have mean zero.
 #'
