@@ -144,3 +144,66 @@ finite_width_kurtosis <- function(net, input) {
   fw <- finite_width_forward(net, v, bv, bm, e, 1, input)
   ifelse(fw$K > 0, 3 + fw$kap / fw$K^2, NA_real_)
 }
+
+# The 1/n correction to Var(dC/ds) of every layer, for Gaussian weights and
+# an output gradient drawn independently of the network (grad = "normal"):
+# dC/ds_i = J^T g with J = ds_d / ds_i, so Var(dC/ds_i) = Var(g) E|J e_a|^2,
+# a forward quantity: the tangent t = J e_a, propagated with s. Given the
+# layer below, a unit's (s, t) is Gaussian with covariance (G, C; C, H), so
+#   E[f'(s)^2 t^2] = H <f'^2>_G + 2 C^2 d<f'^2>/dG,
+# and over the layers below, with T = E[H], X = Cov(H, G), Y = E[C^2]:
+#   E[f'^2 t^2] = T (h + dG h' + (c / 2) h'') + h' X + 2 h' Y,
+#   T' = n v E[f'^2 t^2],
+#   X' = v^2 [n T (<f'^2 f^2> - <f'^2><f^2>) + n (n - 1) (h A' X + T h' A' c)],
+#   Y' = v^2 [n T <f^2 f'^2> + n (n - 1) Y A'^2],
+# (h = <f'^2>, A = <f^2>, primes d/dK) starting from the one-hot tangent at
+# layer i: T = v E[f'(s_i)^2], X = v^2 (<f'^2 f^2> - <f'^2><f^2> + n c h' A'),
+# Y = v^2 <f^2 f'^2>. Returns the ratio of Var(dC/ds_i) to its mean-field
+# value per layer.
+finite_width_grad_ratio <- function(net, v, bm, fw) {
+  w <- net$widths
+  d <- length(w) - 1
+  if (d < 2) return(rep(1, d))
+  mo <- lapply(seq_len(d), function(m) {
+    a <- net$activation[[m]]
+    K <- fw$K[m]
+    mu <- bm[m]
+    if (K == 0) return(NULL)
+    sd <- sqrt(K)
+    ex <- function(g) normal_expectation(g, sd, mu, kinks = a$kinks)
+    h2 <- function(x) { z <- (x - mu) / sd; z^2 - 1 }
+    h4 <- function(x) { z <- (x - mu) / sd; z^4 - 6 * z^2 + 3 }
+    d2 <- function(x) a$df(x)^2
+    list(h = ex(d2), h1 = ex(function(x) d2(x) * h2(x)) / (2 * K),
+         h2 = ex(function(x) d2(x) * h4(x)) / (4 * K^2),
+         A1 = ex(function(x) a$f(x)^2 * h2(x)) / (2 * K),
+         A0 = ex(function(x) a$f(x)^2), ff = ex(function(x) a$f(x)^2 * d2(x)))
+  })
+  if (any(vapply(mo, is.null, TRUE))) return(rep(1, d))
+  ratio <- rep(1, d)
+  for (i in seq_len(d - 1)) {
+    o <- mo[[i]]
+    n <- w[i + 1]
+    vv <- v[i + 1]
+    Tm <- vv * (o$h + fw$dG[i] * o$h1 + fw$kap[i] / 6 * o$h2)
+    Xm <- vv^2 * (o$ff - o$h * o$A0 + n * fw$cc[i] * o$h1 * o$A1)
+    Ym <- vv^2 * o$ff
+    Tmf <- vv * o$h
+    if (i + 1 <= d - 1) {
+      for (m in (i + 1):(d - 1)) {
+        o <- mo[[m]]
+        n <- w[m + 1]
+        vv <- v[m + 1]
+        e2 <- Tm * (o$h + fw$dG[m] * o$h1 + fw$cc[m] / 2 * o$h2) + o$h1 * Xm + 2 * o$h1 * Ym
+        Xn <- vv^2 * (n * Tm * (o$ff - o$h * o$A0) + n * (n - 1) * (o$h * o$A1 * Xm + Tm * o$h1 * o$A1 * fw$cc[m]))
+        Yn <- vv^2 * (n * Tm * o$ff + n * (n - 1) * Ym * o$A1^2)
+        Tm <- n * vv * e2
+        Xm <- Xn
+        Ym <- Yn
+        Tmf <- n * vv * o$h * Tmf
+      }
+    }
+    ratio[i] <- Tm / Tmf
+  }
+  ratio
+}

@@ -111,10 +111,11 @@ test_that("uniform weights: the weights' own kurtosis, against the exact sum of 
 })
 
 # the simulated variances of s and z at every layer against a prediction
-sim_rows <- function(sim, pred, J) {
+sim_rows <- function(sim, pred, J, grad = FALSE) {
   df <- as.data.frame(sim)
-  df <- df[df$quantity %in% c("s", "z"), ]
-  p <- ifelse(df$quantity == "s", pred$var_s[df$layer], pred$var_z[df$layer])
+  df <- df[df$quantity %in% c("s", "z", if (grad) "grad_s"), ]
+  p <- ifelse(df$quantity == "s", pred$var_s[df$layer],
+              ifelse(df$quantity == "z", pred$var_z[df$layer], pred$var_grad_s[df$layer]))
   ag <- agreement(df$estimate, df$mcse, p, df = J - 1)
   data.frame(layer = df$layer, quantity = as.character(df$quantity), z = ag$z, p = ag$p_value)
 }
@@ -128,7 +129,7 @@ test_that("simulation agrees with finite width at widths 16-1000 where mean fiel
     # uniform weights and biases with a mean
     list(w = rep(24, 7), act = "tanh", init = init_glorot("uniform"), J = 12000, inputs = 16,
          bias = init_normal(0.2, 0.3)),
-    list(w = rep(32, 7), act = "gelu", init = init_he(), J = 4000, inputs = 16),
+    list(w = rep(64, 7), act = "gelu", init = init_he(), J = 2000, inputs = 16),
     # Glorot's network, 1000 wide: mean field is off by 0.2-0.4 MCSE here
     # (it would take about 3000 networks to see it)
     list(w = c(1000, rep(1000, 5)), act = "tanh", init = init_glorot_standard(), J = 20,
@@ -137,8 +138,12 @@ test_that("simulation agrees with finite width at widths 16-1000 where mean fiel
   for (g in grid) {
     net <- mlp(g$w, g$act, g$init, bias = if (is.null(g$bias)) init_zeros() else g$bias)
     sim <- simulate_network(net, networks = g$J, inputs = g$inputs, progress = FALSE)
-    fw <- sim_rows(sim, predict_variance(net, regime = "finite_width"), g$J)
-    mf <- sim_rows(sim, predict_variance(net, regime = "mean_field"), g$J)
+    # the back-propagated gradients too, where they are corrected (Gaussian
+    # weights, an output gradient independent of the network)
+    gauss <- all(vapply(net$init, function(i) i$family == "normal" ||
+                          identical(i$draw, "normal"), TRUE))
+    fw <- sim_rows(sim, predict_variance(net, regime = "finite_width"), g$J, gauss)
+    mf <- sim_rows(sim, predict_variance(net, regime = "mean_field"), g$J, gauss)
     fw_all <- rbind(fw_all, fw)
     if (!isFALSE(g$mf_off)) {
       # the row where the predicted correction is largest, chosen by the
@@ -197,6 +202,25 @@ test_that("the weights' excess kurtosis, against integrate()", {
     # bounds in sd units; the layer-1 kurtosis with a fixed input is 3 + e / n0
     k1 <- predict_kurtosis(net, input = "fixed", method = "expansion")$kurtosis[1]
     expect_equal((k1 - 3) * 5, m(4) * m(0) / m(2)^2 - 3, tolerance = 1e-9)
+  }
+})
+
+test_that("which gradient columns are corrected", {
+  g <- mlp(c(8, 8, 8, 4), "tanh", init_glorot("normal"))
+  u <- mlp(c(8, 8, 8, 4), "tanh", init_glorot("uniform"))
+  for (net in list(g, u)) {
+    for (gr in c("normal", "softmax")) {
+      mf <- predict_variance(net, regime = "mean_field", grad = gr)
+      fw <- predict_variance(net, regime = "finite_width", grad = gr)
+      expect_identical(fw$var_grad_w, mf$var_grad_w)
+      if (identical(net, g) && gr == "normal") {
+        # corrected below the top, where the output gradient is given
+        expect_true(all(fw$var_grad_s[1:2] != mf$var_grad_s[1:2]))
+        expect_identical(fw$var_grad_s[3], mf$var_grad_s[3])
+      } else {
+        expect_identical(fw$var_grad_s, mf$var_grad_s)
+      }
+    }
   }
 })
 
