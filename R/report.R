@@ -140,8 +140,9 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
 #'   follows tanh's curvature.
 #' * `finite_width`: the mean field plus its leading \eqn{1/n} correction
 #'   ([predict_variance()] with `regime = "finite_width"`, Gaussian inputs);
-#'   the verdicts use it. The gradients' rows equal `mean_field` (their
-#'   correction is not included).
+#'   the verdicts use it. The gradients' rows equal `mean_field`: with
+#'   uniform weights and a softmax output gradient the gradient correction
+#'   of [predict_variance()] does not apply.
 #' * `estimate`, `mcse`, `lower`, `upper`: the simulated variance, its Monte
 #'   Carlo standard error (networks are the replicates) and its `level`
 #'   confidence interval (log scale, as [simulate_network()]); `z` the
@@ -324,7 +325,7 @@ print_glorot_table <- function(table, sims, level, file, ratio, depth, family) {
     "Columns: linear = Glorot's linear regime, eqs. 5-7 (tanh taken as the identity)\n",
     "         mean_field = exact for an infinitely wide network (follows tanh's curvature)\n",
     "         finite = mean field plus its 1/n correction (regime = \"finite_width\";\n",
-    "           the gradients' correction is not included)\n",
+    "           gradients: mean field, the correction needs Gaussian weights)\n",
     "         estimate = simulated variance; mcse its Monte Carlo standard error;\n",
     "         z = log(estimate / finite) / (mcse / estimate); agrees: at level ",
     format(verdict_level), ";\n",
