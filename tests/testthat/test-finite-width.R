@@ -267,11 +267,13 @@ test_that("the kurtosis expansion agrees with the exact formula to O(1/n^2)", {
 })
 
 test_that("the kurtosis expansion agrees with the engine for tanh and uniform weights", {
+  # the widths keep the O(1/n^2) remainder (about excess^2 / 6 for ReLU)
+  # below the MCSE: at width 64 and depth 4 ReLU's is 3.7 MCSE
   set.seed(1403)
   cases <- list(
     list(w = rep(32, 5), act = "tanh", init = init_normal(0, sqrt(2 / 32))),
     list(w = rep(64, 5), act = "tanh", init = init_glorot("uniform")),
-    list(w = rep(64, 4), act = "relu", init = init_he("uniform")))
+    list(w = rep(128, 3), act = "relu", init = init_he("uniform")))
   batches <- 20
   cells <- sum(vapply(cases, function(cs) length(cs$w) - 1, 0))
   band <- qt(1 - fw_alpha / (2 * cells), batches - 1)
