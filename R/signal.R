@@ -772,35 +772,65 @@ predict_correlation <- function(net, c0, var_x = 1) {
 #'   Gaussian (kurtosis 3).
 #'
 #' Only the activations of the layers feeding another layer matter (the last
-#' layer's activation does not act on pre-activations). Other activations,
-#' non-Gaussian weights (uniform, truncated normal, orthogonal, sparse, ...)
-#' and non-zero biases are an error: the formula would not be exact.
+#' layer's activation does not act on pre-activations). With `method =
+#' "exact"`, other activations, non-Gaussian weights (uniform, truncated
+#' normal, orthogonal, sparse, ...) and non-zero biases are an error: the
+#' formula would not be exact.
+#'
+#' @section `method = "expansion"`: the leading \eqn{1/n} term for any
+#'   activation (tanh, sigmoid, GELU, ...), iid weights symmetric about 0
+#'   (normal, uniform, symmetric truncated normal) and normal or constant
+#'   biases: the kurtosis about the mean, \eqn{E[(s - \mu_b)^4] /
+#'   Var(s)^2 = 3 + \kappa / K^2 + O(1/n^2)}, with \eqn{K} the mean-field
+#'   variance and \eqn{\kappa} the fourth cumulant of the recursion (FW4,
+#'   FW5) in [predict_variance()] (section `regime = "finite_width"`;
+#'   Roberts, Yaida and Hanin 2022, chapter 4, whose four-point vertex is
+#'   \eqn{V = n \kappa / 3} for Gaussian weights). The weights' own
+#'   kurtosis enters through \eqn{\kappa = 3c + e v^2 n \langle f^4
+#'   \rangle} (\eqn{e = -6/5} for uniform weights): with a Gaussian input
+#'   the first layer of uniform weights has kurtosis \eqn{3 + 2.4/n_0}
+#'   exactly. For the exact cases it is the first-order term of the product
+#'   above, \eqn{3 (1 + 2/n_0 + \sum_j k_j / n_j)}.
 #'
 #' @param net A network from [mlp()].
-#' @param input `"gaussian"` or `"fixed"`.
+#' @param input `"gaussian"`, `"fixed"` or `"uniform"` (a random input with
+#'   iid uniform features: \eqn{r_0 = 1 + 0.8/n_0}).
+#' @param method `"exact"` (the formula above, or an error) or
+#'   `"expansion"` (the leading \eqn{1/n} term, for any activation).
 #' @return A data frame: `layer`, `n_in`, `n_out`, `kurtosis`, `excess`
 #'   (kurtosis - 3).
 #' @examples
 #' predict_kurtosis(mlp(rep(8, 6), "relu", init_he()))
 #' predict_kurtosis(mlp(rep(8, 6), "relu", init_he()), input = "fixed")
 #' predict_kurtosis(mlp(c(100, 50, 50, 10), "linear", init_lecun()))
+#' # tanh, uniform weights: the leading 1/n term
+#' predict_kurtosis(mlp(rep(64, 6), "tanh", init_glorot("uniform")), method = "expansion")
 #' @export
-predict_kurtosis <- function(net, input = c("gaussian", "fixed")) {
+predict_kurtosis <- function(net, input = c("gaussian", "fixed", "uniform"),
+                             method = c("exact", "expansion")) {
   check_mlp(net)
-  input <- check_choice(input, c("gaussian", "fixed"), "input")
+  input <- check_choice(input, c("gaussian", "fixed", "uniform"), "input")
+  method <- check_choice(method, c("exact", "expansion"), "method")
   w <- net$widths
   d <- length(w) - 1
+  if (method == "expansion") {
+    kurt <- finite_width_kurtosis(net, input)
+    return(data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
+                      kurtosis = kurt, excess = kurt - 3))
+  }
   for (i in seq_len(d)) {
     r <- resolve_scheme(net$init[[i]], w[i], w[i + 1])
     if (r$family != "normal" || r$mean != 0) {
       signal_stop(sprintf(paste0(
         "`net` must have Gaussian zero-mean weights for an exact kurtosis: layer %d draws from %s. ",
-        "The scale-mixture formula holds only for Gaussian weights."),
+        "The scale-mixture formula holds only for Gaussian weights; ",
+        "`method = \"expansion\"` gives the leading 1/n term."),
         i, scheme_distribution_text(r)))
     }
     if (weight_variance(net$bias[[i]]) != 0 || weight_mean(net$bias[[i]]) != 0) {
       signal_stop(sprintf(paste0(
-        "`net` must have zero biases for an exact kurtosis: layer %d has bias %s."),
+        "`net` must have zero biases for an exact kurtosis: layer %d has bias %s; ",
+        "`method = \"expansion\"` gives the leading 1/n term."),
         i, scheme_distribution_text(net$bias[[i]])))
     }
   }
@@ -812,11 +842,12 @@ predict_kurtosis <- function(net, input = c("gaussian", "fixed")) {
       signal_stop(sprintf(paste0(
         "`net` must use positively homogeneous activations (linear, relu, leaky_relu) ",
         "for an exact kurtosis: layer %d uses %s, whose pre-activation kurtosis has no ",
-        "closed form at finite width."), i, format(a)))
+        "closed form at finite width; `method = \"expansion\"` gives the leading 1/n term."),
+        i, format(a)))
     }
     k[i] <- 6 * (1 + slope^4) / (1 + slope^2)^2 - 1
   }
-  r0 <- if (input == "gaussian") 1 + 2 / w[1] else 1
+  r0 <- switch(input, gaussian = 1 + 2 / w[1], uniform = 1 + 0.8 / w[1], fixed = 1)
   kurt <- 3 * r0 * cumprod(c(1, 1 + k / w[1 + seq_len(d - 1)]))
   data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
              kurtosis = kurt, excess = kurt - 3)
