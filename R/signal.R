@@ -708,6 +708,7 @@ plot.initvar_phase_diagram <- function(x, critical = NULL, main = NULL, ...) {
 #' @export
 predict_correlation <- function(net, c0, var_x = 1) {
   check_mlp(net)
+  check_dense_net(net)
   check_number(c0, "c0", min = -1, max = 1)
   check_number(var_x, "var_x", min = 0, min_open = TRUE)
   w <- net$widths
@@ -787,6 +788,7 @@ predict_correlation <- function(net, c0, var_x = 1) {
 #' @export
 predict_kurtosis <- function(net, input = c("gaussian", "fixed")) {
   check_mlp(net)
+  check_dense_net(net)
   input <- check_choice(input, c("gaussian", "fixed"), "input")
   w <- net$widths
   d <- length(w) - 1

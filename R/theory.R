@@ -115,6 +115,7 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   default_regime <- missing(regime)
   regime <- check_choice(regime, c("linear", "mean_field"), "regime")
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
+  check_softmax_output(net, grad)
   w <- net$widths
   d <- length(w) - 1
   if (default_regime) {
@@ -136,11 +137,13 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   }
   layers <- net_layers(net)
   var_s <- var_z <- mean_s <- mean_z <- m2_z <- dfd2 <- numeric(d)
+  fwd <- vector("list", d)
   m2_prev <- var_x
   mean_prev <- 0
   for (i in seq_len(d)) {
     l <- layers[[i]]
     m <- layer_kinds[[l$kind]]$forward(l, m2_prev, mean_prev, regime)
+    fwd[[i]] <- m
     var_s[i] <- m$var_s
     mean_s[i] <- m$mean_s
     var_z[i] <- m$var_z
@@ -156,13 +159,16 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   if (d > 1) {
     for (i in (d - 1):1) {
       l <- layers[[i + 1]]
-      var_g[i] <- dfd2[i] * layer_kinds[[l$kind]]$backward(l, var_g[i + 1])
+      var_g[i] <- dfd2[i] * layer_kinds[[l$kind]]$backward(l, var_g[i + 1], fwd[[i + 1]])
     }
   }
   m2_in <- c(var_x, m2_z[-d])
+  # a layer kind may say which input its weight gradients see (a residual
+  # block: its last branch layer's)
+  m2_w <- vapply(seq_len(d), function(i) if (is.null(fwd[[i]]$m2_w)) m2_in[i] else fwd[[i]]$m2_w, 0)
   out <- data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
                     var_s = var_s, var_z = var_z, var_grad_s = var_g,
-                    var_grad_w = m2_in * var_g, mean_s = mean_s, mean_z = mean_z)
+                    var_grad_w = m2_w * var_g, mean_s = mean_s, mean_z = mean_z)
   attr(out, "regime") <- regime
   class(out) <- c("initvar_prediction", "data.frame")
   out
