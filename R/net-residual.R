@@ -37,7 +37,9 @@
 #' that of the block's output (\eqn{h}, or \eqn{LN(h)} with `"post"`),
 #' `var_grad_s` that of \eqn{\partial C / \partial h} and `var_grad_w` that of
 #' the per-example gradient of the branch's last weight matrix \eqn{W_m}.
-#' With \eqn{g} the branch's variance gain (for zero-mean inputs,
+#' (`init = init_he()` on every branch layer, the default, gives a branch
+#' of variance gain 2 for ReLU: the last, linear, layer doubles the variance;
+#' `list(init_he(), init_lecun())` gives gain 1.) With \eqn{g} the branch's variance gain (for zero-mean inputs,
 #' \eqn{g = \prod_k n v_k} times \eqn{E[f(t)^2] / Var(t)} for every hidden
 #' activation, \eqn{1/2} for ReLU):
 #' * no normalization: \eqn{Var(x_L) = (\mathrm{skip}^2 + \alpha^2 g)^L
@@ -105,13 +107,15 @@
 #' Wang, H., Ma, S., Dong, L., Huang, S., Zhang, D. and Wei, F. (2022).
 #' DeepNet: scaling transformers to 1,000 layers. arXiv:2203.00555.
 #' @examples
-#' net <- resmlp(64, depth = 10, "relu", init_he(), branch_depth = 2)
+#' # He before the ReLU, LeCun for the linear last layer: a branch of gain 1
+#' net <- resmlp(64, depth = 10, "relu", list(init_he(), init_lecun()), branch_depth = 2)
 #' net
-#' predict_variance(net)$var_z          # (1 + 1)^l: doubles per block
-#' predict_variance(resmlp(64, 10, branch_depth = 2, norm = "pre"))$var_z  # 1 + l
+#' predict_variance(net, regime = "mean_field")$var_z      # (1 + 1)^l: doubles per block
+#' pre <- resmlp(64, 10, "relu", list(init_he(), init_lecun()), branch_depth = 2, norm = "pre")
+#' predict_variance(pre, regime = "mean_field")$var_z      # 1 + l
 #' # Fixup at depth 10: the branch's last layer starts at 0
 #' fx <- resmlp(64, 10, branch_depth = 2, rule = scaling_rule("fixup", 10, 2))
-#' predict_variance(fx)$var_z
+#' predict_variance(fx, regime = "mean_field")$var_z       # 1: every block is the identity
 #' @export
 resmlp <- function(width, depth, activation = "relu", init = init_he(), alpha = 1, skip = 1,
                    branch_depth = 1, norm = c("none", "pre", "post"), n_in = width,
@@ -398,7 +402,8 @@ residual_cv2_step <- function(l, fwd, mf_var_in, mf_mean_in, pz) {
 #'   `backward_factor`; attribute `law`: `"geometric"`, `"linear"` or
 #'   `"constant"`.
 #' @examples
-#' net <- resmlp(256, depth = 20, "relu", init_he(), branch_depth = 2, alpha = 0.5)
+#' net <- resmlp(256, depth = 20, "relu", list(init_he(), init_lecun()), branch_depth = 2,
+#'               alpha = 0.5)
 #' p <- residual_depth_profile(net)
 #' head(p)
 #' p$ratio[20]     # (1 + 0.25)^20
