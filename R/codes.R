@@ -14,7 +14,10 @@
 # Layer kinds a network is a list of (see new_layer() in R/network.R). The
 # engine runs the kinds listed here; predictions walk every kind's variance
 # map.
-layer_kind_codes <- c(dense = 1L)
+layer_kind_codes <- c(dense = 1L, residual = 2L)
+
+# The layer normalization of a residual block (resmlp(), R/net-residual.R).
+norm_kind_codes <- c(none = 0L, pre = 1L, post = 2L)
 
 # The inputs and output gradients of simulate_network().
 input_kind_codes <- c(normal = 1L, uniform = 2L, matrix = 3L)
@@ -54,7 +57,8 @@ acc_slots <- c("n", "mean", "M2", "M3", "M4", "networks", "mean_a", "mean_b",
 # name (engine_spec() in R/simulate.R builds it).
 spec_fields <- c("widths", "layer_kind", "act", "act_param", "wkind", "wpar", "bkind",
                  "bpar", "input", "var_x", "X", "grad", "var_grad", "batch", "center",
-                 "nbins", "hrange", "seed", "rfuns", "scale")
+                 "nbins", "hrange", "seed", "rfuns", "scale", "units", "res_alpha",
+                 "res_skip", "res_norm")
 
 # What one block of the engine returns.
 block_slots <- c("acc", "hist")
@@ -73,7 +77,7 @@ max_threads <- 1024
 r_vocabulary <- function() {
   codes <- function(x) stats::setNames(as.integer(seq_along(x) - 1L), x)
   list(families = family_codes, activations = sort(activation_codes),
-       layer_kinds = layer_kind_codes, input_kinds = input_kind_codes,
+       layer_kinds = layer_kind_codes, norm_kinds = norm_kind_codes, input_kinds = input_kind_codes,
        grad_kinds = grad_kind_codes,
        quantities = stats::setNames(quantity_table$code, quantity_table$name),
        acc_slots = codes(acc_slots), identity_kernels = identity_kernel_codes,

@@ -58,6 +58,7 @@ correlation_spec <- function(net, pairs, c0, var_x, seed) {
 simulate_correlation <- function(net, c0, networks = 200, pairs = 16, var_x = 1,
                                  threads = initvar_threads(), level = 0.95) {
   check_mlp(net)
+  check_dense_net(net)
   check_number(c0, "c0", min = -1, max = 1)
   networks <- check_whole(networks, "networks", min = 20, max = 1e9)
   pairs <- check_whole(pairs, "pairs", max = max_width / 2)

@@ -40,7 +40,7 @@
 #'   E[\overline{z^2}]}}. It runs in R (the products through the BLAS, the
 #'   weights from [sample_weights()]), one network at a time.
 #'
-#' @param net A network from [mlp()].
+#' @param net A network from [mlp()] or [resmlp()].
 #' @param lr The learning rate: one positive number, or one per layer.
 #' @param optimizer `"sgd"` or `"adam"`.
 #' @param batch Examples per network (at least 1).
@@ -99,17 +99,19 @@ first_step <- function(net, lr, optimizer = c("sgd", "adam"), batch = 32, networ
 }
 
 # One network: draw, forward, backward, step, forward again. Returns a d x 2
-# matrix: the mean square of z^l and of its change, over batch and units.
+# matrix: the mean square of each layer's output z^l and of its change,
+# over batch and units.
 first_step_one <- function(net, lr, optimizer, batch, loss, var_x, eps) {
   layers <- net_layers(net)
   d <- length(layers)
+  units <- net_units(layers)
   n0 <- layers[[1]]$n_in
   X <- matrix(stats::rnorm(batch * n0, sd = sqrt(var_x)), batch, n0)
-  par <- lapply(layers, function(l) {
+  par <- lapply(units, function(l) {
     list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras"), l$n_in, l$n_out),
          b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras")))
   })
-  fw <- dense_forward_values(layers, par, X)
+  fw <- net_forward_values(layers, par, X)
   nd <- layers[[d]]$n_out
   zL <- fw$z[[d]]
   dz <- switch(loss,
@@ -122,49 +124,108 @@ first_step_one <- function(net, lr, optimizer, batch, loss, var_x, eps) {
     },
     linear = matrix(stats::rnorm(batch * nd), batch, nd),
     mse = zL - matrix(stats::rnorm(batch * nd), batch, nd)) / batch
-  grads <- dense_backward_values(layers, par, fw, X, dz)
+  grads <- net_backward_values(layers, par, fw, dz)
+  lr_unit <- lr[unit_layer(layers)]
   new <- par
-  for (i in seq_len(d)) {
+  for (u in seq_along(par)) {
     step <- function(g) {
-      if (optimizer == "sgd") lr[i] * g else lr[i] * g / (abs(g) + eps)
+      if (optimizer == "sgd") lr_unit[u] * g else lr_unit[u] * g / (abs(g) + eps)
     }
-    new[[i]]$W <- par[[i]]$W - step(grads[[i]]$W)
-    new[[i]]$b <- par[[i]]$b - step(grads[[i]]$b)
+    new[[u]]$W <- par[[u]]$W - step(grads[[u]]$W)
+    new[[u]]$b <- par[[u]]$b - step(grads[[u]]$b)
   }
-  fw2 <- dense_forward_values(layers, new, X)
+  fw2 <- net_forward_values(layers, new, X)
   cbind(vapply(fw$z, function(z) mean(z^2), 0),
         vapply(seq_len(d), function(i) mean((fw2$z[[i]] - fw$z[[i]])^2), 0))
 }
 
-# Plain-R forward and backward passes of dense layers with given weights
-# (row vectors: s = z W + b, z = f(s)); the reference for the engine's
-# kernels and the machinery of first_step().
-dense_forward_values <- function(layers, par, X) {
-  d <- length(layers)
-  s <- z <- vector("list", d)
-  zin <- X
-  for (i in seq_len(d)) {
-    s[[i]] <- zin %*% par[[i]]$W + rep(par[[i]]$b, each = nrow(zin))
-    z[[i]] <- layers[[i]]$activation$f(s[[i]])
-    dim(z[[i]]) <- dim(s[[i]])
-    zin <- z[[i]]
-  }
-  list(s = s, z = z)
+# The dense units (weight matrices) of a network's layers, in order: a
+# dense layer is one unit, a residual block its branch's units.
+net_units <- function(layers) {
+  unlist(lapply(layers, function(l) if (l$kind == "dense") list(l) else l$branch),
+         recursive = FALSE)
+}
+unit_layer <- function(layers) {
+  rep(seq_along(layers), vapply(layers, function(l) if (l$kind == "dense") 1L else
+    length(l$branch), 0L))
 }
 
-# Gradients of the loss with dC/dz^d = dz: list of (W, b) per layer.
-dense_backward_values <- function(layers, par, fw, X, dz) {
+# Parameter-free layer normalization over the units of each row, and its
+# backward pass (dY the gradient of the output y, r the rows' RMS).
+ln_forward <- function(X) {
+  C <- X - rowMeans(X)
+  r <- sqrt(rowMeans(C^2))
+  list(y = C / r, r = r)
+}
+ln_backward <- function(dY, y, r) (dY - rowMeans(dY) - y * rowMeans(dY * y)) / r
+
+# Plain-R forward and backward passes of a network's layers with given
+# weights per unit (row vectors: s = z W + b, z = f(s); residual blocks
+# skip x + alpha F(x) with their normalization): the machinery of
+# first_step(), and a reference independent of the C engine.
+net_forward_values <- function(layers, par, X) {
   d <- length(layers)
-  out <- vector("list", d)
-  g <- dz * layers[[d]]$activation$df(fw$s[[d]])
-  for (i in d:1) {
-    zin <- if (i == 1) X else fw$z[[i - 1]]
-    out[[i]] <- list(W = crossprod(zin, g), b = colSums(g))
-    if (i > 1) {
-      g <- tcrossprod(g, par[[i]]$W) * layers[[i - 1]]$activation$df(fw$s[[i - 1]])
+  z <- st <- vector("list", d)
+  Z <- X
+  u <- 0
+  bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
+  for (i in seq_len(d)) {
+    l <- layers[[i]]
+    if (l$kind == "dense") {
+      u <- u + 1
+      S <- Z %*% par[[u]]$W + bmat(par[[u]]$b, nrow(Z))
+      st[[i]] <- list(u = u, input = Z, D = l$activation$df(S))
+      Z <- l$activation$f(S)
+      dim(Z) <- dim(S)
+    } else {
+      x <- Z
+      pre <- if (l$norm == "pre") ln_forward(x)
+      inp <- if (l$norm == "pre") pre$y else x
+      us <- integer()
+      ins <- D <- list()
+      for (k in seq_along(l$branch)) {
+        u <- u + 1
+        a <- l$branch[[k]]$activation
+        ins[[k]] <- inp
+        t <- inp %*% par[[u]]$W + bmat(par[[u]]$b, nrow(inp))
+        D[[k]] <- a$df(t)
+        inp <- a$f(t)
+        dim(inp) <- dim(t)
+        us <- c(us, u)
+      }
+      H <- l$skip * x + l$alpha * inp
+      post <- if (l$norm == "post") ln_forward(H)
+      Z <- if (l$norm == "post") post$y else H
+      st[[i]] <- list(units = us, ins = ins, D = D, pre = pre, post = post)
+    }
+    z[[i]] <- Z
+  }
+  list(z = z, st = st)
+}
+
+# Gradients of the loss, given dC/dz^d = dz: a list of (W, b) per unit.
+net_backward_values <- function(layers, par, fw, dz) {
+  grads <- vector("list", length(par))
+  for (i in rev(seq_along(layers))) {
+    l <- layers[[i]]
+    s <- fw$st[[i]]
+    if (l$kind == "dense") {
+      g <- dz * s$D
+      grads[[s$u]] <- list(W = crossprod(s$input, g), b = colSums(g))
+      dz <- tcrossprod(g, par[[s$u]]$W)
+    } else {
+      dH <- if (l$norm == "post") ln_backward(dz, s$post$y, s$post$r) else dz
+      cur <- l$alpha * dH
+      for (k in rev(seq_along(s$units))) {
+        g <- cur * s$D[[k]]
+        grads[[s$units[k]]] <- list(W = crossprod(s$ins[[k]], g), b = colSums(g))
+        cur <- tcrossprod(g, par[[s$units[k]]]$W)
+      }
+      if (l$norm == "pre") cur <- ln_backward(cur, s$pre$y, s$pre$r)
+      dz <- l$skip * dH + cur
     }
   }
-  out
+  grads
 }
 
 first_step_table <- function(per, net, level) {

@@ -184,6 +184,7 @@ jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers) {
 jacobian_spectrum <- function(net, networks = 100, input = c("normal", "uniform"), var_x = 1,
                               depths = NULL, layers = TRUE, threads = initvar_threads()) {
   check_mlp(net)
+  check_dense_net(net)
   w <- net$widths
   d <- length(w) - 1
   rf <- which(vapply(net$activation, function(a) a$code == activation_codes[["r_function"]], TRUE))

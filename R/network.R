@@ -260,7 +260,9 @@ mlp <- function(widths, activation = "tanh", init = init_glorot(),
 #     E[z_in^2] (and E[z_in]) of its input, in the linear regime or at
 #     infinite width: list(var_s, mean_s, var_z, mean_z, m2_z, dfd2), dfd2 =
 #     E[f'(s)^2];
-#   backward(layer, var_g): the variance of dC/dz_in from that of dC/ds;
+#   backward(layer, var_g, fwd): the variance of dC/dz_in from that of dC/ds
+#     (fwd: the layer's forward result);
+#   units(layer): its dense units (weight matrices) in the engine's order;
 #   and whether the C engine runs it (its code in layer_kind_codes,
 #   src/vocab.h: the kernel the engine dispatches on).
 # A new kind (residual blocks, normalization, attention, convolutions) is a
@@ -284,8 +286,13 @@ layer_kinds <- list(
       list(var_s = q, mean_s = bm, var_z = vz, mean_z = m1, m2_z = vz + m1^2,
            dfd2 = ex(function(x) a$df(x)^2))
     },
-    backward = function(l, var_g) l$n_out * weight_variance(l$init, l$n_in, l$n_out) * var_g,
-    engine = TRUE))
+    backward = function(l, var_g, fwd = NULL) {
+      l$n_out * weight_variance(l$init, l$n_in, l$n_out) * var_g
+    },
+    units = function(l) list(l),
+    engine = TRUE),
+  # residual blocks: R/net-residual.R
+  residual = residual_kind)
 
 new_layer <- function(kind, n_in, n_out, ...) {
   if (is.null(layer_kinds[[kind]])) stop("internal error: unknown layer kind ", kind)

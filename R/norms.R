@@ -60,6 +60,7 @@ network_norms <- function(x) {
     abort_arg("x", "a simulation from `simulate_network()`", x)
   }
   net <- x$net
+  check_dense_net(net, "x$net")
   d <- length(net$widths) - 1
   acc <- block_acc(as.vector(x$acc), d)
   J <- x$networks

@@ -708,6 +708,7 @@ plot.initvar_phase_diagram <- function(x, critical = NULL, main = NULL, ...) {
 #' @export
 predict_correlation <- function(net, c0, var_x = 1) {
   check_mlp(net)
+  check_dense_net(net)
   check_number(c0, "c0", min = -1, max = 1)
   check_number(var_x, "var_x", min = 0, min_open = TRUE)
   w <- net$widths
@@ -809,6 +810,7 @@ predict_correlation <- function(net, c0, var_x = 1) {
 predict_kurtosis <- function(net, input = c("gaussian", "fixed", "uniform"),
                              method = c("exact", "expansion")) {
   check_mlp(net)
+  check_dense_net(net)
   input <- check_choice(input, c("gaussian", "fixed", "uniform"), "input")
   method <- check_choice(method, c("exact", "expansion"), "method")
   w <- net$widths

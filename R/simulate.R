@@ -10,9 +10,15 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
   w <- net$widths
   d <- length(w) - 1
   layers <- net_layers(net)
-  wc <- lapply(layers, function(l) family_c_params(resolve_scheme(l$init, l$n_in, l$n_out)))
-  bc <- lapply(layers, function(l) family_c_params(resolve_scheme(l$bias, 1, 1)))
-  acts <- lapply(layers, `[[`, "activation")
+  # the dense units (weight matrices) of every layer, in order: one for a
+  # dense layer, a residual block's branch layers
+  units <- unlist(lapply(layers, layer_units), recursive = FALSE)
+  wc <- lapply(units, function(l) family_c_params(resolve_scheme(l$init, l$n_in, l$n_out)))
+  bc <- lapply(units, function(l) family_c_params(resolve_scheme(l$bias, 1, 1)))
+  acts <- lapply(units, `[[`, "activation")
+  res_field <- function(name, default) {
+    vapply(layers, function(l) if (l$kind == "residual") as.double(l[[name]]) else default, 0)
+  }
   spec <- list(
     widths = as.integer(w),
     layer_kind = code_of(layer_kind_codes, vapply(layers, `[[`, "", "kind")),
@@ -27,7 +33,12 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     rfuns = lapply(acts, function(a) {
       if (a$code == activation_codes[["r_function"]]) list(a$f, a$df) else NULL
     }),
-    scale = if (is.null(scale)) rep(1, n_quantities * d) else as.double(scale))
+    scale = if (is.null(scale)) rep(1, n_quantities * d) else as.double(scale),
+    units = vapply(layers, function(l) length(layer_units(l)), 0L),
+    res_alpha = res_field("alpha", 0), res_skip = res_field("skip", 0),
+    res_norm = code_of(norm_kind_codes, vapply(layers, function(l) {
+      if (l$kind == "residual") l$norm else "none"
+    }, "")))
   spec[spec_fields]
 }
 
@@ -240,6 +251,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     check_number(var_x, min = 0)
   }
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
+  check_softmax_output(net, grad)
   check_number(var_grad, min = 0)
   regime <- check_choice(regime, c("mean_field", "linear"), "regime")
   check_whole(nbins, "nbins", max = 1e5)
@@ -394,7 +406,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
                                               g = pv[3, ] + pm[3, ]^2)))
   }
   list(spec = spec, pred = pred, hrange = hrange,
-       cv2 = if (!is.null(mf)) network_cv2(net, mf, input, inputs, grad))
+       cv2 = if (!is.null(mf)) network_cv2(net, mf, input, inputs, grad, var_x))
 }
 
 # Predicted relative variance, over networks, of one network's contribution
@@ -408,7 +420,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
 # inputs count as one more layer, averaged over the batch. It ignores the
 # averaging over the batch in the hidden layers, so it overstates the
 # spread (by a factor of about 1.6 in a width-4 linear stack): conservative.
-network_cv2 <- function(net, mf, input, inputs, grad) {
+network_cv2 <- function(net, mf, input, inputs, grad, var_x = 1) {
   w <- net$widths
   d <- length(w) - 1
   kx <- switch(input, normal = 2, uniform = 0.8, matrix = 0)
@@ -416,7 +428,20 @@ network_cv2 <- function(net, mf, input, inputs, grad) {
   pz[1] <- 1 + kx / (w[1] * inputs)
   ps <- numeric(d)
   r <- numeric(d)
+  layers <- net_layers(net)
+  back <- rep(1, d)    # residual layers: from dC/dh to dC/dx
   for (i in seq_len(d)) {
+    if (layers[[i]]$kind == "residual") {
+      m2_in <- if (i == 1) var_x else mf$var_z[i - 1] + mf$mean_z[i - 1]^2
+      mean_in <- if (i == 1) 0 else mf$mean_z[i - 1]
+      fw <- residual_forward(layers[[i]], m2_in, mean_in, "mean_field")
+      st <- residual_cv2_step(layers[[i]], fw, m2_in - mean_in^2, mean_in, pz[i])
+      ps[i] <- st$ps
+      pz[i + 1] <- st$pz
+      back[i] <- st$back
+      r[i] <- 1    # the output derivative: 1, or 1 / r after a post-normalization (below)
+      next
+    }
     a <- net$activation[[i]]
     q <- mf$var_s[i]
     mu <- mf$mean_s[i]
@@ -433,7 +458,21 @@ network_cv2 <- function(net, mf, input, inputs, grad) {
   }
   pg <- numeric(d)
   pg[d] <- 1 + 2 / (w[d + 1] * inputs)   # the output gradient, drawn per example
-  if (d > 1) for (i in (d - 1):1) pg[i] <- pg[i + 1] * (1 + (3 * r[i] - 1) / w[i + 1])
+  if (d > 1) {
+    for (i in (d - 1):1) {
+      if (layers[[i + 1]]$kind == "dense") {
+        pg[i] <- pg[i + 1] * (1 + (3 * r[i] - 1) / w[i + 1])
+      } else {
+        pg[i] <- pg[i + 1] * back[i + 1] *
+          (if (layers[[i]]$kind == "dense") 1 + (3 * r[i] - 1) / w[i + 1] else 1) *
+          (if (layers[[i]]$kind == "residual" && layers[[i]]$norm == "post") ps[i] else 1)
+      }
+      if (layers[[i + 1]]$kind == "dense" && layers[[i]]$kind == "residual" &&
+          layers[[i]]$norm == "post") {
+        pg[i] <- pg[i] * ps[i]
+      }
+    }
+  }
   out <- rbind(ps, pz[-1], pg, pz[-(d + 1)] * pg) - 1
   out[!is.finite(out)] <- NA
   out
@@ -458,8 +497,10 @@ histogram_ranges <- function(net, mf) {
     s <- sqrt(max(v, 0))
     if (is.finite(s) && s > 0) c(-k * s, k * s) else c(-1, 1)
   }
+  layers <- net_layers(net)
   for (i in seq_len(d)) {
     a <- net$activation[[i]]
+    if (layers[[i]]$kind != "dense") a <- list(name = "")   # a block's output is not f's
     out[, 1, i] <- switch(a$name,
       tanh = , softsign = c(-1, 1), sigmoid = c(0, 1),
       scaled_tanh = c(-1.7159, 1.7159),

@@ -233,6 +233,7 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   regime <- check_choice(regime, c("linear", "mean_field", "finite_width"), "regime")
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
   input <- check_choice(input, c("gaussian", "uniform", "fixed"), "input")
+  check_softmax_output(net, grad)
   w <- net$widths
   d <- length(w) - 1
   if (default_regime) {
@@ -256,6 +257,9 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   bm <- vapply(net$bias, function(s) weight_mean(s), 0)
   bv <- vapply(net$bias, function(s) weight_variance(s), 0)
   if (regime == "finite_width") {
+    if (any(vapply(layers, `[[`, "", "kind") != "dense")) {
+      abort("`regime = \"finite_width\"` covers dense networks from `mlp()` only: `net` has residual blocks.")
+    }
     # checked before any quadrature: iid symmetric weights, Gaussian biases
     e <- vapply(seq_len(d), function(i) {
       weight_excess_kurtosis(net$init[[i]], w[i], w[i + 1], i)
@@ -271,11 +275,13 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
     }
   }
   var_s <- var_z <- mean_s <- mean_z <- m2_z <- dfd2 <- numeric(d)
+  fwd <- vector("list", d)
   m2_prev <- var_x
   mean_prev <- 0
   for (i in seq_len(d)) {
     l <- layers[[i]]
     m <- layer_kinds[[l$kind]]$forward(l, m2_prev, mean_prev, regime)
+    fwd[[i]] <- m
     var_s[i] <- m$var_s
     mean_s[i] <- m$mean_s
     var_z[i] <- m$var_z
@@ -291,10 +297,13 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   if (d > 1) {
     for (i in (d - 1):1) {
       l <- layers[[i + 1]]
-      var_g[i] <- dfd2[i] * layer_kinds[[l$kind]]$backward(l, var_g[i + 1])
+      var_g[i] <- dfd2[i] * layer_kinds[[l$kind]]$backward(l, var_g[i + 1], fwd[[i + 1]])
     }
   }
   m2_in <- c(var_x, m2_z[-d])
+  # a layer kind may say which input its weight gradients see (a residual
+  # block: its last branch layer's)
+  m2_w <- vapply(seq_len(d), function(i) if (is.null(fwd[[i]]$m2_w)) m2_in[i] else fwd[[i]]$m2_w, 0)
   if (regime == "finite_width") {
     fw <- finite_width_forward(net, v, bv, bm, e, var_x, input)
     # E[z] and E[z^2] corrected to O(1/n): Var(z) = E[z^2] - E[z]^2
@@ -302,7 +311,7 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
     var_z <- var_z + fw$dA - 2 * mean_z * fw$dm
     mean_z <- mean_z + fw$dm
   }
-  var_gw <- m2_in * var_g
+  var_gw <- m2_w * var_g
   if (regime == "finite_width" && grad == "normal" && all(e == 0)) {
     # Gaussian weights, an output gradient independent of the network: the
     # back-propagated variances' own 1/n correction (the weight gradients'

@@ -53,6 +53,8 @@ static void read_cspec(SEXP spec, cspec_t *sp)
     if (e->input != IN_NORMAL) error("`spec$engine$input` must be normal.");
     if (e->batch % 2 != 0) error("`spec$engine$batch` must be even (pairs).");
     sp->P = e->batch / 2;
+    if (e->nres > 0 || e->U != e->d)
+        error("`spec$engine` must describe a dense network (no residual blocks).");
     for (int i = 0; i < e->d; i++)
         if (e->act[i] == ACT_R) error("`spec$engine$act` must hold built-in activations.");
     sp->c0 = iv_real_arg(VECTOR_ELT(spec, 1), "spec$c0");

@@ -59,15 +59,52 @@ void iv_read_spec(SEXP spec, spec_t *sp)
         if (sp->w[i] > sp->maxw) sp->maxw = sp->w[i];
     }
     const int *kind = INTEGER(spec_elt(spec, pos, SP_LAYER_KIND, INTSXP, d));
-    for (int i = 0; i < d; i++)
-        if (kind[i] != LAYER_DENSE)
+    sp->kind = kind;
+    sp->units = INTEGER(spec_elt(spec, pos, SP_UNITS, INTSXP, d));
+    sp->ralpha = REAL(spec_elt(spec, pos, SP_RES_ALPHA, REALSXP, d));
+    sp->rskip = REAL(spec_elt(spec, pos, SP_RES_SKIP, REALSXP, d));
+    sp->rnorm = INTEGER(spec_elt(spec, pos, SP_RES_NORM, INTSXP, d));
+    sp->ufirst = (int *) R_alloc(d, sizeof(int));
+    sp->U = 0;
+    sp->nres = 0;
+    for (int i = 0; i < d; i++) {
+        if (kind[i] == LAYER_DENSE) {
+            if (sp->units[i] != 1) error("`spec$units[%d]` must be 1 for a dense layer.", i + 1);
+        } else if (kind[i] == LAYER_RESIDUAL) {
+            if (sp->units[i] < 1 || sp->units[i] > 1000)
+                error("`spec$units[%d]` must be between 1 and 1000.", i + 1);
+            if (sp->w[i] != sp->w[i + 1])
+                error("`spec$widths`: residual layer %d must keep its width.", i + 1);
+            if (!R_FINITE(sp->ralpha[i]) || !R_FINITE(sp->rskip[i]))
+                error("`spec$res_alpha` and `spec$res_skip` must be finite.");
+            if (sp->rnorm[i] < NORM_NONE || sp->rnorm[i] > NORM_POST)
+                error("`spec$res_norm[%d]` is not a normalization (src/vocab.h, IV_NORM_KINDS).",
+                      i + 1);
+            if (sp->rnorm[i] != NORM_NONE && sp->w[i] < 2)
+                error("`spec$widths`: a normalized residual layer needs width >= 2.");
+            sp->nres++;
+        } else {
             error("`spec$layer_kind[%d]` is not a layer kind the engine runs.", i + 1);
-    sp->act = INTEGER(spec_elt(spec, pos, SP_ACT, INTSXP, d));
-    sp->aparam = REAL(spec_elt(spec, pos, SP_ACT_PARAM, REALSXP, d));
-    sp->wkind = INTEGER(spec_elt(spec, pos, SP_WKIND, INTSXP, d));
-    sp->wpar = REAL(spec_elt(spec, pos, SP_WPAR, REALSXP, 4 * (R_xlen_t) d));
-    sp->bkind = INTEGER(spec_elt(spec, pos, SP_BKIND, INTSXP, d));
-    sp->bpar = REAL(spec_elt(spec, pos, SP_BPAR, REALSXP, 4 * (R_xlen_t) d));
+        }
+        sp->ufirst[i] = sp->U;
+        sp->U += sp->units[i];
+        if (sp->U > 1000000) error("`spec$units`: more than 1e6 units.");
+    }
+    int U = sp->U;
+    sp->uin = (int *) R_alloc(U, sizeof(int));
+    sp->uout = (int *) R_alloc(U, sizeof(int));
+    for (int i = 0; i < d; i++)
+        for (int k = 0; k < sp->units[i]; k++) {
+            int u = sp->ufirst[i] + k;
+            sp->uin[u] = sp->w[i];
+            sp->uout[u] = sp->w[i + 1];   /* = w[i] in a residual layer */
+        }
+    sp->act = INTEGER(spec_elt(spec, pos, SP_ACT, INTSXP, U));
+    sp->aparam = REAL(spec_elt(spec, pos, SP_ACT_PARAM, REALSXP, U));
+    sp->wkind = INTEGER(spec_elt(spec, pos, SP_WKIND, INTSXP, U));
+    sp->wpar = REAL(spec_elt(spec, pos, SP_WPAR, REALSXP, 4 * (R_xlen_t) U));
+    sp->bkind = INTEGER(spec_elt(spec, pos, SP_BKIND, INTSXP, U));
+    sp->bpar = REAL(spec_elt(spec, pos, SP_BPAR, REALSXP, 4 * (R_xlen_t) U));
     sp->input = iv_int_arg(FIELD(SP_INPUT), "spec$input");
     sp->var_x = iv_real_arg(FIELD(SP_VAR_X), "spec$var_x");
     sp->batch = (int) iv_size_arg(FIELD(SP_BATCH), "spec$batch", IV_MAX_WIDTH);
@@ -86,6 +123,8 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     sp->grad = iv_int_arg(FIELD(SP_GRAD), "spec$grad");
     if (sp->grad != GRAD_NORMAL && sp->grad != GRAD_SOFTMAX)
         error("`spec$grad` is not an output-gradient kind (src/vocab.h, IV_GRAD_KINDS).");
+    if (sp->grad == GRAD_SOFTMAX && kind[d - 1] != LAYER_DENSE)
+        error("`spec$grad`: a softmax output gradient needs a dense last layer.");
     sp->var_grad = iv_real_arg(FIELD(SP_VAR_GRAD), "spec$var_grad");
     if (sp->var_grad < 0) error("`spec$var_grad` must be non-negative.");
     sp->center = REAL(spec_elt(spec, pos, SP_CENTER, REALSXP, NQ * (R_xlen_t) d));
@@ -100,7 +139,7 @@ void iv_read_spec(SEXP spec, spec_t *sp)
           sd[0] == floor(sd[0]) && sd[1] == floor(sd[1])))
         error("`spec$seed` must hold two 32-bit halves.");
     sp->seed = ((uint64_t) sd[0] << 32) ^ (uint64_t) sd[1];
-    sp->rfuns = spec_elt(spec, pos, SP_RFUNS, VECSXP, d);
+    sp->rfuns = spec_elt(spec, pos, SP_RFUNS, VECSXP, U);
     sp->scale = REAL(spec_elt(spec, pos, SP_SCALE, REALSXP, NQ * (R_xlen_t) d));
     for (R_xlen_t i = 0; i < NQ * (R_xlen_t) d; i++) {
         int e;
@@ -108,10 +147,10 @@ void iv_read_spec(SEXP spec, spec_t *sp)
             error("`spec$scale` must hold powers of 2.");
     }
 
-    sp->wf = (iv_family *) R_alloc(d, sizeof(iv_family));
-    sp->bf = (iv_family *) R_alloc(d, sizeof(iv_family));
+    sp->wf = (iv_family *) R_alloc(U, sizeof(iv_family));
+    sp->bf = (iv_family *) R_alloc(U, sizeof(iv_family));
     sp->lwork = 1;
-    for (int i = 0; i < d; i++) {
+    for (int i = 0; i < U; i++) {
         if (sp->act[i] < ACT_LINEAR || sp->act[i] > ACT_R)
             error("`spec$act` has an unknown activation code.");
         if (!R_FINITE(sp->aparam[i])) error("`spec$act_param` must be finite.");
@@ -124,7 +163,7 @@ void iv_read_spec(SEXP spec, spec_t *sp)
         const double *p = sp->wpar + 4 * i;
         for (int k = 0; k < 2; k++)
             if (!R_FINITE(p[k])) error("`spec$wpar` must be finite.");
-        int wk = sp->wkind[i], nin = sp->w[i], nout = sp->w[i + 1];
+        int wk = sp->wkind[i], nin = sp->uin[i], nout = sp->uout[i];
         iv_family *f = sp->wf + i;
         f->family = wk; f->p1 = p[0]; f->p2 = p[1]; f->lo = p[2]; f->hi = p[3];
         f->tn_method = 0; f->tn_flip = 0; f->tn_alpha = 1; f->tn_m1 = 0;

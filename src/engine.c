@@ -2,7 +2,7 @@
  * workspace per thread, and the trace of one network for the tests.
  *
  * A call simulates one block of networks (first, ..., first + count - 1).
- * Network j draws everything from streams j * (2d + 2) + component of the
+ * Network j draws everything from streams j * (2U + 2) + component of the
  * call's seed, so the result does not depend on the thread that ran it. The
  * per-network summaries are folded in network order, and blocks are folded
  * in block order by the caller, so a run gives the same numbers for any
@@ -38,24 +38,38 @@ static void *take(arena_t *a, size_t n, size_t size)
 
 static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
 {
-    int d = sp->d, B = sp->batch;
+    int d = sp->d, B = sp->batch, U = sp->U;
     ws->Z = (double **) R_alloc(d + 1, sizeof(double *));
     ws->S = (double **) R_alloc(d, sizeof(double *));
-    ws->W = (double **) R_alloc(d, sizeof(double *));
+    ws->W = (double **) R_alloc(U, sizeof(double *));
+    ws->D = (double **) R_alloc(d, sizeof(double *));
+    ws->A = (double **) R_alloc(d, sizeof(double *));
+    ws->R = (double **) R_alloc(d, sizeof(double *));
     ws->Z[0] = sp->input == IN_MATRIX ? NULL : (double *) take(a, (size_t) B * sp->w[0], sizeof(double));
     size_t scratch = 1;
     for (int i = 0; i < d; i++) {
         ws->Z[i + 1] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
         ws->S[i] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
-        ws->W[i] = (double *) take(a, (size_t) sp->w[i] * sp->w[i + 1], sizeof(double));
-        if (sp->wkind[i] == FAM_ORTHO && sp->w[i] < sp->w[i + 1]) {
-            size_t need = (size_t) sp->w[i] * sp->w[i + 1];
-            if (need > scratch) scratch = need;
+        for (int k = 0; k < sp->units[i]; k++) {
+            int u = sp->ufirst[i] + k;
+            ws->W[u] = (double *) take(a, (size_t) sp->uin[u] * sp->uout[u], sizeof(double));
+            if (sp->wkind[u] == FAM_ORTHO && sp->uin[u] < sp->uout[u]) {
+                size_t need = (size_t) sp->uin[u] * sp->uout[u];
+                if (need > scratch) scratch = need;
+            }
+        }
+        ws->D[i] = ws->A[i] = ws->R[i] = NULL;
+        if (sp->kind[i] == LAYER_RESIDUAL) {
+            size_t n = (size_t) sp->w[i];
+            ws->D[i] = (double *) take(a, (size_t) B * n * sp->units[i], sizeof(double));
+            if (sp->rnorm[i] == NORM_PRE) ws->A[i] = (double *) take(a, (size_t) B * n, sizeof(double));
+            ws->R[i] = (double *) take(a, (size_t) 6 * B + n, sizeof(double));
         }
     }
     ws->bias = (double *) take(a, sp->maxw, sizeof(double));
     ws->G = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
     ws->dZ = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
+    ws->dT = sp->nres ? (double *) take(a, (size_t) B * sp->maxw, sizeof(double)) : NULL;
     ws->scratch = (double *) take(a, scratch, sizeof(double));
     ws->tau = (double *) take(a, sp->maxw, sizeof(double));
     ws->work = (double *) take(a, sp->lwork, sizeof(double));
@@ -80,7 +94,7 @@ static size_t work_bytes(const spec_t *sp)
 static int block_threads(const spec_t *sp, SEXP threads)
 {
     int nth = iv_threads(iv_int_arg(threads, "threads"));
-    for (int i = 0; i < sp->d; i++) if (sp->act[i] == ACT_R) nth = 1;
+    for (int u = 0; u < sp->U; u++) if (sp->act[u] == ACT_R) nth = 1;
     return nth;
 }
 
@@ -223,14 +237,16 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
 
 /* C_test_network_trace(spec, net): the inputs, weights, biases, pre-activations,
    activations and back-propagated gradients of network `net`, for tests
-   against a plain-R reference. */
+   against a plain-R reference. W and b have one element per unit (per
+   layer in a dense stack); s, z and g one per layer (for a residual layer:
+   the sum h = skip x + alpha F(x), the block's output, and dC/dh). */
 SEXP C_test_network_trace(SEXP spec, SEXP net)
 {
     spec_t sp;
     iv_read_spec(spec, &sp);
     double j = iv_real_arg(net, "net");
     if (j < 0 || j != floor(j) || j > 1e12) error("`net` must be a whole number >= 0.");
-    int d = sp.d, B = sp.batch;
+    int d = sp.d, B = sp.batch, U = sp.U;
     work_t ws;
     alloc_work(&sp, &ws, NULL);
     memset(ws.hist, 0, (size_t) 3 * d * (sp.nbins + 2) * sizeof(double));
@@ -240,20 +256,22 @@ SEXP C_test_network_trace(SEXP spec, SEXP net)
     /* each new vector goes straight into a protected list, so it is
        reachable (protected) before anything else is allocated */
     for (int k = 0; k < 5; k++) {
-        SET_VECTOR_ELT(ans, k + 1, allocVector(VECSXP, d));
+        SET_VECTOR_ELT(ans, k + 1, allocVector(VECSXP, k < 2 ? U : d));
         lists[k] = VECTOR_ELT(ans, k + 1);
     }
     ws.trace_s = (double **) R_alloc(d, sizeof(double *));
-    ws.trace_b = (double **) R_alloc(d, sizeof(double *));
+    ws.trace_b = (double **) R_alloc(U, sizeof(double *));
     ws.trace_g = (double **) R_alloc(d, sizeof(double *));
+    for (int u = 0; u < U; u++) {
+        SET_VECTOR_ELT(lists[0], u, allocMatrix(REALSXP, sp.uin[u], sp.uout[u]));  /* W */
+        SET_VECTOR_ELT(lists[1], u, allocVector(REALSXP, sp.uout[u]));           /* b */
+        ws.trace_b[u] = REAL(VECTOR_ELT(lists[1], u));
+    }
     for (int i = 0; i < d; i++) {
-        int nin = sp.w[i], nout = sp.w[i + 1];
-        SET_VECTOR_ELT(lists[0], i, allocMatrix(REALSXP, nin, nout));  /* W */
-        SET_VECTOR_ELT(lists[1], i, allocVector(REALSXP, nout));       /* b */
+        int nout = sp.w[i + 1];
         SET_VECTOR_ELT(lists[2], i, allocMatrix(REALSXP, B, nout));    /* s */
         SET_VECTOR_ELT(lists[3], i, allocMatrix(REALSXP, B, nout));    /* z */
         SET_VECTOR_ELT(lists[4], i, allocMatrix(REALSXP, B, nout));    /* g */
-        ws.trace_b[i] = REAL(VECTOR_ELT(lists[1], i));
         ws.trace_s[i] = REAL(VECTOR_ELT(lists[2], i));
         ws.trace_g[i] = REAL(VECTOR_ELT(lists[4], i));
     }
@@ -261,9 +279,10 @@ SEXP C_test_network_trace(SEXP spec, SEXP net)
     int bad = 0;
     iv_run_network(&sp, &ws, j, res, NULL, &bad);
     memcpy(REAL(X), sp.input == IN_MATRIX ? sp.X : ws.Z[0], (size_t) B * sp.w[0] * sizeof(double));
+    for (int u = 0; u < U; u++)
+        memcpy(REAL(VECTOR_ELT(lists[0], u)), ws.W[u],
+               (size_t) sp.uin[u] * sp.uout[u] * sizeof(double));
     for (int i = 0; i < d; i++) {
-        memcpy(REAL(VECTOR_ELT(lists[0], i)), ws.W[i],
-               (size_t) sp.w[i] * sp.w[i + 1] * sizeof(double));
         memcpy(REAL(VECTOR_ELT(lists[3], i)), ws.Z[i + 1],
                (size_t) B * sp.w[i + 1] * sizeof(double));
     }

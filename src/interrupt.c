@@ -1,3 +1,5 @@
+#define _POSIX_C_SOURCE 200809L
+#include <time.h>
 #include "interrupt.h"
 
 static void check_interrupt_fn(void *unused)
@@ -9,6 +11,33 @@ static void check_interrupt_fn(void *unused)
 int iv_interrupted(void)
 {
     return R_ToplevelExec(check_interrupt_fn, NULL) == FALSE;
+}
+
+/* Asking R costs about a microsecond (a top-level context and R's event
+   check), which is most of the work of a small network's layer: ask at most
+   every IV_POLL_INTERVAL seconds of wall time. Main thread only, so the
+   state needs no synchronization. */
+#define IV_POLL_INTERVAL 0.005
+static double iv_last_ask = -1;
+
+static double iv_now(void)
+{
+#ifdef CLOCK_MONOTONIC
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return -1;
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+#else
+    return -1;   /* no clock: always ask */
+#endif
+}
+
+int iv_interrupted_throttled(void)
+{
+    double t = iv_now();
+    if (t >= 0 && iv_last_ask >= 0 && t - iv_last_ask < IV_POLL_INTERVAL &&
+        t >= iv_last_ask) return 0;
+    iv_last_ask = t;
+    return iv_interrupted();
 }
 
 void iv_raise_interrupt(void)

@@ -95,6 +95,7 @@ static void read_jspec(SEXP spec, jspec_t *sp)
     const spec_t *e = &sp->e;
     if (e->batch != 1) error("`spec$engine$batch` must be 1.");
     int d = e->d;
+    if (e->U != d || e->nres) error("`spec$engine` must describe a dense stack.");
     sp->d = d;
     sp->w = e->w;
     sp->maxw = e->maxw;

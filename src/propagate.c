@@ -94,14 +94,15 @@ static double across_var(const double *r1, const double *r2, int B, int n)
 
 /* ---- one network -------------------------------------------------------- */
 
-/* The weights (nin x nout, into W) and biases (into bias) of layer i of the
-   network with stream base `base`: weights from stream base + 1 + i,
-   biases from base + 1 + d + i. scratch, tau, work and perm are workspace
-   for orthogonal and sparse weights (see alloc_work() in engine.c). */
+/* The weights (nin x nout, into W) and biases (into bias) of unit i (the
+   layer i of a dense stack) of the network with stream base `base`:
+   weights from stream base + 1 + i, biases from base + 1 + U + i. scratch,
+   tau, work and perm are workspace for orthogonal and sparse weights (see
+   alloc_work() in engine.c). */
 void iv_draw_layer(const spec_t *sp, int i, uint64_t base, double *W, double *bias,
                    double *scratch, double *tau, double *work, int *perm)
 {
-    int nin = sp->w[i], nout = sp->w[i + 1];
+    int nin = sp->uin[i], nout = sp->uout[i];
     R_xlen_t nw = (R_xlen_t) nin * nout;
     const double *p = sp->wpar + 4 * i;
     iv_rng r;
@@ -133,7 +134,7 @@ void iv_draw_layer(const spec_t *sp, int i, uint64_t base, double *W, double *bi
     default:
         iv_fill(W, nw, sp->wf + i, &r);
     }
-    iv_rng_init(&r, sp->seed, base + 1 + sp->d + i);
+    iv_rng_init(&r, sp->seed, base + 1 + sp->U + i);
     if (sp->bkind[i] == FAM_CONSTANT) {
         for (int k = 0; k < nout; k++) bias[k] = sp->bpar[4 * i];
     } else {
@@ -217,10 +218,11 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
     double *w1 = rz, *w2 = rz + B, *w3 = rz + 2 * B, *w4 = rz + 3 * B;
     memset(ws->rows, 0, (size_t) 8 * B * sizeof(double));
     memset(rz, 0, (size_t) 4 * B * sizeof(double));
-    const int code = sp->act[i];
-    const double ap = sp->aparam[i];
+    const int u = sp->ufirst[i];
+    const int code = sp->act[u];
+    const double ap = sp->aparam[u];
     double *ts = ws->trace_s ? ws->trace_s[i] : NULL;
-    if (ws->trace_b) memcpy(ws->trace_b[i], ws->bias, nout * sizeof(double));
+    if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, nout * sizeof(double));
     if (code == ACT_R) {
         R_xlen_t n = (R_xlen_t) B * nout;
         for (int k = 0; k < nout; k++) {
@@ -228,7 +230,7 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
             for (int b = 0; b < B; b++) S[b + (R_xlen_t) k * B] += bk;
         }
         memcpy(ws->dZ, S, n * sizeof(double));     /* keep s for its moments */
-        act_r(VECTOR_ELT(sp->rfuns, i), S, Z, n, i + 1);  /* Z = f(s), S = f'(s) */
+        act_r(VECTOR_ELT(sp->rfuns, u), S, Z, n, i + 1);  /* Z = f(s), S = f'(s) */
     }
     for (int k = 0; k < nout; k++) {
         double *Sk = S + (R_xlen_t) k * B, *Zk = Z + (R_xlen_t) k * B;
@@ -271,7 +273,7 @@ static void output_gradient(const spec_t *sp, work_t *ws, uint64_t base)
     iv_rng r;
     int nd = sp->w[d];
     double *G = ws->G;
-    iv_rng_init(&r, sp->seed, base + 2 * d + 1);
+    iv_rng_init(&r, sp->seed, base + 2 * (uint64_t) sp->U + 1);
     if (sp->grad == GRAD_NORMAL) {
         iv_family fg = { FAM_NORMAL, 0.0, sqrt(sp->var_grad), 0, 0, 0, 0, 1, 0 };
         iv_fill(G, (R_xlen_t) B * nd, &fg, &r);
@@ -384,6 +386,235 @@ static void norm_moments(const spec_t *sp, work_t *ws, double *res, int *bad)
     }
 }
 
+/* ---- residual blocks ------------------------------------------------------ */
+
+/* Layer normalization of the rows of the B x n matrix X (column-major):
+   Y = (x - mean(x)) / r, r the root mean square of x - mean(x) over the n
+   units; rinv[b] = 1 / r (0 when r = 0, and then Y = 0). mu: B of scratch.
+   Y may be X. */
+static void ln_rows(const double *X, double *Y, double *rinv, double *mu, int B, int n)
+{
+    for (int b = 0; b < B; b++) { mu[b] = 0; rinv[b] = 0; }
+    for (int k = 0; k < n; k++) {
+        const double *c = X + (R_xlen_t) k * B;
+        for (int b = 0; b < B; b++) mu[b] += c[b];
+    }
+    for (int b = 0; b < B; b++) mu[b] /= n;
+    for (int k = 0; k < n; k++) {
+        const double *c = X + (R_xlen_t) k * B;
+        for (int b = 0; b < B; b++) { double e = c[b] - mu[b]; rinv[b] += e * e; }
+    }
+    for (int b = 0; b < B; b++) {
+        double v = rinv[b] / n;
+        rinv[b] = v > 0 ? 1 / sqrt(v) : 0;
+    }
+    for (int k = 0; k < n; k++) {
+        const double *c = X + (R_xlen_t) k * B;
+        double *y = Y + (R_xlen_t) k * B;
+        for (int b = 0; b < B; b++) y[b] = (c[b] - mu[b]) * rinv[b];
+    }
+}
+
+/* The backward pass of ln_rows(), in place: dY (B x n) becomes
+   dX = (dY - mean(dY) - Y mean(dY Y)) / r per row, Y the normalized rows
+   and rinv their 1 / r. tmp: 2 B of scratch. */
+static void ln_backward(double *dY, const double *Y, const double *rinv, double *tmp,
+                        int B, int n)
+{
+    double *m1 = tmp, *m2 = tmp + B;
+    for (int b = 0; b < B; b++) { m1[b] = 0; m2[b] = 0; }
+    for (int k = 0; k < n; k++) {
+        const double *g = dY + (R_xlen_t) k * B, *y = Y + (R_xlen_t) k * B;
+        for (int b = 0; b < B; b++) { m1[b] += g[b]; m2[b] += g[b] * y[b]; }
+    }
+    for (int b = 0; b < B; b++) { m1[b] /= n; m2[b] /= n; }
+    for (int k = 0; k < n; k++) {
+        double *g = dY + (R_xlen_t) k * B;
+        const double *y = Y + (R_xlen_t) k * B;
+        for (int b = 0; b < B; b++) g[b] = (g[b] - m1[b] - y[b] * m2[b]) * rinv[b];
+    }
+}
+
+/* Residual layer i, forward: x = Xin (B x n), a = LN(x) (NORM_PRE) or x,
+   u_0 = a, t_k = u_k W_k + b_k, u_{k+1} = f_k(t_k) for the block's units
+   k = 0..m-1 (f_k the unit's activation; f' into ws->D[i]), F(x) = u_m, and
+   h = skip x + alpha F(x) into ws->S[i], the output LN(h) (NORM_POST) or h
+   into ws->Z[i + 1]. Keeps, in ws->R[i], the row power sums and first row
+   of the last unit's input (for its weight gradients) and the rows' 1 / r.
+   Returns 1 if stopped for an interrupt. */
+static int residual_forward(const spec_t *sp, work_t *ws, int i, const double *Xin,
+                            uint64_t base, iv_stop_t *stop)
+{
+    const int B = sp->batch, n = sp->w[i], m = sp->units[i], u0 = sp->ufirst[i];
+    const int nrm = sp->rnorm[i];
+    const double one = 1.0, zero = 0.0, alpha = sp->ralpha[i], skip = sp->rskip[i];
+    const R_xlen_t Bn = (R_xlen_t) B * n;
+    double *R = ws->R[i], *ru = R, *urow = R + 4 * (size_t) B;
+    double *rpre = urow + n, *rpost = rpre + B;
+    const double *in = Xin;
+    if (nrm == NORM_PRE) {
+        ln_rows(Xin, ws->A[i], rpre, ws->col, B, n);
+        in = ws->A[i];
+    }
+    double *buf[2] = { ws->G, ws->dZ };
+    for (int k = 0; k < m; k++) {
+        const int u = u0 + k;
+        if (k == m - 1) {
+            row_powers(in, B, n, 1 / sp->scale[Q_W + NQ * i], ru);
+            for (int l = 0; l < n; l++) urow[l] = in[(R_xlen_t) l * B];
+        }
+        if (iv_poll(stop)) return 1;
+        iv_draw_layer(sp, u, base, ws->W[u], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
+        if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, (size_t) n * sizeof(double));
+        double *T = buf[k & 1], *Dk = ws->D[i] + (R_xlen_t) k * Bn;
+        if (iv_poll(stop)) return 1;
+        F77_CALL(dgemm)("N", "N", &B, &n, &n, &one, in, &B, ws->W[u], &n,
+                        &zero, T, &B FCONE FCONE);
+        if (iv_poll(stop)) return 1;
+        if (sp->act[u] == ACT_R) {
+            for (int c = 0; c < n; c++) {
+                double bc = ws->bias[c];
+                for (int b = 0; b < B; b++) T[b + (R_xlen_t) c * B] += bc;
+            }
+            memcpy(Dk, T, (size_t) Bn * sizeof(double));
+            act_r(VECTOR_ELT(sp->rfuns, u), Dk, T, Bn, i + 1);   /* T = f, Dk = f' */
+        } else {
+            for (int c = 0; c < n; c++) {
+                double *Tc = T + (R_xlen_t) c * B, *Dc = Dk + (R_xlen_t) c * B;
+                memcpy(Dc, Tc, (size_t) B * sizeof(double));
+                act_column(sp->act[u], sp->aparam[u], ws->bias[c], Dc, Tc, ws->col, B);
+            }
+        }
+        in = T;
+    }
+    double *h = ws->S[i], *Z = ws->Z[i + 1];
+    for (R_xlen_t t = 0; t < Bn; t++) h[t] = skip * Xin[t] + alpha * in[t];
+    if (nrm == NORM_POST) ln_rows(h, Z, rpost, ws->col, B, n);
+    else memcpy(Z, h, (size_t) Bn * sizeof(double));
+    return 0;
+}
+
+/* The moments of residual layer i's s = h and z (its output), the raw row
+   power sums of z for the next layer, and the histogram of z: as
+   dense_forward_moments() does for a dense layer. */
+static void residual_forward_moments(const spec_t *sp, work_t *ws, int i, double *res, int *bad)
+{
+    const int d = sp->d, B = sp->batch, nb = sp->nbins, nout = sp->w[i + 1];
+    const double *S = ws->S[i], *Z = ws->Z[i + 1];
+    const double cs = sp->center[Q_S + NQ * i], cz = sp->center[Q_Z + NQ * i];
+    const double iss = 1 / sp->scale[Q_S + NQ * i], isz = 1 / sp->scale[Q_Z + NQ * i];
+    const double isw = i + 1 < d ? 1 / sp->scale[Q_W + NQ * (i + 1)] : 1;
+    const double hlo = sp->hrange[6 * i], hsc = nb / (sp->hrange[6 * i + 1] - hlo);
+    double *hz = ws->hist + (size_t) (3 * i + 0) * (nb + 2);
+    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;
+    double *q1 = r4 + B, *q2 = q1 + B, *q3 = q2 + B, *q4 = q3 + B;
+    double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;
+    double *w1 = rz, *w2 = rz + B, *w3 = rz + 2 * B, *w4 = rz + 3 * B;
+    memset(ws->rows, 0, (size_t) 8 * B * sizeof(double));
+    memset(rz, 0, (size_t) 4 * B * sizeof(double));
+    if (ws->trace_s) memcpy(ws->trace_s[i], S, (size_t) B * nout * sizeof(double));
+    for (int k = 0; k < nout; k++) {
+        const double *Sk = S + (R_xlen_t) k * B, *Zk = Z + (R_xlen_t) k * B;
+        for (int b = 0; b < B; b++) {
+            double u = (Sk[b] - cs) * iss, u2 = u * u;
+            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
+            double v = (Zk[b] - cz) * isz, v2 = v * v;
+            q1[b] += v; q2[b] += v2; q3[b] += v2 * v; q4[b] += v2 * v2;
+            double w = Zk[b] * isw, ww = w * w;
+            w1[b] += w; w2[b] += ww; w3[b] += ww * w; w4[b] += ww * ww;
+        }
+        hist_column(hz, nb, hlo, hsc, Zk, B);
+    }
+    double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
+    for (int p = 0; p < 4; p++)
+        for (int b = 0; b < B; b++) {
+            ps[p] += ws->rows[(size_t) p * B + b];
+            pz[p] += ws->rows[(size_t) (4 + p) * B + b];
+        }
+    double n = (double) B * nout;
+    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(r1, r2, B, nout));
+    summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(q1, q2, B, nout));
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_S + NQ * i))) *bad = 1 + Q_S + NQ * i;
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_Z + NQ * i))) *bad = 1 + Q_Z + NQ * i;
+}
+
+/* The moments of residual layer i's gradient G = dC/dh and of the
+   per-example gradients of its last unit's weights, dC/dW_m = u_{m-1}
+   (alpha G), and their histograms. */
+static void residual_backward_moments(const spec_t *sp, work_t *ws, int i, const double *G,
+                                      double *res, int *bad)
+{
+    const int B = sp->batch, nb = sp->nbins, n = sp->w[i];
+    const double alpha = sp->ralpha[i];
+    const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
+    const double cgs = cg * isg;
+    const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
+    const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
+    double *hg = ws->hist + (size_t) (3 * i + 1) * (nb + 2);
+    double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
+    double *rg = ws->rowg, *g1 = rg, *g2 = rg + B, *g3 = rg + 2 * B, *g4 = rg + 3 * B;
+    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;
+    if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * n * sizeof(double));
+    memset(rg, 0, (size_t) 4 * B * sizeof(double));
+    memset(ws->rows, 0, (size_t) 4 * B * sizeof(double));
+    for (int k = 0; k < n; k++) {
+        const double *Gk = G + (R_xlen_t) k * B;
+        for (int b = 0; b < B; b++) {
+            double g = Gk[b] * isg, gg = g * g;
+            double u = g - cgs, u2 = u * u;
+            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
+            g1[b] += g; g2[b] += gg; g3[b] += gg * g; g4[b] += gg * gg;
+        }
+        hist_column(hg, nb, glo, gsc, Gk, B);
+    }
+    double pg[4] = {0, 0, 0, 0};
+    for (int p = 0; p < 4; p++)
+        for (int b = 0; b < B; b++) pg[p] += ws->rows[(size_t) p * B + b];
+    double nv = (double) B * n;
+    summarize(res + NSUM * (Q_G + NQ * i), nv, pg, cgs, across_var(rg, rg + B, B, n));
+    /* sum_lk (u_l alpha g_k)^p = alpha^p (sum_l u_l^p)(sum_k g_k^p) */
+    const double *ru = ws->R[i], *urow = ws->R[i] + 4 * (size_t) B;
+    double pw[4] = {0, 0, 0, 0}, ap = 1;
+    for (int p = 0; p < 4; p++) {
+        ap *= alpha;
+        for (int b = 0; b < B; b++) pw[p] += ru[p * B + b] * rg[p * B + b];
+        pw[p] *= ap;
+    }
+    summarize(res + NSUM * (Q_W + NQ * i), nv * n, pw, 0.0, NAN);
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_G + NQ * i))) *bad = 1 + Q_G + NQ * i;
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_W + NQ * i))) *bad = 1 + Q_W + NQ * i;
+    for (int k = 0; k < n; k++) {
+        const double g0 = alpha * G[(R_xlen_t) k * B];
+        for (int l = 0; l < n; l++) hist_add(hw, nb, wlo, wsc, urow[l] * g0);
+    }
+}
+
+/* Residual layer i, backward: from G = dC/dh to out = dC/dx (B x n; out is
+   not G): skip G plus the branch's backward pass of alpha G, through the
+   units' f' and weights and, with NORM_PRE, the normalization. Returns 1 if
+   stopped for an interrupt. */
+static int residual_backward(const spec_t *sp, work_t *ws, int i, const double *G, double *out,
+                             iv_stop_t *stop)
+{
+    const int B = sp->batch, n = sp->w[i], m = sp->units[i], u0 = sp->ufirst[i];
+    const double one = 1.0, zero = 0.0, alpha = sp->ralpha[i], skip = sp->rskip[i];
+    const R_xlen_t Bn = (R_xlen_t) B * n;
+    double *cur = ws->dT, *other = out;
+    for (R_xlen_t t = 0; t < Bn; t++) cur[t] = alpha * G[t];
+    for (int k = m - 1; k >= 0; k--) {
+        const double *Dk = ws->D[i] + (R_xlen_t) k * Bn;
+        for (R_xlen_t t = 0; t < Bn; t++) cur[t] *= Dk[t];
+        if (iv_poll(stop)) return 1;
+        F77_CALL(dgemm)("N", "T", &B, &n, &n, &one, cur, &B, ws->W[u0 + k], &n,
+                        &zero, other, &B FCONE FCONE);
+        double *tmp = cur; cur = other; other = tmp;
+    }
+    if (sp->rnorm[i] == NORM_PRE)
+        ln_backward(cur, ws->A[i], ws->R[i] + 4 * (size_t) B + n, ws->rows, B, n);
+    for (R_xlen_t t = 0; t < Bn; t++) out[t] = skip * G[t] + cur[t];
+    return 0;
+}
+
 /* Simulate network `net`, writing its summaries to res (NSUM x NQ x d) and
    adding its histogram counts to ws->hist. Returns 0, or 1 if it stopped
    early for an interrupt (stop may be NULL: never stop). *bad is set to
@@ -394,7 +625,7 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
                    iv_stop_t *stop, int *bad)
 {
     const int d = sp->d, B = sp->batch;
-    const uint64_t base = (uint64_t) net * (uint64_t) (2 * d + 2);
+    const uint64_t base = (uint64_t) net * (uint64_t) (2 * (uint64_t) sp->U + 2);
     const double one = 1.0, zero = 0.0;
     iv_rng r;
 
@@ -417,11 +648,18 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
     /* forward; checks for an interrupt around every matrix product */
     for (int i = 0; i < d; i++) {
         int nin = sp->w[i], nout = sp->w[i + 1];
-        if (iv_poll(stop)) return 1;
-        iv_draw_layer(sp, i, base, ws->W[i], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
         double *S = ws->S[i], *Z = ws->Z[i + 1];
+        if (sp->kind[i] == LAYER_RESIDUAL) {
+            if (residual_forward(sp, ws, i, Zin, base, stop)) return 1;
+            residual_forward_moments(sp, ws, i, res, bad);
+            Zin = Z;
+            continue;
+        }
+        const int u = sp->ufirst[i];
         if (iv_poll(stop)) return 1;
-        F77_CALL(dgemm)("N", "N", &B, &nout, &nin, &one, Zin, &B, ws->W[i], &nin,
+        iv_draw_layer(sp, u, base, ws->W[u], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
+        if (iv_poll(stop)) return 1;
+        F77_CALL(dgemm)("N", "N", &B, &nout, &nin, &one, Zin, &B, ws->W[u], &nin,
                         &zero, S, &B FCONE FCONE);
         if (iv_poll(stop)) return 1;
         dense_forward_moments(sp, ws, i, res, bad);
@@ -438,13 +676,24 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
     for (int i = d - 1; i >= 0; i--) {
         int nin = sp->w[i], nout = sp->w[i + 1];
         if (iv_poll(stop)) return 1;
-        dense_backward_moments(sp, ws, i, G, X, res, bad);
+        if (sp->kind[i] == LAYER_RESIDUAL) {
+            residual_backward_moments(sp, ws, i, G, res, bad);
+            if (i > 0 && residual_backward(sp, ws, i, G, dZ, stop)) return 1;
+        } else {
+            dense_backward_moments(sp, ws, i, G, X, res, bad);
+            if (i > 0)
+                F77_CALL(dgemm)("N", "T", &B, &nin, &nout, &one, G, &B, ws->W[sp->ufirst[i]],
+                                &nin, &zero, dZ, &B FCONE FCONE);
+        }
         if (i > 0) {
-            F77_CALL(dgemm)("N", "T", &B, &nin, &nout, &one, G, &B, ws->W[i], &nin,
-                            &zero, dZ, &B FCONE FCONE);
-            const double *D = ws->S[i - 1];
+            /* dC/dz^i to dC/ds^{i-1}: the derivative of layer i - 1's output */
             R_xlen_t m = (R_xlen_t) B * nin;
-            for (R_xlen_t t = 0; t < m; t++) dZ[t] *= D[t];
+            if (sp->kind[i - 1] == LAYER_DENSE) {
+                const double *D = ws->S[i - 1];
+                for (R_xlen_t t = 0; t < m; t++) dZ[t] *= D[t];
+            } else if (sp->rnorm[i - 1] == NORM_POST) {
+                ln_backward(dZ, ws->Z[i], ws->R[i - 1] + 5 * (size_t) B + nin, ws->rows, B, nin);
+            }
             double *tmp = G; G = dZ; dZ = tmp;
         }
     }

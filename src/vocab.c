@@ -12,6 +12,7 @@ typedef struct { const char *name; int value; } entry_t;
 static const entry_t families[] = { IV_FAMILIES(IV_TABLE_ENTRY) };
 static const entry_t activations[] = { IV_ACTIVATIONS(IV_TABLE_ENTRY) };
 static const entry_t layer_kinds[] = { IV_LAYER_KINDS(IV_TABLE_ENTRY) };
+static const entry_t norm_kinds[] = { IV_NORM_KINDS(IV_TABLE_ENTRY) };
 static const entry_t input_kinds[] = { IV_INPUT_KINDS(IV_TABLE_ENTRY) };
 static const entry_t grad_kinds[] = { IV_GRAD_KINDS(IV_TABLE_ENTRY) };
 static const entry_t quantities[] = { IV_QUANTITIES(IV_TABLE_ENTRY) };
@@ -46,6 +47,7 @@ SEXP C_test_vocabulary(void)
         { "families", families, N_OF(families) },
         { "activations", activations, N_OF(activations) },
         { "layer_kinds", layer_kinds, N_OF(layer_kinds) },
+        { "norm_kinds", norm_kinds, N_OF(norm_kinds) },
         { "input_kinds", input_kinds, N_OF(input_kinds) },
         { "grad_kinds", grad_kinds, N_OF(grad_kinds) },
         { "quantities", quantities, N_OF(quantities) },

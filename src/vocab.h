@@ -24,7 +24,16 @@
 
 /* The engine's layer kinds (a network is a list of layers). */
 #define IV_LAYER_KINDS(X) \
-    X(LAYER_DENSE, "dense", 1)
+    X(LAYER_DENSE, "dense", 1) \
+    X(LAYER_RESIDUAL, "residual", 2)
+
+/* The layer normalization of a residual block: none, before the branch
+   ("pre": x + alpha F(LN(x))) or after the sum ("post": LN(skip x + alpha
+   F(x))). */
+#define IV_NORM_KINDS(X) \
+    X(NORM_NONE, "none", 0) \
+    X(NORM_PRE, "pre", 1) \
+    X(NORM_POST, "post", 2)
 
 /* The engine's inputs and output gradients. */
 #define IV_INPUT_KINDS(X) \
@@ -102,8 +111,12 @@
     X(SP_HRANGE, "hrange", 16) \
     X(SP_SEED, "seed", 17) \
     X(SP_RFUNS, "rfuns", 18) \
-    X(SP_SCALE, "scale", 19)
-#define IV_NSPEC 20
+    X(SP_SCALE, "scale", 19) \
+    X(SP_UNITS, "units", 20) \
+    X(SP_RES_ALPHA, "res_alpha", 21) \
+    X(SP_RES_SKIP, "res_skip", 22) \
+    X(SP_RES_NORM, "res_norm", 23)
+#define IV_NSPEC 24
 
 /* What C_simulate_block returns, by name. */
 #define IV_BLOCK_SLOTS(X) \
@@ -117,6 +130,7 @@
 #define IV_ENUM_ENTRY(e, name, value) e = value,
 enum { IV_FAMILIES(IV_ENUM_ENTRY) FAM_END_ };
 enum { IV_LAYER_KINDS(IV_ENUM_ENTRY) LAYER_END_ };
+enum { IV_NORM_KINDS(IV_ENUM_ENTRY) NORM_END_ };
 enum { IV_INPUT_KINDS(IV_ENUM_ENTRY) IN_END_ };
 enum { IV_GRAD_KINDS(IV_ENUM_ENTRY) GRAD_END_ };
 enum { IV_QUANTITIES(IV_ENUM_ENTRY) Q_END_ };

@@ -87,6 +87,9 @@ hardening_exported <- list(
   last_partial = list(gctorture = quote(last_partial())),
   linear_regime = list(gctorture = quote(linear_regime("tanh", sd = c(0.5, 1)))),
   mlp = list(gctorture = quote(mlp(c(3, 4, 2), "tanh", init_he()))),
+  resmlp = list(gctorture = quote(resmlp(3, 2, "relu", init_he(), branch_depth = 2, norm = "pre"))),
+  residual_depth_profile = list(gctorture = quote(residual_depth_profile(
+    resmlp(3, 2, "relu", init_he(), branch_depth = 2)))),
   plot_simulations = list(gctorture = quote({
     grDevices::pdf(NULL)
     on.exit(grDevices::dev.off())

@@ -2,22 +2,22 @@
 # of the loss (independent of the package's backward pass), the optimizer
 # steps, and the calibration of the slope test under exact nulls.
 
-test_that("the plain-R backward pass equals finite differences of the loss", {
-  set.seed(5100)
-  net <- mlp(c(4, 5, 3), c("tanh", "linear"), init_glorot("normal"), init_normal(0, 0.2))
+fd_check <- function(net, label) {
   layers <- initvar:::net_layers(net)
-  par <- lapply(layers, function(l) list(W = matrix(rnorm(l$n_in * l$n_out, sd = 0.5), l$n_in),
-                                         b = rnorm(l$n_out, sd = 0.2)))
-  X <- matrix(rnorm(6 * 4), 6)
-  Y <- matrix(rnorm(6 * 3), 6)
+  units <- initvar:::net_units(layers)
+  par <- lapply(units, function(l) list(W = matrix(rnorm(l$n_in * l$n_out, sd = 0.5), l$n_in),
+                                        b = rnorm(l$n_out, sd = 0.2)))
+  d <- length(layers)
+  X <- matrix(rnorm(6 * layers[[1]]$n_in), 6)
+  Y <- matrix(rnorm(6 * layers[[d]]$n_out), 6)
   lossf <- function(p) {
-    fw <- initvar:::dense_forward_values(layers, p, X)
-    sum((fw$z[[2]] - Y)^2) / 2 / 6
+    fw <- initvar:::net_forward_values(layers, p, X)
+    sum((fw$z[[d]] - Y)^2) / 2 / 6
   }
-  fw <- initvar:::dense_forward_values(layers, par, X)
-  g <- initvar:::dense_backward_values(layers, par, fw, X, (fw$z[[2]] - Y) / 6)
+  fw <- initvar:::net_forward_values(layers, par, X)
+  g <- initvar:::net_backward_values(layers, par, fw, (fw$z[[d]] - Y) / 6)
   h <- 1e-6
-  for (i in 1:2) for (what in c("W", "b")) {
+  for (i in seq_along(par)) for (what in c("W", "b")) {
     num <- par[[i]][[what]]
     for (k in seq_along(num)) {
       pp <- par; pm <- par
@@ -26,7 +26,17 @@ test_that("the plain-R backward pass equals finite differences of the loss", {
       num[k] <- (lossf(pp) - lossf(pm)) / (2 * h)
     }
     # central differences: error O(h^2) ~ 1e-12, rounding ~ 1e-16 / h = 1e-10
-    expect_lt(max(abs(num - g[[i]][[what]])), 1e-8, label = paste(what, i))
+    expect_lt(max(abs(num - g[[i]][[what]])), 1e-8, label = paste(label, what, i))
+  }
+}
+
+test_that("the plain-R backward pass equals finite differences of the loss", {
+  set.seed(5100)
+  fd_check(mlp(c(4, 5, 3), c("tanh", "linear"), init_glorot("normal"), init_normal(0, 0.2)),
+           "mlp")
+  for (norm in c("none", "pre", "post")) {
+    fd_check(resmlp(4, 2, "tanh", init_glorot("normal"), alpha = 0.7, skip = 0.9,
+                    branch_depth = 2, norm = norm, n_in = 3, n_out = 2), paste("resmlp", norm))
   }
 })
 
@@ -86,6 +96,28 @@ test_that("after one Adam step the standard parametrization is not flat in width
   expect_lt(s$p_value, 1e-6)
   expect_gt(s$estimate, 0.5)
   expect_lt(s$estimate, 1)
+})
+
+test_that("Fixup: after one SGD step the output moves by Theta(lr) whatever the depth", {
+  skip_on_cran()
+  # Fixup (two-layer ReLU branches, zero last layer, He scaled by
+  # L^(-1/2)): the output's change after one step stays of the same size
+  # from depth 4 to 16 (0.0027 and 0.0029 at lr 1e-4 in one run); a
+  # standard residual stack's grows by orders of magnitude
+  out_change <- function(L, rule) {
+    net <- resmlp(16, L, "relu", list(init_he(), init_lecun()), branch_depth = 2,
+                  n_in = 8, n_out = 4, rule = if (rule == "fixup") scaling_rule("fixup", L, 2))
+    fs <- first_step(net, lr = 1e-4, networks = 30, batch = 4, loss = "mse")
+    t <- fs$table
+    c(t$rms_dz[nrow(t)], t$rms_dz_mcse[nrow(t)])
+  }
+  set.seed(5700)
+  f4 <- out_change(4, "fixup"); f16 <- out_change(16, "fixup")
+  s4 <- out_change(4, "standard"); s12 <- out_change(12, "standard")
+  # each rms_dz has an MCSE of about 10%: a factor of 2 is over 4 of them
+  expect_lt(f16[1] / f4[1], 2)
+  expect_gt(f16[1] / f4[1], 1 / 2)
+  expect_gt(s12[1] / s4[1], 100)
 })
 
 test_that("bad input names first_step() and coordinate_check() and the argument", {

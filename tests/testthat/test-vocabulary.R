@@ -47,9 +47,25 @@ test_that("the engine spec is read by name, whatever the order of its fields", {
   expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "`activation`")
   bad <- spec; names(bad)[3] <- "widths"
   expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "twice")
-  expect_error(.Call(initvar:::C_simulate_block, spec[-1], 0, 1L, 1L, NULL), "20 elements")
+  expect_error(.Call(initvar:::C_simulate_block, spec[-1], 0, 1L, 1L, NULL),
+               sprintf("%d elements", length(initvar:::spec_fields)))
   bad <- spec; bad$layer_kind <- c(1L, 9L)
   expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "layer_kind\\[2\\]")
+  # a residual layer must keep its width, and a dense one has one unit
+  bad <- spec; bad$layer_kind <- c(2L, 1L)
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "keep its width")
+  bad <- spec; bad$units <- c(2L, 1L)
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "units\\[1\\]")
+  # a residual network's spec: per-unit fields, read by name as well
+  rnet <- resmlp(4, 2, "tanh", init_he(), branch_depth = 2, norm = "post", n_out = 3)
+  rs <- initvar:::sim_setup(rnet, 6, "normal", 1, NULL, "normal", 1, 10)$spec
+  expect_identical(rs$units, c(2L, 2L, 1L))
+  expect_length(rs$wkind, 5)
+  expect_identical(rs$res_norm, unname(initvar:::norm_kind_codes[c("post", "post", "none")]))
+  expect_identical(.Call(initvar:::C_simulate_block, rs, 0, 3L, 1L, NULL),
+                   .Call(initvar:::C_simulate_block, rs[rev(names(rs))], 0, 3L, 1L, NULL))
+  bad <- rs; bad$res_norm <- c(7L, 0L, 0L)
+  expect_error(.Call(initvar:::C_simulate_block, bad, 0, 1L, 1L, NULL), "res_norm\\[1\\]")
 })
 
 test_that("a network is a list of layers of a known kind", {
