@@ -190,7 +190,11 @@ SEXP C_blas_threads(SEXP n)
     if (!(isInteger(n) || isReal(n)) || XLENGTH(n) != 1)
         error("`n` must be a single number.");
     double v = asReal(n);
+    /* never more threads than processors: an oversubscribed BLAS spins */
     int req = (ISNAN(v) || v < 1) ? 0 : (v > 1024 ? 1024 : (int) v);
+#ifdef _OPENMP
+    if (req > omp_get_num_procs()) req = omp_get_num_procs();
+#endif
     int old = iv_blas_set_threads(req);
     return ScalarInteger(old < 0 ? NA_INTEGER : old);
 }

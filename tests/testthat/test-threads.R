@@ -160,3 +160,13 @@ test_that("an interrupted verify() restores the BLAS threads", {
   expect_true(all(r$how == "interrupt"))
   expect_identical(attr(r, "after"), c(now = 2L))
 })
+
+test_that("the BLAS is never given more threads than processors", {
+  info <- initvar_blas()
+  skip_if_not(isTRUE(info$controllable), "the BLAS in use cannot be controlled")
+  old <- .Call(initvar:::C_blas_threads, Inf)
+  on.exit(.Call(initvar:::C_blas_threads, old), add = TRUE)
+  now <- initvar_blas()$threads
+  expect_lte(now, .Call(initvar:::C_openmp_threads) * 0 + parallel::detectCores())
+  expect_gte(now, 1)
+})
