@@ -16,9 +16,8 @@ int iv_interrupted(void)
 /* Asking R costs about a microsecond (a top-level context and R's event
    check), which is most of the work of a small network's layer: ask at most
    every IV_POLL_INTERVAL seconds of wall time. Main thread only, so the
-   state needs no synchronization. */
+   state (the caller's) needs no synchronization. */
 #define IV_POLL_INTERVAL 0.005
-static double iv_last_ask = -1;
 
 static double iv_now(void)
 {
@@ -31,12 +30,12 @@ static double iv_now(void)
 #endif
 }
 
-int iv_interrupted_throttled(void)
+int iv_interrupted_throttled(double *last)
 {
     double t = iv_now();
-    if (t >= 0 && iv_last_ask >= 0 && t - iv_last_ask < IV_POLL_INTERVAL &&
-        t >= iv_last_ask) return 0;
-    iv_last_ask = t;
+    /* *last == 0: a fresh computation (its iv_stop_t zero-initialized) */
+    if (t > 0 && *last > 0 && t >= *last && t - *last < IV_POLL_INTERVAL) return 0;
+    *last = t;
     return iv_interrupted();
 }
 

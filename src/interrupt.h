@@ -17,25 +17,28 @@
 #include "threads.h"
 
 int iv_interrupted(void);
-/* The same, but asking R at most every 5 ms (else 0). */
-int iv_interrupted_throttled(void);
+/* The same, but asking R at most every 5 ms since *last (a time from the
+   same clock; < 0: never asked, so ask now), which it updates; else 0. */
+int iv_interrupted_throttled(double *last);
 void iv_raise_interrupt(void);
 
 /* A stop flag shared by the threads of one computation. */
 typedef struct {
     volatile int stop;
+    double last;     /* when the main thread last asked R; 0-initialized: ask */
 } iv_stop_t;
 
 /* Nonzero when the computation should stop: the flag is set, or this is the
-   main thread and the user interrupted (then the flag is set for the others;
-   R is asked at most every 5 ms, so that polling costs nothing next to the
-   work between polls, and the latency stays a few milliseconds). */
+   main thread and the user interrupted (then the flag is set for the others).
+   R is asked at the first poll of a computation and then at most every
+   5 ms, so that polling costs nothing next to the work between polls and
+   the latency stays a few milliseconds. */
 static inline int iv_poll(iv_stop_t *s)
 {
     if (s == NULL) return 0;
     if (s->stop) return 1;
     if (iv_thread_num() != 0) return 0;
-    if (iv_interrupted_throttled()) {
+    if (iv_interrupted_throttled(&s->last)) {
         s->stop = 1;
 #ifdef _OPENMP
 #pragma omp flush
