@@ -32,8 +32,8 @@ if [ "${1:-}" = "--self-test" ]; then
   tmp=$(mktemp -d)
   git ls-files -z | xargs -0 -I{} cp --parents {} "$tmp"
   sed -i 's|^    iv_biv_pack(&acc, REAL(ans));|    iv_biv_pack(\&acc, REAL(ans)); REAL(ans)[IV_BIV_LEN + (R_xlen_t) n] = 0;|' "$tmp/src/moments.c"
-  sed -i 's|^    int cnt = (int) iv_size_arg(count, "count", 1e6);|    int cnt = (int) iv_size_arg(count, "count", 1e6); { int big = INT_MAX - 1; big += cnt; if (big == 0) cnt = 1; }|' "$tmp/src/propagate.c"
-  grep -q 'IV_BIV_LEN + (R_xlen_t) n' "$tmp/src/moments.c" && grep -q 'big += cnt' "$tmp/src/propagate.c" ||
+  sed -i 's|^    int cnt = (int) iv_size_arg(count, "count", 1e6);|    int cnt = (int) iv_size_arg(count, "count", 1e6); { int big = INT_MAX - 1; big += cnt; if (big == 0) cnt = 1; }|' "$tmp/src/engine.c"
+  grep -q 'IV_BIV_LEN + (R_xlen_t) n' "$tmp/src/moments.c" && grep -q 'big += cnt' "$tmp/src/engine.c" ||
     { echo "sanitize self-test: could not plant the bugs" >&2; exit 1; }
   install_into "$tmp" "$lib-planted"
   for code in 'invisible(.Call(initvar:::C_test_moments, as.double(1:100), NULL))' \
