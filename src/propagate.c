@@ -297,25 +297,24 @@ static void output_gradient(const spec_t *sp, work_t *ws, uint64_t base)
 }
 }
 
-/* The moments of dense layer i's gradients G = dC/ds^i and of its
-   per-example weight gradients, and their histograms. X is the network's
-   input (z^0). */
-static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, const double *G,
-                                   const double *X, double *res, int *bad)
+/* The moments of layer i's gradients G = dC/ds^i (B x n): the summary of
+   Q_G, the raw row power sums of G (scaled) in ws->rowg for the weight
+   gradients' factorization, and the histogram of G. Shared by the dense and
+   residual backward passes. */
+static void grad_moments(const spec_t *sp, work_t *ws, int i, const double *G, int n,
+                         double *res)
 {
-    const int B = sp->batch, nb = sp->nbins, nin = sp->w[i], nout = sp->w[i + 1];
+    const int B = sp->batch, nb = sp->nbins;
     const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
     const double cgs = cg * isg;
     const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
-    const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
     double *hg = ws->hist + (size_t) (3 * i + 1) * (nb + 2);
-    double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
     double *rg = ws->rowg, *g1 = rg, *g2 = rg + B, *g3 = rg + 2 * B, *g4 = rg + 3 * B;
     double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;
-    if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * nout * sizeof(double));
+    if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * n * sizeof(double));
     memset(rg, 0, (size_t) 4 * B * sizeof(double));
     memset(ws->rows, 0, (size_t) 4 * B * sizeof(double));
-    for (int k = 0; k < nout; k++) {
+    for (int k = 0; k < n; k++) {
         const double *Gk = G + (R_xlen_t) k * B;
         for (int b = 0; b < B; b++) {
             double g = Gk[b] * isg, gg = g * g;
@@ -328,8 +327,21 @@ static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, const do
     double pg[4] = {0, 0, 0, 0};
     for (int p = 0; p < 4; p++)
         for (int b = 0; b < B; b++) pg[p] += ws->rows[(size_t) p * B + b];
+    summarize(res + NSUM * (Q_G + NQ * i), (double) B * n, pg, cgs, across_var(rg, rg + B, B, n));
+}
+
+/* The moments of dense layer i's gradients G = dC/ds^i and of its
+   per-example weight gradients, and their histograms. X is the network's
+   input (z^0). */
+static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, const double *G,
+                                   const double *X, double *res, int *bad)
+{
+    const int B = sp->batch, nb = sp->nbins, nin = sp->w[i], nout = sp->w[i + 1];
+    const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
+    double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
+    double *rg = ws->rowg;
+    grad_moments(sp, ws, i, G, nout, res);
     double n = (double) B * nout;
-    summarize(res + NSUM * (Q_G + NQ * i), n, pg, cgs, across_var(rg, rg + B, B, nout));
     /* per-example weight gradients z^i_l g^i_k: their power sums factor
        over examples, sum_lk (z_l g_k)^p = (sum_l z_l^p)(sum_k g_k^p) */
     const double *rz = ws->rowz + (size_t) i * 4 * B;
@@ -546,32 +558,11 @@ static void residual_backward_moments(const spec_t *sp, work_t *ws, int i, const
 {
     const int B = sp->batch, nb = sp->nbins, n = sp->w[i];
     const double alpha = sp->ralpha[i];
-    const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
-    const double cgs = cg * isg;
-    const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
     const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
-    double *hg = ws->hist + (size_t) (3 * i + 1) * (nb + 2);
     double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
-    double *rg = ws->rowg, *g1 = rg, *g2 = rg + B, *g3 = rg + 2 * B, *g4 = rg + 3 * B;
-    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;
-    if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * n * sizeof(double));
-    memset(rg, 0, (size_t) 4 * B * sizeof(double));
-    memset(ws->rows, 0, (size_t) 4 * B * sizeof(double));
-    for (int k = 0; k < n; k++) {
-        const double *Gk = G + (R_xlen_t) k * B;
-        for (int b = 0; b < B; b++) {
-            double g = Gk[b] * isg, gg = g * g;
-            double u = g - cgs, u2 = u * u;
-            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
-            g1[b] += g; g2[b] += gg; g3[b] += gg * g; g4[b] += gg * gg;
-        }
-        hist_column(hg, nb, glo, gsc, Gk, B);
-    }
-    double pg[4] = {0, 0, 0, 0};
-    for (int p = 0; p < 4; p++)
-        for (int b = 0; b < B; b++) pg[p] += ws->rows[(size_t) p * B + b];
+    double *rg = ws->rowg;
+    grad_moments(sp, ws, i, G, n, res);
     double nv = (double) B * n;
-    summarize(res + NSUM * (Q_G + NQ * i), nv, pg, cgs, across_var(rg, rg + B, B, n));
     /* sum_lk (u_l alpha g_k)^p = alpha^p (sum_l u_l^p)(sum_k g_k^p) */
     const double *ru = ws->R[i], *urow = ws->R[i] + 4 * (size_t) B;
     double pw[4] = {0, 0, 0, 0}, ap = 1;
