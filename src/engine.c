@@ -76,7 +76,7 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->rowz = (double *) take(a, (size_t) (d + 1) * 4 * B, sizeof(double));
     ws->rows = (double *) take(a, (size_t) 8 * B, sizeof(double));
     ws->rowg = (double *) take(a, (size_t) 4 * B, sizeof(double));
-    ws->col = (double *) take(a, B, sizeof(double));
+    ws->col = (double *) take(a, (size_t) 2 * B, sizeof(double));
     ws->zrow = (double *) take(a, sp->maxw, sizeof(double));
     ws->perm = (int *) take(a, sp->maxw, sizeof(int));
     ws->hist = (double *) take(a, (size_t) 3 * d * (sp->nbins + 2), sizeof(double));

@@ -58,7 +58,69 @@ static inline void hist_add(double *h, int nb, double lo, double scale, double x
 
 static void hist_column(double *h, int nb, double lo, double scale, const double *x, int n)
 {
-    for (int b = 0; b < n; b++) hist_add(h, nb, lo, scale, x[b]);
+    int b = 0;
+#ifdef IV_HAVE_V2D
+    /* the bins of two values at a time, as hist_add() computes them */
+    const iv_v2d zero = { 0.0, 0.0 }, m1 = { -1.0, -1.0 }, top = { nb, nb };
+    for (; b + 2 <= n; b += 2) {
+        iv_v2d t;
+        memcpy(&t, x + b, sizeof t);
+        t = (t - lo) * scale;
+        t = iv_vsel((iv_v2u) (t >= zero), t, m1);
+        t = iv_vsel((iv_v2u) (t < top), t, top);
+        h[(int) t[0] + 1] += 1;
+        h[(int) t[1] + 1] += 1;
+    }
+#endif
+    for (; b < n; b++) hist_add(h, nb, lo, scale, x[b]);
+}
+
+/* Adds to the row power sums p_j[b] (p_j = p + (j - 1) B, j = 1..4) the
+   powers ((x[b] - c) is)^j of one column x, or the sums of those of two
+   columns x and y (y = NULL: one). Two rows at a time with vector
+   extensions, the same arithmetic lane by lane. */
+static void power_sums(double *p, const double *x, const double *y, double c, double is,
+                       int B)
+{
+    double *p1 = p, *p2 = p + B, *p3 = p + 2 * (size_t) B, *p4 = p + 3 * (size_t) B;
+    int b = 0;
+#ifdef IV_HAVE_V2D
+#define IV_ADD(P, V) do { iv_v2d a_; memcpy(&a_, (P) + b, sizeof a_); a_ += (V); \
+                          memcpy((P) + b, &a_, sizeof a_); } while (0)
+    if (y) {
+        for (; b + 2 <= B; b += 2) {
+            iv_v2d u, v;
+            memcpy(&u, x + b, sizeof u);
+            memcpy(&v, y + b, sizeof v);
+            u = (u - c) * is;
+            v = (v - c) * is;
+            iv_v2d u2 = u * u, v2 = v * v;
+            IV_ADD(p1, u + v); IV_ADD(p2, u2 + v2);
+            IV_ADD(p3, u2 * u + v2 * v); IV_ADD(p4, u2 * u2 + v2 * v2);
+        }
+    } else {
+        for (; b + 2 <= B; b += 2) {
+            iv_v2d u;
+            memcpy(&u, x + b, sizeof u);
+            u = (u - c) * is;
+            iv_v2d u2 = u * u;
+            IV_ADD(p1, u); IV_ADD(p2, u2); IV_ADD(p3, u2 * u); IV_ADD(p4, u2 * u2);
+        }
+    }
+#undef IV_ADD
+#endif
+    if (y) {
+        for (; b < B; b++) {
+            double u = (x[b] - c) * is, v = (y[b] - c) * is, u2 = u * u, v2 = v * v;
+            p1[b] += u + v; p2[b] += u2 + v2; p3[b] += u2 * u + v2 * v;
+            p4[b] += u2 * u2 + v2 * v2;
+        }
+    } else {
+        for (; b < B; b++) {
+            double u = (x[b] - c) * is, u2 = u * u;
+            p1[b] += u; p2[b] += u2; p3[b] += u2 * u; p4[b] += u2 * u2;
+        }
+    }
 }
 
 /* Per-network summary from power sums about c. */
@@ -172,10 +234,7 @@ static void act_column(int code, double a, double bias, double *S, double *Z, do
 {
     switch (code) {
     case ACT_TANH:
-        for (int b = 0; b < B; b++) {
-            double s = S[b] + bias, z = iv_tanh(s);
-            col[b] = s; Z[b] = z; S[b] = 1 - z * z;
-        }
+        iv_tanh_column(S, bias, col, Z, S, B);
         break;
     case ACT_RELU:
         for (int b = 0; b < B; b++) {
@@ -201,8 +260,8 @@ static void act_column(int code, double a, double bias, double *S, double *Z, do
    adds the bias, applies the activation (Z[i + 1] = f(s), S = f'(s)), and
    accumulates, per row (example), the power sums of the centred, scaled s
    and z and the raw power sums of z for the next layer's weight gradients,
-   and the histogram of z. The per-row sums are independent across rows, so
-   the loop vectorizes; the totals are their sums over rows. */
+   and the histogram of z. The per-row sums are independent across rows (two
+   rows at a time, power_sums()); the totals are their sums over rows. */
 static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *res, int *bad)
 {
     const int d = sp->d, B = sp->batch, nb = sp->nbins, nout = sp->w[i + 1];
@@ -212,10 +271,9 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
     const double isw = i + 1 < d ? 1 / sp->scale[Q_W + NQ * (i + 1)] : 1;
     const double hlo = sp->hrange[6 * i], hsc = nb / (sp->hrange[6 * i + 1] - hlo);
     double *hz = ws->hist + (size_t) (3 * i + 0) * (nb + 2);
-    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;  /* s */
-    double *q1 = r4 + B, *q2 = q1 + B, *q3 = q2 + B, *q4 = q3 + B;    /* z */
+    double *r1 = ws->rows, *q1 = r1 + 4 * (size_t) B;               /* s; z */
     double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;                 /* raw z */
-    double *w1 = rz, *w2 = rz + B, *w3 = rz + 2 * B, *w4 = rz + 3 * B;
+    double *q2 = q1 + B;
     memset(ws->rows, 0, (size_t) 8 * B * sizeof(double));
     memset(rz, 0, (size_t) 4 * B * sizeof(double));
     const int u = sp->ufirst[i];
@@ -232,26 +290,44 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
         memcpy(ws->dZ, S, n * sizeof(double));     /* keep s for its moments */
         act_r(VECTOR_ELT(sp->rfuns, u), S, Z, n, i + 1);  /* Z = f(s), S = f'(s) */
     }
-    for (int k = 0; k < nout; k++) {
+    /* With z centred at 0 (a symmetric activation, or a prediction of mean
+       0), the raw sums of z * isw are the centred sums of z * isz times
+       powers of the power of 2 isw / isz: exactly, so they are not summed
+       twice. Columns go in pairs, so that every pass over the rows' sums
+       adds two values. */
+    const double ratio = isw / isz;
+    const int ew = ilogb(ratio);
+    const int derive = cz == 0 && ratio == ldexp(1.0, ew);
+    for (int k = 0; k < nout; k += 2) {
+        const int two = k + 1 < nout;
         double *Sk = S + (R_xlen_t) k * B, *Zk = Z + (R_xlen_t) k * B;
-        const double *sc;
+        double *Sl = two ? Sk + B : Sk, *Zl = two ? Zk + B : Zk;
+        const double *sc, *sl;
         if (code == ACT_R) {
             sc = ws->dZ + (R_xlen_t) k * B;
+            sl = two ? sc + B : sc;
         } else {
             act_column(code, ap, ws->bias[k], Sk, Zk, ws->col, B);
-            sc = ws->col;
+            sc = sl = ws->col;
+            if (two) {
+                act_column(code, ap, ws->bias[k + 1], Sl, Zl, ws->col + B, B);
+                sl = ws->col + B;
+            }
         }
-        if (ts) memcpy(ts + (R_xlen_t) k * B, sc, (size_t) B * sizeof(double));
-        for (int b = 0; b < B; b++) {
-            double u = (sc[b] - cs) * iss, u2 = u * u;
-            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
-            double v = (Zk[b] - cz) * isz, v2 = v * v;
-            q1[b] += v; q2[b] += v2; q3[b] += v2 * v; q4[b] += v2 * v2;
-            double w = Zk[b] * isw, ww = w * w;
-            w1[b] += w; w2[b] += ww; w3[b] += ww * w; w4[b] += ww * ww;
+        if (ts) {
+            memcpy(ts + (R_xlen_t) k * B, sc, (size_t) B * sizeof(double));
+            if (two) memcpy(ts + (R_xlen_t) (k + 1) * B, sl, (size_t) B * sizeof(double));
         }
+        power_sums(r1, sc, two ? sl : NULL, cs, iss, B);
+        power_sums(q1, Zk, two ? Zl : NULL, cz, isz, B);
+        if (!derive) power_sums(rz, Zk, two ? Zl : NULL, 0.0, isw, B);
         hist_column(hz, nb, hlo, hsc, Zk, B);
+        if (two) hist_column(hz, nb, hlo, hsc, Zl, B);
     }
+    if (derive)
+        for (int p = 0; p < 4; p++)
+            for (int b = 0; b < B; b++)
+                rz[(size_t) p * B + b] = ldexp(ws->rows[(size_t) (4 + p) * B + b], (p + 1) * ew);
     double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
     for (int p = 0; p < 4; p++)
         for (int b = 0; b < B; b++) {
@@ -259,7 +335,7 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
             pz[p] += ws->rows[(size_t) (4 + p) * B + b];
         }
     double n = (double) B * nout;
-    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(r1, r2, B, nout));
+    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(r1, r1 + B, B, nout));
     summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(q1, q2, B, nout));
     if (*bad == 0 && summary_bad(res + NSUM * (Q_S + NQ * i))) *bad = 1 + Q_S + NQ * i;
     if (*bad == 0 && summary_bad(res + NSUM * (Q_Z + NQ * i))) *bad = 1 + Q_Z + NQ * i;
@@ -309,24 +385,24 @@ static void grad_moments(const spec_t *sp, work_t *ws, int i, const double *G, i
     const double cgs = cg * isg;
     const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
     double *hg = ws->hist + (size_t) (3 * i + 1) * (nb + 2);
-    double *rg = ws->rowg, *g1 = rg, *g2 = rg + B, *g3 = rg + 2 * B, *g4 = rg + 3 * B;
-    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;
+    double *rg = ws->rowg, *r1 = ws->rows;
     if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * n * sizeof(double));
     memset(rg, 0, (size_t) 4 * B * sizeof(double));
-    memset(ws->rows, 0, (size_t) 4 * B * sizeof(double));
-    for (int k = 0; k < n; k++) {
+    /* With the gradients' centre at 0 (as it always is from R) their centred
+       sums are the raw ones; columns go in pairs */
+    const int centred = cgs != 0;
+    if (centred) memset(ws->rows, 0, (size_t) 4 * B * sizeof(double));
+    for (int k = 0; k < n; k += 2) {
         const double *Gk = G + (R_xlen_t) k * B;
-        for (int b = 0; b < B; b++) {
-            double g = Gk[b] * isg, gg = g * g;
-            double u = g - cgs, u2 = u * u;
-            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
-            g1[b] += g; g2[b] += gg; g3[b] += gg * g; g4[b] += gg * gg;
-        }
+        power_sums(rg, Gk, k + 1 < n ? Gk + B : NULL, 0.0, isg, B);
+        if (centred) power_sums(r1, Gk, k + 1 < n ? Gk + B : NULL, cg, isg, B);
         hist_column(hg, nb, glo, gsc, Gk, B);
+        if (k + 1 < n) hist_column(hg, nb, glo, gsc, Gk + B, B);
     }
+    const double *cen = centred ? ws->rows : rg;
     double pg[4] = {0, 0, 0, 0};
     for (int p = 0; p < 4; p++)
-        for (int b = 0; b < B; b++) pg[p] += ws->rows[(size_t) p * B + b];
+        for (int b = 0; b < B; b++) pg[p] += cen[(size_t) p * B + b];
     summarize(res + NSUM * (Q_G + NQ * i), (double) B * n, pg, cgs, across_var(rg, rg + B, B, n));
 }
 
