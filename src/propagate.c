@@ -77,50 +77,73 @@ static void hist_column(double *h, int nb, double lo, double scale, const double
 
 /* Adds to the row power sums p_j[b] (p_j = p + (j - 1) B, j = 1..4) the
    powers ((x[b] - c) is)^j of one column x, or the sums of those of two
-   columns x and y (y = NULL: one). Two rows at a time with vector
-   extensions, the same arithmetic lane by lane. */
+   columns x and y (y = NULL: one). Four rows at a time with vector
+   extensions (AVX2 where the CPU has it), the same arithmetic lane by lane
+   as the scalar tail. */
+#ifdef IV_HAVE_V2D
+#define IV_ADD4(P, V) do { iv_v4d a_; memcpy(&a_, (P) + b, sizeof a_); a_ += (V); \
+                           memcpy((P) + b, &a_, sizeof a_); } while (0)
+#define IV_POWER_SUMS_VEC                                                     \
+    if (y) {                                                                  \
+        for (; b + 4 <= B; b += 4) {                                          \
+            iv_v4d u, v;                                                      \
+            memcpy(&u, x + b, sizeof u);                                      \
+            memcpy(&v, y + b, sizeof v);                                      \
+            u = (u - c) * is;                                                 \
+            v = (v - c) * is;                                                 \
+            iv_v4d u2 = u * u, v2 = v * v;                                    \
+            IV_ADD4(p1, u + v); IV_ADD4(p2, u2 + v2);                         \
+            IV_ADD4(p3, u2 * u + v2 * v); IV_ADD4(p4, u2 * u2 + v2 * v2);     \
+        }                                                                     \
+    } else {                                                                  \
+        for (; b + 4 <= B; b += 4) {                                          \
+            iv_v4d u;                                                         \
+            memcpy(&u, x + b, sizeof u);                                      \
+            u = (u - c) * is;                                                 \
+            iv_v4d u2 = u * u;                                                \
+            IV_ADD4(p1, u); IV_ADD4(p2, u2); IV_ADD4(p3, u2 * u);             \
+            IV_ADD4(p4, u2 * u2);                                             \
+        }                                                                     \
+    }
+#else
+#define IV_POWER_SUMS_VEC
+#endif
+#define IV_POWER_SUMS_BODY                                                    \
+    double *p1 = p, *p2 = p + B, *p3 = p + 2 * (size_t) B, *p4 = p + 3 * (size_t) B; \
+    int b = 0;                                                                \
+    IV_POWER_SUMS_VEC                                                         \
+    if (y) {                                                                  \
+        for (; b < B; b++) {                                                  \
+            double u = (x[b] - c) * is, v = (y[b] - c) * is, u2 = u * u, v2 = v * v; \
+            p1[b] += u + v; p2[b] += u2 + v2; p3[b] += u2 * u + v2 * v;       \
+            p4[b] += u2 * u2 + v2 * v2;                                       \
+        }                                                                     \
+    } else {                                                                  \
+        for (; b < B; b++) {                                                  \
+            double u = (x[b] - c) * is, u2 = u * u;                           \
+            p1[b] += u; p2[b] += u2; p3[b] += u2 * u; p4[b] += u2 * u2;       \
+        }                                                                     \
+    }
+
+#ifdef IV_HAVE_AVX2
+__attribute__((target("avx2")))
+static void power_sums_avx2(double *p, const double *x, const double *y, double c,
+                            double is, int B)
+{
+    IV_POWER_SUMS_BODY
+}
+#endif
+
 static void power_sums(double *p, const double *x, const double *y, double c, double is,
                        int B)
 {
-    double *p1 = p, *p2 = p + B, *p3 = p + 2 * (size_t) B, *p4 = p + 3 * (size_t) B;
-    int b = 0;
-#ifdef IV_HAVE_V2D
-#define IV_ADD(P, V) do { iv_v2d a_; memcpy(&a_, (P) + b, sizeof a_); a_ += (V); \
-                          memcpy((P) + b, &a_, sizeof a_); } while (0)
-    if (y) {
-        for (; b + 2 <= B; b += 2) {
-            iv_v2d u, v;
-            memcpy(&u, x + b, sizeof u);
-            memcpy(&v, y + b, sizeof v);
-            u = (u - c) * is;
-            v = (v - c) * is;
-            iv_v2d u2 = u * u, v2 = v * v;
-            IV_ADD(p1, u + v); IV_ADD(p2, u2 + v2);
-            IV_ADD(p3, u2 * u + v2 * v); IV_ADD(p4, u2 * u2 + v2 * v2);
-        }
-    } else {
-        for (; b + 2 <= B; b += 2) {
-            iv_v2d u;
-            memcpy(&u, x + b, sizeof u);
-            u = (u - c) * is;
-            iv_v2d u2 = u * u;
-            IV_ADD(p1, u); IV_ADD(p2, u2); IV_ADD(p3, u2 * u); IV_ADD(p4, u2 * u2);
-        }
+#ifdef IV_HAVE_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        power_sums_avx2(p, x, y, c, is, B);
+        return;
     }
-#undef IV_ADD
 #endif
-    if (y) {
-        for (; b < B; b++) {
-            double u = (x[b] - c) * is, v = (y[b] - c) * is, u2 = u * u, v2 = v * v;
-            p1[b] += u + v; p2[b] += u2 + v2; p3[b] += u2 * u + v2 * v;
-            p4[b] += u2 * u2 + v2 * v2;
-        }
-    } else {
-        for (; b < B; b++) {
-            double u = (x[b] - c) * is, u2 = u * u;
-            p1[b] += u; p2[b] += u2; p3[b] += u2 * u; p4[b] += u2 * u2;
-        }
-    }
+    IV_POWER_SUMS_BODY
 }
 
 /* Per-network summary from power sums about c. */
@@ -373,12 +396,13 @@ static void output_gradient(const spec_t *sp, work_t *ws, uint64_t base)
 }
 }
 
-/* The moments of layer i's gradients G = dC/ds^i (B x n): the summary of
+/* The moments of layer i's gradients G = dC/ds^i (B x n; D not NULL: G
+   holds dC/dz^{i+1} on entry, and is multiplied by D = f'(s^i) here): the summary of
    Q_G, the raw row power sums of G (scaled) in ws->rowg for the weight
    gradients' factorization, and the histogram of G. Shared by the dense and
    residual backward passes. */
-static void grad_moments(const spec_t *sp, work_t *ws, int i, const double *G, int n,
-                         double *res)
+static void grad_moments(const spec_t *sp, work_t *ws, int i, double *G, int n,
+                         const double *D, double *res)
 {
     const int B = sp->batch, nb = sp->nbins;
     const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
@@ -386,19 +410,25 @@ static void grad_moments(const spec_t *sp, work_t *ws, int i, const double *G, i
     const double glo = sp->hrange[6 * i + 2], gsc = nb / (sp->hrange[6 * i + 3] - glo);
     double *hg = ws->hist + (size_t) (3 * i + 1) * (nb + 2);
     double *rg = ws->rowg, *r1 = ws->rows;
-    if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * n * sizeof(double));
     memset(rg, 0, (size_t) 4 * B * sizeof(double));
     /* With the gradients' centre at 0 (as it always is from R) their centred
        sums are the raw ones; columns go in pairs */
     const int centred = cgs != 0;
     if (centred) memset(ws->rows, 0, (size_t) 4 * B * sizeof(double));
     for (int k = 0; k < n; k += 2) {
-        const double *Gk = G + (R_xlen_t) k * B;
+        double *Gk = G + (R_xlen_t) k * B;
+        if (D) {
+            /* dC/dz times f'(s), two columns, while they are in the cache */
+            const double *Dk = D + (R_xlen_t) k * B;
+            const int m = k + 1 < n ? 2 * B : B;
+            for (int t = 0; t < m; t++) Gk[t] *= Dk[t];
+        }
         power_sums(rg, Gk, k + 1 < n ? Gk + B : NULL, 0.0, isg, B);
         if (centred) power_sums(r1, Gk, k + 1 < n ? Gk + B : NULL, cg, isg, B);
         hist_column(hg, nb, glo, gsc, Gk, B);
         if (k + 1 < n) hist_column(hg, nb, glo, gsc, Gk + B, B);
     }
+    if (ws->trace_g) memcpy(ws->trace_g[i], G, (size_t) B * n * sizeof(double));
     const double *cen = centred ? ws->rows : rg;
     double pg[4] = {0, 0, 0, 0};
     for (int p = 0; p < 4; p++)
@@ -409,14 +439,14 @@ static void grad_moments(const spec_t *sp, work_t *ws, int i, const double *G, i
 /* The moments of dense layer i's gradients G = dC/ds^i and of its
    per-example weight gradients, and their histograms. X is the network's
    input (z^0). */
-static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, const double *G,
-                                   const double *X, double *res, int *bad)
+static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, double *G,
+                                   const double *D, const double *X, double *res, int *bad)
 {
     const int B = sp->batch, nb = sp->nbins, nin = sp->w[i], nout = sp->w[i + 1];
     const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
     double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
     double *rg = ws->rowg;
-    grad_moments(sp, ws, i, G, nout, res);
+    grad_moments(sp, ws, i, G, nout, D, res);
     double n = (double) B * nout;
     /* per-example weight gradients z^i_l g^i_k: their power sums factor
        over examples, sum_lk (z_l g_k)^p = (sum_l z_l^p)(sum_k g_k^p) */
@@ -629,7 +659,7 @@ static void residual_forward_moments(const spec_t *sp, work_t *ws, int i, double
 /* The moments of residual layer i's gradient G = dC/dh and of the
    per-example gradients of its last unit's weights, dC/dW_m = u_{m-1}
    (alpha G), and their histograms. */
-static void residual_backward_moments(const spec_t *sp, work_t *ws, int i, const double *G,
+static void residual_backward_moments(const spec_t *sp, work_t *ws, int i, double *G,
                                       double *res, int *bad)
 {
     const int B = sp->batch, nb = sp->nbins, n = sp->w[i];
@@ -637,7 +667,7 @@ static void residual_backward_moments(const spec_t *sp, work_t *ws, int i, const
     const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
     double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
     double *rg = ws->rowg;
-    grad_moments(sp, ws, i, G, n, res);
+    grad_moments(sp, ws, i, G, n, NULL, res);
     double nv = (double) B * n;
     /* sum_lk (u_l alpha g_k)^p = alpha^p (sum_l u_l^p)(sum_k g_k^p) */
     const double *ru = ws->R[i], *urow = ws->R[i] + 4 * (size_t) B;
@@ -747,18 +777,17 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
             residual_backward_moments(sp, ws, i, G, res, bad);
             if (i > 0 && residual_backward(sp, ws, i, G, dZ, stop)) return 1;
         } else {
-            dense_backward_moments(sp, ws, i, G, X, res, bad);
+            /* below the output, G is dC/dz^{i+1}: f'(s^i) is applied in the
+               moments' pass */
+            dense_backward_moments(sp, ws, i, G, i < d - 1 ? ws->S[i] : NULL, X, res, bad);
             if (i > 0)
                 F77_CALL(dgemm)("N", "T", &B, &nin, &nout, &one, G, &B, ws->W[sp->ufirst[i]],
                                 &nin, &zero, dZ, &B FCONE FCONE);
         }
         if (i > 0) {
-            /* dC/dz^i to dC/ds^{i-1}: the derivative of layer i - 1's output */
-            R_xlen_t m = (R_xlen_t) B * nin;
-            if (sp->kind[i - 1] == LAYER_DENSE) {
-                const double *D = ws->S[i - 1];
-                for (R_xlen_t t = 0; t < m; t++) dZ[t] *= D[t];
-            } else if (sp->rnorm[i - 1] == NORM_POST) {
+            /* dC/dz^i to dC/ds^{i-1}: the derivative of layer i - 1's output
+               (a dense layer i - 1 multiplies by its f' in its moments' pass) */
+            if (sp->kind[i - 1] == LAYER_RESIDUAL && sp->rnorm[i - 1] == NORM_POST) {
                 ln_backward(dZ, ws->Z[i], ws->R[i - 1] + 5 * (size_t) B + nin, ws->rows, B, nin);
             }
             double *tmp = G; G = dZ; dZ = tmp;
