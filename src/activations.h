@@ -183,7 +183,9 @@ void iv_tanh4(const double *in, double bias, double *col, double *z, double *dz)
         dz[b] = 1 - zv * zv;                                                  \
     }
 
-#if defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 5)
+/* not on Windows, where GCC may spill 32-byte vectors to a stack aligned to
+   16 (GCC bug 54412) */
+#if defined(__x86_64__) && !defined(_WIN32) && (defined(__clang__) || __GNUC__ >= 5)
 #define IV_HAVE_AVX2 1
 __attribute__((target("avx2"), unused))
 static void iv_tanh_column_avx2(const double *in, double bias, double *col, double *z,
