@@ -79,7 +79,8 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->col = (double *) take(a, (size_t) 2 * B, sizeof(double));
     ws->zrow = (double *) take(a, sp->maxw, sizeof(double));
     ws->perm = (int *) take(a, sp->maxw, sizeof(int));
-    ws->hist = (double *) take(a, (size_t) 3 * d * (sp->nbins + 2), sizeof(double));
+    ws->hlane = (size_t) 3 * d * (sp->nbins + 2);
+    ws->hist = (double *) take(a, IV_HIST_LANES * ws->hlane, sizeof(double));
     ws->trace_s = ws->trace_b = ws->trace_g = NULL;
 }
 
@@ -167,7 +168,7 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
     work_t *ws = (work_t *) R_alloc(nth, sizeof(work_t));
     for (int t = 0; t < nth; t++) {
         alloc_work(&sp, ws + t, ap);
-        memset(ws[t].hist, 0, (size_t) 3 * d * (sp.nbins + 2) * sizeof(double));
+        memset(ws[t].hist, 0, IV_HIST_LANES * ws[t].hlane * sizeof(double));
     }
     size_t stride = (size_t) NSUM * NQ * d;
     double *res = (double *) R_alloc(stride * cnt, sizeof(double));
@@ -222,7 +223,8 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
     double *h = REAL(hist);
     for (R_xlen_t t = 0; t < XLENGTH(hist); t++) {
         double s = 0;
-        for (int k = 0; k < nth; k++) s += ws[k].hist[t];
+        for (int k = 0; k < nth; k++)
+            for (int j = 0; j < IV_HIST_LANES; j++) s += ws[k].hist[t + j * ws[k].hlane];
         h[t] = s;
     }
     SET_VECTOR_ELT(ans, BLK_ACC, acc);
@@ -249,7 +251,7 @@ SEXP C_test_network_trace(SEXP spec, SEXP net)
     int d = sp.d, B = sp.batch, U = sp.U;
     work_t ws;
     alloc_work(&sp, &ws, NULL);
-    memset(ws.hist, 0, (size_t) 3 * d * (sp.nbins + 2) * sizeof(double));
+    memset(ws.hist, 0, IV_HIST_LANES * ws.hlane * sizeof(double));
     SEXP ans = PROTECT(allocVector(VECSXP, 6));
     SEXP X = PROTECT(allocMatrix(REALSXP, B, sp.w[0]));
     SEXP lists[5];

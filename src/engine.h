@@ -18,6 +18,9 @@
 #include "sample.h"
 #include "interrupt.h"
 
+/* copies of the histogram counts (see work_t) */
+#define IV_HIST_LANES 4
+
 /* per-network summary of one (quantity, layer): n, mean, M2, M3, M4, a, b, e */
 #define NSUM 8
 
@@ -75,7 +78,12 @@ typedef struct {
     double *col;            /* batch: one column of s */
     double *zrow;           /* max width: the first example's z^i */
     int *perm;
-    double *hist;           /* 3 x d x (nbins + 2) */
+    double *hist;           /* IV_HIST_LANES copies, hlane apart, of the
+                               3 x d x (nbins + 2) counts: lane j of a
+                               vector of values counts into copy j, so that
+                               the lanes' increments do not wait for each
+                               other; their sum is the histogram */
+    size_t hlane;
     double **trace_s, **trace_b, **trace_g; /* NULL, or copies for tests
                                (trace_b per unit) */
 } work_t;
