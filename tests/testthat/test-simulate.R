@@ -312,3 +312,40 @@ test_that("a future plan gives the same simulation as one process", {
   expect_identical(a$hist, b$hist)
   expect_error(simulate_network(net, 40, 8, future = "yes"), "`future`")
 })
+
+test_that("the engine's histograms count what a plain-R binning of its trace counts", {
+  # z, dC/ds and the first example's dC/dW of every layer, in the engine's
+  # bins (0 below and NaN, nbins + 1 above); odd widths and batch sizes
+  # exercise the vector lanes' tails, and a narrow range the outer bins
+  bins <- function(x, lo, hi, nb) {
+    t <- (x - lo) * (nb / (hi - lo))
+    t <- ifelse(!is.na(t) & t >= 0, t, -1)
+    t <- ifelse(t < nb, t, nb)
+    tabulate(as.integer(t) + 2, nb + 2)
+  }
+  for (case in 1:3) {
+    set.seed(700 + case)
+    w <- list(c(7, 5, 6, 4), c(3, 9, 1, 2), c(5, 5, 5, 5))[[case]]
+    net <- mlp(w, c("relu", "relu", "linear"), init_glorot("normal"), init_normal(0, 0.1))
+    B <- c(9, 1, 13)[case]
+    nb <- c(10, 7, 3)[case]
+    setup <- initvar:::sim_setup(net, B, "normal", 1.5, NULL, "normal", 1, nb)
+    if (case == 3) setup$spec$hrange <- setup$spec$hrange / 8   # most values outside
+    hr <- array(setup$spec$hrange, c(2, 3, 3))
+    expected <- array(0, c(nb + 2, 3, 3))
+    for (j in 0:2) {
+      tr <- .Call(initvar:::C_test_network_trace, setup$spec, j)
+      for (l in 1:3) {
+        zin <- if (l == 1) tr$X else tr$z[[l - 1]]
+        expected[, 1, l] <- expected[, 1, l] + bins(tr$z[[l]], hr[1, 1, l], hr[2, 1, l], nb)
+        expected[, 2, l] <- expected[, 2, l] + bins(tr$g[[l]], hr[1, 2, l], hr[2, 2, l], nb)
+        gw <- outer(zin[1, ], tr$g[[l]][1, ])
+        expected[, 3, l] <- expected[, 3, l] + bins(gw, hr[1, 3, l], hr[2, 3, l], nb)
+      }
+    }
+    for (th in 1:2) {
+      blk <- .Call(initvar:::C_simulate_block, setup$spec, 0, 3L, th, NULL)
+      expect_identical(array(blk$hist, c(nb + 2, 3, 3)), expected, label = paste(case, th))
+    }
+  }
+})
