@@ -63,7 +63,9 @@
 #' with symmetric weights, zero-mean biases and symmetric inputs, with or
 #' without normalization; every variance of linear branches without
 #' normalization. The others are exact at infinite width (mean field), with
-#' relative errors of order `depth / width`; the gradients through a layer
+#' relative errors of order `depth / width`, which `regime = "finite_width"`
+#' corrects for the forward variances (to \eqn{O(1/n^2)}; see
+#' [predict_variance()]); the gradients through a layer
 #' normalization use its infinite-width Jacobian \eqn{J = (I - 11^T/n -
 #' yy^T/n)/r \approx I / r}.
 #'

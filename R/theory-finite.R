@@ -86,37 +86,112 @@ fw_moments <- function(a, K, mu) {
        f1 = deriv(f))
 }
 
+# The state a layer hands the next in the finite-width recursion: of its
+# output z (per unit), the mean-field E[z^2] (A0) and its 1/n correction
+# (dA), Var(z^2) and E[z^4] (leading order), and Cov(z_a^2, z_b^2) of two
+# distinct units (O(1/n)).
+fw_input_state <- function(var_x, input) {
+  list(A0 = var_x, dA = 0,
+       var_f2 = switch(input, gaussian = 2, uniform = 0.8, fixed = 0) * var_x^2,
+       f4 = switch(input, gaussian = 3, uniform = 1.8, fixed = 1) * var_x^2,
+       cc_f2 = 0)    # iid features
+}
+
+# One dense layer of the recursion: from the state `st` of its input (n
+# units) to its pre-activations' K, dG, kap, cc and its output's state, with
+# d<f^2>/dK (f2p), the mean-field E[z] (m0) and its correction (dm).
+fw_dense_step <- function(st, n, v, bv, bm, e, a) {
+  K <- n * v * st$A0 + bv
+  dG <- n * v * st$dA
+  cc <- v^2 * (n * st$var_f2 + n * (n - 1) * st$cc_f2)
+  kap <- 3 * cc + e * v^2 * n * st$f4
+  mo <- fw_moments(a, K, bm)
+  A0 <- mo$f2[1]
+  list(K = K, dG = dG, kap = kap, cc = cc, f2p = mo$f2[2], m0 = mo$f1[1],
+       dm = dG * mo$f1[2] + kap / 6 * mo$f1[3],
+       out = list(A0 = A0, dA = dG * mo$f2[2] + kap / 6 * mo$f2[3],
+                  var_f2 = max(mo$f4 - A0^2, 0), f4 = mo$f4, cc_f2 = cc * mo$f2[2]^2))
+}
+
+# The state of LN(x) (no gain, no epsilon), from that of x (mean 0): its
+# rows have mean square exactly 1, so E[y^2] = 1 with no correction and the
+# squares of distinct units are negatively correlated, Cov(y_a^2, y_b^2) =
+# -Var(y^2) / (n - 1); to leading order y = x / sqrt(E[x^2]).
+fw_ln_state <- function(A0, f4, n) {
+  var_f2 <- max(f4 / A0^2 - 1, 0)
+  list(A0 = 1, dA = 0, var_f2 = var_f2, f4 = f4 / A0^2, cc_f2 = -var_f2 / (n - 1))
+}
+
+# One residual block, h = skip x + alpha t, t = F(x or LN(x)) the branch's
+# last (linear) layer, from the state `st` of its input x (mean 0). Exactly,
+# Var(h) = skip^2 Var(x) + alpha^2 Var(t) (E[x t] = 0), and to O(1/n)
+#   Cov(h_a^2, h_b^2) = skip^4 cc_x + alpha^4 cc_t + 2 skip^2 alpha^2 D,
+#   D = Cov(t_a^2, x_b^2), the same for a = b and a != b: given the branch's
+# last input u, E[t_a^2 | u] = v_m |u|^2 + sigma_b^2. D follows the branch:
+#   Cov(|x|^2, x_b^2) = Var(x^2) + (n - 1) cc_x       (0 after LN: |LN(x)|^2 = n),
+#   Cov(|f(t_k)|^2, x_b^2) = n_k v_k d<f^2>/dK Cov(|u_(k-1)|^2, x_b^2),
+#   D = v_m Cov(|u_(m-1)|^2, x_b^2);
+# and E[h^4] = skip^4 E[x^4] + 6 skip^2 alpha^2 E[x^2] E[t^2] + 3 alpha^4
+# E[t^2]^2 to leading order. Returns the corrections dG (to Var(h)) and dA
+# (to E[z^2] of the block's output) and the output's state.
+fw_residual_step <- function(st, l) {
+  n <- l$n_in
+  m <- length(l$branch)
+  bs <- if (l$norm == "pre") fw_ln_state(st$A0, st$f4, n) else st
+  D <- if (l$norm == "pre") 0 else st$var_f2 + (n - 1) * st$cc_f2
+  for (k in seq_len(m)) {
+    b <- l$branch[[k]]
+    v <- weight_variance(b$init, b$n_in, b$n_out)
+    e <- weight_excess_kurtosis(b$init, b$n_in, b$n_out, k,
+                                "`regime = \"finite_width\"` (branch layer)")
+    step <- fw_dense_step(bs, b$n_in, v, weight_variance(b$bias), weight_mean(b$bias), e,
+                          b$activation)
+    D <- if (k < m) b$n_out * v * step$f2p * D else v * D
+    bs <- step$out
+  }
+  # step: the branch's last layer, linear; its K, dG, cc are t's
+  s2 <- l$skip^2
+  a2 <- l$alpha^2
+  Kh <- s2 * st$A0 + a2 * step$K
+  dGh <- s2 * st$dA + a2 * step$dG
+  f4h <- s2^2 * st$f4 + 6 * s2 * a2 * st$A0 * step$K + 3 * a2^2 * step$K^2
+  cch <- s2^2 * st$cc_f2 + a2^2 * step$cc + 2 * s2 * a2 * D
+  if (l$norm == "post") {
+    out <- fw_ln_state(Kh, f4h, n)
+    dA <- 0
+  } else {
+    out <- list(A0 = Kh, dA = dGh, var_f2 = max(f4h - Kh^2, 0), f4 = f4h, cc_f2 = cch)
+    dA <- dGh
+  }
+  list(dG = dGh, dA = dA, dm = 0, out = out)
+}
+
 # The finite-width forward recursion. `v`, `bv`, `bm`: weight variances,
-# bias variances and means per layer; `e`: weights' excess kurtosis.
-# Returns per layer the mean-field K (= q), the corrections dG (to Var(s)),
-# dA (to E[z^2]), dm (to E[z]), the mean-field E[z] and E[z^2], and kap, cc.
+# bias variances and means per layer; `e`: weights' excess kurtosis (of
+# dense layers; a residual block reads its branch's own). Returns per layer
+# the mean-field K (= q), the corrections dG (to Var(s)), dA (to E[z^2]), dm
+# (to E[z]), the mean-field E[z] and E[z^2], and kap, cc (dense layers; NA
+# for residual blocks).
 finite_width_forward <- function(net, v, bv, bm, e, var_x, input) {
   w <- net$widths
   d <- length(w) - 1
+  layers <- net_layers(net)
   out <- list(K = numeric(d), dG = numeric(d), kap = numeric(d), cc = numeric(d),
               A0 = numeric(d), dA = numeric(d), m0 = numeric(d), dm = numeric(d))
-  # layer 0: the input
-  A0 <- var_x
-  dA <- 0
-  var_f2 <- switch(input, gaussian = 2, uniform = 0.8, fixed = 0) * var_x^2
-  f4 <- switch(input, gaussian = 3, uniform = 1.8, fixed = 1) * var_x^2
-  cc_f2 <- 0          # Cov(x_a^2, x_b^2): iid features
+  st <- fw_input_state(var_x, input)
   for (i in seq_len(d)) {
-    n <- w[i]
-    K <- n * v[i] * A0 + bv[i]
-    dG <- n * v[i] * dA
-    cc <- v[i]^2 * (n * var_f2 + n * (n - 1) * cc_f2)
-    kap <- 3 * cc + e[i] * v[i]^2 * n * f4
-    a <- net$activation[[i]]
-    mo <- fw_moments(a, K, bm[i])
-    A0 <- mo$f2[1]
-    dA <- dG * mo$f2[2] + kap / 6 * mo$f2[3]
-    dm <- dG * mo$f1[2] + kap / 6 * mo$f1[3]
-    var_f2 <- max(mo$f4 - A0^2, 0)
-    f4 <- mo$f4
-    cc_f2 <- cc * mo$f2[2]^2
-    out$K[i] <- K; out$dG[i] <- dG; out$kap[i] <- kap; out$cc[i] <- cc
-    out$A0[i] <- A0; out$dA[i] <- dA; out$m0[i] <- mo$f1[1]; out$dm[i] <- dm
+    if (layers[[i]]$kind == "residual") {
+      r <- fw_residual_step(st, layers[[i]])
+      st <- r$out
+      out$K[i] <- out$kap[i] <- out$cc[i] <- NA_real_
+      out$dG[i] <- r$dG; out$A0[i] <- st$A0; out$dA[i] <- r$dA
+      out$m0[i] <- 0; out$dm[i] <- 0
+      next
+    }
+    step <- fw_dense_step(st, w[i], v[i], bv[i], bm[i], e[i], net$activation[[i]])
+    st <- step$out
+    out$K[i] <- step$K; out$dG[i] <- step$dG; out$kap[i] <- step$kap; out$cc[i] <- step$cc
+    out$A0[i] <- st$A0; out$dA[i] <- st$dA; out$m0[i] <- step$m0; out$dm[i] <- step$dm
   }
   out
 }
