@@ -816,7 +816,7 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
         if (i > 0) {
             /* dC/dz^i to dC/ds^{i-1}: the derivative of layer i - 1's output
                (a dense layer i - 1 multiplies by its f' in its moments' pass) */
-            if (sp->kind[i - 1] == LAYER_RESIDUAL && sp->rnorm[i - 1] == NORM_POST) {
+            if (sp->kind[i - 1] != LAYER_DENSE && sp->rnorm[i - 1] == NORM_POST) {
                 ln_backward(dZ, ws->Z[i], ws->R[i - 1] + 5 * (size_t) B + nin, ws->rows, B, nin);
             }
             double *tmp = G; G = dZ; dZ = tmp;
