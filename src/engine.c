@@ -135,6 +135,7 @@ SEXP C_workspace(SEXP spec, SEXP threads)
     R_SetExternalPtrAddr(p, w);
     w->mem = (char *) malloc(bytes);
     if (!w->mem) error("cannot allocate %.0f bytes for the simulation workspace.", (double) bytes);
+    iv_advise_huge(w->mem, bytes);   /* fewer first-touch faults in the first block */
     w->cap = bytes;
     UNPROTECT(1);
     return p;

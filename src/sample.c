@@ -125,17 +125,16 @@ static void fill_iid(double *out, R_xlen_t n, const iv_family *f,
     }
 }
 
-/* A fresh double vector whose pages have not been touched yet: for a large
- * one, ask the kernel for transparent huge pages on its data before the
- * first write (R's allocator takes large vectors straight from mmap), so
- * that the first touch costs one fault per 2 MiB instead of per 4 KiB.
+/* Fresh memory whose pages have not been touched yet (a large R vector,
+ * which R's allocator takes straight from mmap; the engine's workspace):
+ * ask the kernel for transparent huge pages on it before the first write,
+ * so that the first touch costs one fault per 2 MiB instead of per 4 KiB.
  * Advice only: where it is not available, or refused, nothing changes. */
 #define IV_HUGE_MIN ((size_t) 8 << 20) /* bytes */
 
-static void advise_huge(double *x, R_xlen_t n)
+void iv_advise_huge(void *x, size_t bytes)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    size_t bytes = (size_t) n * sizeof(double);
     if (bytes < IV_HUGE_MIN) return;
     long pg = sysconf(_SC_PAGESIZE);
     if (pg <= 0) return;
@@ -144,14 +143,14 @@ static void advise_huge(double *x, R_xlen_t n)
     uintptr_t b = hi & ~((uintptr_t) pg - 1);
     if (b > a) (void) madvise((void *) a, b - a, MADV_HUGEPAGE);
 #else
-    (void) x; (void) n;
+    (void) x; (void) bytes;
 #endif
 }
 
 static SEXP iv_alloc_real(R_xlen_t n)
 {
     SEXP ans = allocVector(REALSXP, n);
-    advise_huge(REAL(ans), n);
+    iv_advise_huge(REAL(ans), (size_t) n * sizeof(double));
     return ans;
 }
 

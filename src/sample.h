@@ -30,6 +30,9 @@ int iv_qr_lwork(int m, int k);
    of R's diagonal moved into Q (Haar). Returns LAPACK's info. */
 int iv_orthonormalize(double *a, int m, int k, double gain, double *tau,
                       double *work, int lwork);
+/* Advise transparent huge pages on fresh, untouched memory of `bytes` bytes
+   (large blocks only; nothing where the platform has no such advice). */
+void iv_advise_huge(void *x, size_t bytes);
 /* o (k x m) = t(a) (a is m x k). */
 void iv_transpose(const double *a, int m, int k, double *o);
 /* One column of a sparse matrix: N(0, sd^2) with nz zeros at random rows;
