@@ -177,6 +177,13 @@ net_forward_values <- function(layers, par, X) {
       st[[i]] <- list(u = u, input = Z, D = l$activation$df(S))
       Z <- l$activation$f(S)
       dim(Z) <- dim(S)
+    } else if (l$kind == "attention") {
+      # transformer attention sublayers: R/net-transformer.R
+      us <- u + seq_along(l$branch)
+      u <- u + length(l$branch)
+      r <- attention_forward_values(l, par[us], Z)
+      st[[i]] <- c(r$st, list(units = us))
+      Z <- r$z
     } else {
       x <- Z
       pre <- if (l$norm == "pre") ln_forward(x)
@@ -213,6 +220,10 @@ net_backward_values <- function(layers, par, fw, dz) {
       g <- dz * s$D
       grads[[s$u]] <- list(W = crossprod(s$input, g), b = colSums(g))
       dz <- tcrossprod(g, par[[s$u]]$W)
+    } else if (l$kind == "attention") {
+      r <- attention_backward_values(l, par[s$units], s, dz)
+      grads[s$units] <- r$grads
+      dz <- r$dx
     } else {
       dH <- if (l$norm == "post") ln_backward(dz, s$post$y, s$post$r) else dz
       cur <- l$alpha * dH
