@@ -386,6 +386,70 @@ uniform_attention <- function(T, causal) {
   A
 }
 
+# Moments of A, the softmax of m iid N(0, sigma^2) logits L: p2 = E[A_1^2],
+# p3 = E[A_1^3], q4 = E[A_1^4], q22 = E[A_1^2 A_2^2]. With 1 / S^k =
+# int_0^Inf t^(k-1) exp(-t S) dt / (k-1)! and u = log t, y = u + L:
+#   E[A_1^k] = int E[exp(k y - e^y)] a(u)^(m-1) du / (k-1)!,
+#   E[A_1^2 A_2^2] = int E[exp(2 y - e^y)]^2 a(u)^(m-2) du / 3!,
+# a(u) = E[exp(-e^y)], the expectations by 80-node half-range
+# Gauss-Hermite quadrature, the integral in u by the trapezoidal rule
+# (step 1/8 on the range where the integrand is above 1e-300: the
+# integrand is analytic and decays doubly exponentially, so the rule
+# converges geometrically; checked against stats::integrate to 1e-10).
+softmax_moments_exact <- function(m, sigma) {
+  if (m == 1) return(c(p2 = 1, p3 = 1, q4 = 1, q22 = 0))
+  if (sigma == 0) return(c(p2 = 1 / m^2, p3 = 1 / m^3, q4 = 1 / m^4, q22 = 1 / m^4))
+  # beyond sigma = 30 the softmax is one-hot to within 1e-100
+  sigma <- min(sigma, 30)
+  gh <- gauss_hermite(40L)
+  lz <- sigma * gh$x
+  h <- 1 / 8
+  u <- seq(-max(lz) - 45, -min(lz) + 6.5, by = h)
+  y <- outer(u, lz, "+")
+  ey <- exp(y)
+  e0 <- exp(-ey)
+  a <- as.vector(e0 %*% gh$w)
+  e2 <- as.vector(exp(2 * y - ey) %*% gh$w)
+  e3 <- as.vector(exp(3 * y - ey) %*% gh$w)
+  e4 <- as.vector(exp(4 * y - ey) %*% gh$w)
+
+  c(p2 = h * sum(e2 * a^(m - 1)), p3 = h * sum(e3 * a^(m - 1)) / 2,
+    q4 = h * sum(e4 * a^(m - 1)) / 6, q22 = h * sum(e2^2 * a^(m - 2)) / 6)
+}
+
+# The same, as functions of sigma for m logits: natural cubic splines
+# through exact values on sigma = 0, 0.1, ..., 8 (cached per m), exact
+# beyond 8.
+softmax_moment_cache <- new.env(parent = emptyenv())
+softmax_moments <- function(m, sigma) {
+  key <- as.character(m)
+  f <- softmax_moment_cache[[key]]
+  if (is.null(f)) {
+    g <- seq(0, 8, by = 0.1)
+    v <- vapply(g, function(s) softmax_moments_exact(m, s), numeric(4))
+    f <- lapply(1:4, function(k) stats::splinefun(g, v[k, ], method = "natural"))
+    softmax_moment_cache[[key]] <- f
+  }
+  out <- vapply(1:4, function(k) f[[k]](pmin(sigma, 8)), numeric(length(sigma)))
+  if (length(sigma) == 1) out <- matrix(out, 1)
+  big <- which(sigma > 8)
+  for (j in big) out[j, ] <- softmax_moments_exact(m, sigma[j])
+  colnames(out) <- c("p2", "p3", "q4", "q22")
+  out
+}
+
+# The moments averaged over a query's squared norm: sigma^2 = tau2 X / dk,
+# X chi-square on dk degrees of freedom (Gauss-Laguerre-free: a 64-point
+# Gauss-Legendre rule on the chi-square's probability scale, whose
+# quantile transform is smooth).
+softmax_moments_chisq <- function(m, tau2, dk) {
+  if (tau2 <= 0) return(softmax_moments(m, 0)[1, ])
+  gl <- golub_welsch(rep(0, 64), (1:63) / sqrt(4 * (1:63)^2 - 1))
+  p <- (gl$x + 1) / 2
+  x <- stats::qchisq(p, dk)
+  colSums(softmax_moments(m, sqrt(tau2 * x / dk)) * gl$w)
+}
+
 # The infinite-width map of a layer normalization on a kernel: the
 # correlation (zero-variance positions map to 0).
 ln_kernel <- function(K) {
@@ -438,7 +502,7 @@ activation_kernel <- function(a, K, regime) {
 # predict_variance() for transformer nets: the kernel map over the T
 # positions of one sequence, forward then backward (see "What is
 # predicted" in ?transformer). One row per sublayer.
-transformer_predict <- function(net, var_x, var_grad, regime, grad) {
+transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = "logits") {
   if (regime == "finite_width") {
     abort("`regime = \"finite_width\"` covers dense networks from `mlp()` only: `net` is a transformer.")
   }
@@ -474,8 +538,27 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad) {
       hd <- l$heads * l$d_k
       Kv <- l$n_in * vv(3) * Ka + bv(3)          # the values, per unit
       Kc <- A %*% Kv %*% t(A)                     # A V (rows of A sum to 1)
+      # the logits a query's softmax sees: given q_t, iid over the keys
+      # (their common part, from the keys' correlation and biases, cancels)
+      off_mean <- function(M) if (nrow(M) > 1) (sum(M) - sum(diag(M))) / (nrow(M) * (nrow(M) - 1)) else 0
+      sq2 <- l$n_in * vv(1) * mean(diag(Ka)) + bv(1)
+      sk2 <- l$n_in * vv(2) * max(mean(diag(Ka)) - off_mean(Ka), 0)
+      tau2 <- if (attention == "logits") l$scale^2 * l$d_k * sq2 * sk2 else 0
+      mom <- matrix(0, T, 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
+      for (t in seq_len(T)) {
+        keys <- if (tr$causal) seq_len(t) else seq_len(T)
+        m <- length(keys)
+        mom[t, ] <- softmax_moments_chisq(m, tau2, l$d_k)
+        if (m == 1) next
+        p2 <- mom[t, "p2"]
+        e12 <- (1 - m * p2) / (m * (m - 1))
+        kv <- Kv[keys, keys, drop = FALSE]
+        Kc[t, t] <- p2 * sum(diag(kv)) + e12 * (sum(kv) - sum(diag(kv)))
+      }
       Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
-      st <- list(Ka = Ka, Kin_last = Kc, Kb = Kb)
+      kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
+      st <- list(Ka = Ka, Kin_last = Kc, Kb = Kb, mom = mom, sq2 = sq2, sk2 = sk2,
+                 kv_eff = kv_eff, tau2 = tau2)
     } else {
       K1 <- l$n_in * vv(1) * Ka + bv(1)
       ak <- activation_kernel(u[[1]]$activation, K1, regime)
@@ -503,8 +586,27 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad) {
     vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
     Gb <- l$alpha^2 * Gh
     if (l$kind == "attention") {
+      hd <- l$heads * l$d_k
       Gc <- l$n_out * vv(4) * Gb                   # dC/d(AV), per unit
-      Ga <- l$heads * l$d_k * vv(3) * t(A) %*% Gc %*% A
+      # the value path: A^T Gc A, its diagonal with E[A_ts^2]
+      Ga <- t(A) %*% Gc %*% A
+      ms <- if (tr$causal) seq_len(T) else rep(T, T)
+      for (t in seq_len(T)) {
+        keys <- seq_len(ms[t])
+        Ga[cbind(keys, keys)] <- Ga[cbind(keys, keys)] + (f$mom[t, "p2"] - 1 / ms[t]^2) * Gc[t, t]
+      }
+      Ga <- hd * vv(3) * Ga
+      if (f$tau2 > 0) {
+        # the path through the logits: sum_s E[dL_ts^2] = d_k Gc_tt kv R_t,
+        # R_t = E[sum A^2 - 2 sum A^3 + (sum A^2)^2] (dA iid over keys)
+        R <- ms * f$mom[, "p2"] - 2 * ms * f$mom[, "p3"] + ms * f$mom[, "q4"] +
+          ms * (ms - 1) * f$mom[, "q22"]
+        D <- l$d_k * diag(Gc) * f$kv_eff * R
+        dq <- hd * vv(1) * l$scale^2 * f$sk2 * D            # through W_Q, per query
+        dk <- vapply(seq_len(T), function(s) sum((D / ms)[ms >= s]), 0)
+        dk <- hd * vv(2) * l$scale^2 * f$sq2 * dk           # through W_K, per key
+        Ga <- Ga + diag(dq + dk, T)
+      }
     } else {
       Gu <- l$n_out * vv(2) * Gb
       Ga <- u[[1]]$n_out * vv(1) * (Gu * f$dK1)
