@@ -82,6 +82,7 @@ first_step <- function(net, lr, optimizer = c("sgd", "adam"), batch = 32, networ
   optimizer <- check_choice(optimizer, c("sgd", "adam"), "optimizer")
   loss <- check_choice(loss, c("softmax", "linear", "mse"), "loss")
   batch <- check_whole(batch, "batch", max = 1e6)
+  check_sequence_batch(net, batch, "batch")
   networks <- check_whole(networks, "networks", min = 2, max = 1e7)
   check_number(var_x, min = 0)
   check_number(eps, min = 0)

@@ -391,45 +391,94 @@ uniform_attention <- function(T, causal) {
 # int_0^Inf t^(k-1) exp(-t S) dt / (k-1)! and u = log t, y = u + L:
 #   E[A_1^k] = int E[exp(k y - e^y)] a(u)^(m-1) du / (k-1)!,
 #   E[A_1^2 A_2^2] = int E[exp(2 y - e^y)]^2 a(u)^(m-2) du / 3!,
-# a(u) = E[exp(-e^y)], the expectations by 80-node half-range
-# Gauss-Hermite quadrature, the integral in u by the trapezoidal rule
-# (step 1/8 on the range where the integrand is above 1e-300: the
-# integrand is analytic and decays doubly exponentially, so the rule
-# converges geometrically; checked against stats::integrate to 1e-10).
+# a(u) = E[exp(-e^y)]. The integral in u is a trapezoidal rule (step 1/8
+# on the range where the integrand exceeds 1e-20 of its peak: the integrand
+# is analytic and decays doubly exponentially on one side, so the rule
+# converges geometrically). The expectations over L: for sigma <= 1.5 by
+# 80-node half-range Gauss-Hermite quadrature in L; for larger sigma, when
+# the Gaussian is wider than the functions of y, by the trapezoidal rule
+# in y (step 1/32 on [-50, 5]; a(u) as 1 - E[1 - exp(-e^y)], whose
+# integrand vanishes as y -> -Inf, with the mass above y = 5, where 1 -
+# exp(-e^y) = 1 to 1e-64, from the normal CDF, and Euler-Maclaurin's end
+# correction at 5). Checked against
+# stats::integrate and a 3-d grid to 1e-9 (tests/testthat/test-transformer.R).
 softmax_moments_exact <- function(m, sigma) {
-  if (m == 1) return(c(p2 = 1, p3 = 1, q4 = 1, q22 = 0))
-  if (sigma == 0) return(c(p2 = 1 / m^2, p3 = 1 / m^3, q4 = 1 / m^4, q22 = 1 / m^4))
-  # beyond sigma = 30 the softmax is one-hot to within 1e-100
-  sigma <- min(sigma, 30)
-  gh <- gauss_hermite(40L)
-  lz <- sigma * gh$x
-  h <- 1 / 8
-  u <- seq(-max(lz) - 45, -min(lz) + 6.5, by = h)
-  y <- outer(u, lz, "+")
-  ey <- exp(y)
-  e0 <- exp(-ey)
-  a <- as.vector(e0 %*% gh$w)
-  e2 <- as.vector(exp(2 * y - ey) %*% gh$w)
-  e3 <- as.vector(exp(3 * y - ey) %*% gh$w)
-  e4 <- as.vector(exp(4 * y - ey) %*% gh$w)
-
-  c(p2 = h * sum(e2 * a^(m - 1)), p3 = h * sum(e3 * a^(m - 1)) / 2,
-    q4 = h * sum(e4 * a^(m - 1)) / 6, q22 = h * sum(e2^2 * a^(m - 2)) / 6)
+  out <- matrix(0, length(m), 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
+  one <- m == 1
+  out[one, ] <- rep(c(1, 1, 1, 0), each = sum(one))
+  if (sigma == 0) {
+    out[!one, ] <- cbind(1 / m^2, 1 / m^3, 1 / m^4, 1 / m^4)[!one, , drop = FALSE]
+  } else if (any(!one)) {
+    # beyond sigma = 50 the softmax is one-hot to within 1e-100
+    sigma <- min(sigma, 50)
+    h <- 1 / 8
+    if (sigma <= 1.5) {
+      gh <- gauss_hermite(40L)
+      lz <- sigma * gh$x
+      u <- seq(-max(lz) - 45, -min(lz) + 6.5, by = h)
+      y <- outer(u, lz, "+")
+      ey <- exp(y)
+      a <- as.vector(exp(-ey) %*% gh$w)
+      e2 <- as.vector(exp(2 * y - ey) %*% gh$w)
+      e3 <- as.vector(exp(3 * y - ey) %*% gh$w)
+      e4 <- as.vector(exp(4 * y - ey) %*% gh$w)
+    } else {
+      hy <- 1 / 16
+      yy <- seq(-50, 5, by = hy)
+      ey <- exp(yy)
+      u <- seq(-9 * sigma - 45, 9 * sigma + 6.5, by = h)
+      # the normal density of L = y - u, times the trapezoid's weights
+      wy <- rep(hy, length(yy))
+      wy[c(1, length(yy))] <- hy / 2
+      K <- stats::dnorm(outer(u, yy, function(a, b) (b - a) / sigma)) *
+        rep(wy / sigma, each = length(u))
+      g1 <- -expm1(-ey)
+      # the integral of g1 times the density over [-50, 5], whose integrand
+      # is the density alone at 5 (g1 = 1, g1' = 0 there): the trapezoid
+      # with Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50
+      # at -50)
+      r5 <- (5 - u) / sigma
+      d5 <- -r5 * stats::dnorm(r5) / sigma^2
+      a <- 1 - (as.vector(K %*% g1) - hy^2 / 12 * d5) - stats::pnorm((u - 5) / sigma)
+      a <- pmin(pmax(a, 0), 1)
+      e2 <- as.vector(K %*% exp(2 * yy - ey))
+      e3 <- as.vector(K %*% exp(3 * yy - ey))
+      e4 <- as.vector(K %*% exp(4 * yy - ey))
+    }
+    for (j in which(!one)) {
+      mj <- m[j]
+      am <- a^(mj - 1)
+      out[j, ] <- c(h * sum(e2 * am), h * sum(e3 * am) / 2, h * sum(e4 * am) / 6,
+                    h * sum(e2^2 * a^(mj - 2)) / 6)
+    }
+  }
+  if (length(m) == 1) return(out[1, ])
+  out
 }
 
 # The same, as functions of sigma for m logits: natural cubic splines
-# through exact values on sigma = 0, 0.1, ..., 8 (cached per m), exact
-# beyond 8.
+# through exact values on sigma = -8, ..., -0.1, 0, 0.1, ..., 8 (the
+# moments are even in sigma; cached per m, built for several m at once by
+# softmax_prepare()), exact beyond 8. Relative error below 2e-6 (tested).
 softmax_moment_cache <- new.env(parent = emptyenv())
-softmax_moments <- function(m, sigma) {
-  key <- as.character(m)
-  f <- softmax_moment_cache[[key]]
-  if (is.null(f)) {
-    g <- seq(0, 8, by = 0.1)
-    v <- vapply(g, function(s) softmax_moments_exact(m, s), numeric(4))
-    f <- lapply(1:4, function(k) stats::splinefun(g, v[k, ], method = "natural"))
-    softmax_moment_cache[[key]] <- f
+softmax_prepare <- function(ms) {
+  ms <- setdiff(unique(ms), as.numeric(ls(softmax_moment_cache)))
+  if (!length(ms)) return(invisible())
+  g <- seq(0, 8, by = 0.1)
+  v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 4))
+  dim(v) <- c(length(ms), 4, length(g))
+  # even in sigma: mirrored knots give the spline the right slope at 0
+  gg <- c(-rev(g[-1]), g)
+  for (j in seq_along(ms)) {
+    softmax_moment_cache[[as.character(ms[j])]] <- lapply(1:4, function(k) {
+      stats::splinefun(gg, c(rev(v[j, k, -1]), v[j, k, ]), method = "natural")
+    })
   }
+  invisible()
+}
+softmax_moments <- function(m, sigma) {
+  softmax_prepare(m)
+  f <- softmax_moment_cache[[as.character(m)]]
   out <- vapply(1:4, function(k) f[[k]](pmin(sigma, 8)), numeric(length(sigma)))
   if (length(sigma) == 1) out <- matrix(out, 1)
   big <- which(sigma > 8)
@@ -526,6 +575,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     }
   }
   A <- uniform_attention(T, tr$causal)
+  if (attention == "logits") softmax_prepare(if (tr$causal) seq_len(T) else T)
   K <- diag(var_x, T)
   fw <- vector("list", d)
   for (i in seq_len(d)) {
@@ -577,7 +627,9 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   for (i in d:1) {
     l <- layers[[i]]
     f <- fw[[i]]
-    Gh <- if (l$norm == "post") Gz * outer(inv_rms(f$Kh), inv_rms(f$Kh)) else Gz
+    # (as in the engine, the output gradient is dC/dh of the last sublayer)
+    # LN's Jacobian at infinite width, I / r (as for resmlp())
+    Gh <- if (l$norm == "post" && i < d) Gz * outer(inv_rms(f$Kh), inv_rms(f$Kh)) else Gz
     var_g[i] <- mean(diag(Gh))
     # the per-token gradient of the last weight matrix: its input times
     # alpha dC/dh, independent (the input of W_O, or of W_2)
