@@ -67,34 +67,55 @@
 #' h_t}; every variance pooled over tokens and positions.
 #'
 #' @section What is predicted:
-#' [predict_variance()] tracks the per-unit covariance \eqn{K_{tt'} =
-#' E[x_{t,k} x_{t',k}]} of the tokens of one sequence (a \eqn{T \times T}
-#' kernel; tokens are not independent after an attention sublayer, which
-#' averages them), and the gradients' kernel backwards; each row reports
-#' the mean over positions of the diagonal. Through an attention sublayer,
-#' given the attention matrices \eqn{A}, exactly over the value and output
-#' weights (zero-mean, independent of \eqn{a}):
-#' \deqn{E[o_{t} o_{t'}] = \sigma_O^2 H d_k \,\sigma_V^2 d\, (A K_a A^T)_{tt'}
-#' + \sigma_V^2 \text{-bias} \cdot H d_k \sigma_O^2 + \sigma^2_{b_O}.}
-#' The prediction takes \eqn{A} uniform (\eqn{1/T}; causal: \eqn{1/t} for
-#' the query at position \eqn{t}, 1-based), which is exact when the logits
-#' are 0: query or key weights zero (`init = list(q = init_zeros())`) or
-#' `scale = 0`. Then, without normalization and with a linear FFN
-#' (`activation = "linear"`), every forward and backward variance is exact at
-#' any width; with ReLU (or any positively homogeneous activation) the FFN's
-#' off-diagonal kernel uses the arc-cosine kernel of Gaussian inputs, exact
-#' at infinite width (relative errors of order \eqn{1/d}); a normalization
-#' uses its infinite-width map (the kernel's correlation). With non-zero
-#' logits, the attention weights are not uniform: \eqn{E[\sum_s A_{ts}^2]}
-#' exceeds \eqn{1/T} by a relative amount of order the logits' variance
-#' \eqn{\tau^2 = c^2 d_k \, s_Q^2 s_K^2} (\eqn{s_Q^2 = d \sigma_Q^2
-#' E[a^2]}), so the prediction of the attention branch's variance is low by
-#' a relative \eqn{O(\tau^2)} (about \eqn{e^{\tau^2} - 1} for long
-#' sequences); the gradient through the logits (zero at \eqn{\tau = 0}) is
-#' left out, an error of the same order. The default Xavier initialization
-#' with \eqn{H d_k = d} and `scale` \eqn{1/\sqrt{d_k}} has \eqn{\tau^2
-#' \approx E[a^2]^2}. `net$transformer$logit_var` is \eqn{\tau^2} at the
-#' first block.
+#' [predict_variance()] (`regime = "mean_field"` or `"linear"`, the latter
+#' with the FFN's activation taken as the identity) tracks the per-unit
+#' covariance \eqn{K_{tt'} = E[x_{t,k} x_{t',k}]} of the tokens of one
+#' sequence (a \eqn{T \times T} kernel: tokens are not independent after
+#' an attention sublayer, which averages them), and the gradients' kernel
+#' backwards, with one row per sublayer (`kind`, `block`): the mean over
+#' positions of the diagonal (the engine pools tokens). Attribute
+#' `var_grad_input` is the gradient's variance at the network's input.
+#'
+#' *Exact at any width.* Given the attention matrices \eqn{A}, over the
+#' value and output weights (zero-mean, independent of the input \eqn{a}):
+#' \deqn{E[o_{t,k} o_{t',k}] = \sigma_O^2 H d_k \left(\sigma_V^2 d\,
+#' (A K_a A^T)_{tt'} + \sigma^2_{b_V}\right) + \sigma^2_{b_O},}
+#' and the sum \eqn{h} adds \eqn{\mathrm{skip}^2 K} (no cross term). With
+#' zero logits (query or key weights zero, `init = list(q = init_zeros())`,
+#' or `scale = 0`) \eqn{A} is uniform (\eqn{1/T}; causal: \eqn{1/t} at
+#' position \eqn{t}, 1-based) and fixed; then, without normalization and
+#' with a linear FFN, every forward and backward variance the engine
+#' reports is exact at any width (tested with calibrated verdicts).
+#'
+#' *Exact at infinite width.* The FFN's kernel through a ReLU (or any
+#' positively homogeneous activation: the arc-cosine kernel of Cho and Saul
+#' 2009) or, for other activations, by bivariate quadrature; a layer
+#' normalization maps the kernel to its correlation (and divides gradients
+#' by the root mean square, its infinite-width Jacobian \eqn{I / r}, as for
+#' [resmlp()]). Errors of order \eqn{1/d} per sublayer, so of order
+#' `depth / d_model` through the stack: measured and tested to shrink with
+#' \eqn{d}.
+#'
+#' *Approximations for non-zero logits.* The attention weights of query
+#' \eqn{t} are taken as the softmax of iid Gaussian logits over its \eqn{m}
+#' keys, of variance \eqn{\tau^2 \chi^2_{d_k} / d_k} given the query's
+#' norm, \eqn{\tau^2 = c^2 d_k s_Q^2 s_K^2} (\eqn{s_Q^2 = d \sigma_Q^2
+#' \bar K_{tt} + \sigma^2_{b_Q}}, \eqn{s_K^2} from the keys' variance
+#' less their mean covariance, which, like the key biases, cancels in the
+#' softmax), independent of the values (exact at infinite width for iid
+#' tokens): \eqn{E[A_{ts}^2]}, \eqn{E[A^3]}, \eqn{E[A^4]} and
+#' \eqn{E[A_{ts}^2 A_{ts'}^2]} come from one-dimensional integrals (to
+#' about 1e-9), so the diagonal of \eqn{E[A K_a A^T]} uses
+#' \eqn{E[\sum_s A_{ts}^2] > 1/m}; the other entries and the pairs of
+#' queries keep the uniform values. The gradient through the logits
+#' (\eqn{dL = A \odot (dA - \mathrm{rowSums}(dA \odot A))}) adds
+#' \eqn{\tau^2}-order terms to the diagonal of the input gradient's
+#' kernel, with \eqn{dA} taken iid over keys. Where tokens become
+#' correlated (deep stacks), the logits' correlation across queries is left
+#' out: the errors grow with depth (see the vignette's table). The default
+#' Xavier initialization with \eqn{H d_k = d} and `scale` \eqn{1/\sqrt{d_k}}
+#' has \eqn{\tau^2 \approx E[a^2]^2}; `net$transformer$logit_var` is
+#' \eqn{\tau^2} at the first block for unit-variance inputs.
 #'
 #' @param d_model Model width \eqn{d}.
 #' @param heads Number of heads \eqn{H}.
