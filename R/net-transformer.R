@@ -572,7 +572,8 @@ activation_kernel <- function(a, K, regime) {
 # predict_variance() for transformer nets: the kernel map over the T
 # positions of one sequence, forward then backward (see "What is
 # predicted" in ?transformer). One row per sublayer.
-transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = "logits") {
+transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = "logits",
+                                default_regime = FALSE) {
   if (regime == "finite_width") {
     abort("`regime = \"finite_width\"` covers dense networks from `mlp()` only: `net` is a transformer.")
   }
@@ -582,6 +583,13 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   layers <- net_layers(net)
   tr <- net$transformer
   T <- tr$seq_len
+  if (default_regime && regime == "linear" && !linear_regime_applies(tr$activation)) {
+    message(sprintf(paste0(
+      "predict_variance(): the default `regime = \"linear\"` is Glorot's linear regime, ",
+      "which assumes f(0) = 0 and f'(0) = 1; the FFN's %s does not satisfy it. ",
+      "Use `regime = \"mean_field\"` for a prediction exact at infinite width."),
+      format(tr$activation)))
+  }
   d <- length(layers)
   for (l in layers) {
     for (k in seq_along(l$branch)) {

@@ -156,6 +156,16 @@ test_that("the approximations' gap (layer normalization, finite d_model) shrinks
   expect_lt(abs(g64[["gap"]]), g8[["gap"]] / 2)
 })
 
+test_that("the default linear regime says when it does not apply", {
+  expect_message(predict_variance(transformer(8, 2, depth = 1, seq_len = 2)), "linear regime")
+  expect_no_message(predict_variance(transformer(8, 2, depth = 1, seq_len = 2, activation = "tanh")))
+  lin <- predict_variance(transformer(8, 2, depth = 1, seq_len = 2, activation = "tanh"))
+  mf <- predict_variance(transformer(8, 2, depth = 1, seq_len = 2, activation = "tanh"),
+                         regime = "mean_field")
+  expect_equal(lin$var_s[1], mf$var_s[1])          # attention: no activation
+  expect_gt(lin$var_s[2], mf$var_s[2])             # tanh contracts
+})
+
 test_that("scaling rules set the transformer's multipliers and gains", {
   dn <- transformer(16, 2, depth = 10, seq_len = 4,
                     rule = scaling_rule("deepnet", 10, architecture = "encoder"))
@@ -217,9 +227,11 @@ test_that("transformer() and its simulation reject bad input, naming the argumen
                class = "initvar_error")
   expect_error(predict_variance(net, grad = "softmax"), "softmax", class = "initvar_error")
   expect_error(predict_variance(transformer(8, 2, depth = 1, seq_len = 4,
-                                            init = init_normal(1, 1))), "non-zero mean",
+                                            init = init_normal(1, 1)), regime = "mean_field"),
+               "non-zero mean",
                class = "initvar_error")
   expect_error(predict_variance(transformer(8, 2, depth = 1, seq_len = 4,
-                                            bias = init_constant(1))), "non-zero mean",
+                                            bias = init_constant(1)), regime = "mean_field"),
+               "non-zero mean",
                class = "initvar_error")
 })
