@@ -227,7 +227,7 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
   }
   causal <- architecture == "decoder"
   hd <- heads * d_k
-  linear <- activation("linear")
+  linear <- linear_activation()
   unit <- function(nin, nout, s, a = linear) {
     new_layer("dense", nin, nout, activation = a, init = s, bias = bias)
   }
@@ -785,3 +785,8 @@ check_sequence_batch <- function(net, rows, arg) {
   }
   invisible(TRUE)
 }
+
+# The identity activation, from a function whose `activation` is the
+# package's (in transformer() and resmlp() an argument of that name, when
+# it is an R function, would be called instead).
+linear_activation <- function() activation("linear")

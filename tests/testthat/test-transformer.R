@@ -36,6 +36,29 @@ test_that("the engine's transformer forward and backward match the plain-R refer
   }
 })
 
+test_that("the engine matches the reference at the edges of the input range", {
+  nets <- list(
+    transformer(1, 1, depth = 1, d_ff = 1, seq_len = 1, norm = "none"),
+    transformer(3, 3, d_k = 5, depth = 1, d_ff = 2, seq_len = 1, norm = "pre",
+                architecture = "decoder"),
+    transformer(4, 2, depth = 2, seq_len = 5, norm = "post", scale = 0),
+    transformer(4, 2, depth = 1, seq_len = 5, norm = "pre", scale = 30, init = init_normal(0, 1)),
+    transformer(4, 2, depth = 1, seq_len = 2, norm = "pre", activation = function(x) x^3 / 10),
+    transformer(4, 2, depth = 1, seq_len = 2, norm = "post", init = init_orthogonal(),
+                alpha = 0.5, skip = 2))
+  for (net in nets) {
+    x <- trace_and_reference(net, inputs = 2 * net$transformer$seq_len)
+    for (i in seq_len(x$d)) {
+      sc <- max(abs(x$ref$z[[i]]), abs(x$ref$s[[i]]), 1)
+      expect_lt(max(abs(x$tr$s[[i]] - x$ref$s[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$z[[i]] - x$ref$z[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$g[[i]] - x$ref$g[[i]])), 1e-12 * max(abs(x$ref$g[[i]]), 1))
+    }
+  }
+  # an R function as the activation (of resmlp() as well)
+  expect_s3_class(resmlp(4, 2, function(x) x^3 / 10, branch_depth = 2), "initvar_resmlp")
+})
+
 test_that("attention mixes only the rows of one sequence, and causally in a decoder", {
   net <- transformer(4, heads = 2, depth = 1, d_ff = 4, seq_len = 3, architecture = "decoder",
                      norm = "none")
