@@ -448,23 +448,32 @@ softmax_moments_exact <- function(m, sigma) {
       yy <- seq(-50, 5, by = hy)
       ey <- exp(yy)
       u <- seq(-9 * sigma - 45, 9 * sigma + 6.5, by = h)
-      # the normal density of L = y - u, times the trapezoid's weights
-      wy <- rep(hy, length(yy))
-      wy[c(1, length(yy))] <- hy / 2
-      K <- stats::dnorm(outer(u, yy, function(a, b) (b - a) / sigma)) *
-        rep(wy / sigma, each = length(u))
+      nu <- length(u)
+      ny <- length(yy)
+      # the trapezoid's weights
+      wy <- rep(hy, ny)
+      wy[c(1, ny)] <- hy / 2
       g1 <- -expm1(-ey)
+      # E[g(u_k + L)] = sum_j g(y_j) w_j phi((y_j - u_k) / sigma) / sigma:
+      # y_j - u_k = (y_1 - u_1) + (j - 1 - 2 (k - 1)) hy (u's step is 2 hy),
+      # so the densities are one vector, sliced per u_k (a Toeplitz product)
+      Fm <- cbind(g1, exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey)) * wy
+      idx0 <- 2 * (nu - 1)
+      phi <- stats::dnorm(((yy[1] - u[1]) + (seq_len(ny + idx0) - 1 - idx0) * hy) / sigma) / sigma
+      E <- t(vapply(seq_len(nu), function(k) {
+        crossprod(Fm, phi[seq_len(ny) + idx0 - 2 * (k - 1)])[, 1]
+      }, numeric(4)))
       # the integral of g1 times the density over [-50, 5], whose integrand
       # is the density alone at 5 (g1 = 1, g1' = 0 there): the trapezoid
       # with Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50
       # at -50)
       r5 <- (5 - u) / sigma
       d5 <- -r5 * stats::dnorm(r5) / sigma^2
-      a <- 1 - (as.vector(K %*% g1) - hy^2 / 12 * d5) - stats::pnorm((u - 5) / sigma)
+      a <- 1 - (E[, 1] - hy^2 / 12 * d5) - stats::pnorm((u - 5) / sigma)
       a <- pmin(pmax(a, 0), 1)
-      e2 <- as.vector(K %*% exp(2 * yy - ey))
-      e3 <- as.vector(K %*% exp(3 * yy - ey))
-      e4 <- as.vector(K %*% exp(4 * yy - ey))
+      e2 <- E[, 2]
+      e3 <- E[, 3]
+      e4 <- E[, 4]
     }
     for (j in which(!one)) {
       mj <- m[j]
