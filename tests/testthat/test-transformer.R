@@ -219,6 +219,30 @@ test_that("first_step() takes one step of a transformer", {
   expect_error(first_step(net, lr = 0.01, networks = 4, batch = 6), "`batch` must be a multiple")
 })
 
+test_that("the engine rejects malformed attention specs", {
+  set.seed(1)
+  net <- transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2)
+  spec <- initvar:::sim_setup(net, 4, "normal", 1, NULL, "normal", 1, 10)$spec
+  run <- function(sp) .Call(initvar:::C_simulate_block, sp, 0, 1L, 1L, NULL)
+  expect_type(run(spec), "list")
+  bad <- spec; bad$unit_out[1] <- 3L
+  expect_error(run(bad), "do not chain")
+  bad <- spec; bad$unit_in[6] <- 4L
+  expect_error(run(bad), "do not chain")
+  bad <- spec; bad$attn[1] <- 0
+  expect_error(run(bad), "attn")
+  bad <- spec; bad$attn[3] <- 3
+  expect_error(run(bad), "batch")
+  bad <- spec; bad$attn[4] <- 0.5
+  expect_error(run(bad), "causal")
+  bad <- spec; bad$attn[5] <- NaN
+  expect_error(run(bad), "logit scale")
+  bad <- spec; bad$units[1] <- 3L
+  expect_error(run(bad), "units")
+  bad <- spec; bad$attn <- 1
+  expect_error(run(bad), "attn")
+})
+
 test_that("transformer() and its simulation reject bad input, naming the argument", {
   expect_error(transformer(0, 1, depth = 1, seq_len = 2), "`d_model`", class = "initvar_error")
   expect_error(transformer(6, 4, depth = 1, seq_len = 2), "`d_k`", class = "initvar_error")
