@@ -1,6 +1,10 @@
 # The scaling rules on the transformers they were written for: predicted
-# and simulated variance of the last block's output and of the gradient at
-# the first sublayer, at depths 10 and 100 (the release note's table).
+# and simulated variance of the last block's output (`out`, relative to the
+# input's), of the last sublayer's sum h before a post-normalization
+# (`sum`), and of the gradient dC/dh at the first sublayer (`grad`, the
+# output gradient having variance 1), at depths 10 and 100 (the release
+# note's table). d_model 64, 4 heads, seq_len 8, d_ff 256, ReLU, 40
+# networks x 8 sequences.
 # Run: R_LIBS=<lib> Rscript tools/transformer-rules.R
 library(initvar)
 set.seed(20261201)
@@ -26,10 +30,13 @@ for (nm in names(cases)) for (N in c(10, 100)) {
   d <- 2 * N
   z <- df[df$quantity == "z" & df$layer == d, ]
   g <- df[df$quantity == "grad_s" & df$layer == 1, ]
+  h <- df[df$quantity == "s" & df$layer == d, ]
   rows[[length(rows) + 1]] <- data.frame(
     rule = nm, depth = N, var_x = signif(vx, 4),
     out_pred = signif(z$prediction / vx, 4), out_sim = signif(z$estimate / vx, 4),
     out_mcse = signif(z$mcse / vx, 2),
+    sum_pred = signif(h$prediction / vx, 4), sum_sim = signif(h$estimate / vx, 4),
+    sum_mcse = signif(h$mcse / vx, 2),
     grad_pred = signif(g$prediction, 4), grad_sim = signif(g$estimate, 4),
     grad_mcse = signif(g$mcse, 2), seconds = round(proc.time()[["elapsed"]] - t0, 1))
 
