@@ -47,8 +47,8 @@
 #' @section Scaling rules:
 #' `rule = scaling_rule("deepnet", N, architecture = ...)` (DeepNorm) sets
 #' `skip` to DeepNet's \eqn{\alpha}, multiplies the standard deviations of
-#' the value, output and both FFN matrices by \eqn{\beta} (query and key by
-#' 1) and, unless `norm` is given, `norm = "post"`; the rule's depth must be
+#' the value, output and both FFN matrices by \eqn{\beta} (query and key
+#' keep their gain of one) and, unless `norm` is given, `norm = "post"`; the rule's depth must be
 #' `depth` and its architecture `architecture`. `rule =
 #' scaling_rule("tfixup", N)` (T-Fixup) multiplies the value, output and
 #' FFN weights by the rule's gain, sets `norm = "none"` unless given, and
@@ -78,14 +78,17 @@
 #'
 #' *Exact at any width.* Given the attention matrices \eqn{A}, over the
 #' value and output weights (zero-mean, independent of the input \eqn{a}):
-#' \deqn{E[o_{t,k} o_{t',k}] = \sigma_O^2 H d_k \left(\sigma_V^2 d\,
-#' (A K_a A^T)_{tt'} + \sigma^2_{b_V}\right) + \sigma^2_{b_O},}
+#' \deqn{E[o_{t,k} o_{t',k}] = \sigma_O^2 H d_k (\sigma_V^2 d\,
+#' (A K_a A^T)_{tt'} + \sigma^2_{b_V}) + \sigma^2_{b_O},}
 #' and the sum \eqn{h} adds \eqn{\mathrm{skip}^2 K} (no cross term). With
-#' zero logits (query or key weights zero, `init = list(q = init_zeros())`,
-#' or `scale = 0`) \eqn{A} is uniform (\eqn{1/T}; causal: \eqn{1/t} at
-#' position \eqn{t}, 1-based) and fixed; then, without normalization and
-#' with a linear FFN, every forward and backward variance the engine
-#' reports is exact at any width (tested with calibrated verdicts).
+#' logits constant over the keys (key weights zero, `init = list(k =
+#' init_zeros())`, whatever the biases; query weights and biases zero; or
+#' `scale = 0`) \eqn{A} is uniform (\eqn{1/T}; causal: \eqn{1/t} at
+#' position \eqn{t}, 1-based), fixed, and no gradient flows through the
+#' logits into \eqn{a}; then, without normalization and with a linear FFN,
+#' every forward and backward variance the engine reports is exact at any
+#' width (tested with calibrated verdicts). (Zero query weights with
+#' random query biases do not make the logits constant.)
 #'
 #' *Exact at infinite width.* The FFN's kernel through a ReLU (or any
 #' positively homogeneous activation: the arc-cosine kernel of Cho and Saul
