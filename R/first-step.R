@@ -40,7 +40,7 @@
 #'   E[\overline{z^2}]}}. It runs in R (the products through the BLAS, the
 #'   weights from [sample_weights()]), one network at a time.
 #'
-#' @param net A network from [mlp()] or [resmlp()].
+#' @param net A network from [mlp()], [resmlp()] or [transformer()] (then `batch` counts rows: whole sequences).
 #' @param lr The learning rate: one positive number, or one per layer.
 #' @param optimizer `"sgd"` or `"adam"`.
 #' @param batch Examples per network (at least 1).
