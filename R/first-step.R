@@ -40,7 +40,7 @@
 #'   E[\overline{z^2}]}}. It runs in R (the products through the BLAS, the
 #'   weights from [sample_weights()]), one network at a time.
 #'
-#' @param net A network from [mlp()] or [resmlp()].
+#' @param net A network from [mlp()], [resmlp()] or [transformer()] (then `batch` counts rows: whole sequences).
 #' @param lr The learning rate: one positive number, or one per layer.
 #' @param optimizer `"sgd"` or `"adam"`.
 #' @param batch Examples per network (at least 1).
@@ -82,6 +82,7 @@ first_step <- function(net, lr, optimizer = c("sgd", "adam"), batch = 32, networ
   optimizer <- check_choice(optimizer, c("sgd", "adam"), "optimizer")
   loss <- check_choice(loss, c("softmax", "linear", "mse"), "loss")
   batch <- check_whole(batch, "batch", max = 1e6)
+  check_sequence_batch(net, batch, "batch")
   networks <- check_whole(networks, "networks", min = 2, max = 1e7)
   check_number(var_x, min = 0)
   check_number(eps, min = 0)
@@ -177,6 +178,13 @@ net_forward_values <- function(layers, par, X) {
       st[[i]] <- list(u = u, input = Z, D = l$activation$df(S))
       Z <- l$activation$f(S)
       dim(Z) <- dim(S)
+    } else if (l$kind == "attention") {
+      # transformer attention sublayers: R/net-transformer.R
+      us <- u + seq_along(l$branch)
+      u <- u + length(l$branch)
+      r <- attention_forward_values(l, par[us], Z)
+      st[[i]] <- c(r$st, list(units = us))
+      Z <- r$z
     } else {
       x <- Z
       pre <- if (l$norm == "pre") ln_forward(x)
@@ -213,6 +221,10 @@ net_backward_values <- function(layers, par, fw, dz) {
       g <- dz * s$D
       grads[[s$u]] <- list(W = crossprod(s$input, g), b = colSums(g))
       dz <- tcrossprod(g, par[[s$u]]$W)
+    } else if (l$kind == "attention") {
+      r <- attention_backward_values(l, par[s$units], s, dz)
+      grads[s$units] <- r$grads
+      dz <- r$dx
     } else {
       dH <- if (l$norm == "post") ln_backward(dz, s$post$y, s$post$r) else dz
       cur <- l$alpha * dH

@@ -167,7 +167,7 @@ resmlp <- function(width, depth, activation = "relu", init = init_he(), alpha = 
   if (norm != "none" && width < 2) {
     abort_arg("width", "at least 2 with a layer normalization (`norm`)", width)
   }
-  linear <- activation("linear")
+  linear <- linear_activation()
   branch <- lapply(seq_len(m), function(k) {
     new_layer("dense", width, width, activation = if (k < m) act else linear,
               init = inits[[k]], bias = biases[[k]])

@@ -292,7 +292,9 @@ layer_kinds <- list(
     units = function(l) list(l),
     engine = TRUE),
   # residual blocks: R/net-residual.R
-  residual = residual_kind)
+  residual = residual_kind,
+  # transformer attention sublayers: R/net-transformer.R
+  attention = attention_kind)
 
 new_layer <- function(kind, n_in, n_out, ...) {
   if (is.null(layer_kinds[[kind]])) stop("internal error: unknown layer kind ", kind)

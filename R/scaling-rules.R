@@ -214,6 +214,8 @@ scaling_rule <- function(name, depth, branch_depth = 2, zero_last = TRUE,
                      targets = "the branch multiplier", reference = "Yang et al. (2023); Bordelon et al. (2023)",
                      note = NULL))
   rule$name <- name
+  rule$architecture <- architecture
+  rule$part <- part
   rule$depth <- L
   rule$branch_depth <- m
   rule$per_block <- rule$skip^2 + rule$alpha^2 * prod(rule$gains^2)

@@ -17,8 +17,13 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
   bc <- lapply(units, function(l) family_c_params(resolve_scheme(l$bias, 1, 1)))
   acts <- lapply(units, `[[`, "activation")
   res_field <- function(name, default) {
-    vapply(layers, function(l) if (l$kind == "residual") as.double(l[[name]]) else default, 0)
+    vapply(layers, function(l) if (l$kind != "dense") as.double(l[[name]]) else default, 0)
   }
+  # attention sublayers (R/net-transformer.R): heads, d_k, seq_len,
+  # causal, logit scale; 0 for other layers
+  attn <- vapply(layers, function(l) {
+    if (l$kind == "attention") c(l$heads, l$d_k, l$seq_len, l$causal, l$scale) else numeric(5)
+  }, numeric(5))
   spec <- list(
     widths = as.integer(w),
     layer_kind = code_of(layer_kind_codes, vapply(layers, `[[`, "", "kind")),
@@ -37,8 +42,11 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     units = vapply(layers, function(l) length(layer_units(l)), 0L),
     res_alpha = res_field("alpha", 0), res_skip = res_field("skip", 0),
     res_norm = code_of(norm_kind_codes, vapply(layers, function(l) {
-      if (l$kind == "residual") l$norm else "none"
-    }, "")))
+      if (l$kind != "dense") l$norm else "none"
+    }, "")),
+    unit_in = vapply(units, function(l) as.integer(l$n_in), 0L),
+    unit_out = vapply(units, function(l) as.integer(l$n_out), 0L),
+    attn = as.double(attn))
   spec[spec_fields]
 }
 
@@ -250,6 +258,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     check_whole(inputs, "inputs", min = 2, max = max_width)
     check_number(var_x, min = 0)
   }
+  check_sequence_batch(net, inputs, "inputs")
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
   check_softmax_output(net, grad)
   check_number(var_grad, min = 0)
@@ -405,8 +414,10 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
                                          list(s = pv[1, ] + pm[1, ]^2, z = pv[2, ] + pm[2, ]^2,
                                               g = pv[3, ] + pm[3, ]^2)))
   }
+  # transformers: no predicted spread yet (the estimated one is used)
   list(spec = spec, pred = pred, hrange = hrange,
-       cv2 = if (!is.null(mf)) network_cv2(net, mf, input, inputs, grad, var_x))
+       cv2 = if (!is.null(mf) && !inherits(net, "initvar_transformer"))
+         network_cv2(net, mf, input, inputs, grad, var_x))
 }
 
 # Predicted relative variance, over networks, of one network's contribution

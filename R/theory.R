@@ -256,6 +256,10 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   regime <- check_choice(regime, c("linear", "mean_field", "finite_width"), "regime")
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
   input <- check_choice(input, c("gaussian", "uniform", "fixed"), "input")
+  # transformers: the kernel over a sequence's positions (R/net-transformer.R)
+  if (inherits(net, "initvar_transformer")) {
+    return(transformer_predict(net, var_x, var_grad, regime, grad, default_regime = default_regime))
+  }
   check_softmax_output(net, grad)
   w <- net$widths
   d <- length(w) - 1

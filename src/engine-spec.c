@@ -64,9 +64,12 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     sp->ralpha = REAL(spec_elt(spec, pos, SP_RES_ALPHA, REALSXP, d));
     sp->rskip = REAL(spec_elt(spec, pos, SP_RES_SKIP, REALSXP, d));
     sp->rnorm = INTEGER(spec_elt(spec, pos, SP_RES_NORM, INTSXP, d));
+    sp->attn = REAL(spec_elt(spec, pos, SP_ATTN, REALSXP, 5 * (R_xlen_t) d));
     sp->ufirst = (int *) R_alloc(d, sizeof(int));
     sp->U = 0;
     sp->nres = 0;
+    sp->natt = 0;
+    sp->maxT = 1;
     for (int i = 0; i < d; i++) {
         if (kind[i] == LAYER_DENSE) {
             if (sp->units[i] != 1) error("`spec$units[%d]` must be 1 for a dense layer.", i + 1);
@@ -83,6 +86,29 @@ void iv_read_spec(SEXP spec, spec_t *sp)
             if (sp->rnorm[i] != NORM_NONE && sp->w[i] < 2)
                 error("`spec$widths`: a normalized residual layer needs width >= 2.");
             sp->nres++;
+        } else if (kind[i] == LAYER_ATTENTION) {
+            /* attention sublayers: src/transformer.c */
+            if (sp->units[i] != 4) error("`spec$units[%d]` must be 4 for an attention layer.", i + 1);
+            if (sp->w[i] != sp->w[i + 1])
+                error("`spec$widths`: attention layer %d must keep its width.", i + 1);
+            if (!R_FINITE(sp->ralpha[i]) || !R_FINITE(sp->rskip[i]))
+                error("`spec$res_alpha` and `spec$res_skip` must be finite.");
+            if (sp->rnorm[i] < NORM_NONE || sp->rnorm[i] > NORM_POST)
+                error("`spec$res_norm[%d]` is not a normalization (src/vocab.h, IV_NORM_KINDS).",
+                      i + 1);
+            if (sp->rnorm[i] != NORM_NONE && sp->w[i] < 2)
+                error("`spec$widths`: a normalized attention layer needs width >= 2.");
+            const double *at = sp->attn + 5 * (R_xlen_t) i;
+            for (int k = 0; k < 3; k++)
+                if (!(at[k] >= 1 && at[k] <= IV_MAX_WIDTH && at[k] == floor(at[k])))
+                    error("`spec$attn` must hold positive whole heads, d_k and seq_len.");
+            if (at[0] * at[1] > IV_MAX_WIDTH) error("`spec$attn`: heads x d_k is too large.");
+            if (at[2] > 4096) error("`spec$attn`: seq_len must be at most 4096.");
+            if (at[3] != 0 && at[3] != 1) error("`spec$attn`: causal must be 0 or 1.");
+            if (!R_FINITE(at[4]) || at[4] < 0) error("`spec$attn`: the logit scale must be finite and >= 0.");
+            if ((int) at[2] > sp->maxT) sp->maxT = (int) at[2];
+            sp->nres++;
+            sp->natt++;
         } else {
             error("`spec$layer_kind[%d]` is not a layer kind the engine runs.", i + 1);
         }
@@ -91,14 +117,32 @@ void iv_read_spec(SEXP spec, spec_t *sp)
         if (sp->U > 1000000) error("`spec$units`: more than 1e6 units.");
     }
     int U = sp->U;
-    sp->uin = (int *) R_alloc(U, sizeof(int));
-    sp->uout = (int *) R_alloc(U, sizeof(int));
-    for (int i = 0; i < d; i++)
-        for (int k = 0; k < sp->units[i]; k++) {
-            int u = sp->ufirst[i] + k;
-            sp->uin[u] = sp->w[i];
-            sp->uout[u] = sp->w[i + 1];   /* = w[i] in a residual layer */
+    /* the units' widths: a dense layer's w[i] -> w[i + 1]; a residual
+       branch's chain from w[i] back to w[i]; attention's W_Q, W_K, W_V
+       from w[i] to heads d_k, W_O back */
+    sp->uin = INTEGER(spec_elt(spec, pos, SP_UNIT_IN, INTSXP, U));
+    sp->uout = INTEGER(spec_elt(spec, pos, SP_UNIT_OUT, INTSXP, U));
+    for (int u = 0; u < U; u++) {
+        if (sp->uin[u] < 1 || sp->uin[u] > IV_MAX_WIDTH || sp->uout[u] < 1 ||
+            sp->uout[u] > IV_MAX_WIDTH)
+            error("`spec$unit_in` and `spec$unit_out` must hold positive widths.");
+        if (sp->uin[u] > sp->maxw) sp->maxw = sp->uin[u];
+        if (sp->uout[u] > sp->maxw) sp->maxw = sp->uout[u];
+    }
+    for (int i = 0; i < d; i++) {
+        const int u0 = sp->ufirst[i], m = sp->units[i];
+        int ok = sp->uin[u0] == sp->w[i] && sp->uout[u0 + m - 1] == sp->w[i + 1];
+        if (kind[i] == LAYER_RESIDUAL) {
+            for (int k = 1; k < m; k++) ok = ok && sp->uin[u0 + k] == sp->uout[u0 + k - 1];
+        } else if (kind[i] == LAYER_ATTENTION) {
+            const double *at = sp->attn + 5 * (R_xlen_t) i;
+            int hd = (int) (at[0] * at[1]);
+            for (int k = 0; k < 3; k++)
+                ok = ok && sp->uin[u0 + k] == sp->w[i] && sp->uout[u0 + k] == hd;
+            ok = ok && sp->uin[u0 + 3] == hd;
         }
+        if (!ok) error("`spec$unit_in`, `spec$unit_out`: the units of layer %d do not chain.", i + 1);
+    }
     sp->act = INTEGER(spec_elt(spec, pos, SP_ACT, INTSXP, U));
     sp->aparam = REAL(spec_elt(spec, pos, SP_ACT_PARAM, REALSXP, U));
     sp->wkind = INTEGER(spec_elt(spec, pos, SP_WKIND, INTSXP, U));
@@ -108,6 +152,9 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     sp->input = iv_int_arg(FIELD(SP_INPUT), "spec$input");
     sp->var_x = iv_real_arg(FIELD(SP_VAR_X), "spec$var_x");
     sp->batch = (int) iv_size_arg(FIELD(SP_BATCH), "spec$batch", IV_MAX_WIDTH);
+    for (int i = 0; i < d; i++)
+        if (kind[i] == LAYER_ATTENTION && sp->batch % (int) sp->attn[5 * (R_xlen_t) i + 2] != 0)
+            error("`spec$batch` must be a multiple of the sequence length of layer %d.", i + 1);
     SEXP X = FIELD(SP_X);
     if (sp->input == IN_MATRIX) {
         if (TYPEOF(X) != REALSXP || XLENGTH(X) != (R_xlen_t) sp->batch * sp->w[0])

@@ -45,6 +45,8 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->D = (double **) R_alloc(d, sizeof(double *));
     ws->A = (double **) R_alloc(d, sizeof(double *));
     ws->R = (double **) R_alloc(d, sizeof(double *));
+    ws->P = (double **) R_alloc(d, sizeof(double *));
+    size_t atmp = 0;
     ws->Z[0] = sp->input == IN_MATRIX ? NULL : (double *) take(a, (size_t) B * sp->w[0], sizeof(double));
     size_t scratch = 1;
     for (int i = 0; i < d; i++) {
@@ -58,18 +60,32 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
                 if (need > scratch) scratch = need;
             }
         }
-        ws->D[i] = ws->A[i] = ws->R[i] = NULL;
+        ws->D[i] = ws->A[i] = ws->R[i] = ws->P[i] = NULL;
         if (sp->kind[i] == LAYER_RESIDUAL) {
-            size_t n = (size_t) sp->w[i];
-            ws->D[i] = (double *) take(a, (size_t) B * n * sp->units[i], sizeof(double));
+            size_t n = (size_t) sp->w[i], inner = 0;
+            for (int k = 0; k < sp->units[i]; k++) inner += (size_t) sp->uout[sp->ufirst[i] + k];
+            ws->D[i] = (double *) take(a, (size_t) B * inner, sizeof(double));
             if (sp->rnorm[i] == NORM_PRE) ws->A[i] = (double *) take(a, (size_t) B * n, sizeof(double));
-            ws->R[i] = (double *) take(a, (size_t) 6 * B + n, sizeof(double));
+            /* row power sums (4 B) and 1 / r (2 B) of LN, then the last
+               unit's input's first row */
+            ws->R[i] = (double *) take(a, (size_t) 6 * B + sp->uin[sp->ufirst[i] + sp->units[i] - 1],
+                                       sizeof(double));
+        } else if (sp->kind[i] == LAYER_ATTENTION) {
+            /* src/transformer.c: Q, K, V, AV; the attention matrices */
+            size_t n = (size_t) sp->w[i], hd = (size_t) sp->uout[sp->ufirst[i]];
+            size_t T = (size_t) sp->attn[5 * i + 2], H = (size_t) sp->attn[5 * i];
+            ws->D[i] = (double *) take(a, (size_t) 4 * B * hd, sizeof(double));
+            ws->P[i] = (double *) take(a, (size_t) B * T * H, sizeof(double));
+            if (sp->rnorm[i] == NORM_PRE) ws->A[i] = (double *) take(a, (size_t) B * n, sizeof(double));
+            ws->R[i] = (double *) take(a, (size_t) 6 * B + hd, sizeof(double));
+            if (4 * B * hd + T * T > atmp) atmp = 4 * B * hd + T * T;
         }
     }
     ws->bias = (double *) take(a, sp->maxw, sizeof(double));
     ws->G = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
     ws->dZ = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
     ws->dT = sp->nres ? (double *) take(a, (size_t) B * sp->maxw, sizeof(double)) : NULL;
+    ws->atmp = sp->natt ? (double *) take(a, atmp, sizeof(double)) : NULL;
     ws->scratch = (double *) take(a, scratch, sizeof(double));
     ws->tau = (double *) take(a, sp->maxw, sizeof(double));
     ws->work = (double *) take(a, sp->lwork, sizeof(double));

@@ -34,7 +34,13 @@ typedef struct {
        rnorm[i]). A unit is one weight matrix with its biases and the
        activation applied after it; U units in all (U = d for a dense
        stack), unit ufirst[i] the first of layer i. */
-    int U, nres;            /* units; residual layers */
+    int U, nres;            /* units; residual and attention layers */
+    /* Attention layers (LAYER_ATTENTION, src/transformer.c): 4 units
+       W_Q, W_K, W_V (w[i] -> heads d_k) and W_O (heads d_k -> w[i]);
+       attn[5 i + 0..4] = heads, d_k, seq_len, causal, logit scale. Unit u
+       is uin[u] -> uout[u] (spec fields unit_in, unit_out). */
+    int natt, maxT;         /* attention layers; their largest seq_len */
+    const double *attn;     /* 5 x d */
     const int *kind, *units, *rnorm;
     const double *ralpha, *rskip;
     int *ufirst, *uin, *uout;  /* d; U; U */
@@ -70,6 +76,12 @@ typedef struct {
                                the last unit's input, its first row (n), and
                                the rows' norms 1/r of LN (2 x B) */
     double *dT;             /* B x max width (residual backward) */
+    double **P;             /* per attention layer (NULL otherwise): the
+                               attention matrices, T x T per sequence and
+                               head; its D[i] holds Q, K, V, AV (B x
+                               heads d_k each) */
+    double *atmp;           /* attention backward: 4 B x max heads d_k,
+                               plus T x T */
     double *bias, *G, *dZ, *scratch, *tau, *work;
     double *rowz;           /* (d + 1) x 4 x batch: row power sums of z^i */
     double *rows;           /* 8 x batch: per-row power sums of the centred,
@@ -107,5 +119,20 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
    is the engine's network j. */
 void iv_draw_layer(const spec_t *sp, int u, uint64_t base, double *W, double *bias,
                    double *scratch, double *tau, double *work, int *perm);
+
+/* Layer normalization of rows and its backward pass (propagate.c), for
+   the attention kernels. */
+void iv_ln_rows(const double *X, double *Y, double *rinv, double *mu, int B, int n);
+void iv_ln_backward(double *dY, const double *Y, const double *rinv, double *tmp, int B, int n);
+
+/* Attention layer i (src/transformer.c), forward: from Xin to ws->S[i]
+   (the sum h) and ws->Z[i + 1] (the output), keeping what the backward
+   pass and the moments need (ws->D[i], ws->P[i], ws->A[i], ws->R[i] laid
+   out as for a residual layer); backward: from G = dC/dh to out = dC/dx.
+   Each returns 1 if stopped for an interrupt. */
+int iv_attention_forward(const spec_t *sp, work_t *ws, int i, const double *Xin,
+                         uint64_t base, iv_stop_t *stop);
+int iv_attention_backward(const spec_t *sp, work_t *ws, int i, const double *G, double *out,
+                          iv_stop_t *stop);
 
 #endif

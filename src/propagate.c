@@ -582,6 +582,17 @@ static void ln_backward(double *dY, const double *Y, const double *rinv, double 
     }
 }
 
+/* The two, for the attention kernels (src/transformer.c). */
+void iv_ln_rows(const double *X, double *Y, double *rinv, double *mu, int B, int n)
+{
+    ln_rows(X, Y, rinv, mu, B, n);
+}
+
+void iv_ln_backward(double *dY, const double *Y, const double *rinv, double *tmp, int B, int n)
+{
+    ln_backward(dY, Y, rinv, tmp, B, n);
+}
+
 /* Residual layer i, forward: x = Xin (B x n), a = LN(x) (NORM_PRE) or x,
    u_0 = a, t_k = u_k W_k + b_k, u_{k+1} = f_k(t_k) for the block's units
    k = 0..m-1 (f_k the unit's activation; f' into ws->D[i]), F(x) = u_m, and
@@ -596,37 +607,42 @@ static int residual_forward(const spec_t *sp, work_t *ws, int i, const double *X
     const int nrm = sp->rnorm[i];
     const double one = 1.0, zero = 0.0, alpha = sp->ralpha[i], skip = sp->rskip[i];
     const R_xlen_t Bn = (R_xlen_t) B * n;
-    double *R = ws->R[i], *ru = R, *urow = R + 4 * (size_t) B;
-    double *rpre = urow + n, *rpost = rpre + B;
+    /* R[i]: row power sums of the last unit's input (4 B), the rows' 1 / r
+       before and after (B each), that input's first row */
+    double *R = ws->R[i], *ru = R, *rpre = R + 4 * (size_t) B, *rpost = rpre + B;
+    double *urow = rpost + B;
     const double *in = Xin;
     if (nrm == NORM_PRE) {
         ln_rows(Xin, ws->A[i], rpre, ws->col, B, n);
         in = ws->A[i];
     }
     double *buf[2] = { ws->G, ws->dZ };
+    double *Dk = ws->D[i];
     for (int k = 0; k < m; k++) {
-        const int u = u0 + k;
+        const int u = u0 + k, nin = sp->uin[u], nout = sp->uout[u];
+        const R_xlen_t Bo = (R_xlen_t) B * nout;
         if (k == m - 1) {
-            row_powers(in, B, n, 1 / sp->scale[Q_W + NQ * i], ru);
-            for (int l = 0; l < n; l++) urow[l] = in[(R_xlen_t) l * B];
+            row_powers(in, B, nin, 1 / sp->scale[Q_W + NQ * i], ru);
+            for (int l = 0; l < nin; l++) urow[l] = in[(R_xlen_t) l * B];
         }
         if (iv_poll(stop)) return 1;
         iv_draw_layer(sp, u, base, ws->W[u], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
-        if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, (size_t) n * sizeof(double));
-        double *T = buf[k & 1], *Dk = ws->D[i] + (R_xlen_t) k * Bn;
+        if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, (size_t) nout * sizeof(double));
+        double *T = buf[k & 1];
+        if (k > 0) Dk += (R_xlen_t) B * sp->uout[u - 1];
         if (iv_poll(stop)) return 1;
-        F77_CALL(dgemm)("N", "N", &B, &n, &n, &one, in, &B, ws->W[u], &n,
+        F77_CALL(dgemm)("N", "N", &B, &nout, &nin, &one, in, &B, ws->W[u], &nin,
                         &zero, T, &B FCONE FCONE);
         if (iv_poll(stop)) return 1;
         if (sp->act[u] == ACT_R) {
-            for (int c = 0; c < n; c++) {
+            for (int c = 0; c < nout; c++) {
                 double bc = ws->bias[c];
                 for (int b = 0; b < B; b++) T[b + (R_xlen_t) c * B] += bc;
             }
-            memcpy(Dk, T, (size_t) Bn * sizeof(double));
-            act_r(VECTOR_ELT(sp->rfuns, u), Dk, T, Bn, i + 1);   /* T = f, Dk = f' */
+            memcpy(Dk, T, (size_t) Bo * sizeof(double));
+            act_r(VECTOR_ELT(sp->rfuns, u), Dk, T, Bo, i + 1);   /* T = f, Dk = f' */
         } else {
-            for (int c = 0; c < n; c++) {
+            for (int c = 0; c < nout; c++) {
                 double *Tc = T + (R_xlen_t) c * B, *Dc = Dk + (R_xlen_t) c * B;
                 memcpy(Dc, Tc, (size_t) B * sizeof(double));
                 act_column(sp->act[u], sp->aparam[u], ws->bias[c], Dc, Tc, ws->col, B);
@@ -698,20 +714,22 @@ static void residual_backward_moments(const spec_t *sp, work_t *ws, int i, doubl
     double *rg = ws->rowg;
     grad_moments(sp, ws, i, G, n, NULL, res);
     double nv = (double) B * n;
+    /* the last unit's input width (n, or d_ff, or heads d_k) */
+    const int nl = sp->uin[sp->ufirst[i] + sp->units[i] - 1];
     /* sum_lk (u_l alpha g_k)^p = alpha^p (sum_l u_l^p)(sum_k g_k^p) */
-    const double *ru = ws->R[i], *urow = ws->R[i] + 4 * (size_t) B;
+    const double *ru = ws->R[i], *urow = ws->R[i] + 6 * (size_t) B;
     double pw[4] = {0, 0, 0, 0}, ap = 1;
     for (int p = 0; p < 4; p++) {
         ap *= alpha;
         for (int b = 0; b < B; b++) pw[p] += ru[p * B + b] * rg[p * B + b];
         pw[p] *= ap;
     }
-    summarize(res + NSUM * (Q_W + NQ * i), nv * n, pw, 0.0, NAN);
+    summarize(res + NSUM * (Q_W + NQ * i), nv * nl, pw, 0.0, NAN);
     if (*bad == 0 && summary_bad(res + NSUM * (Q_G + NQ * i))) *bad = 1 + Q_G + NQ * i;
     if (*bad == 0 && summary_bad(res + NSUM * (Q_W + NQ * i))) *bad = 1 + Q_W + NQ * i;
     for (int k = 0; k < n; k++) {
         const double g0 = alpha * G[(R_xlen_t) k * B];
-        for (int l = 0; l < n; l++) hist_add(hw, nb, wlo, wsc, urow[l] * g0);
+        for (int l = 0; l < nl; l++) hist_add(hw, nb, wlo, wsc, urow[l] * g0);
     }
 }
 
@@ -727,16 +745,21 @@ static int residual_backward(const spec_t *sp, work_t *ws, int i, const double *
     const R_xlen_t Bn = (R_xlen_t) B * n;
     double *cur = ws->dT, *other = out;
     for (R_xlen_t t = 0; t < Bn; t++) cur[t] = alpha * G[t];
+    R_xlen_t off = 0;   /* the units' f' in D[i], B x uout each */
+    for (int k = 0; k < m; k++) off += (R_xlen_t) B * sp->uout[u0 + k];
     for (int k = m - 1; k >= 0; k--) {
-        const double *Dk = ws->D[i] + (R_xlen_t) k * Bn;
-        for (R_xlen_t t = 0; t < Bn; t++) cur[t] *= Dk[t];
+        const int nin = sp->uin[u0 + k], nout = sp->uout[u0 + k];
+        const R_xlen_t Bo = (R_xlen_t) B * nout;
+        off -= Bo;
+        const double *Dk = ws->D[i] + off;
+        for (R_xlen_t t = 0; t < Bo; t++) cur[t] *= Dk[t];
         if (iv_poll(stop)) return 1;
-        F77_CALL(dgemm)("N", "T", &B, &n, &n, &one, cur, &B, ws->W[u0 + k], &n,
+        F77_CALL(dgemm)("N", "T", &B, &nin, &nout, &one, cur, &B, ws->W[u0 + k], &nin,
                         &zero, other, &B FCONE FCONE);
         double *tmp = cur; cur = other; other = tmp;
     }
     if (sp->rnorm[i] == NORM_PRE)
-        ln_backward(cur, ws->A[i], ws->R[i] + 4 * (size_t) B + n, ws->rows, B, n);
+        ln_backward(cur, ws->A[i], ws->R[i] + 4 * (size_t) B, ws->rows, B, n);
     for (R_xlen_t t = 0; t < Bn; t++) out[t] = skip * G[t] + cur[t];
     return 0;
 }
@@ -781,6 +804,12 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
             Zin = Z;
             continue;
         }
+        if (sp->kind[i] == LAYER_ATTENTION) {   /* src/transformer.c */
+            if (iv_attention_forward(sp, ws, i, Zin, base, stop)) return 1;
+            residual_forward_moments(sp, ws, i, res, bad);
+            Zin = Z;
+            continue;
+        }
         const int u = sp->ufirst[i];
         if (iv_poll(stop)) return 1;
         iv_draw_layer(sp, u, base, ws->W[u], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
@@ -805,6 +834,9 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
         if (sp->kind[i] == LAYER_RESIDUAL) {
             residual_backward_moments(sp, ws, i, G, res, bad);
             if (i > 0 && residual_backward(sp, ws, i, G, dZ, stop)) return 1;
+        } else if (sp->kind[i] == LAYER_ATTENTION) {   /* src/transformer.c */
+            residual_backward_moments(sp, ws, i, G, res, bad);
+            if (i > 0 && iv_attention_backward(sp, ws, i, G, dZ, stop)) return 1;
         } else {
             /* below the output, G is dC/dz^{i+1}: f'(s^i) is applied in the
                moments' pass */
@@ -817,7 +849,7 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
             /* dC/dz^i to dC/ds^{i-1}: the derivative of layer i - 1's output
                (a dense layer i - 1 multiplies by its f' in its moments' pass) */
             if (sp->kind[i - 1] != LAYER_DENSE && sp->rnorm[i - 1] == NORM_POST) {
-                ln_backward(dZ, ws->Z[i], ws->R[i - 1] + 5 * (size_t) B + nin, ws->rows, B, nin);
+                ln_backward(dZ, ws->Z[i], ws->R[i - 1] + 5 * (size_t) B, ws->rows, B, nin);
             }
             double *tmp = G; G = dZ; dZ = tmp;
         }

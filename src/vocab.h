@@ -25,7 +25,8 @@
 /* The engine's layer kinds (a network is a list of layers). */
 #define IV_LAYER_KINDS(X) \
     X(LAYER_DENSE, "dense", 1) \
-    X(LAYER_RESIDUAL, "residual", 2)
+    X(LAYER_RESIDUAL, "residual", 2) \
+    X(LAYER_ATTENTION, "attention", 3)
 
 /* The layer normalization of a residual block: none, before the branch
    ("pre": x + alpha F(LN(x))) or after the sum ("post": LN(skip x + alpha
@@ -115,8 +116,11 @@
     X(SP_UNITS, "units", 20) \
     X(SP_RES_ALPHA, "res_alpha", 21) \
     X(SP_RES_SKIP, "res_skip", 22) \
-    X(SP_RES_NORM, "res_norm", 23)
-#define IV_NSPEC 24
+    X(SP_RES_NORM, "res_norm", 23) \
+    X(SP_UNIT_IN, "unit_in", 24) \
+    X(SP_UNIT_OUT, "unit_out", 25) \
+    X(SP_ATTN, "attn", 26)
+#define IV_NSPEC 27
 
 /* What C_simulate_block returns, by name. */
 #define IV_BLOCK_SLOTS(X) \

@@ -88,6 +88,7 @@ hardening_exported <- list(
   linear_regime = list(gctorture = quote(linear_regime("tanh", sd = c(0.5, 1)))),
   mlp = list(gctorture = quote(mlp(c(3, 4, 2), "tanh", init_he()))),
   resmlp = list(gctorture = quote(resmlp(3, 2, "relu", init_he(), branch_depth = 2, norm = "pre"))),
+  transformer = list(gctorture = quote(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2))),
   residual_depth_profile = list(gctorture = quote(residual_depth_profile(
     resmlp(3, 2, "relu", init_he(), branch_depth = 2)))),
   plot_simulations = list(gctorture = quote({

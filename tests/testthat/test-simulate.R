@@ -293,6 +293,7 @@ test_that("C entry points of the engine reject malformed specs", {
   # a workspace made for one spec is not used beyond its size
   small <- .Call(initvar:::C_workspace, spec, 1L)
   big <- spec; big$widths <- c(3L, 300L); big$wpar <- spec$wpar; big$center <- spec$center
+  big$unit_out <- 300L   # the unit's width follows the layer's
   set.seed(2); a <- .Call(initvar:::C_simulate_block, big, 0, 2L, 1L, small)
   set.seed(2); b <- .Call(initvar:::C_simulate_block, big, 0, 2L, 1L, NULL)
   expect_identical(a, b)

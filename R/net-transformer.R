@@ -1,0 +1,804 @@
+# Transformers: transformer() and the "attention" layer kind (a multi-head
+# self-attention sublayer x -> skip x + alpha MHA(x) holding its four dense
+# units W_Q, W_K, W_V, W_O), the plain-R reference forward and backward
+# passes of an attention sublayer, and the predictions (a kernel map over
+# the positions of a sequence).
+
+#' A transformer at initialization
+#'
+#' `transformer()` describes a stack of `depth` transformer blocks of width
+#' \eqn{d} = `d_model`, each an attention sublayer and a feed-forward (FFN)
+#' sublayer with residual connections, as a layer list that
+#' [predict_variance()], [simulate_network()] and [first_step()] walk:
+#' \deqn{x \mapsto \mathrm{skip}\, x + \alpha\, \mathrm{MHA}(x), \qquad
+#' x \mapsto \mathrm{skip}\, x + \alpha\, \mathrm{FFN}(x),}
+#' with the normalization placements of [resmlp()] (`"pre"`: the branch sees
+#' \eqn{LN(x)}; `"post"`: \eqn{LN} of the sum; `"none"`), \eqn{LN} the
+#' parameter-free layer normalization of [resmlp()].
+#'
+#' @section The batch:
+#' A batch of \eqn{B} rows is \eqn{B / T} sequences of \eqn{T} = `seq_len`
+#' tokens, the rows of one sequence contiguous; attention mixes only rows of
+#' the same sequence, and [simulate_network()]'s `inputs` (the rows) must
+#' be a multiple of `seq_len`. Input tokens are iid (the engine's inputs).
+#'
+#' @section Attention:
+#' With \eqn{a} the branch input (\eqn{x} or \eqn{LN(x)}) of one sequence
+#' (\eqn{T \times d}), head \eqn{h} computes \eqn{Q_h = a W_Q^{(h)} +
+#' b_Q^{(h)}}, \eqn{K_h}, \eqn{V_h} likewise (\eqn{d \to d_k} each; the
+#' heads' columns packed into \eqn{d \to H d_k} matrices, as separate
+#' `q_proj`, `k_proj`, `v_proj` layers are in torch), the attention matrix
+#' \eqn{A_h = \mathrm{softmax}(c\, Q_h K_h^T)} row by row (\eqn{c} =
+#' `scale`, \eqn{1/\sqrt{d_k}} by default; with `causal` decoder
+#' self-attention the query at position \eqn{t} sees keys \eqn{s \le t}),
+#' and \eqn{\mathrm{MHA}(x) = [A_1 V_1, \dots, A_H V_H] W_O + b_O}
+#' (\eqn{H d_k \to d}). The value width is \eqn{d_k}.
+#'
+#' @section Feed-forward:
+#' The existing `"residual"` layer kind with a two-layer branch
+#' \eqn{W_2 f(W_1 a + b_1) + b_2}, \eqn{d \to d_{ff} \to d}.
+#'
+#' @section Initialization:
+#' `init` is one scheme for every weight matrix (Xavier/Glorot uniform by
+#' default, whose fans are the matrix's own: \eqn{d} and \eqn{H d_k} for
+#' \eqn{W_Q}), or a named list with some of `q`, `k`, `v`, `o`, `ff1`, `ff2`
+#' (the others Xavier/Glorot uniform).
+#'
+#' @section Scaling rules:
+#' `rule = scaling_rule("deepnet", N, architecture = ...)` (DeepNorm) sets
+#' `skip` to DeepNet's \eqn{\alpha}, multiplies the standard deviations of
+#' the value, output and both FFN matrices by \eqn{\beta} (query and key
+#' keep their gain of one) and, unless `norm` is given, `norm = "post"`; the rule's depth must be
+#' `depth` and its architecture `architecture`. `rule =
+#' scaling_rule("tfixup", N)` (T-Fixup) multiplies the value, output and
+#' FFN weights by the rule's gain, sets `norm = "none"` unless given, and
+#' records the embedding variance \eqn{d^{-1/2} g_e^2} (\eqn{g_e} the
+#' rule's `embedding_gain`) in `net$transformer$embedding_var`: give it as
+#' `var_x` to [predict_variance()] and [simulate_network()]. Any other rule
+#' (two layers per branch) sets `skip`, `alpha` and the gains of
+#' (\eqn{W_V}, \eqn{W_O}) and (\eqn{W_1}, \eqn{W_2}).
+#'
+#' @section What the engine reports:
+#' For an attention sublayer, as for a residual block: `s` is the sum
+#' \eqn{h = \mathrm{skip}\, x + \alpha\, \mathrm{MHA}(x)} (before a
+#' post-normalization), `z` the sublayer's output, `grad_s` the gradient
+#' \eqn{\partial C / \partial h}, and `grad_w` the per-example (per-token)
+#' gradient of \eqn{W_O}, \eqn{[A V]_t^T \alpha\, \partial C / \partial
+#' h_t}; every variance pooled over tokens and positions.
+#'
+#' @section What is predicted:
+#' [predict_variance()] (`regime = "mean_field"` or `"linear"`, the latter
+#' with the FFN's activation taken as the identity) tracks the per-unit
+#' covariance \eqn{K_{tt'} = E[x_{t,k} x_{t',k}]} of the tokens of one
+#' sequence (a \eqn{T \times T} kernel: tokens are not independent after
+#' an attention sublayer, which averages them), and the gradients' kernel
+#' backwards, with one row per sublayer (`kind`, `block`): the mean over
+#' positions of the diagonal (the engine pools tokens). Attribute
+#' `var_grad_input` is the gradient's variance at the network's input.
+#'
+#' *Exact at any width.* Given the attention matrices \eqn{A}, over the
+#' value and output weights (zero-mean, independent of the input \eqn{a}):
+#' \deqn{E[o_{t,k} o_{t',k}] = \sigma_O^2 H d_k (\sigma_V^2 d\,
+#' (A K_a A^T)_{tt'} + \sigma^2_{b_V}) + \sigma^2_{b_O},}
+#' and the sum \eqn{h} adds \eqn{\mathrm{skip}^2 K} (no cross term). With
+#' logits constant over the keys (key weights zero, `init = list(k =
+#' init_zeros())`, whatever the biases; query weights and biases zero; or
+#' `scale = 0`) \eqn{A} is uniform (\eqn{1/T}; causal: \eqn{1/t} at
+#' position \eqn{t}, 1-based), fixed, and no gradient flows through the
+#' logits into \eqn{a}; then, without normalization and with a linear FFN,
+#' every forward and backward variance the engine reports is exact at any
+#' width (tested with calibrated verdicts). (Zero query weights with
+#' random query biases do not make the logits constant.)
+#'
+#' *Exact at infinite width.* The FFN's kernel through a ReLU (or any
+#' positively homogeneous activation: the arc-cosine kernel of Cho and Saul
+#' 2009) or, for other activations, by bivariate quadrature; a layer
+#' normalization maps the kernel to its correlation (and divides gradients
+#' by the root mean square, its infinite-width Jacobian \eqn{I / r}, as for
+#' [resmlp()]). Errors of order \eqn{1/d} per sublayer, so of order
+#' `depth / d_model` through the stack: measured and tested to shrink with
+#' \eqn{d}.
+#'
+#' *Approximations for non-zero logits.* The attention weights of query
+#' \eqn{t} are taken as the softmax of iid Gaussian logits over its \eqn{m}
+#' keys, of variance \eqn{\tau^2 \chi^2_{d_k} / d_k} given the query's
+#' norm, \eqn{\tau^2 = c^2 d_k s_Q^2 s_K^2} (\eqn{s_Q^2 = d \sigma_Q^2
+#' \bar K_{tt} + \sigma^2_{b_Q}}, \eqn{s_K^2} from the keys' variance
+#' less their mean covariance, which, like the key biases, cancels in the
+#' softmax), independent of the values (exact at infinite width for iid
+#' tokens): \eqn{E[A_{ts}^2]}, \eqn{E[A^3]}, \eqn{E[A^4]} and
+#' \eqn{E[A_{ts}^2 A_{ts'}^2]} come from one-dimensional integrals (to
+#' about 1e-9), so the diagonal of \eqn{E[A K_a A^T]} uses
+#' \eqn{E[\sum_s A_{ts}^2] > 1/m}; the other entries and the pairs of
+#' queries keep the uniform values. The gradient through the logits
+#' (\eqn{dL = A \odot (dA - \mathrm{rowSums}(dA \odot A))}) adds
+#' \eqn{\tau^2}-order terms to the diagonal of the input gradient's
+#' kernel, with \eqn{dA} taken iid over keys. Where tokens become
+#' correlated (deep stacks), the logits' correlation across queries is left
+#' out: the errors grow with depth (see the vignette's table). The default
+#' Xavier initialization with \eqn{H d_k = d} and `scale` \eqn{1/\sqrt{d_k}}
+#' has \eqn{\tau^2 \approx E[a^2]^2}; `net$transformer$logit_var` is
+#' \eqn{\tau^2} at the first block for unit-variance inputs.
+#'
+#' @param d_model Model width \eqn{d}.
+#' @param heads Number of heads \eqn{H}.
+#' @param d_k Query/key/value width per head (default `d_model / heads`,
+#'   which must then be whole).
+#' @param depth Number of blocks \eqn{N} (each an attention and an FFN
+#'   sublayer).
+#' @param d_ff The FFN's inner width.
+#' @param norm `"pre"`, `"post"` or `"none"`.
+#' @param seq_len Tokens per sequence \eqn{T}.
+#' @param activation The FFN's activation (a name, R function or
+#'   [activation()]).
+#' @param init A scheme for every weight matrix, or a named list (see
+#'   "Initialization").
+#' @param architecture `"encoder"` (bidirectional self-attention),
+#'   `"decoder"` (causal self-attention) or `"encoder_decoder"` (not yet
+#'   available: an error).
+#' @param decoder_depth The decoder's number of blocks \eqn{M} for
+#'   `"encoder_decoder"`.
+#' @param rule `NULL`, or a rule from [scaling_rule()] (see "Scaling
+#'   rules").
+#' @param scale The logit scale \eqn{c} (finite, \eqn{\ge 0}).
+#' @param alpha,skip The branch and skip multipliers of every sublayer.
+#' @param bias The biases of every weight matrix: a scheme that does not
+#'   depend on the layer size.
+#' @return An `initvar_transformer` network (also an `initvar_mlp`: a list
+#'   of layers, `2 * depth` sublayers), with `net$transformer` its settings.
+#' @references
+#' Vaswani, A. et al. (2017). Attention is all you need. NeurIPS.
+#'
+#' Huang, X. S., Perez, F., Ba, J. and Volkovs, M. (2020). Improving
+#' transformer optimization through better initialization. ICML.
+#'
+#' Wang, H., Ma, S., Dong, L., Huang, S., Zhang, D. and Wei, F. (2022).
+#' DeepNet: scaling transformers to 1,000 layers. arXiv:2203.00555.
+#' @examples
+#' net <- transformer(32, heads = 4, depth = 2, seq_len = 8)
+#' net
+#' predict_variance(net, regime = "mean_field")[, c("layer", "kind", "var_z", "var_grad_s")]
+#' # DeepNorm, encoder-only, 10 blocks
+#' dn <- transformer(32, 4, depth = 10, seq_len = 8,
+#'                   rule = scaling_rule("deepnet", 10, architecture = "encoder"))
+#' predict_variance(dn, regime = "mean_field")$var_z[20]
+#' @export
+transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 * d_model,
+                        norm = c("pre", "post", "none"), seq_len, activation = "relu",
+                        init = init_glorot(),
+                        architecture = c("encoder", "decoder", "encoder_decoder"),
+                        decoder_depth = depth, rule = NULL, scale = 1 / sqrt(d_k),
+                        alpha = 1, skip = 1, bias = init_constant(0)) {
+  d_model <- check_whole(d_model, "d_model", max = max_width)
+  heads <- check_whole(heads, "heads", max = d_model * 64)
+  d_k <- check_whole(d_k, "d_k", max = max_width)
+  if (heads * d_k > max_width) abort_arg("d_k", "such that `heads * d_k` is at most 16,777,216", d_k)
+  depth <- check_whole(depth, "depth", max = 1e4)
+  d_ff <- check_whole(d_ff, "d_ff", max = max_width)
+  norm_given <- !missing(norm)
+  norm <- check_choice(norm, c("pre", "post", "none"), "norm")
+  if (missing(seq_len)) abort("`seq_len` is missing: give the number of tokens per sequence.")
+  seq_len <- check_whole(seq_len, "seq_len", max = 4096)
+  act <- as_activation(activation, "activation")
+  architecture <- check_choice(architecture, c("encoder", "decoder", "encoder_decoder"),
+                               "architecture")
+  decoder_depth <- check_whole(decoder_depth, "decoder_depth", max = 1e4)
+  scale <- check_number(scale, "scale", min = 0)
+  alpha <- check_number(alpha, "alpha")
+  skip <- check_number(skip, "skip")
+  check_scheme(bias, "bias")
+  if (!bias$family %in% fan_free) {
+    abort_arg("bias", "a scheme that does not depend on the layer size, such as `init_constant(0)`",
+              bias$label)
+  }
+  inits <- transformer_inits(init)
+  if (architecture == "encoder_decoder") {
+    abort(paste0("`architecture = \"encoder_decoder\"` is not yet available: the decoder's ",
+                 "cross-attention on the encoder's output is not implemented. Use ",
+                 "\"encoder\" or \"decoder\"."))
+  }
+  embedding_var <- NULL
+  if (!is.null(rule)) {
+    if (!inherits(rule, "initvar_scaling_rule")) {
+      abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
+    }
+    if (rule$depth != depth) {
+      abort(sprintf("`rule` is for depth %s, not `depth` = %s: make it with `scaling_rule(\"%s\", %s, ...)`.",
+                    format(rule$depth), format(depth), rule$name, format(depth)))
+    }
+    if (rule$branch_depth != 2) {
+      abort(sprintf("`rule` is for branch_depth %s: a transformer's rules are for 2 weight layers per branch (`branch_depth = 2`).",
+                    format(rule$branch_depth)))
+    }
+    if (rule$name == "deepnet" && !identical(rule$architecture, architecture)) {
+      abort(sprintf("`rule` is DeepNet's rule for architecture \"%s\", not `architecture` = \"%s\".",
+                    format(rule$architecture), architecture))
+    }
+    skip <- rule$skip
+    alpha <- rule$alpha
+    g <- rule$gains
+    for (nm in c("v", "ff1")) inits[[nm]] <- scale_scheme(inits[[nm]], g[1], sprintf("init$%s", nm))
+    for (nm in c("o", "ff2")) inits[[nm]] <- scale_scheme(inits[[nm]], g[2], sprintf("init$%s", nm))
+    if (rule$name == "deepnet" && !norm_given) norm <- "post"
+    if (rule$name == "tfixup") {
+      if (!norm_given) norm <- "none"
+      embedding_var <- d_model^(-1 / 2) * rule$embedding_gain^2
+    }
+  }
+  if (norm != "none" && d_model < 2) {
+    abort_arg("d_model", "at least 2 with a layer normalization (`norm`)", d_model)
+  }
+  causal <- architecture == "decoder"
+  hd <- heads * d_k
+  linear <- linear_activation()
+  unit <- function(nin, nout, s, a = linear) {
+    new_layer("dense", nin, nout, activation = a, init = s, bias = bias)
+  }
+  att <- new_layer("attention", d_model, d_model, init = inits$v, bias = bias,
+                   branch = list(unit(d_model, hd, inits$q), unit(d_model, hd, inits$k),
+                                 unit(d_model, hd, inits$v), unit(hd, d_model, inits$o)),
+                   heads = heads, d_k = d_k, seq_len = seq_len, causal = causal, scale = scale,
+                   alpha = alpha, skip = skip, norm = norm)
+  ffn <- new_layer("residual", d_model, d_model, activation = act, init = inits$ff1, bias = bias,
+                   branch = list(unit(d_model, d_ff, inits$ff1, act), unit(d_ff, d_model, inits$ff2)),
+                   alpha = alpha, skip = skip, norm = norm)
+  layers <- rep(list(att, ffn), depth)
+  net <- new_network(layers)
+  # the logits' variance at the first block, for unit-variance inputs
+  m2a <- 1
+  vq <- weight_variance(inits$q, d_model, hd)
+  vk <- weight_variance(inits$k, d_model, hd)
+  net$transformer <- list(d_model = d_model, heads = heads, d_k = d_k, depth = depth,
+                          d_ff = d_ff, norm = norm, seq_len = seq_len, activation = act,
+                          architecture = architecture, causal = causal, scale = scale,
+                          alpha = alpha, skip = skip, rule = rule, init = inits,
+                          embedding_var = embedding_var,
+                          logit_var = scale^2 * d_k * (d_model * vq * m2a) * (d_model * vk * m2a))
+  class(net) <- c("initvar_transformer", class(net))
+  net
+}
+
+transformer_weight_names <- c("q", "k", "v", "o", "ff1", "ff2")
+
+transformer_inits <- function(init) {
+  base <- init_glorot()
+  if (inherits(init, "initvar_scheme")) {
+    check_scheme(init, "init")
+    return(stats::setNames(rep(list(init), 6), transformer_weight_names))
+  }
+  if (!is.list(init) || is.null(names(init)) || any(names(init) == "")) {
+    abort_arg("init", "a scheme, or a named list of schemes with names among q, k, v, o, ff1, ff2",
+              init)
+  }
+  bad <- setdiff(names(init), transformer_weight_names)
+  if (length(bad)) {
+    abort(sprintf("`init` has the element `%s`: the names must be among %s.", bad[1],
+                  paste(transformer_weight_names, collapse = ", ")))
+  }
+  out <- stats::setNames(rep(list(base), 6), transformer_weight_names)
+  for (nm in names(init)) {
+    check_scheme(init[[nm]], sprintf("init$%s", nm))
+    out[[nm]] <- init[[nm]]
+  }
+  out
+}
+
+#' @export
+print.initvar_transformer <- function(x, ...) {
+  t <- x$transformer
+  cat(sprintf("<initvar transformer> %s, %d block%s of width %s: %d head%s of d_k = %s, d_ff = %s, seq_len %s\n",
+              t$architecture, as.integer(t$depth), if (t$depth > 1) "s" else "",
+              format(t$d_model), as.integer(t$heads), if (t$heads > 1) "s" else "",
+              format(t$d_k), format(t$d_ff), format(t$seq_len)))
+  sub <- switch(t$norm, none = "x + a B(x)", pre = "x + a B(LN(x))", post = "LN(x + a B(x))")
+  sub <- sub("x \\+", paste0(format(signif(t$skip, 4)), " x +"), sub)
+  sub <- sub(" a ", paste0(" ", format(signif(t$alpha, 4)), " "), sub)
+  cat("  sublayers: ", sub, ", B = ", if (t$causal) "causal " else "",
+      "multi-head attention, then B = FFN ", format(t$activation), "\n", sep = "")
+  cat(sprintf("  logit scale %s; logit variance at the first block %s (unit-variance inputs)\n",
+              format(signif(t$scale, 4)), format(signif(t$logit_var, 4))))
+  dims <- c(q = "d -> H d_k", k = "d -> H d_k", v = "d -> H d_k", o = "H d_k -> d",
+            ff1 = "d -> d_ff", ff2 = "d_ff -> d")
+  fan <- list(q = c(t$d_model, t$heads * t$d_k), k = c(t$d_model, t$heads * t$d_k),
+              v = c(t$d_model, t$heads * t$d_k), o = c(t$heads * t$d_k, t$d_model),
+              ff1 = c(t$d_model, t$d_ff), ff2 = c(t$d_ff, t$d_model))
+  tab <- data.frame(
+    weights = transformer_weight_names, shape = unname(dims),
+    scheme = vapply(t$init, function(s) s$label, ""),
+    `Var(W)` = formatC(vapply(transformer_weight_names, function(nm)
+      weight_variance(t$init[[nm]], fan[[nm]][1], fan[[nm]][2]), 0), digits = 4, format = "g"),
+    check.names = FALSE, stringsAsFactors = FALSE)
+  print(tab, row.names = FALSE, right = FALSE)
+  if (!is.null(t$rule)) cat("  rule: ", t$rule$label, "\n", sep = "")
+  if (!is.null(t$embedding_var)) {
+    cat(sprintf("  embedding variance (give as var_x): %s\n", format(signif(t$embedding_var, 4))))
+  }
+  invisible(x)
+}
+
+# ---- the "attention" layer kind ---------------------------------------------
+
+# The generic walk of predict_variance() does not see the positions of a
+# sequence; transformer nets are predicted by transformer_predict().
+attention_kind <- list(
+  fans = function(l) c(fan_in = l$n_in, fan_out = l$n_out),
+  units = function(l) l$branch,
+  forward = function(l, m2_in, mean_in, regime) {
+    abort("attention layers are predicted with their sequence: use `predict_variance()` on a `transformer()` network.")
+  },
+  backward = function(l, var_g, fwd) {
+    abort("attention layers are predicted with their sequence: use `predict_variance()` on a `transformer()` network.")
+  },
+  engine = TRUE)
+
+# ---- plain-R reference: forward and backward of an attention sublayer ------
+
+# The rows of sequence s (1-based) and the columns of head h.
+seq_rows <- function(s, T) (s - 1) * T + seq_len(T)
+head_cols <- function(h, dk) (h - 1) * dk + seq_len(dk)
+
+# Forward: x (B x d), par: the 4 units' list(W, b). Returns the output and
+# what the backward pass needs.
+attention_forward_values <- function(l, par, x) {
+  B <- nrow(x)
+  T <- l$seq_len
+  bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
+  pre <- if (l$norm == "pre") ln_forward(x)
+  a <- if (l$norm == "pre") pre$y else x
+  Q <- a %*% par[[1]]$W + bmat(par[[1]]$b, B)
+  K <- a %*% par[[2]]$W + bmat(par[[2]]$b, B)
+  V <- a %*% par[[3]]$W + bmat(par[[3]]$b, B)
+  C <- matrix(0, B, ncol(V))
+  P <- list()
+  for (s in seq_len(B / T)) {
+    r <- seq_rows(s, T)
+    for (h in seq_len(l$heads)) {
+      cc <- head_cols(h, l$d_k)
+      L <- l$scale * Q[r, cc, drop = FALSE] %*% t(K[r, cc, drop = FALSE])
+      if (l$causal) L[upper.tri(L)] <- -Inf
+      E <- exp(L - apply(L, 1, max))
+      A <- E / rowSums(E)
+      P[[length(P) + 1]] <- A
+      C[r, cc] <- A %*% V[r, cc, drop = FALSE]
+    }
+  }
+  O <- C %*% par[[4]]$W + bmat(par[[4]]$b, B)
+  H <- l$skip * x + l$alpha * O
+  post <- if (l$norm == "post") ln_forward(H)
+  list(z = if (l$norm == "post") post$y else H, h = H,
+       st = list(a = a, Q = Q, K = K, V = V, C = C, P = P, pre = pre, post = post))
+}
+
+# Backward: dz = dC/d(output). Returns dC/dx, dC/dh and the units' gradients.
+attention_backward_values <- function(l, par, st, dz) {
+  T <- l$seq_len
+  B <- nrow(dz)
+  dH <- if (l$norm == "post") ln_backward(dz, st$post$y, st$post$r) else dz
+  dO <- l$alpha * dH
+  gO <- list(W = crossprod(st$C, dO), b = colSums(dO))
+  dC <- tcrossprod(dO, par[[4]]$W)
+  dQ <- dK <- dV <- matrix(0, B, ncol(st$V))
+  k <- 0
+  for (s in seq_len(B / T)) {
+    r <- seq_rows(s, T)
+    for (h in seq_len(l$heads)) {
+      k <- k + 1
+      cc <- head_cols(h, l$d_k)
+      A <- st$P[[k]]
+      dA <- dC[r, cc, drop = FALSE] %*% t(st$V[r, cc, drop = FALSE])
+      dV[r, cc] <- crossprod(A, dC[r, cc, drop = FALSE])
+      dL <- A * (dA - rowSums(dA * A))
+      dQ[r, cc] <- l$scale * dL %*% st$K[r, cc, drop = FALSE]
+      dK[r, cc] <- l$scale * crossprod(dL, st$Q[r, cc, drop = FALSE])
+    }
+  }
+  g <- list(list(W = crossprod(st$a, dQ), b = colSums(dQ)),
+            list(W = crossprod(st$a, dK), b = colSums(dK)),
+            list(W = crossprod(st$a, dV), b = colSums(dV)), gO)
+  da <- tcrossprod(dQ, par[[1]]$W) + tcrossprod(dK, par[[2]]$W) + tcrossprod(dV, par[[3]]$W)
+  if (l$norm == "pre") da <- ln_backward(da, st$pre$y, st$pre$r)
+  list(dx = l$skip * dH + da, dh = dH, grads = g)
+}
+
+# ---- predictions: the kernel over a sequence's positions --------------------
+
+# The attention matrix of zero logits: uniform over the keys a query sees.
+uniform_attention <- function(T, causal) {
+  if (!causal) return(matrix(1 / T, T, T))
+  A <- matrix(0, T, T)
+  for (t in seq_len(T)) A[t, seq_len(t)] <- 1 / t
+  A
+}
+
+# Moments of A, the softmax of m iid N(0, sigma^2) logits L: p2 = E[A_1^2],
+# p3 = E[A_1^3], q4 = E[A_1^4], q22 = E[A_1^2 A_2^2]. With 1 / S^k =
+# int_0^Inf t^(k-1) exp(-t S) dt / (k-1)! and u = log t, y = u + L:
+#   E[A_1^k] = int E[exp(k y - e^y)] a(u)^(m-1) du / (k-1)!,
+#   E[A_1^2 A_2^2] = int E[exp(2 y - e^y)]^2 a(u)^(m-2) du / 3!,
+# a(u) = E[exp(-e^y)]. The integral in u is a trapezoidal rule (step 1/8
+# on the range where the integrand exceeds 1e-20 of its peak: the integrand
+# is analytic and decays doubly exponentially on one side, so the rule
+# converges geometrically). The expectations over L: for sigma <= 1.5 by
+# 80-node half-range Gauss-Hermite quadrature in L; for larger sigma, when
+# the Gaussian is wider than the functions of y, by the trapezoidal rule
+# in y (step 1/32 on [-50, 5]; a(u) as 1 - E[1 - exp(-e^y)], whose
+# integrand vanishes as y -> -Inf, with the mass above y = 5, where 1 -
+# exp(-e^y) = 1 to 1e-64, from the normal CDF, and Euler-Maclaurin's end
+# correction at 5). Checked against
+# stats::integrate and a 3-d grid to 1e-9 (tests/testthat/test-transformer.R).
+softmax_moments_exact <- function(m, sigma) {
+  out <- matrix(0, length(m), 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
+  one <- m == 1
+  out[one, ] <- rep(c(1, 1, 1, 0), each = sum(one))
+  if (sigma == 0) {
+    out[!one, ] <- cbind(1 / m^2, 1 / m^3, 1 / m^4, 1 / m^4)[!one, , drop = FALSE]
+  } else if (any(!one)) {
+    # beyond sigma = 50 the softmax is one-hot to within 1e-100
+    sigma <- min(sigma, 50)
+    h <- 1 / 8
+    if (sigma <= 1.5) {
+      gh <- gauss_hermite(40L)
+      lz <- sigma * gh$x
+      u <- seq(-max(lz) - 45, -min(lz) + 6.5, by = h)
+      y <- outer(u, lz, "+")
+      ey <- exp(y)
+      a <- as.vector(exp(-ey) %*% gh$w)
+      e2 <- as.vector(exp(2 * y - ey) %*% gh$w)
+      e3 <- as.vector(exp(3 * y - ey) %*% gh$w)
+      e4 <- as.vector(exp(4 * y - ey) %*% gh$w)
+    } else {
+      hy <- 1 / 16
+      yy <- seq(-50, 5, by = hy)
+      ey <- exp(yy)
+      u <- seq(-9 * sigma - 45, 9 * sigma + 6.5, by = h)
+      nu <- length(u)
+      ny <- length(yy)
+      # the trapezoid's weights
+      wy <- rep(hy, ny)
+      wy[c(1, ny)] <- hy / 2
+      g1 <- -expm1(-ey)
+      # E[g(u_k + L)] = sum_j g(y_j) w_j phi((y_j - u_k) / sigma) / sigma:
+      # y_j - u_k = (y_1 - u_1) + (j - 1 - 2 (k - 1)) hy (u's step is 2 hy),
+      # so the densities are one vector, sliced per u_k (a Toeplitz product)
+      Fm <- cbind(g1, exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey)) * wy
+      idx0 <- 2 * (nu - 1)
+      phi <- stats::dnorm(((yy[1] - u[1]) + (seq_len(ny + idx0) - 1 - idx0) * hy) / sigma) / sigma
+      E <- t(vapply(seq_len(nu), function(k) {
+        crossprod(Fm, phi[seq_len(ny) + idx0 - 2 * (k - 1)])[, 1]
+      }, numeric(4)))
+      # the integral of g1 times the density over [-50, 5], whose integrand
+      # is the density alone at 5 (g1 = 1, g1' = 0 there): the trapezoid
+      # with Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50
+      # at -50)
+      r5 <- (5 - u) / sigma
+      d5 <- -r5 * stats::dnorm(r5) / sigma^2
+      a <- 1 - (E[, 1] - hy^2 / 12 * d5) - stats::pnorm((u - 5) / sigma)
+      a <- pmin(pmax(a, 0), 1)
+      e2 <- E[, 2]
+      e3 <- E[, 3]
+      e4 <- E[, 4]
+    }
+    for (j in which(!one)) {
+      mj <- m[j]
+      am <- a^(mj - 1)
+      out[j, ] <- c(h * sum(e2 * am), h * sum(e3 * am) / 2, h * sum(e4 * am) / 6,
+                    h * sum(e2^2 * a^(mj - 2)) / 6)
+    }
+  }
+  if (length(m) == 1) return(out[1, ])
+  out
+}
+
+# The same, as functions of sigma for m logits: natural cubic splines
+# through exact values on sigma = -8, ..., -0.1, 0, 0.1, ..., 8 (the
+# moments are even in sigma; cached per m, built for several m at once by
+# softmax_prepare()), exact beyond 8. Relative error below 2e-6 (tested).
+softmax_moment_cache <- new.env(parent = emptyenv())
+softmax_prepare <- function(ms) {
+  ms <- setdiff(unique(ms), as.numeric(ls(softmax_moment_cache)))
+  if (!length(ms)) return(invisible())
+  g <- seq(0, 8, by = 0.1)
+  v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 4))
+  dim(v) <- c(length(ms), 4, length(g))
+  # even in sigma: mirrored knots give the spline the right slope at 0
+  gg <- c(-rev(g[-1]), g)
+  for (j in seq_along(ms)) {
+    softmax_moment_cache[[as.character(ms[j])]] <- lapply(1:4, function(k) {
+      stats::splinefun(gg, c(rev(v[j, k, -1]), v[j, k, ]), method = "natural")
+    })
+  }
+  invisible()
+}
+softmax_moments <- function(m, sigma) {
+  softmax_prepare(m)
+  f <- softmax_moment_cache[[as.character(m)]]
+  out <- vapply(1:4, function(k) f[[k]](pmin(sigma, 8)), numeric(length(sigma)))
+  if (length(sigma) == 1) out <- matrix(out, 1)
+  big <- which(sigma > 8)
+  for (j in big) out[j, ] <- softmax_moments_exact(m, sigma[j])
+  colnames(out) <- c("p2", "p3", "q4", "q22")
+  out
+}
+
+# The moments averaged over a query's squared norm: sigma^2 = tau2 X / dk,
+# X chi-square on dk degrees of freedom (Gauss-Laguerre-free: a 64-point
+# Gauss-Legendre rule on the chi-square's probability scale, whose
+# quantile transform is smooth).
+softmax_moments_chisq <- function(m, tau2, dk) {
+  if (tau2 <= 0) return(softmax_moments(m, 0)[1, ])
+  gl <- golub_welsch(rep(0, 64), (1:63) / sqrt(4 * (1:63)^2 - 1))
+  p <- (gl$x + 1) / 2
+  x <- stats::qchisq(p, dk)
+  colSums(softmax_moments(m, sqrt(tau2 * x / dk)) * gl$w)
+}
+
+# The infinite-width map of a layer normalization on a kernel: the
+# correlation (zero-variance positions map to 0).
+ln_kernel <- function(K) {
+  s <- sqrt(pmax(diag(K), 0))
+  inv <- ifelse(s > 0, 1 / s, 0)
+  K * outer(inv, inv)
+}
+
+# E[f(u_t) f(u_t')] and E[f'(u_t) f'(u_t')] for a centred Gaussian vector
+# u with kernel K (a matrix), elementwise: closed forms for positively
+# homogeneous activations (linear, relu, leaky_relu: the arc-cosine kernel
+# of Cho and Saul 2009), else by bivariate quadrature.
+activation_kernel <- function(a, K, regime) {
+  if (regime == "linear") return(list(f = K, df = matrix(1, nrow(K), ncol(K))))
+  slope <- homogeneous_slope(a)
+  s <- sqrt(pmax(diag(K), 0))
+  ss <- outer(s, s)
+  rho <- ifelse(ss > 0, K / ss, 0)
+  rho <- pmin(pmax(rho, -1), 1)
+  if (!is.null(slope)) {
+    # f(x) = x (x > 0), slope x (x < 0): f = (1 + c)/2 x + (1 - c)/2 |x|
+    p <- (1 + slope) / 2
+    m <- (1 - slope) / 2
+    # E[|u||v|] = ss (2/pi)(sqrt(1 - rho^2) + rho asin(rho)); E[u |v|] = 0
+    eabs <- ss * (2 / pi) * (sqrt(1 - rho^2) + rho * asin(rho))
+    fk <- p^2 * K + m^2 * eabs
+    # f' = p + m sign(x): E[sign u sign v] = (2/pi) asin(rho)
+    dk <- p^2 + m^2 * (2 / pi) * asin(rho)
+    diag(dk) <- ifelse(s > 0, p^2 + m^2, (p + m * sign(0))^2)
+    return(list(f = fk, df = dk))
+  }
+  n <- nrow(K)
+  fk <- dk <- matrix(0, n, n)
+  for (i in seq_len(n)) {
+    for (j in seq_len(i)) {
+      # rescale to unit variances: E[f(s_i Z1) f(s_j Z2)], corr(Z1, Z2) = rho
+      fi <- function(x) a$f(s[i] * x)
+      fj <- function(x) a$f(s[j] * x)
+      di <- function(x) a$df(s[i] * x)
+      dj <- function(x) a$df(s[j] * x)
+      kn <- if (s[i] > 0) a$kinks / s[i] else numeric()
+      v <- bivariate_expectation(list(fi, di), list(fj, dj), 1, rho[i, j], kinks = kn)
+      fk[i, j] <- fk[j, i] <- v[1]
+      dk[i, j] <- dk[j, i] <- v[2]
+    }
+  }
+  list(f = fk, df = dk)
+}
+
+# predict_variance() for transformer nets: the kernel map over the T
+# positions of one sequence, forward then backward (see "What is
+# predicted" in ?transformer). One row per sublayer.
+transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = "logits",
+                                default_regime = FALSE) {
+  if (regime == "finite_width") {
+    abort("`regime = \"finite_width\"` covers dense networks from `mlp()` only: `net` is a transformer.")
+  }
+  if (grad != "normal") {
+    abort("`grad = \"softmax\"` needs a dense read-out layer: a `transformer()` has none; use `grad = \"normal\"`.")
+  }
+  layers <- net_layers(net)
+  tr <- net$transformer
+  T <- tr$seq_len
+  if (default_regime && regime == "linear" && !linear_regime_applies(tr$activation)) {
+    message(sprintf(paste0(
+      "predict_variance(): the default `regime = \"linear\"` is Glorot's linear regime, ",
+      "which assumes f(0) = 0 and f'(0) = 1; the FFN's %s does not satisfy it. ",
+      "Use `regime = \"mean_field\"` for a prediction exact at infinite width."),
+      format(tr$activation)))
+  }
+  d <- length(layers)
+  for (l in layers) {
+    for (k in seq_along(l$branch)) {
+      b <- l$branch[[k]]
+      v <- weight_variance(b$init, b$n_in, b$n_out)
+      if (abs(weight_mean(b$init, b$n_in, b$n_out)) > 1e-12 * sqrt(v)) {
+        abort("`net` has weights with a non-zero mean: the predictions assume zero-mean weights.")
+      }
+      if (weight_mean(b$bias) != 0) {
+        abort("`net` has biases with a non-zero mean: the predictions assume zero-mean biases.")
+      }
+    }
+  }
+  A <- uniform_attention(T, tr$causal)
+  if (attention == "logits") softmax_prepare(if (tr$causal) seq_len(T) else T)
+  K <- diag(var_x, T)
+  fw <- vector("list", d)
+  for (i in seq_len(d)) {
+    l <- layers[[i]]
+    Ka <- if (l$norm == "pre") ln_kernel(K) else K
+    u <- l$branch
+    vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
+    bv <- function(k) weight_variance(u[[k]]$bias)
+    if (l$kind == "attention") {
+      hd <- l$heads * l$d_k
+      Kv <- l$n_in * vv(3) * Ka + bv(3)          # the values, per unit
+      Kc <- A %*% Kv %*% t(A)                     # A V (rows of A sum to 1)
+      # the logits a query's softmax sees: given q_t, iid over the keys
+      # (their common part, from the keys' correlation and biases, cancels)
+      off_mean <- function(M) if (nrow(M) > 1) (sum(M) - sum(diag(M))) / (nrow(M) * (nrow(M) - 1)) else 0
+      sq2 <- l$n_in * vv(1) * mean(diag(Ka)) + bv(1)
+      sk2 <- l$n_in * vv(2) * max(mean(diag(Ka)) - off_mean(Ka), 0)
+      tau2 <- if (attention == "logits") l$scale^2 * l$d_k * sq2 * sk2 else 0
+      mom <- matrix(0, T, 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
+      for (t in seq_len(T)) {
+        keys <- if (tr$causal) seq_len(t) else seq_len(T)
+        m <- length(keys)
+        mom[t, ] <- softmax_moments_chisq(m, tau2, l$d_k)
+        if (m == 1) next
+        p2 <- mom[t, "p2"]
+        e12 <- (1 - m * p2) / (m * (m - 1))
+        kv <- Kv[keys, keys, drop = FALSE]
+        Kc[t, t] <- p2 * sum(diag(kv)) + e12 * (sum(kv) - sum(diag(kv)))
+      }
+      Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
+      kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
+      st <- list(Ka = Ka, Kin_last = Kc, Kb = Kb, mom = mom, sq2 = sq2, sk2 = sk2,
+                 kv_eff = kv_eff, tau2 = tau2)
+    } else {
+      K1 <- l$n_in * vv(1) * Ka + bv(1)
+      ak <- activation_kernel(u[[1]]$activation, K1, regime)
+      Kb <- u[[2]]$n_in * vv(2) * ak$f + bv(2)
+      st <- list(Ka = Ka, Kin_last = ak$f, Kb = Kb, dK1 = ak$df)
+    }
+    Kh <- l$skip^2 * K + l$alpha^2 * Kb
+    Kz <- if (l$norm == "post") ln_kernel(Kh) else Kh
+    fw[[i]] <- c(st, list(Kx = K, Kh = Kh, Kz = Kz))
+    K <- Kz
+  }
+  # backward: the gradients' kernel G (dC/dh) and their input's
+  Gz <- diag(var_grad, T)
+  var_g <- var_gw <- numeric(d)
+  inv_rms <- function(Kd) { s <- sqrt(pmax(diag(Kd), 0)); ifelse(s > 0, 1 / s, 0) }
+  for (i in d:1) {
+    l <- layers[[i]]
+    f <- fw[[i]]
+    # (as in the engine, the output gradient is dC/dh of the last sublayer)
+    # LN's Jacobian at infinite width, I / r (as for resmlp())
+    Gh <- if (l$norm == "post" && i < d) Gz * outer(inv_rms(f$Kh), inv_rms(f$Kh)) else Gz
+    var_g[i] <- mean(diag(Gh))
+    # the per-token gradient of the last weight matrix: its input times
+    # alpha dC/dh, independent (the input of W_O, or of W_2)
+    var_gw[i] <- l$alpha^2 * mean(diag(f$Kin_last) * diag(Gh))
+    u <- l$branch
+    vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
+    Gb <- l$alpha^2 * Gh
+    if (l$kind == "attention") {
+      hd <- l$heads * l$d_k
+      Gc <- l$n_out * vv(4) * Gb                   # dC/d(AV), per unit
+      # the value path: A^T Gc A, its diagonal with E[A_ts^2]
+      Ga <- t(A) %*% Gc %*% A
+      ms <- if (tr$causal) seq_len(T) else rep(T, T)
+      for (t in seq_len(T)) {
+        keys <- seq_len(ms[t])
+        Ga[cbind(keys, keys)] <- Ga[cbind(keys, keys)] + (f$mom[t, "p2"] - 1 / ms[t]^2) * Gc[t, t]
+      }
+      Ga <- hd * vv(3) * Ga
+      if (f$tau2 > 0) {
+        # the path through the logits: sum_s E[dL_ts^2] = d_k Gc_tt kv R_t,
+        # R_t = E[sum A^2 - 2 sum A^3 + (sum A^2)^2] (dA iid over keys)
+        R <- ms * f$mom[, "p2"] - 2 * ms * f$mom[, "p3"] + ms * f$mom[, "q4"] +
+          ms * (ms - 1) * f$mom[, "q22"]
+        D <- l$d_k * diag(Gc) * f$kv_eff * R
+        dq <- hd * vv(1) * l$scale^2 * f$sk2 * D            # through W_Q, per query
+        dk <- vapply(seq_len(T), function(s) sum((D / ms)[ms >= s]), 0)
+        dk <- hd * vv(2) * l$scale^2 * f$sq2 * dk           # through W_K, per key
+        Ga <- Ga + diag(dq + dk, T)
+      }
+    } else {
+      Gu <- l$n_out * vv(2) * Gb
+      Ga <- u[[1]]$n_out * vv(1) * (Gu * f$dK1)
+    }
+    if (l$norm == "pre") Ga <- Ga * outer(inv_rms(f$Kx), inv_rms(f$Kx))
+    Gz <- l$skip^2 * Gh + Ga
+  }
+  kinds <- vapply(layers, `[[`, "", "kind")
+  out <- data.frame(layer = seq_len(d), n_in = net$widths[-(d + 1)], n_out = net$widths[-1],
+                    var_s = vapply(fw, function(f) mean(diag(f$Kh)), 0),
+                    var_z = vapply(fw, function(f) mean(diag(f$Kz)), 0),
+                    var_grad_s = var_g, var_grad_w = var_gw, mean_s = 0, mean_z = 0,
+                    kind = ifelse(kinds == "attention", "attention", "ffn"),
+                    block = rep(seq_len(d / 2), each = 2), stringsAsFactors = FALSE)
+  # the gradient at the network's input (dC/dx_0), the input of block 1
+  attr(out, "var_grad_input") <- mean(diag(Gz))
+  attr(out, "regime") <- regime
+  attr(out, "kernels") <- list(forward = lapply(fw, `[[`, "Kz"))
+  class(out) <- c("initvar_prediction", "data.frame")
+  out
+}
+
+# A plain-R reference of a whole transformer net, independent of the C
+# engine and of first_step()'s walk: given the units' weights `par` (a list
+# of list(W, b), in the engine's order), the input X (B x d) and the output
+# gradient dz, per layer the sum h (s), the output z and dC/dh (g), the
+# gradient at the input (dx) and the units' gradients. As in the engine,
+# the output gradient is dC/dh of the last layer (as it is dC/ds of a
+# dense stack's last layer): a last post-normalization is not
+# back-propagated through.
+transformer_reference <- function(net, par, X, dz) {
+  layers <- net_layers(net)
+  d <- length(layers)
+  s <- z <- g <- st <- vector("list", d)
+  first <- cumsum(c(0, vapply(layers, function(l) length(l$branch), 0L)))
+  bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
+  x <- X
+  for (i in seq_len(d)) {
+    l <- layers[[i]]
+    p <- par[first[i] + seq_along(l$branch)]
+    if (l$kind == "attention") {
+      r <- attention_forward_values(l, p, x)
+      st[[i]] <- r$st
+      s[[i]] <- r$h
+      z[[i]] <- r$z
+    } else {
+      pre <- if (l$norm == "pre") ln_forward(x)
+      a <- if (l$norm == "pre") pre$y else x
+      t1 <- a %*% p[[1]]$W + bmat(p[[1]]$b, nrow(a))
+      f1 <- l$branch[[1]]$activation
+      u <- f1$f(t1)
+      dim(u) <- dim(t1)
+      D <- f1$df(t1)
+      dim(D) <- dim(t1)
+      H <- l$skip * x + l$alpha * (u %*% p[[2]]$W + bmat(p[[2]]$b, nrow(a)))
+      post <- if (l$norm == "post") ln_forward(H)
+      st[[i]] <- list(a = a, u = u, D = D, pre = pre, post = post)
+      s[[i]] <- H
+      z[[i]] <- if (l$norm == "post") post$y else H
+    }
+    x <- z[[i]]
+  }
+  grads <- vector("list", length(par))
+  for (i in d:1) {
+    l <- layers[[i]]
+    us <- first[i] + seq_along(l$branch)
+    p <- par[us]
+    if (l$kind == "attention") {
+      if (i == d && l$norm == "post") l$norm <- "post_top"   # dz is dC/dh
+      r <- attention_backward_values(l, p, st[[i]], dz)
+      g[[i]] <- r$dh
+      grads[us] <- r$grads
+      dz <- r$dx
+    } else {
+      q <- st[[i]]
+      dH <- if (l$norm == "post" && i < d) ln_backward(dz, q$post$y, q$post$r) else dz
+      g[[i]] <- dH
+      d2 <- l$alpha * dH
+      grads[[us[2]]] <- list(W = crossprod(q$u, d2), b = colSums(d2))
+      d1 <- tcrossprod(d2, p[[2]]$W) * q$D
+      grads[[us[1]]] <- list(W = crossprod(q$a, d1), b = colSums(d1))
+      da <- tcrossprod(d1, p[[1]]$W)
+      if (l$norm == "pre") da <- ln_backward(da, q$pre$y, q$pre$r)
+      dz <- l$skip * dH + da
+    }
+  }
+  list(s = s, z = z, g = g, dx = dz, grads = grads)
+}
+
+# A transformer's batch is whole sequences.
+check_sequence_batch <- function(net, rows, arg) {
+  if (inherits(net, "initvar_transformer") && rows %% net$transformer$seq_len != 0) {
+    abort(sprintf("`%s` must be a multiple of the transformer's `seq_len` (%s), not %s: the batch is whole sequences.",
+                  arg, format(net$transformer$seq_len), format(rows)))
+  }
+  invisible(TRUE)
+}
+
+# The identity activation, from a function whose `activation` is the
+# package's (in transformer() and resmlp() an argument of that name, when
+# it is an R function, would be called instead).
+linear_activation <- function() activation("linear")

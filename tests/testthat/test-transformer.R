@@ -1,0 +1,286 @@
+# transformer(): the C engine against the plain-R reference of the same
+# network (attention and FFN sublayers, every norm, encoder and decoder,
+# one and two heads, d_k != d_model / heads), threads, the softmax moments
+# against an independent quadrature, the predictions against closed forms
+# and (where exact) against simulation with calibrated verdicts (Bonferroni
+# over the file: a correct implementation fails it with probability at most
+# 1e-3), a measured approximation gap that shrinks with width, the scaling
+# rules, first_step(), and bad input.
+
+# Verdicts in this file: rows of the calibrated test below.
+n_verdicts <- 2 * 4 * 4
+level_file <- 1 - 1e-3 / n_verdicts
+
+trace_and_reference <- function(net, inputs, seed = 3) {
+  set.seed(seed)
+  tr <- initvar:::network_trace(net, inputs = inputs)
+  par <- lapply(seq_along(tr$W), function(u) list(W = tr$W[[u]], b = tr$b[[u]]))
+  d <- length(net$layers)
+  ref <- initvar:::transformer_reference(net, par, tr$X, tr$g[[d]])
+  list(tr = tr, ref = ref, d = d)
+}
+
+test_that("the engine's transformer forward and backward match the plain-R reference to 1e-12", {
+  for (norm in c("none", "pre", "post")) for (arch in c("encoder", "decoder")) for (H in 1:2) {
+    # d_k = 2: heads * d_k = 2 or 4, not d_model = 6; an FFN of inner width 5
+    net <- transformer(6, heads = H, d_k = 2, depth = 2, d_ff = 5, norm = norm, seq_len = 3,
+                       architecture = arch, activation = "tanh", bias = init_normal(0, 0.1),
+                       scale = 0.7)
+    x <- trace_and_reference(net, inputs = 6)
+    for (i in seq_len(x$d)) {
+      sc <- max(abs(x$ref$z[[i]]), 1)
+      expect_lt(max(abs(x$tr$s[[i]] - x$ref$s[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$z[[i]] - x$ref$z[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$g[[i]] - x$ref$g[[i]])), 1e-12 * max(abs(x$ref$g[[i]]), 1))
+    }
+  }
+})
+
+test_that("the engine matches the reference at the edges of the input range", {
+  nets <- list(
+    transformer(1, 1, depth = 1, d_ff = 1, seq_len = 1, norm = "none"),
+    transformer(3, 3, d_k = 5, depth = 1, d_ff = 2, seq_len = 1, norm = "pre",
+                architecture = "decoder"),
+    transformer(4, 2, depth = 2, seq_len = 5, norm = "post", scale = 0),
+    transformer(4, 2, depth = 1, seq_len = 5, norm = "pre", scale = 30, init = init_normal(0, 1)),
+    transformer(4, 2, depth = 1, seq_len = 2, norm = "pre", activation = function(x) x^3 / 10),
+    transformer(4, 2, depth = 1, seq_len = 2, norm = "post", init = init_orthogonal(),
+                alpha = 0.5, skip = 2))
+  for (net in nets) {
+    x <- trace_and_reference(net, inputs = 2 * net$transformer$seq_len)
+    for (i in seq_len(x$d)) {
+      sc <- max(abs(x$ref$z[[i]]), abs(x$ref$s[[i]]), 1)
+      expect_lt(max(abs(x$tr$s[[i]] - x$ref$s[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$z[[i]] - x$ref$z[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$g[[i]] - x$ref$g[[i]])), 1e-12 * max(abs(x$ref$g[[i]]), 1))
+    }
+  }
+  # an R function as the activation (of resmlp() as well)
+  expect_s3_class(resmlp(4, 2, function(x) x^3 / 10, branch_depth = 2), "initvar_resmlp")
+})
+
+test_that("attention mixes only the rows of one sequence, and causally in a decoder", {
+  net <- transformer(4, heads = 2, depth = 1, d_ff = 4, seq_len = 3, architecture = "decoder",
+                     norm = "none")
+  set.seed(1)
+  tr <- initvar:::network_trace(net, inputs = 6)
+  par <- lapply(seq_along(tr$W), function(u) list(W = tr$W[[u]], b = tr$b[[u]]))
+  l <- net$layers[[1]]
+  X2 <- tr$X
+  X2[6, ] <- X2[6, ] + 1          # the last token of sequence 2
+  X3 <- tr$X
+  X3[2, ] <- X3[2, ] + 1          # token 2 of sequence 1
+  f <- function(X) initvar:::attention_forward_values(l, par[1:4], X)$z
+  z0 <- f(tr$X)
+  expect_equal(f(X2)[1:5, ], z0[1:5, ], tolerance = 1e-14)   # nothing else moves
+  expect_equal(f(X3)[c(1, 4:6), ], z0[c(1, 4:6), ], tolerance = 1e-14)
+  expect_gt(max(abs(f(X3)[3, ] - z0[3, ])), 1e-6)            # a later query sees it
+  expect_equal(tr$s[[1]], z0, tolerance = 1e-12)
+})
+
+test_that("a transformer simulation is bit-identical for 1 and 2 threads", {
+  net <- transformer(8, heads = 2, depth = 2, seq_len = 4, norm = "pre", architecture = "decoder")
+  set.seed(5)
+  a <- simulate_network(net, networks = 16, inputs = 8, threads = 1)
+  set.seed(5)
+  b <- simulate_network(net, networks = 16, inputs = 8, threads = 2)
+  expect_identical(a$acc, b$acc)
+  expect_identical(a$hist, b$hist)
+})
+
+test_that("the softmax moments agree with an independent quadrature", {
+  # m = 2: A_1 = plogis(L_1 - L_2), L_1 - L_2 ~ N(0, 2 sigma^2)
+  for (sigma in c(0.1, 1, 1.49, 1.51, 3, 10, 40)) {
+    ref <- vapply(2:4, function(k) stats::integrate(function(x) stats::plogis(x)^k *
+      stats::dnorm(x, 0, sqrt(2) * sigma), -Inf, Inf, rel.tol = 1e-12)$value, 0)
+    got <- initvar:::softmax_moments_exact(2, sigma)
+    expect_equal(unname(got[c("p2", "p3", "q4")]), ref, tolerance = 1e-9)
+    # A_1^2 A_2^2 = A^2 (1 - A)^2
+    r22 <- stats::integrate(function(x) (stats::plogis(x) * stats::plogis(-x))^2 *
+      stats::dnorm(x, 0, sqrt(2) * sigma), -Inf, Inf, rel.tol = 1e-12)$value
+    expect_equal(unname(got[["q22"]]), r22, tolerance = 1e-9)
+  }
+  # m = 3 against a trapezoidal rule on a 3-d grid of the logits (the
+  # rule converges geometrically for this smooth integrand)
+  sigma <- 1.3
+  z <- seq(-9, 9, by = 0.1)
+  w <- stats::dnorm(z) * 0.1
+  g <- expand.grid(a = z, b = z, c = z)
+  wt <- w[match(g$a, z)] * w[match(g$b, z)] * w[match(g$c, z)]
+  A1 <- 1 / (1 + exp(sigma * (g$b - g$a)) + exp(sigma * (g$c - g$a)))
+  expect_equal(initvar:::softmax_moments_exact(3, sigma)[["p2"]], sum(wt * A1^2), tolerance = 1e-9)
+  A2 <- exp(sigma * (g$b - g$a)) * A1
+  expect_equal(initvar:::softmax_moments_exact(3, sigma)[["q22"]], sum(wt * A1^2 * A2^2),
+               tolerance = 1e-9)
+  # the spline against the exact values between its knots
+  s <- c(0.05, 0.37, 1.44, 1.55, 2.49, 7.77, 12)
+  expect_equal(initvar:::softmax_moments(5, s),
+               t(vapply(s, function(v) initvar:::softmax_moments_exact(5, v), numeric(4))),
+               tolerance = 2e-6)
+  expect_equal(initvar:::softmax_moments_exact(4, 0)[["p2"]], 1 / 16)
+})
+
+test_that("the predictions of uniform attention match closed forms", {
+  # one encoder block, no normalization, linear FFN, zero queries: uniform
+  # attention. Var(h_1) = 1 + n v_V H d_k v_O / T.
+  n <- 8; H <- 2; dk <- 3; T <- 4; ff <- 5
+  net <- transformer(n, H, dk, depth = 1, d_ff = ff, norm = "none", seq_len = T,
+                     activation = "linear", init = list(q = init_zeros()))
+  p <- predict_variance(net, regime = "mean_field")
+  vv <- 2 / (n + H * dk)
+  v_att <- n * vv * H * dk * vv / T
+  expect_equal(p$var_s[1], 1 + v_att, tolerance = 1e-14)
+  v1 <- 2 / (n + ff)
+  expect_equal(p$var_s[2], (1 + v_att) * (1 + n * v1 * ff * v1), tolerance = 1e-14)
+  # causal: position t averages t values, 1/t; the pooled variance is the mean
+  dec <- transformer(n, H, dk, depth = 1, d_ff = ff, norm = "none", seq_len = T,
+                     activation = "linear", init = list(q = init_zeros()), architecture = "decoder")
+  pd <- predict_variance(dec, regime = "mean_field")
+  expect_equal(pd$var_s[1], 1 + n * vv * H * dk * vv * mean(1 / seq_len(T)), tolerance = 1e-14)
+  # gradients: the output gradient at the FFN's h is 1; through the FFN
+  # 1 + n v1 ff v1; attention's: the mean over keys s of sum_t A_ts^2 gain
+  gf <- 1 + n * v1 * ff * v1
+  expect_equal(p$var_grad_s, c(gf, 1), tolerance = 1e-14)
+  expect_equal(attr(p, "var_grad_input"), gf * (1 + H * dk * vv * n * vv / T), tolerance = 1e-14)
+  # post-LN: every output has variance 1
+  post <- transformer(n, H, dk, depth = 2, seq_len = T, norm = "post")
+  expect_equal(predict_variance(post, regime = "mean_field")$var_z, rep(1, 4))
+})
+
+test_that("uniform attention with linear sublayers: calibrated agreement at any width", {
+  # exact at any width; width 32 keeps a network's contribution's spread
+  # small enough for 400 networks (see ?simulate_network, "Intervals")
+  set.seed(101)
+  for (arch in c("encoder", "decoder")) {
+    net <- transformer(32, heads = 2, depth = 2, d_ff = 32, norm = "none", seq_len = 4,
+                       activation = "linear", architecture = arch,
+                       init = list(k = init_zeros()), bias = init_normal(0, 0.3))
+    sim <- simulate_network(net, networks = 400, inputs = 32, threads = 2)
+    df <- as.data.frame(sim)
+    expect_equal(nrow(df), 16)
+    ag <- initvar:::agreement(log(df$estimate), df$mcse / df$estimate, log(df$prediction),
+                              df = sim$networks - 1, level = level_file)
+    expect_true(all(ag$consistent), info = paste(arch, paste(round(ag$z, 2), collapse = " ")))
+  }
+})
+
+test_that("the approximations' gap (layer normalization, finite d_model) shrinks with width", {
+  # post-LN encoder, ReLU FFN: the gradient at the first block's attention
+  gap <- function(n, seed) {
+    set.seed(seed)
+    net <- transformer(n, heads = 2, depth = 2, seq_len = 4, norm = "post")
+    sim <- simulate_network(net, networks = 200, inputs = 16, threads = 2)
+    df <- as.data.frame(sim)
+    r <- df[df$quantity == "grad_s" & df$layer == 1, ]
+    c(gap = r$estimate / r$prediction - 1, se = r$mcse / r$prediction)
+  }
+  g8 <- gap(8, 11)
+  g64 <- gap(64, 12)
+  # a gap of order 1 / d_model: at 8, clearly there; at 64, less than half of it
+  expect_gt(g8[["gap"]] / g8[["se"]], 4)
+  expect_lt(abs(g64[["gap"]]), g8[["gap"]] / 2)
+})
+
+test_that("the default linear regime says when it does not apply", {
+  expect_message(predict_variance(transformer(8, 2, depth = 1, seq_len = 2)), "linear regime")
+  expect_no_message(predict_variance(transformer(8, 2, depth = 1, seq_len = 2, activation = "tanh")))
+  lin <- predict_variance(transformer(8, 2, depth = 1, seq_len = 2, activation = "tanh"))
+  mf <- predict_variance(transformer(8, 2, depth = 1, seq_len = 2, activation = "tanh"),
+                         regime = "mean_field")
+  expect_equal(lin$var_s[1], mf$var_s[1])          # attention: no activation
+  expect_gt(lin$var_s[2], mf$var_s[2])             # tanh contracts
+})
+
+test_that("scaling rules set the transformer's multipliers and gains", {
+  dn <- transformer(16, 2, depth = 10, seq_len = 4,
+                    rule = scaling_rule("deepnet", 10, architecture = "encoder"))
+  expect_equal(dn$transformer$norm, "post")
+  expect_equal(dn$transformer$skip, (2 * 10)^(1 / 4))
+  beta <- (8 * 10)^(-1 / 4)
+  vx <- 2 / (16 + 16)
+  expect_equal(weight_variance(dn$transformer$init$v, 16, 16), beta^2 * vx)
+  expect_equal(weight_variance(dn$transformer$init$q, 16, 16), vx)
+  expect_equal(weight_variance(dn$transformer$init$ff2, 64, 16), beta^2 * 2 / 80)
+  dec <- transformer(16, 2, depth = 6, seq_len = 4, architecture = "decoder",
+                     rule = scaling_rule("deepnet", 6, architecture = "decoder"))
+  expect_true(dec$transformer$causal)
+  tf <- transformer(16, 2, depth = 6, seq_len = 4, rule = scaling_rule("tfixup", 6))
+  expect_equal(tf$transformer$norm, "none")
+  expect_equal(tf$transformer$embedding_var, 16^(-1 / 2) * (9 * 6)^(-1 / 2))
+  expect_equal(weight_variance(tf$transformer$init$o, 16, 16), 0.67^2 * 6^(-1 / 2) * vx)
+  expect_output(print(dn), "DeepNet")
+  expect_output(print(tf), "embedding variance")
+})
+
+test_that("first_step() takes one step of a transformer", {
+  set.seed(2)
+  net <- transformer(8, 2, depth = 1, d_ff = 8, seq_len = 4)
+  fs <- first_step(net, lr = 0.01, networks = 4, batch = 8, loss = "linear")
+  expect_equal(nrow(fs$table), 2)
+  expect_true(all(fs$table$ms_dz > 0))
+  expect_error(first_step(net, lr = 0.01, networks = 4, batch = 6), "`batch` must be a multiple")
+})
+
+test_that("the engine rejects malformed attention specs", {
+  set.seed(1)
+  net <- transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2)
+  spec <- initvar:::sim_setup(net, 4, "normal", 1, NULL, "normal", 1, 10)$spec
+  run <- function(sp) .Call(initvar:::C_simulate_block, sp, 0, 1L, 1L, NULL)
+  expect_type(run(spec), "list")
+  bad <- spec; bad$unit_out[1] <- 3L
+  expect_error(run(bad), "do not chain")
+  bad <- spec; bad$unit_in[6] <- 4L
+  expect_error(run(bad), "do not chain")
+  bad <- spec; bad$attn[1] <- 0
+  expect_error(run(bad), "attn")
+  bad <- spec; bad$attn[3] <- 3
+  expect_error(run(bad), "batch")
+  bad <- spec; bad$attn[4] <- 0.5
+  expect_error(run(bad), "causal")
+  bad <- spec; bad$attn[5] <- NaN
+  expect_error(run(bad), "logit scale")
+  bad <- spec; bad$units[1] <- 3L
+  expect_error(run(bad), "units")
+  bad <- spec; bad$attn <- 1
+  expect_error(run(bad), "attn")
+})
+
+test_that("transformer() and its simulation reject bad input, naming the argument", {
+  expect_error(transformer(0, 1, depth = 1, seq_len = 2), "`d_model`", class = "initvar_error")
+  expect_error(transformer(6, 4, depth = 1, seq_len = 2), "`d_k`", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 0, seq_len = 2), "`depth`", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1), "`seq_len` is missing", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1, seq_len = 2, norm = "layer"), "`norm`",
+               class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1, seq_len = 2, scale = -1), "`scale`",
+               class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1, seq_len = 2, init = list(w = init_he())),
+               "`init` has the element `w`", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1, seq_len = 2, init = list(q = 1)), "`init\\$q`",
+               class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1, seq_len = 2, bias = init_he()), "`bias`",
+               class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1, seq_len = 2, architecture = "encoder_decoder"),
+               "not yet available", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 3, seq_len = 2, rule = scaling_rule("deepnet", 4)),
+               "`rule` is for depth 4", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 3, seq_len = 2, architecture = "decoder",
+                           rule = scaling_rule("deepnet", 3)),
+               "architecture \"encoder\"", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 3, seq_len = 2, rule = scaling_rule("fixup", 3, 3)),
+               "branch_depth", class = "initvar_error")
+  net <- transformer(8, 2, depth = 1, seq_len = 4)
+  expect_error(simulate_network(net, networks = 2, inputs = 6), "`inputs` must be a multiple",
+               class = "initvar_error")
+  expect_error(predict_variance(net, regime = "finite_width"), "finite_width",
+               class = "initvar_error")
+  expect_error(predict_variance(net, grad = "softmax"), "softmax", class = "initvar_error")
+  expect_error(predict_variance(transformer(8, 2, depth = 1, seq_len = 4,
+                                            init = init_normal(1, 1)), regime = "mean_field"),
+               "non-zero mean",
+               class = "initvar_error")
+  expect_error(predict_variance(transformer(8, 2, depth = 1, seq_len = 4,
+                                            bias = init_constant(1)), regime = "mean_field"),
+               "non-zero mean",
+               class = "initvar_error")
+})
