@@ -192,12 +192,14 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
               bias$label)
   }
   inits <- transformer_inits(init)
-  if (architecture == "encoder_decoder") {
-    abort(paste0("`architecture = \"encoder_decoder\"` is not yet available: the decoder's ",
-                 "cross-attention on the encoder's output is not implemented. Use ",
-                 "\"encoder\" or \"decoder\"."))
-  }
+  enc_dec <- architecture == "encoder_decoder"
+  if (!enc_dec) decoder_depth <- NULL
+  # per part (the encoder's, and an encoder-decoder's decoder): skip, alpha
+  # and the weights' schemes, after the rule
+  part <- list(skip = skip, alpha = alpha, inits = inits)
+  parts <- list(encoder = part, decoder = part)
   embedding_var <- NULL
+  rules <- NULL
   if (!is.null(rule)) {
     if (!inherits(rule, "initvar_scaling_rule")) {
       abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
@@ -214,11 +216,29 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
       abort(sprintf("`rule` is DeepNet's rule for architecture \"%s\", not `architecture` = \"%s\".",
                     format(rule$architecture), architecture))
     }
-    skip <- rule$skip
-    alpha <- rule$alpha
-    g <- rule$gains
-    for (nm in c("v", "ff1")) inits[[nm]] <- scale_scheme(inits[[nm]], g[1], sprintf("init$%s", nm))
-    for (nm in c("o", "ff2")) inits[[nm]] <- scale_scheme(inits[[nm]], g[2], sprintf("init$%s", nm))
+    rules <- list(encoder = rule, decoder = rule)
+    if (enc_dec && rule$name %in% c("deepnet", "tfixup")) {
+      # the rule's constants for both parts (N and M as the rule's)
+      rdm <- if (is.null(rule$decoder_depth)) rule$depth else rule$decoder_depth
+      if (rdm != decoder_depth) {
+        abort(sprintf("`rule` is for decoder_depth %s, not `decoder_depth` = %s: make it with `scaling_rule(\"%s\", %s, decoder_depth = %s, ...)`.",
+                      format(rdm), format(decoder_depth), rule$name, format(depth),
+                      format(decoder_depth)))
+      }
+      src <- if (is.null(rule$source)) "paper" else rule$source
+      for (pt in c("encoder", "decoder")) {
+        rules[[pt]] <- scaling_rule(rule$name, depth, architecture = rule$architecture,
+                                    part = pt, decoder_depth = decoder_depth, source = src)
+      }
+    }
+    for (pt in names(parts)) {
+      r <- rules[[pt]]
+      g <- r$gains
+      parts[[pt]]$skip <- r$skip
+      parts[[pt]]$alpha <- r$alpha
+      for (nm in c("v", "ff1")) parts[[pt]]$inits[[nm]] <- scale_scheme(inits[[nm]], g[1], sprintf("init$%s", nm))
+      for (nm in c("o", "ff2")) parts[[pt]]$inits[[nm]] <- scale_scheme(inits[[nm]], g[2], sprintf("init$%s", nm))
+    }
     if (rule$name == "deepnet" && !norm_given) norm <- "post"
     if (rule$name == "tfixup") {
       if (!norm_given) norm <- "none"
@@ -234,16 +254,35 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
   unit <- function(nin, nout, s, a = linear) {
     new_layer("dense", nin, nout, activation = a, init = s, bias = bias)
   }
-  att <- new_layer("attention", d_model, d_model, init = inits$v, bias = bias,
-                   branch = list(unit(d_model, hd, inits$q), unit(d_model, hd, inits$k),
-                                 unit(d_model, hd, inits$v), unit(hd, d_model, inits$o)),
-                   heads = heads, d_k = d_k, seq_len = seq_len, causal = causal, scale = scale,
-                   alpha = alpha, skip = skip, norm = norm)
-  ffn <- new_layer("residual", d_model, d_model, activation = act, init = inits$ff1, bias = bias,
-                   branch = list(unit(d_model, d_ff, inits$ff1, act), unit(d_ff, d_model, inits$ff2)),
-                   alpha = alpha, skip = skip, norm = norm)
-  layers <- rep(list(att, ffn), depth)
+  # mask: "bidirectional", "causal", "cross" (keys and values from the
+  # memory, the encoder's output) or "decoder_start" (causal, the
+  # decoder's first sublayer: its input is the target tokens)
+  att_layer <- function(p, mask) {
+    new_layer("attention", d_model, d_model, init = p$inits$v, bias = bias,
+              branch = list(unit(d_model, hd, p$inits$q), unit(d_model, hd, p$inits$k),
+                            unit(d_model, hd, p$inits$v), unit(hd, d_model, p$inits$o)),
+              heads = heads, d_k = d_k, seq_len = seq_len,
+              causal = mask %in% c("causal", "decoder_start"), scale = scale,
+              alpha = p$alpha, skip = p$skip, norm = norm, cross = mask == "cross",
+              decoder_start = mask == "decoder_start")
+  }
+  ffn_layer <- function(p) {
+    new_layer("residual", d_model, d_model, activation = act, init = p$inits$ff1, bias = bias,
+              branch = list(unit(d_model, d_ff, p$inits$ff1, act), unit(d_ff, d_model, p$inits$ff2)),
+              alpha = p$alpha, skip = p$skip, norm = norm)
+  }
+  pe <- parts$encoder
+  layers <- rep(list(att_layer(pe, if (causal) "causal" else "bidirectional"), ffn_layer(pe)), depth)
+  if (enc_dec) {
+    pd <- parts$decoder
+    first <- list(att_layer(pd, "decoder_start"), att_layer(pd, "cross"), ffn_layer(pd))
+    rest <- list(att_layer(pd, "causal"), att_layer(pd, "cross"), ffn_layer(pd))
+    layers <- c(layers, first, rep(rest, decoder_depth - 1))
+  }
   net <- new_network(layers)
+  inits <- pe$inits
+  skip <- pe$skip
+  alpha <- pe$alpha
   # the logits' variance at the first block, for unit-variance inputs
   m2a <- 1
   vq <- weight_variance(inits$q, d_model, hd)
@@ -252,7 +291,8 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
                           d_ff = d_ff, norm = norm, seq_len = seq_len, activation = act,
                           architecture = architecture, causal = causal, scale = scale,
                           alpha = alpha, skip = skip, rule = rule, init = inits,
-                          embedding_var = embedding_var,
+                          embedding_var = embedding_var, decoder_depth = decoder_depth,
+                          parts = if (enc_dec) parts, rules = rules,
                           logit_var = scale^2 * d_k * (d_model * vq * m2a) * (d_model * vk * m2a))
   class(net) <- c("initvar_transformer", class(net))
   net
@@ -339,15 +379,17 @@ head_cols <- function(h, dk) (h - 1) * dk + seq_len(dk)
 
 # Forward: x (B x d), par: the 4 units' list(W, b). Returns the output and
 # what the backward pass needs.
-attention_forward_values <- function(l, par, x) {
+attention_forward_values <- function(l, par, x, mem = NULL) {
   B <- nrow(x)
   T <- l$seq_len
   bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
   pre <- if (l$norm == "pre") ln_forward(x)
   a <- if (l$norm == "pre") pre$y else x
+  # cross-attention: keys and values from the memory (the encoder's output)
+  kv <- if (isTRUE(l$cross)) mem else a
   Q <- a %*% par[[1]]$W + bmat(par[[1]]$b, B)
-  K <- a %*% par[[2]]$W + bmat(par[[2]]$b, B)
-  V <- a %*% par[[3]]$W + bmat(par[[3]]$b, B)
+  K <- kv %*% par[[2]]$W + bmat(par[[2]]$b, B)
+  V <- kv %*% par[[3]]$W + bmat(par[[3]]$b, B)
   C <- matrix(0, B, ncol(V))
   P <- list()
   for (s in seq_len(B / T)) {
@@ -366,10 +408,11 @@ attention_forward_values <- function(l, par, x) {
   H <- l$skip * x + l$alpha * O
   post <- if (l$norm == "post") ln_forward(H)
   list(z = if (l$norm == "post") post$y else H, h = H,
-       st = list(a = a, Q = Q, K = K, V = V, C = C, P = P, pre = pre, post = post))
+       st = list(a = a, kv = kv, Q = Q, K = K, V = V, C = C, P = P, pre = pre, post = post))
 }
 
-# Backward: dz = dC/d(output). Returns dC/dx, dC/dh and the units' gradients.
+# Backward: dz = dC/d(output). Returns dC/dx, dC/dh and the units' gradients
+# (cross-attention: also dmem, the memory's gradient through this layer).
 attention_backward_values <- function(l, par, st, dz) {
   T <- l$seq_len
   B <- nrow(dz)
@@ -393,11 +436,13 @@ attention_backward_values <- function(l, par, st, dz) {
     }
   }
   g <- list(list(W = crossprod(st$a, dQ), b = colSums(dQ)),
-            list(W = crossprod(st$a, dK), b = colSums(dK)),
-            list(W = crossprod(st$a, dV), b = colSums(dV)), gO)
-  da <- tcrossprod(dQ, par[[1]]$W) + tcrossprod(dK, par[[2]]$W) + tcrossprod(dV, par[[3]]$W)
+            list(W = crossprod(st$kv, dK), b = colSums(dK)),
+            list(W = crossprod(st$kv, dV), b = colSums(dV)), gO)
+  dkv <- tcrossprod(dK, par[[2]]$W) + tcrossprod(dV, par[[3]]$W)
+  cross <- isTRUE(l$cross)
+  da <- tcrossprod(dQ, par[[1]]$W) + if (cross) 0 else dkv
   if (l$norm == "pre") da <- ln_backward(da, st$pre$y, st$pre$r)
-  list(dx = l$skip * dH + da, dh = dH, grads = g)
+  list(dx = l$skip * dH + da, dh = dH, grads = g, dmem = if (cross) dkv)
 }
 
 # ---- predictions: the kernel over a sequence's positions --------------------
@@ -736,12 +781,19 @@ transformer_reference <- function(net, par, X, dz) {
   s <- z <- g <- st <- vector("list", d)
   first <- cumsum(c(0, vapply(layers, function(l) length(l$branch), 0L)))
   bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
-  x <- X
+  # an encoder-decoder's input is source | target (net_input_width())
+  n0 <- layers[[1]]$n_in
+  x <- X[, seq_len(n0), drop = FALSE]
+  mem <- NULL
   for (i in seq_len(d)) {
     l <- layers[[i]]
     p <- par[first[i] + seq_along(l$branch)]
+    if (isTRUE(l$decoder_start)) {
+      mem <- x
+      x <- X[, n0 + seq_len(n0), drop = FALSE]
+    }
     if (l$kind == "attention") {
-      r <- attention_forward_values(l, p, x)
+      r <- attention_forward_values(l, p, x, mem)
       st[[i]] <- r$st
       s[[i]] <- r$h
       z[[i]] <- r$z
@@ -763,6 +815,7 @@ transformer_reference <- function(net, par, X, dz) {
     x <- z[[i]]
   }
   grads <- vector("list", length(par))
+  gmem <- 0
   for (i in d:1) {
     l <- layers[[i]]
     us <- first[i] + seq_along(l$branch)
@@ -773,6 +826,9 @@ transformer_reference <- function(net, par, X, dz) {
       g[[i]] <- r$dh
       grads[us] <- r$grads
       dz <- r$dx
+      if (isTRUE(l$cross)) gmem <- gmem + r$dmem
+      # below the decoder: the encoder's output gradient is the memory's
+      if (isTRUE(l$decoder_start)) dz <- gmem
     } else {
       q <- st[[i]]
       dH <- if (l$norm == "post" && i < d) ln_backward(dz, q$post$y, q$post$r) else dz
@@ -787,6 +843,18 @@ transformer_reference <- function(net, par, X, dz) {
     }
   }
   list(s = s, z = z, g = g, dx = dz, grads = grads)
+}
+
+# The engine's code of an attention layer's mask (src/engine.h, ATT_*).
+attention_mask_code <- function(l) {
+  if (isTRUE(l$cross)) 2 else if (isTRUE(l$decoder_start)) 3 else as.double(l$causal)
+}
+
+# The columns of a network's input: an encoder-decoder's is source |
+# target (two d_model-wide halves, the same rows).
+net_input_width <- function(net) {
+  w <- net$widths[1]
+  if (inherits(net, "initvar_transformer") && identical(net$transformer$architecture, "encoder_decoder")) 2 * w else w
 }
 
 # A transformer's batch is whole sequences.
