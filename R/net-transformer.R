@@ -660,29 +660,40 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       }
     }
   }
-  A <- uniform_attention(T, tr$causal)
-  if (attention == "logits") softmax_prepare(if (tr$causal) seq_len(T) else T)
+  any_causal <- any(vapply(layers, function(l) isTRUE(l$causal), NA))
+  if (attention == "logits") softmax_prepare(if (any_causal) seq_len(T) else T)
   K <- diag(var_x, T)
+  # an encoder-decoder: the memory's kernel (the encoder's output), and
+  # the target tokens' at the decoder's start
+  Kmem <- NULL
   fw <- vector("list", d)
   for (i in seq_len(d)) {
     l <- layers[[i]]
+    if (isTRUE(l$decoder_start)) {
+      Kmem <- K
+      K <- diag(var_x, T)
+    }
+    cross <- isTRUE(l$cross)
+    causal <- isTRUE(l$causal)
+    A <- uniform_attention(T, causal)
     Ka <- if (l$norm == "pre") ln_kernel(K) else K
     u <- l$branch
     vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
     bv <- function(k) weight_variance(u[[k]]$bias)
     if (l$kind == "attention") {
       hd <- l$heads * l$d_k
-      Kv <- l$n_in * vv(3) * Ka + bv(3)          # the values, per unit
+      Kkv <- if (cross) Kmem else Ka             # the keys' and values' input
+      Kv <- l$n_in * vv(3) * Kkv + bv(3)         # the values, per unit
       Kc <- A %*% Kv %*% t(A)                     # A V (rows of A sum to 1)
       # the logits a query's softmax sees: given q_t, iid over the keys
       # (their common part, from the keys' correlation and biases, cancels)
       off_mean <- function(M) if (nrow(M) > 1) (sum(M) - sum(diag(M))) / (nrow(M) * (nrow(M) - 1)) else 0
       sq2 <- l$n_in * vv(1) * mean(diag(Ka)) + bv(1)
-      sk2 <- l$n_in * vv(2) * max(mean(diag(Ka)) - off_mean(Ka), 0)
+      sk2 <- l$n_in * vv(2) * max(mean(diag(Kkv)) - off_mean(Kkv), 0)
       tau2 <- if (attention == "logits") l$scale^2 * l$d_k * sq2 * sk2 else 0
       mom <- matrix(0, T, 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
       for (t in seq_len(T)) {
-        keys <- if (tr$causal) seq_len(t) else seq_len(T)
+        keys <- if (causal) seq_len(t) else seq_len(T)
         m <- length(keys)
         mom[t, ] <- softmax_moments_chisq(m, tau2, l$d_k)
         if (m == 1) next
@@ -694,7 +705,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
       kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
       st <- list(Ka = Ka, Kin_last = Kc, Kb = Kb, mom = mom, sq2 = sq2, sk2 = sk2,
-                 kv_eff = kv_eff, tau2 = tau2)
+                 kv_eff = kv_eff, tau2 = tau2, A = A)
     } else {
       K1 <- l$n_in * vv(1) * Ka + bv(1)
       ak <- activation_kernel(u[[1]]$activation, K1, regime)
@@ -708,6 +719,8 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   }
   # backward: the gradients' kernel G (dC/dh) and their input's
   Gz <- diag(var_grad, T)
+  Gmem <- matrix(0, T, T)     # the memory's gradient: a sum over cross layers
+  var_grad_target <- NULL
   var_g <- var_gw <- numeric(d)
   inv_rms <- function(Kd) { s <- sqrt(pmax(diag(Kd), 0)); ifelse(s > 0, 1 / s, 0) }
   for (i in d:1) {
@@ -725,15 +738,21 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     Gb <- l$alpha^2 * Gh
     if (l$kind == "attention") {
       hd <- l$heads * l$d_k
+      cross <- isTRUE(l$cross)
+      A <- f$A
       Gc <- l$n_out * vv(4) * Gb                   # dC/d(AV), per unit
       # the value path: A^T Gc A, its diagonal with E[A_ts^2]
       Ga <- t(A) %*% Gc %*% A
-      ms <- if (tr$causal) seq_len(T) else rep(T, T)
+      ms <- if (isTRUE(l$causal)) seq_len(T) else rep(T, T)
       for (t in seq_len(T)) {
         keys <- seq_len(ms[t])
         Ga[cbind(keys, keys)] <- Ga[cbind(keys, keys)] + (f$mom[t, "p2"] - 1 / ms[t]^2) * Gc[t, t]
       }
       Ga <- hd * vv(3) * Ga
+      # cross-attention: the value and key paths go to the memory; the
+      # decoder's input gets the query path only
+      Gkv <- Ga
+      if (cross) Ga <- matrix(0, T, T)
       if (f$tau2 > 0) {
         # the path through the logits: sum_s E[dL_ts^2] = d_k Gc_tt kv R_t,
         # R_t = E[sum A^2 - 2 sum A^3 + (sum A^2)^2] (dA iid over keys)
@@ -743,24 +762,48 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
         dq <- hd * vv(1) * l$scale^2 * f$sk2 * D            # through W_Q, per query
         dk <- vapply(seq_len(T), function(s) sum((D / ms)[ms >= s]), 0)
         dk <- hd * vv(2) * l$scale^2 * f$sq2 * dk           # through W_K, per key
-        Ga <- Ga + diag(dq + dk, T)
+        if (cross) {
+          Ga <- Ga + diag(dq, T)
+          Gkv <- Gkv + diag(dk, T)
+        } else {
+          Ga <- Ga + diag(dq + dk, T)
+        }
       }
+      if (cross) Gmem <- Gmem + Gkv
     } else {
       Gu <- l$n_out * vv(2) * Gb
       Ga <- u[[1]]$n_out * vv(1) * (Gu * f$dK1)
     }
     if (l$norm == "pre") Ga <- Ga * outer(inv_rms(f$Kx), inv_rms(f$Kx))
     Gz <- l$skip^2 * Gh + Ga
+    if (isTRUE(l$decoder_start)) {
+      # the target tokens' gradient; below, the encoder's output gradient
+      # is the memory's
+      var_grad_target <- mean(diag(Gz))
+      Gz <- Gmem
+    }
   }
   kinds <- vapply(layers, `[[`, "", "kind")
+  is_cross <- vapply(layers, function(l) isTRUE(l$cross), NA)
+  kinds[is_cross] <- "cross_attention"
+  dstart <- which(vapply(layers, function(l) isTRUE(l$decoder_start), NA))
+  part <- rep(if (tr$causal) "decoder" else "encoder", d)
+  block <- rep(seq_len(d / 2), each = 2)
+  if (length(dstart)) {
+    ne <- dstart - 1
+    part <- rep(c("encoder", "decoder"), c(ne, d - ne))
+    block <- c(rep(seq_len(ne / 2), each = 2), rep(seq_len((d - ne) / 3), each = 3))
+  }
   out <- data.frame(layer = seq_len(d), n_in = net$widths[-(d + 1)], n_out = net$widths[-1],
                     var_s = vapply(fw, function(f) mean(diag(f$Kh)), 0),
                     var_z = vapply(fw, function(f) mean(diag(f$Kz)), 0),
                     var_grad_s = var_g, var_grad_w = var_gw, mean_s = 0, mean_z = 0,
-                    kind = ifelse(kinds == "attention", "attention", "ffn"),
-                    block = rep(seq_len(d / 2), each = 2), stringsAsFactors = FALSE)
+                    kind = ifelse(kinds %in% c("attention", "cross_attention"), kinds, "ffn"),
+                    block = block, part = part, stringsAsFactors = FALSE)
   # the gradient at the network's input (dC/dx_0), the input of block 1
   attr(out, "var_grad_input") <- mean(diag(Gz))
+  # an encoder-decoder's: the gradient at the target tokens (dC/dy_0)
+  if (!is.null(var_grad_target)) attr(out, "var_grad_target") <- var_grad_target
   attr(out, "regime") <- regime
   attr(out, "kernels") <- list(forward = lapply(fw, `[[`, "Kz"))
   class(out) <- c("initvar_prediction", "data.frame")

@@ -107,7 +107,7 @@ void iv_read_spec(SEXP spec, spec_t *sp)
             if (at[2] > 4096) error("`spec$attn`: seq_len must be at most 4096.");
             if (at[3] != ATT_BIDIR && at[3] != ATT_CAUSAL && at[3] != ATT_CROSS &&
                 at[3] != ATT_DECODER)
-                error("`spec$attn`: the mask must be 0, 1, 2 or 3.");
+                error("`spec$attn`: the mask (causal, cross) must be 0, 1, 2 or 3.");
             if (at[3] == ATT_DECODER) {
                 if (sp->dstart >= 0 || i == 0)
                     error("`spec$attn`: one decoder start, after the encoder.");
