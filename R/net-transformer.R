@@ -21,6 +21,41 @@
 #' tokens, the rows of one sequence contiguous; attention mixes only rows of
 #' the same sequence, and [simulate_network()]'s `inputs` (the rows) must
 #' be a multiple of `seq_len`. Input tokens are iid (the engine's inputs).
+#' In an encoder-decoder each example is a source sequence and a target
+#' sequence, both of \eqn{T} tokens: row \eqn{b} of the batch is token
+#' \eqn{b} of the sources and token \eqn{b} of the targets, and a matrix
+#' `input` to [simulate_network()] has \eqn{2d} columns, the source tokens
+#' then the target tokens (random inputs draw both, iid, of variance
+#' `var_x`).
+#'
+#' @section Encoder-decoder:
+#' `architecture = "encoder_decoder"` stacks \eqn{N} = `depth` encoder
+#' blocks (bidirectional self-attention and FFN) on the source tokens,
+#' then \eqn{M} = `decoder_depth` decoder blocks on the target tokens,
+#' each three sublayers: causal self-attention, cross-attention and the FFN,
+#' with the same residual form and normalization. Cross-attention's queries
+#' come from the decoder (\eqn{Q = a W_Q + b_Q}, \eqn{a} the decoder's
+#' \eqn{x} or \eqn{LN(x)}), its keys and values from the memory \eqn{m},
+#' the encoder's last sublayer output as it is (\eqn{K = m W_K + b_K},
+#' \eqn{V = m W_V + b_V}; no extra normalization of the memory, also with
+#' `norm = "pre"`): query \eqn{t} of target sequence \eqn{s} attends to
+#' the \eqn{T} tokens of source sequence \eqn{s}. The output is the
+#' decoder's; the encoder receives its gradient only through the memory,
+#' \eqn{\partial C / \partial m} being the sum over the \eqn{M}
+#' cross-attention sublayers of \eqn{dK W_K^T + dV W_V^T}. The network's
+#' layers are the \eqn{2N} encoder sublayers, then the \eqn{3M} decoder
+#' sublayers; the layer list marks the cross-attention sublayers (`cross`)
+#' and the decoder's first (`decoder_start`, where the target tokens
+#' enter). [predict_variance()] carries the memory's kernel over positions
+#' to the cross-attention sublayers (whose values' kernel it is), and sums
+#' the memory's gradient kernels over them (the terms of different
+#' sublayers are uncorrelated: each has its own zero-mean \eqn{W_V},
+#' \eqn{W_K}); its rows have `part` `"encoder"` or `"decoder"` and `kind`
+#' `"cross_attention"` for those sublayers, and attribute
+#' `var_grad_target` is the gradient's variance at the target tokens
+#' (`var_grad_input` the source tokens'). With logits constant over keys,
+#' no normalization and a linear FFN the predictions stay exact at any
+#' width (tested).
 #'
 #' @section Attention:
 #' With \eqn{a} the branch input (\eqn{x} or \eqn{LN(x)}) of one sequence
@@ -54,7 +89,17 @@
 #' FFN weights by the rule's gain, sets `norm = "none"` unless given, and
 #' records the embedding variance \eqn{d^{-1/2} g_e^2} (\eqn{g_e} the
 #' rule's `embedding_gain`) in `net$transformer$embedding_var`: give it as
-#' `var_x` to [predict_variance()] and [simulate_network()]. Any other rule
+#' `var_x` to [predict_variance()] and [simulate_network()]. For an
+#' encoder-decoder the rule must be made with `architecture =
+#' "encoder_decoder"` (DeepNet) and `decoder_depth` = \eqn{M}; its
+#' constants are applied per part, whichever `part` the rule was made for:
+#' DeepNet's encoder \eqn{\alpha = 0.81 (N^4 M)^{1/16}}, \eqn{\beta = 0.87
+#' (N^4 M)^{-1/16}} (or torchscale's 1.15 with `source = "torchscale"`) and
+#' decoder \eqn{\alpha = (3M)^{1/4}}, \eqn{\beta = (12M)^{-1/4}} (the
+#' decoder's \eqn{\beta} on the value and output projections of both its
+#' self- and cross-attention, and on its FFN); T-Fixup's \eqn{0.67
+#' N^{-1/4}} in the encoder and \eqn{(9M)^{-1/4}} in the decoder, both
+#' embeddings of variance \eqn{d^{-1/2} (9M)^{-1/2}}. Any other rule
 #' (two layers per branch) sets `skip`, `alpha` and the gains of
 #' (\eqn{W_V}, \eqn{W_O}) and (\eqn{W_1}, \eqn{W_2}).
 #'
@@ -134,10 +179,10 @@
 #' @param init A scheme for every weight matrix, or a named list (see
 #'   "Initialization").
 #' @param architecture `"encoder"` (bidirectional self-attention),
-#'   `"decoder"` (causal self-attention) or `"encoder_decoder"` (not yet
-#'   available: an error).
+#'   `"decoder"` (causal self-attention) or `"encoder_decoder"` (see
+#'   "Encoder-decoder").
 #' @param decoder_depth The decoder's number of blocks \eqn{M} for
-#'   `"encoder_decoder"`.
+#'   `"encoder_decoder"` (ignored otherwise).
 #' @param rule `NULL`, or a rule from [scaling_rule()] (see "Scaling
 #'   rules").
 #' @param scale The logit scale \eqn{c} (finite, \eqn{\ge 0}).
@@ -145,7 +190,10 @@
 #' @param bias The biases of every weight matrix: a scheme that does not
 #'   depend on the layer size.
 #' @return An `initvar_transformer` network (also an `initvar_mlp`: a list
-#'   of layers, `2 * depth` sublayers), with `net$transformer` its settings.
+#'   of layers, `2 * depth` sublayers, or `2 * depth + 3 * decoder_depth`
+#'   for an encoder-decoder), with `net$transformer` its settings (for an
+#'   encoder-decoder, `parts` and `rules`: each part's multipliers, schemes
+#'   and rule; `skip`, `alpha` and `init` are the encoder's).
 #' @references
 #' Vaswani, A. et al. (2017). Attention is all you need. NeurIPS.
 #'
@@ -162,6 +210,14 @@
 #' dn <- transformer(32, 4, depth = 10, seq_len = 8,
 #'                   rule = scaling_rule("deepnet", 10, architecture = "encoder"))
 #' predict_variance(dn, regime = "mean_field")$var_z[20]
+#' # an encoder-decoder, DeepNet's constants for N = 6 and M = 3
+#' ed <- transformer(32, 4, depth = 6, decoder_depth = 3, seq_len = 8,
+#'                   architecture = "encoder_decoder",
+#'                   rule = scaling_rule("deepnet", 6, architecture = "encoder_decoder",
+#'                                       decoder_depth = 3))
+#' ed
+#' p <- predict_variance(ed, regime = "mean_field")
+#' p[p$kind == "cross_attention", c("layer", "block", "var_z", "var_grad_s")]
 #' @export
 transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 * d_model,
                         norm = c("pre", "post", "none"), seq_len, activation = "relu",
@@ -326,8 +382,11 @@ transformer_inits <- function(init) {
 #' @export
 print.initvar_transformer <- function(x, ...) {
   t <- x$transformer
-  cat(sprintf("<initvar transformer> %s, %d block%s of width %s: %d head%s of d_k = %s, d_ff = %s, seq_len %s\n",
-              t$architecture, as.integer(t$depth), if (t$depth > 1) "s" else "",
+  blocks <- if (identical(t$architecture, "encoder_decoder")) {
+    sprintf("%d encoder + %d decoder blocks", as.integer(t$depth), as.integer(t$decoder_depth))
+  } else sprintf("%d block%s", as.integer(t$depth), if (t$depth > 1) "s" else "")
+  cat(sprintf("<initvar transformer> %s, %s of width %s: %d head%s of d_k = %s, d_ff = %s, seq_len %s\n",
+              t$architecture, blocks,
               format(t$d_model), as.integer(t$heads), if (t$heads > 1) "s" else "",
               format(t$d_k), format(t$d_ff), format(t$seq_len)))
   sub <- switch(t$norm, none = "x + a B(x)", pre = "x + a B(LN(x))", post = "LN(x + a B(x))")
@@ -335,6 +394,10 @@ print.initvar_transformer <- function(x, ...) {
   sub <- sub(" a ", paste0(" ", format(signif(t$alpha, 4)), " "), sub)
   cat("  sublayers: ", sub, ", B = ", if (t$causal) "causal " else "",
       "multi-head attention, then B = FFN ", format(t$activation), "\n", sep = "")
+  if (identical(t$architecture, "encoder_decoder")) {
+    cat("  decoder blocks: causal self-attention, cross-attention on the encoder's output, FFN;",
+        "each example a source and a target sequence of seq_len tokens\n")
+  }
   cat(sprintf("  logit scale %s; logit variance at the first block %s (unit-variance inputs)\n",
               format(signif(t$scale, 4)), format(signif(t$logit_var, 4))))
   dims <- c(q = "d -> H d_k", k = "d -> H d_k", v = "d -> H d_k", o = "H d_k -> d",
@@ -349,7 +412,10 @@ print.initvar_transformer <- function(x, ...) {
       weight_variance(t$init[[nm]], fan[[nm]][1], fan[[nm]][2]), 0), digits = 4, format = "g"),
     check.names = FALSE, stringsAsFactors = FALSE)
   print(tab, row.names = FALSE, right = FALSE)
-  if (!is.null(t$rule)) cat("  rule: ", t$rule$label, "\n", sep = "")
+  if (!is.null(t$rules) && identical(t$architecture, "encoder_decoder")) {
+    cat("  rule: ", t$rules$encoder$label, "; ", t$rules$decoder$label, "\n", sep = "")
+    cat("  (the table: the encoder's weights)\n")
+  } else if (!is.null(t$rule)) cat("  rule: ", t$rule$label, "\n", sep = "")
   if (!is.null(t$embedding_var)) {
     cat(sprintf("  embedding variance (give as var_x): %s\n", format(signif(t$embedding_var, 4))))
   }
