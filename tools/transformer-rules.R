@@ -48,7 +48,8 @@ options(width = 200); print(tab, row.names = FALSE)
 # Encoder-decoders (N encoder blocks, M = N decoder blocks; each example a
 # source and a target sequence of seq_len tokens): predicted and simulated
 # variance of the encoder's output (the memory, `enc`), of the decoder's
-# output (`dec`), relative to the input's, and of the gradient dC/dh at the
+# output (`dec`), relative to the input's, and of their last sums before a
+# post-normalization (`enc_sum`, `dec_sum`), and of the gradient dC/dh at the
 # encoder's first sublayer (`grad_enc`: it reaches the encoder through the
 # cross-attention layers only) and at the decoder's first (`grad_dec`).
 ed_cases <- list(
@@ -69,12 +70,15 @@ for (nm in names(ed_cases)) for (N in c(10, 100)) {
   ne <- 2 * N
   d <- ne + 3 * M
   pick <- function(q, l) df[df$quantity == q & df$layer == l, ]
-  e <- pick("z", ne); o <- pick("z", d); ge <- pick("grad_s", 1); gd <- pick("grad_s", ne + 1)
+  e <- pick("z", ne); o <- pick("z", d); es <- pick("s", ne); os <- pick("s", d)
+  ge <- pick("grad_s", 1); gd <- pick("grad_s", ne + 1)
   f <- function(r, s = 1) c(signif(r$prediction / s, 4), signif(r$estimate / s, 4), signif(r$mcse / s, 2))
   rows[[length(rows) + 1]] <- data.frame(
     rule = nm, N = N, M = M, var_x = signif(vx, 4),
     enc_pred = f(e, vx)[1], enc_sim = f(e, vx)[2], enc_mcse = f(e, vx)[3],
     dec_pred = f(o, vx)[1], dec_sim = f(o, vx)[2], dec_mcse = f(o, vx)[3],
+    enc_sum_pred = f(es, vx)[1], enc_sum_sim = f(es, vx)[2], enc_sum_mcse = f(es, vx)[3],
+    dec_sum_pred = f(os, vx)[1], dec_sum_sim = f(os, vx)[2], dec_sum_mcse = f(os, vx)[3],
     grad_enc_pred = f(ge)[1], grad_enc_sim = f(ge)[2], grad_enc_mcse = f(ge)[3],
     grad_dec_pred = f(gd)[1], grad_dec_sim = f(gd)[2], grad_dec_mcse = f(gd)[3],
     seconds = round(proc.time()[["elapsed"]] - t0, 1))
