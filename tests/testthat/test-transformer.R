@@ -56,6 +56,26 @@ test_that("encoder-decoder: the engine matches the plain-R reference to 1e-12", 
   }
 })
 
+test_that("encoder-decoder: the engine matches the reference at the edges", {
+  nets <- list(
+    transformer(1, 1, depth = 1, decoder_depth = 2, d_ff = 1, seq_len = 1, norm = "none",
+                architecture = "encoder_decoder"),
+    transformer(4, 2, depth = 3, decoder_depth = 1, seq_len = 5, norm = "post", scale = 0,
+                architecture = "encoder_decoder"),
+    transformer(4, 2, depth = 1, decoder_depth = 2, seq_len = 2, norm = "pre", scale = 30,
+                init = init_normal(0, 1), architecture = "encoder_decoder",
+                alpha = 0.5, skip = 2))
+  for (net in nets) {
+    x <- trace_and_reference(net, inputs = 2 * net$transformer$seq_len)
+    for (i in seq_len(x$d)) {
+      sc <- max(abs(x$ref$z[[i]]), abs(x$ref$s[[i]]), 1)
+      expect_lt(max(abs(x$tr$s[[i]] - x$ref$s[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$z[[i]] - x$ref$z[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$g[[i]] - x$ref$g[[i]])), 1e-12 * max(abs(x$ref$g[[i]]), 1))
+    }
+  }
+})
+
 test_that("encoder-decoder: the reference's gradients are the loss's derivatives", {
   # central differences of C = sum(dz * h) (h the last sublayer's sum) in
   # weights of the encoder (which reach C only through the memory), of a
