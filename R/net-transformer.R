@@ -698,7 +698,7 @@ activation_kernel <- function(a, K, regime) {
 transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = "logits",
                                 default_regime = FALSE) {
   if (regime == "finite_width") {
-    abort("`regime = \"finite_width\"` covers dense networks from `mlp()` only: `net` is a transformer.")
+    abort("`regime = \"finite_width\"` covers networks from `mlp()` and `resmlp()`: `net` is a transformer (use `regime = \"mean_field\"`).")
   }
   if (grad != "normal") {
     abort("`grad = \"softmax\"` needs a dense read-out layer: a `transformer()` has none; use `grad = \"normal\"`.")
