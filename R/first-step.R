@@ -106,7 +106,7 @@ first_step_one <- function(net, lr, optimizer, batch, loss, var_x, eps) {
   layers <- net_layers(net)
   d <- length(layers)
   units <- net_units(layers)
-  n0 <- layers[[1]]$n_in
+  n0 <- net_input_width(net)
   X <- matrix(stats::rnorm(batch * n0, sd = sqrt(var_x)), batch, n0)
   par <- lapply(units, function(l) {
     list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras"), l$n_in, l$n_out),
@@ -167,11 +167,18 @@ ln_backward <- function(dY, y, r) (dY - rowMeans(dY) - y * rowMeans(dY * y)) / r
 net_forward_values <- function(layers, par, X) {
   d <- length(layers)
   z <- st <- vector("list", d)
-  Z <- X
+  # an encoder-decoder's X is source | target (R/net-transformer.R)
+  n0 <- layers[[1]]$n_in
+  Z <- X[, seq_len(n0), drop = FALSE]
+  mem <- NULL
   u <- 0
   bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
   for (i in seq_len(d)) {
     l <- layers[[i]]
+    if (isTRUE(l$decoder_start)) {
+      mem <- Z
+      Z <- X[, n0 + seq_len(n0), drop = FALSE]
+    }
     if (l$kind == "dense") {
       u <- u + 1
       S <- Z %*% par[[u]]$W + bmat(par[[u]]$b, nrow(Z))
@@ -182,7 +189,7 @@ net_forward_values <- function(layers, par, X) {
       # transformer attention sublayers: R/net-transformer.R
       us <- u + seq_along(l$branch)
       u <- u + length(l$branch)
-      r <- attention_forward_values(l, par[us], Z)
+      r <- attention_forward_values(l, par[us], Z, mem)
       st[[i]] <- c(r$st, list(units = us))
       Z <- r$z
     } else {
@@ -214,6 +221,7 @@ net_forward_values <- function(layers, par, X) {
 # Gradients of the loss, given dC/dz^d = dz: a list of (W, b) per unit.
 net_backward_values <- function(layers, par, fw, dz) {
   grads <- vector("list", length(par))
+  gmem <- 0
   for (i in rev(seq_along(layers))) {
     l <- layers[[i]]
     s <- fw$st[[i]]
@@ -225,6 +233,8 @@ net_backward_values <- function(layers, par, fw, dz) {
       r <- attention_backward_values(l, par[s$units], s, dz)
       grads[s$units] <- r$grads
       dz <- r$dx
+      if (isTRUE(l$cross)) gmem <- gmem + r$dmem
+      if (isTRUE(l$decoder_start)) dz <- gmem     # the encoder's output gradient
     } else {
       dH <- if (l$norm == "post") ln_backward(dz, s$post$y, s$post$r) else dz
       cur <- l$alpha * dH

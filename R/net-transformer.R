@@ -21,6 +21,41 @@
 #' tokens, the rows of one sequence contiguous; attention mixes only rows of
 #' the same sequence, and [simulate_network()]'s `inputs` (the rows) must
 #' be a multiple of `seq_len`. Input tokens are iid (the engine's inputs).
+#' In an encoder-decoder each example is a source sequence and a target
+#' sequence, both of \eqn{T} tokens: row \eqn{b} of the batch is token
+#' \eqn{b} of the sources and token \eqn{b} of the targets, and a matrix
+#' `input` to [simulate_network()] has \eqn{2d} columns, the source tokens
+#' then the target tokens (random inputs draw both, iid, of variance
+#' `var_x`).
+#'
+#' @section Encoder-decoder:
+#' `architecture = "encoder_decoder"` stacks \eqn{N} = `depth` encoder
+#' blocks (bidirectional self-attention and FFN) on the source tokens,
+#' then \eqn{M} = `decoder_depth` decoder blocks on the target tokens,
+#' each three sublayers: causal self-attention, cross-attention and the FFN,
+#' with the same residual form and normalization. Cross-attention's queries
+#' come from the decoder (\eqn{Q = a W_Q + b_Q}, \eqn{a} the decoder's
+#' \eqn{x} or \eqn{LN(x)}), its keys and values from the memory \eqn{m},
+#' the encoder's last sublayer output as it is (\eqn{K = m W_K + b_K},
+#' \eqn{V = m W_V + b_V}; no extra normalization of the memory, also with
+#' `norm = "pre"`): query \eqn{t} of target sequence \eqn{s} attends to
+#' the \eqn{T} tokens of source sequence \eqn{s}. The output is the
+#' decoder's; the encoder receives its gradient only through the memory,
+#' \eqn{\partial C / \partial m} being the sum over the \eqn{M}
+#' cross-attention sublayers of \eqn{dK W_K^T + dV W_V^T}. The network's
+#' layers are the \eqn{2N} encoder sublayers, then the \eqn{3M} decoder
+#' sublayers; the layer list marks the cross-attention sublayers (`cross`)
+#' and the decoder's first (`decoder_start`, where the target tokens
+#' enter). [predict_variance()] carries the memory's kernel over positions
+#' to the cross-attention sublayers (whose values' kernel it is), and sums
+#' the memory's gradient kernels over them (the terms of different
+#' sublayers are uncorrelated: each has its own zero-mean \eqn{W_V},
+#' \eqn{W_K}); its rows have `part` `"encoder"` or `"decoder"` and `kind`
+#' `"cross_attention"` for those sublayers, and attribute
+#' `var_grad_target` is the gradient's variance at the target tokens
+#' (`var_grad_input` the source tokens'). With logits constant over keys,
+#' no normalization and a linear FFN the predictions stay exact at any
+#' width (tested).
 #'
 #' @section Attention:
 #' With \eqn{a} the branch input (\eqn{x} or \eqn{LN(x)}) of one sequence
@@ -54,7 +89,17 @@
 #' FFN weights by the rule's gain, sets `norm = "none"` unless given, and
 #' records the embedding variance \eqn{d^{-1/2} g_e^2} (\eqn{g_e} the
 #' rule's `embedding_gain`) in `net$transformer$embedding_var`: give it as
-#' `var_x` to [predict_variance()] and [simulate_network()]. Any other rule
+#' `var_x` to [predict_variance()] and [simulate_network()]. For an
+#' encoder-decoder the rule must be made with `architecture =
+#' "encoder_decoder"` (DeepNet) and `decoder_depth` = \eqn{M}; its
+#' constants are applied per part, whichever `part` the rule was made for:
+#' DeepNet's encoder \eqn{\alpha = 0.81 (N^4 M)^{1/16}}, \eqn{\beta = 0.87
+#' (N^4 M)^{-1/16}} (or torchscale's 1.15 with `source = "torchscale"`) and
+#' decoder \eqn{\alpha = (3M)^{1/4}}, \eqn{\beta = (12M)^{-1/4}} (the
+#' decoder's \eqn{\beta} on the value and output projections of both its
+#' self- and cross-attention, and on its FFN); T-Fixup's \eqn{0.67
+#' N^{-1/4}} in the encoder and \eqn{(9M)^{-1/4}} in the decoder, both
+#' embeddings of variance \eqn{d^{-1/2} (9M)^{-1/2}}. Any other rule
 #' (two layers per branch) sets `skip`, `alpha` and the gains of
 #' (\eqn{W_V}, \eqn{W_O}) and (\eqn{W_1}, \eqn{W_2}).
 #'
@@ -134,10 +179,10 @@
 #' @param init A scheme for every weight matrix, or a named list (see
 #'   "Initialization").
 #' @param architecture `"encoder"` (bidirectional self-attention),
-#'   `"decoder"` (causal self-attention) or `"encoder_decoder"` (not yet
-#'   available: an error).
+#'   `"decoder"` (causal self-attention) or `"encoder_decoder"` (see
+#'   "Encoder-decoder").
 #' @param decoder_depth The decoder's number of blocks \eqn{M} for
-#'   `"encoder_decoder"`.
+#'   `"encoder_decoder"` (ignored otherwise).
 #' @param rule `NULL`, or a rule from [scaling_rule()] (see "Scaling
 #'   rules").
 #' @param scale The logit scale \eqn{c} (finite, \eqn{\ge 0}).
@@ -145,7 +190,10 @@
 #' @param bias The biases of every weight matrix: a scheme that does not
 #'   depend on the layer size.
 #' @return An `initvar_transformer` network (also an `initvar_mlp`: a list
-#'   of layers, `2 * depth` sublayers), with `net$transformer` its settings.
+#'   of layers, `2 * depth` sublayers, or `2 * depth + 3 * decoder_depth`
+#'   for an encoder-decoder), with `net$transformer` its settings (for an
+#'   encoder-decoder, `parts` and `rules`: each part's multipliers, schemes
+#'   and rule; `skip`, `alpha` and `init` are the encoder's).
 #' @references
 #' Vaswani, A. et al. (2017). Attention is all you need. NeurIPS.
 #'
@@ -162,6 +210,14 @@
 #' dn <- transformer(32, 4, depth = 10, seq_len = 8,
 #'                   rule = scaling_rule("deepnet", 10, architecture = "encoder"))
 #' predict_variance(dn, regime = "mean_field")$var_z[20]
+#' # an encoder-decoder, DeepNet's constants for N = 6 and M = 3
+#' ed <- transformer(32, 4, depth = 6, decoder_depth = 3, seq_len = 8,
+#'                   architecture = "encoder_decoder",
+#'                   rule = scaling_rule("deepnet", 6, architecture = "encoder_decoder",
+#'                                       decoder_depth = 3))
+#' ed
+#' p <- predict_variance(ed, regime = "mean_field")
+#' p[p$kind == "cross_attention", c("layer", "block", "var_z", "var_grad_s")]
 #' @export
 transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 * d_model,
                         norm = c("pre", "post", "none"), seq_len, activation = "relu",
@@ -192,12 +248,14 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
               bias$label)
   }
   inits <- transformer_inits(init)
-  if (architecture == "encoder_decoder") {
-    abort(paste0("`architecture = \"encoder_decoder\"` is not yet available: the decoder's ",
-                 "cross-attention on the encoder's output is not implemented. Use ",
-                 "\"encoder\" or \"decoder\"."))
-  }
+  enc_dec <- architecture == "encoder_decoder"
+  if (!enc_dec) decoder_depth <- NULL
+  # per part (the encoder's, and an encoder-decoder's decoder): skip, alpha
+  # and the weights' schemes, after the rule
+  part <- list(skip = skip, alpha = alpha, inits = inits)
+  parts <- list(encoder = part, decoder = part)
   embedding_var <- NULL
+  rules <- NULL
   if (!is.null(rule)) {
     if (!inherits(rule, "initvar_scaling_rule")) {
       abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
@@ -214,11 +272,29 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
       abort(sprintf("`rule` is DeepNet's rule for architecture \"%s\", not `architecture` = \"%s\".",
                     format(rule$architecture), architecture))
     }
-    skip <- rule$skip
-    alpha <- rule$alpha
-    g <- rule$gains
-    for (nm in c("v", "ff1")) inits[[nm]] <- scale_scheme(inits[[nm]], g[1], sprintf("init$%s", nm))
-    for (nm in c("o", "ff2")) inits[[nm]] <- scale_scheme(inits[[nm]], g[2], sprintf("init$%s", nm))
+    rules <- list(encoder = rule, decoder = rule)
+    if (enc_dec && rule$name %in% c("deepnet", "tfixup")) {
+      # the rule's constants for both parts (N and M as the rule's)
+      rdm <- if (is.null(rule$decoder_depth)) rule$depth else rule$decoder_depth
+      if (rdm != decoder_depth) {
+        abort(sprintf("`rule` is for decoder_depth %s, not `decoder_depth` = %s: make it with `scaling_rule(\"%s\", %s, decoder_depth = %s, ...)`.",
+                      format(rdm), format(decoder_depth), rule$name, format(depth),
+                      format(decoder_depth)))
+      }
+      src <- if (is.null(rule$source)) "paper" else rule$source
+      for (pt in c("encoder", "decoder")) {
+        rules[[pt]] <- scaling_rule(rule$name, depth, architecture = rule$architecture,
+                                    part = pt, decoder_depth = decoder_depth, source = src)
+      }
+    }
+    for (pt in names(parts)) {
+      r <- rules[[pt]]
+      g <- r$gains
+      parts[[pt]]$skip <- r$skip
+      parts[[pt]]$alpha <- r$alpha
+      for (nm in c("v", "ff1")) parts[[pt]]$inits[[nm]] <- scale_scheme(inits[[nm]], g[1], sprintf("init$%s", nm))
+      for (nm in c("o", "ff2")) parts[[pt]]$inits[[nm]] <- scale_scheme(inits[[nm]], g[2], sprintf("init$%s", nm))
+    }
     if (rule$name == "deepnet" && !norm_given) norm <- "post"
     if (rule$name == "tfixup") {
       if (!norm_given) norm <- "none"
@@ -234,16 +310,35 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
   unit <- function(nin, nout, s, a = linear) {
     new_layer("dense", nin, nout, activation = a, init = s, bias = bias)
   }
-  att <- new_layer("attention", d_model, d_model, init = inits$v, bias = bias,
-                   branch = list(unit(d_model, hd, inits$q), unit(d_model, hd, inits$k),
-                                 unit(d_model, hd, inits$v), unit(hd, d_model, inits$o)),
-                   heads = heads, d_k = d_k, seq_len = seq_len, causal = causal, scale = scale,
-                   alpha = alpha, skip = skip, norm = norm)
-  ffn <- new_layer("residual", d_model, d_model, activation = act, init = inits$ff1, bias = bias,
-                   branch = list(unit(d_model, d_ff, inits$ff1, act), unit(d_ff, d_model, inits$ff2)),
-                   alpha = alpha, skip = skip, norm = norm)
-  layers <- rep(list(att, ffn), depth)
+  # mask: "bidirectional", "causal", "cross" (keys and values from the
+  # memory, the encoder's output) or "decoder_start" (causal, the
+  # decoder's first sublayer: its input is the target tokens)
+  att_layer <- function(p, mask) {
+    new_layer("attention", d_model, d_model, init = p$inits$v, bias = bias,
+              branch = list(unit(d_model, hd, p$inits$q), unit(d_model, hd, p$inits$k),
+                            unit(d_model, hd, p$inits$v), unit(hd, d_model, p$inits$o)),
+              heads = heads, d_k = d_k, seq_len = seq_len,
+              causal = mask %in% c("causal", "decoder_start"), scale = scale,
+              alpha = p$alpha, skip = p$skip, norm = norm, cross = mask == "cross",
+              decoder_start = mask == "decoder_start")
+  }
+  ffn_layer <- function(p) {
+    new_layer("residual", d_model, d_model, activation = act, init = p$inits$ff1, bias = bias,
+              branch = list(unit(d_model, d_ff, p$inits$ff1, act), unit(d_ff, d_model, p$inits$ff2)),
+              alpha = p$alpha, skip = p$skip, norm = norm)
+  }
+  pe <- parts$encoder
+  layers <- rep(list(att_layer(pe, if (causal) "causal" else "bidirectional"), ffn_layer(pe)), depth)
+  if (enc_dec) {
+    pd <- parts$decoder
+    first <- list(att_layer(pd, "decoder_start"), att_layer(pd, "cross"), ffn_layer(pd))
+    rest <- list(att_layer(pd, "causal"), att_layer(pd, "cross"), ffn_layer(pd))
+    layers <- c(layers, first, rep(rest, decoder_depth - 1))
+  }
   net <- new_network(layers)
+  inits <- pe$inits
+  skip <- pe$skip
+  alpha <- pe$alpha
   # the logits' variance at the first block, for unit-variance inputs
   m2a <- 1
   vq <- weight_variance(inits$q, d_model, hd)
@@ -252,7 +347,8 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
                           d_ff = d_ff, norm = norm, seq_len = seq_len, activation = act,
                           architecture = architecture, causal = causal, scale = scale,
                           alpha = alpha, skip = skip, rule = rule, init = inits,
-                          embedding_var = embedding_var,
+                          embedding_var = embedding_var, decoder_depth = decoder_depth,
+                          parts = if (enc_dec) parts, rules = rules,
                           logit_var = scale^2 * d_k * (d_model * vq * m2a) * (d_model * vk * m2a))
   class(net) <- c("initvar_transformer", class(net))
   net
@@ -286,8 +382,11 @@ transformer_inits <- function(init) {
 #' @export
 print.initvar_transformer <- function(x, ...) {
   t <- x$transformer
-  cat(sprintf("<initvar transformer> %s, %d block%s of width %s: %d head%s of d_k = %s, d_ff = %s, seq_len %s\n",
-              t$architecture, as.integer(t$depth), if (t$depth > 1) "s" else "",
+  blocks <- if (identical(t$architecture, "encoder_decoder")) {
+    sprintf("%d encoder + %d decoder blocks", as.integer(t$depth), as.integer(t$decoder_depth))
+  } else sprintf("%d block%s", as.integer(t$depth), if (t$depth > 1) "s" else "")
+  cat(sprintf("<initvar transformer> %s, %s of width %s: %d head%s of d_k = %s, d_ff = %s, seq_len %s\n",
+              t$architecture, blocks,
               format(t$d_model), as.integer(t$heads), if (t$heads > 1) "s" else "",
               format(t$d_k), format(t$d_ff), format(t$seq_len)))
   sub <- switch(t$norm, none = "x + a B(x)", pre = "x + a B(LN(x))", post = "LN(x + a B(x))")
@@ -295,6 +394,10 @@ print.initvar_transformer <- function(x, ...) {
   sub <- sub(" a ", paste0(" ", format(signif(t$alpha, 4)), " "), sub)
   cat("  sublayers: ", sub, ", B = ", if (t$causal) "causal " else "",
       "multi-head attention, then B = FFN ", format(t$activation), "\n", sep = "")
+  if (identical(t$architecture, "encoder_decoder")) {
+    cat("  decoder blocks: causal self-attention, cross-attention on the encoder's output, FFN;",
+        "each example a source and a target sequence of seq_len tokens\n")
+  }
   cat(sprintf("  logit scale %s; logit variance at the first block %s (unit-variance inputs)\n",
               format(signif(t$scale, 4)), format(signif(t$logit_var, 4))))
   dims <- c(q = "d -> H d_k", k = "d -> H d_k", v = "d -> H d_k", o = "H d_k -> d",
@@ -309,7 +412,10 @@ print.initvar_transformer <- function(x, ...) {
       weight_variance(t$init[[nm]], fan[[nm]][1], fan[[nm]][2]), 0), digits = 4, format = "g"),
     check.names = FALSE, stringsAsFactors = FALSE)
   print(tab, row.names = FALSE, right = FALSE)
-  if (!is.null(t$rule)) cat("  rule: ", t$rule$label, "\n", sep = "")
+  if (!is.null(t$rules) && identical(t$architecture, "encoder_decoder")) {
+    cat("  rule: ", t$rules$encoder$label, "; ", t$rules$decoder$label, "\n", sep = "")
+    cat("  (the table: the encoder's weights)\n")
+  } else if (!is.null(t$rule)) cat("  rule: ", t$rule$label, "\n", sep = "")
   if (!is.null(t$embedding_var)) {
     cat(sprintf("  embedding variance (give as var_x): %s\n", format(signif(t$embedding_var, 4))))
   }
@@ -339,15 +445,17 @@ head_cols <- function(h, dk) (h - 1) * dk + seq_len(dk)
 
 # Forward: x (B x d), par: the 4 units' list(W, b). Returns the output and
 # what the backward pass needs.
-attention_forward_values <- function(l, par, x) {
+attention_forward_values <- function(l, par, x, mem = NULL) {
   B <- nrow(x)
   T <- l$seq_len
   bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
   pre <- if (l$norm == "pre") ln_forward(x)
   a <- if (l$norm == "pre") pre$y else x
+  # cross-attention: keys and values from the memory (the encoder's output)
+  kv <- if (isTRUE(l$cross)) mem else a
   Q <- a %*% par[[1]]$W + bmat(par[[1]]$b, B)
-  K <- a %*% par[[2]]$W + bmat(par[[2]]$b, B)
-  V <- a %*% par[[3]]$W + bmat(par[[3]]$b, B)
+  K <- kv %*% par[[2]]$W + bmat(par[[2]]$b, B)
+  V <- kv %*% par[[3]]$W + bmat(par[[3]]$b, B)
   C <- matrix(0, B, ncol(V))
   P <- list()
   for (s in seq_len(B / T)) {
@@ -366,10 +474,11 @@ attention_forward_values <- function(l, par, x) {
   H <- l$skip * x + l$alpha * O
   post <- if (l$norm == "post") ln_forward(H)
   list(z = if (l$norm == "post") post$y else H, h = H,
-       st = list(a = a, Q = Q, K = K, V = V, C = C, P = P, pre = pre, post = post))
+       st = list(a = a, kv = kv, Q = Q, K = K, V = V, C = C, P = P, pre = pre, post = post))
 }
 
-# Backward: dz = dC/d(output). Returns dC/dx, dC/dh and the units' gradients.
+# Backward: dz = dC/d(output). Returns dC/dx, dC/dh and the units' gradients
+# (cross-attention: also dmem, the memory's gradient through this layer).
 attention_backward_values <- function(l, par, st, dz) {
   T <- l$seq_len
   B <- nrow(dz)
@@ -393,11 +502,13 @@ attention_backward_values <- function(l, par, st, dz) {
     }
   }
   g <- list(list(W = crossprod(st$a, dQ), b = colSums(dQ)),
-            list(W = crossprod(st$a, dK), b = colSums(dK)),
-            list(W = crossprod(st$a, dV), b = colSums(dV)), gO)
-  da <- tcrossprod(dQ, par[[1]]$W) + tcrossprod(dK, par[[2]]$W) + tcrossprod(dV, par[[3]]$W)
+            list(W = crossprod(st$kv, dK), b = colSums(dK)),
+            list(W = crossprod(st$kv, dV), b = colSums(dV)), gO)
+  dkv <- tcrossprod(dK, par[[2]]$W) + tcrossprod(dV, par[[3]]$W)
+  cross <- isTRUE(l$cross)
+  da <- tcrossprod(dQ, par[[1]]$W) + if (cross) 0 else dkv
   if (l$norm == "pre") da <- ln_backward(da, st$pre$y, st$pre$r)
-  list(dx = l$skip * dH + da, dh = dH, grads = g)
+  list(dx = l$skip * dH + da, dh = dH, grads = g, dmem = if (cross) dkv)
 }
 
 # ---- predictions: the kernel over a sequence's positions --------------------
@@ -615,29 +726,40 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       }
     }
   }
-  A <- uniform_attention(T, tr$causal)
-  if (attention == "logits") softmax_prepare(if (tr$causal) seq_len(T) else T)
+  any_causal <- any(vapply(layers, function(l) isTRUE(l$causal), NA))
+  if (attention == "logits") softmax_prepare(if (any_causal) seq_len(T) else T)
   K <- diag(var_x, T)
+  # an encoder-decoder: the memory's kernel (the encoder's output), and
+  # the target tokens' at the decoder's start
+  Kmem <- NULL
   fw <- vector("list", d)
   for (i in seq_len(d)) {
     l <- layers[[i]]
+    if (isTRUE(l$decoder_start)) {
+      Kmem <- K
+      K <- diag(var_x, T)
+    }
+    cross <- isTRUE(l$cross)
+    causal <- isTRUE(l$causal)
+    A <- uniform_attention(T, causal)
     Ka <- if (l$norm == "pre") ln_kernel(K) else K
     u <- l$branch
     vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
     bv <- function(k) weight_variance(u[[k]]$bias)
     if (l$kind == "attention") {
       hd <- l$heads * l$d_k
-      Kv <- l$n_in * vv(3) * Ka + bv(3)          # the values, per unit
+      Kkv <- if (cross) Kmem else Ka             # the keys' and values' input
+      Kv <- l$n_in * vv(3) * Kkv + bv(3)         # the values, per unit
       Kc <- A %*% Kv %*% t(A)                     # A V (rows of A sum to 1)
       # the logits a query's softmax sees: given q_t, iid over the keys
       # (their common part, from the keys' correlation and biases, cancels)
       off_mean <- function(M) if (nrow(M) > 1) (sum(M) - sum(diag(M))) / (nrow(M) * (nrow(M) - 1)) else 0
       sq2 <- l$n_in * vv(1) * mean(diag(Ka)) + bv(1)
-      sk2 <- l$n_in * vv(2) * max(mean(diag(Ka)) - off_mean(Ka), 0)
+      sk2 <- l$n_in * vv(2) * max(mean(diag(Kkv)) - off_mean(Kkv), 0)
       tau2 <- if (attention == "logits") l$scale^2 * l$d_k * sq2 * sk2 else 0
       mom <- matrix(0, T, 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
       for (t in seq_len(T)) {
-        keys <- if (tr$causal) seq_len(t) else seq_len(T)
+        keys <- if (causal) seq_len(t) else seq_len(T)
         m <- length(keys)
         mom[t, ] <- softmax_moments_chisq(m, tau2, l$d_k)
         if (m == 1) next
@@ -649,7 +771,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
       kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
       st <- list(Ka = Ka, Kin_last = Kc, Kb = Kb, mom = mom, sq2 = sq2, sk2 = sk2,
-                 kv_eff = kv_eff, tau2 = tau2)
+                 kv_eff = kv_eff, tau2 = tau2, A = A)
     } else {
       K1 <- l$n_in * vv(1) * Ka + bv(1)
       ak <- activation_kernel(u[[1]]$activation, K1, regime)
@@ -663,6 +785,8 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   }
   # backward: the gradients' kernel G (dC/dh) and their input's
   Gz <- diag(var_grad, T)
+  Gmem <- matrix(0, T, T)     # the memory's gradient: a sum over cross layers
+  var_grad_target <- NULL
   var_g <- var_gw <- numeric(d)
   inv_rms <- function(Kd) { s <- sqrt(pmax(diag(Kd), 0)); ifelse(s > 0, 1 / s, 0) }
   for (i in d:1) {
@@ -680,15 +804,21 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     Gb <- l$alpha^2 * Gh
     if (l$kind == "attention") {
       hd <- l$heads * l$d_k
+      cross <- isTRUE(l$cross)
+      A <- f$A
       Gc <- l$n_out * vv(4) * Gb                   # dC/d(AV), per unit
       # the value path: A^T Gc A, its diagonal with E[A_ts^2]
       Ga <- t(A) %*% Gc %*% A
-      ms <- if (tr$causal) seq_len(T) else rep(T, T)
+      ms <- if (isTRUE(l$causal)) seq_len(T) else rep(T, T)
       for (t in seq_len(T)) {
         keys <- seq_len(ms[t])
         Ga[cbind(keys, keys)] <- Ga[cbind(keys, keys)] + (f$mom[t, "p2"] - 1 / ms[t]^2) * Gc[t, t]
       }
       Ga <- hd * vv(3) * Ga
+      # cross-attention: the value and key paths go to the memory; the
+      # decoder's input gets the query path only
+      Gkv <- Ga
+      if (cross) Ga <- matrix(0, T, T)
       if (f$tau2 > 0) {
         # the path through the logits: sum_s E[dL_ts^2] = d_k Gc_tt kv R_t,
         # R_t = E[sum A^2 - 2 sum A^3 + (sum A^2)^2] (dA iid over keys)
@@ -698,24 +828,48 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
         dq <- hd * vv(1) * l$scale^2 * f$sk2 * D            # through W_Q, per query
         dk <- vapply(seq_len(T), function(s) sum((D / ms)[ms >= s]), 0)
         dk <- hd * vv(2) * l$scale^2 * f$sq2 * dk           # through W_K, per key
-        Ga <- Ga + diag(dq + dk, T)
+        if (cross) {
+          Ga <- Ga + diag(dq, T)
+          Gkv <- Gkv + diag(dk, T)
+        } else {
+          Ga <- Ga + diag(dq + dk, T)
+        }
       }
+      if (cross) Gmem <- Gmem + Gkv
     } else {
       Gu <- l$n_out * vv(2) * Gb
       Ga <- u[[1]]$n_out * vv(1) * (Gu * f$dK1)
     }
     if (l$norm == "pre") Ga <- Ga * outer(inv_rms(f$Kx), inv_rms(f$Kx))
     Gz <- l$skip^2 * Gh + Ga
+    if (isTRUE(l$decoder_start)) {
+      # the target tokens' gradient; below, the encoder's output gradient
+      # is the memory's
+      var_grad_target <- mean(diag(Gz))
+      Gz <- Gmem
+    }
   }
   kinds <- vapply(layers, `[[`, "", "kind")
+  is_cross <- vapply(layers, function(l) isTRUE(l$cross), NA)
+  kinds[is_cross] <- "cross_attention"
+  dstart <- which(vapply(layers, function(l) isTRUE(l$decoder_start), NA))
+  part <- rep(if (tr$causal) "decoder" else "encoder", d)
+  block <- rep(seq_len(d / 2), each = 2)
+  if (length(dstart)) {
+    ne <- dstart - 1
+    part <- rep(c("encoder", "decoder"), c(ne, d - ne))
+    block <- c(rep(seq_len(ne / 2), each = 2), rep(seq_len((d - ne) / 3), each = 3))
+  }
   out <- data.frame(layer = seq_len(d), n_in = net$widths[-(d + 1)], n_out = net$widths[-1],
                     var_s = vapply(fw, function(f) mean(diag(f$Kh)), 0),
                     var_z = vapply(fw, function(f) mean(diag(f$Kz)), 0),
                     var_grad_s = var_g, var_grad_w = var_gw, mean_s = 0, mean_z = 0,
-                    kind = ifelse(kinds == "attention", "attention", "ffn"),
-                    block = rep(seq_len(d / 2), each = 2), stringsAsFactors = FALSE)
+                    kind = ifelse(kinds %in% c("attention", "cross_attention"), kinds, "ffn"),
+                    block = block, part = part, stringsAsFactors = FALSE)
   # the gradient at the network's input (dC/dx_0), the input of block 1
   attr(out, "var_grad_input") <- mean(diag(Gz))
+  # an encoder-decoder's: the gradient at the target tokens (dC/dy_0)
+  if (!is.null(var_grad_target)) attr(out, "var_grad_target") <- var_grad_target
   attr(out, "regime") <- regime
   attr(out, "kernels") <- list(forward = lapply(fw, `[[`, "Kz"))
   class(out) <- c("initvar_prediction", "data.frame")
@@ -736,12 +890,19 @@ transformer_reference <- function(net, par, X, dz) {
   s <- z <- g <- st <- vector("list", d)
   first <- cumsum(c(0, vapply(layers, function(l) length(l$branch), 0L)))
   bmat <- function(b, n) matrix(b, n, length(b), byrow = TRUE)
-  x <- X
+  # an encoder-decoder's input is source | target (net_input_width())
+  n0 <- layers[[1]]$n_in
+  x <- X[, seq_len(n0), drop = FALSE]
+  mem <- NULL
   for (i in seq_len(d)) {
     l <- layers[[i]]
     p <- par[first[i] + seq_along(l$branch)]
+    if (isTRUE(l$decoder_start)) {
+      mem <- x
+      x <- X[, n0 + seq_len(n0), drop = FALSE]
+    }
     if (l$kind == "attention") {
-      r <- attention_forward_values(l, p, x)
+      r <- attention_forward_values(l, p, x, mem)
       st[[i]] <- r$st
       s[[i]] <- r$h
       z[[i]] <- r$z
@@ -763,6 +924,7 @@ transformer_reference <- function(net, par, X, dz) {
     x <- z[[i]]
   }
   grads <- vector("list", length(par))
+  gmem <- 0
   for (i in d:1) {
     l <- layers[[i]]
     us <- first[i] + seq_along(l$branch)
@@ -773,6 +935,9 @@ transformer_reference <- function(net, par, X, dz) {
       g[[i]] <- r$dh
       grads[us] <- r$grads
       dz <- r$dx
+      if (isTRUE(l$cross)) gmem <- gmem + r$dmem
+      # below the decoder: the encoder's output gradient is the memory's
+      if (isTRUE(l$decoder_start)) dz <- gmem
     } else {
       q <- st[[i]]
       dH <- if (l$norm == "post" && i < d) ln_backward(dz, q$post$y, q$post$r) else dz
@@ -787,6 +952,18 @@ transformer_reference <- function(net, par, X, dz) {
     }
   }
   list(s = s, z = z, g = g, dx = dz, grads = grads)
+}
+
+# The engine's code of an attention layer's mask (src/engine.h, ATT_*).
+attention_mask_code <- function(l) {
+  if (isTRUE(l$cross)) 2 else if (isTRUE(l$decoder_start)) 3 else as.double(l$causal)
+}
+
+# The columns of a network's input: an encoder-decoder's is source |
+# target (two d_model-wide halves, the same rows).
+net_input_width <- function(net) {
+  w <- net$widths[1]
+  if (inherits(net, "initvar_transformer") && identical(net$transformer$architecture, "encoder_decoder")) 2 * w else w
 }
 
 # A transformer's batch is whole sequences.

@@ -216,6 +216,8 @@ scaling_rule <- function(name, depth, branch_depth = 2, zero_last = TRUE,
   rule$name <- name
   rule$architecture <- architecture
   rule$part <- part
+  rule$decoder_depth <- decoder_depth
+  rule$source <- source
   rule$depth <- L
   rule$branch_depth <- m
   rule$per_block <- rule$skip^2 + rule$alpha^2 * prod(rule$gains^2)

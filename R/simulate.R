@@ -22,7 +22,7 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
   # attention sublayers (R/net-transformer.R): heads, d_k, seq_len,
   # causal, logit scale; 0 for other layers
   attn <- vapply(layers, function(l) {
-    if (l$kind == "attention") c(l$heads, l$d_k, l$seq_len, l$causal, l$scale) else numeric(5)
+    if (l$kind == "attention") c(l$heads, l$d_k, l$seq_len, attention_mask_code(l), l$scale) else numeric(5)
   }, numeric(5))
   spec <- list(
     widths = as.integer(w),
@@ -244,10 +244,10 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   check_whole(networks, "networks", min = 2, max = 1e9)
   X <- NULL
   if (is.matrix(input)) {
-    if (!is.numeric(input) || ncol(input) != net$widths[1] || nrow(input) < 2 ||
+    if (!is.numeric(input) || ncol(input) != net_input_width(net) || nrow(input) < 2 ||
         any(!is.finite(input))) {
       abort_arg("input", sprintf("a finite numeric matrix with %g columns and at least 2 rows",
-                                 net$widths[1]), input)
+                                 net_input_width(net)), input)
     }
     X <- matrix(as.double(input), nrow(input))
     inputs <- nrow(X)

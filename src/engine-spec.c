@@ -70,6 +70,7 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     sp->nres = 0;
     sp->natt = 0;
     sp->maxT = 1;
+    sp->dstart = -1;
     for (int i = 0; i < d; i++) {
         if (kind[i] == LAYER_DENSE) {
             if (sp->units[i] != 1) error("`spec$units[%d]` must be 1 for a dense layer.", i + 1);
@@ -104,7 +105,16 @@ void iv_read_spec(SEXP spec, spec_t *sp)
                     error("`spec$attn` must hold positive whole heads, d_k and seq_len.");
             if (at[0] * at[1] > IV_MAX_WIDTH) error("`spec$attn`: heads x d_k is too large.");
             if (at[2] > 4096) error("`spec$attn`: seq_len must be at most 4096.");
-            if (at[3] != 0 && at[3] != 1) error("`spec$attn`: causal must be 0 or 1.");
+            if (at[3] != ATT_BIDIR && at[3] != ATT_CAUSAL && at[3] != ATT_CROSS &&
+                at[3] != ATT_DECODER)
+                error("`spec$attn`: the mask (causal, cross) must be 0, 1, 2 or 3.");
+            if (at[3] == ATT_DECODER) {
+                if (sp->dstart >= 0 || i == 0)
+                    error("`spec$attn`: one decoder start, after the encoder.");
+                sp->dstart = i;
+            }
+            if (at[3] == ATT_CROSS && sp->dstart < 0)
+                error("`spec$attn`: cross-attention layer %d before the decoder's start.", i + 1);
             if (!R_FINITE(at[4]) || at[4] < 0) error("`spec$attn`: the logit scale must be finite and >= 0.");
             if ((int) at[2] > sp->maxT) sp->maxT = (int) at[2];
             sp->nres++;
@@ -155,10 +165,21 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     for (int i = 0; i < d; i++)
         if (kind[i] == LAYER_ATTENTION && sp->batch % (int) sp->attn[5 * (R_xlen_t) i + 2] != 0)
             error("`spec$batch` must be a multiple of the sequence length of layer %d.", i + 1);
+    if (sp->dstart >= 0) {
+        /* encoder-decoder: the memory feeds the cross-attention layers */
+        for (int i = sp->dstart; i < d; i++)
+            if (kind[i] == LAYER_ATTENTION && sp->attn[5 * (R_xlen_t) i + 3] == ATT_CROSS &&
+                (sp->w[i] != sp->w[sp->dstart] ||
+                 sp->attn[5 * (R_xlen_t) i + 2] != sp->attn[5 * (R_xlen_t) sp->dstart + 2]))
+                error("`spec`: cross-attention layer %d must match the memory's width and seq_len.", i + 1);
+        if (sp->w[0] != sp->w[sp->dstart])
+            error("`spec$widths`: the decoder's input must be as wide as the encoder's.");
+    }
     SEXP X = FIELD(SP_X);
+    const R_xlen_t nx = (R_xlen_t) (sp->dstart >= 0 ? 2 : 1) * sp->batch * sp->w[0];
     if (sp->input == IN_MATRIX) {
-        if (TYPEOF(X) != REALSXP || XLENGTH(X) != (R_xlen_t) sp->batch * sp->w[0])
-            error("`spec$X` must be a batch x n0 double matrix.");
+        if (TYPEOF(X) != REALSXP || XLENGTH(X) != nx)
+            error("`spec$X` must be a batch x n0 double matrix (batch x 2 n0 for an encoder-decoder: source | target).");
         sp->X = REAL(X);
     } else if (sp->input == IN_NORMAL || sp->input == IN_UNIFORM) {
         if (X != R_NilValue) error("`spec$X` must be NULL for random inputs.");

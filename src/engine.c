@@ -47,7 +47,8 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->R = (double **) R_alloc(d, sizeof(double *));
     ws->P = (double **) R_alloc(d, sizeof(double *));
     size_t atmp = 0;
-    ws->Z[0] = sp->input == IN_MATRIX ? NULL : (double *) take(a, (size_t) B * sp->w[0], sizeof(double));
+    ws->Z[0] = sp->input == IN_MATRIX ? NULL :
+        (double *) take(a, (size_t) (sp->dstart >= 0 ? 2 : 1) * B * sp->w[0], sizeof(double));
     size_t scratch = 1;
     for (int i = 0; i < d; i++) {
         ws->Z[i + 1] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
@@ -85,6 +86,7 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->G = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
     ws->dZ = (double *) take(a, (size_t) B * sp->maxw, sizeof(double));
     ws->dT = sp->nres ? (double *) take(a, (size_t) B * sp->maxw, sizeof(double)) : NULL;
+    ws->gM = sp->dstart >= 0 ? (double *) take(a, (size_t) B * sp->w[0], sizeof(double)) : NULL;
     ws->atmp = sp->natt ? (double *) take(a, atmp, sizeof(double)) : NULL;
     ws->scratch = (double *) take(a, scratch, sizeof(double));
     ws->tau = (double *) take(a, sp->maxw, sizeof(double));
@@ -270,7 +272,8 @@ SEXP C_test_network_trace(SEXP spec, SEXP net)
     alloc_work(&sp, &ws, NULL);
     memset(ws.hist, 0, IV_HIST_LANES * ws.hlane * sizeof(double));
     SEXP ans = PROTECT(allocVector(VECSXP, 6));
-    SEXP X = PROTECT(allocMatrix(REALSXP, B, sp.w[0]));
+    const int nx = (sp.dstart >= 0 ? 2 : 1) * sp.w[0];   /* source | target */
+    SEXP X = PROTECT(allocMatrix(REALSXP, B, nx));
     SEXP lists[5];
     /* each new vector goes straight into a protected list, so it is
        reachable (protected) before anything else is allocated */
@@ -297,7 +300,7 @@ SEXP C_test_network_trace(SEXP spec, SEXP net)
     double *res = (double *) R_alloc((size_t) NSUM * NQ * d, sizeof(double));
     int bad = 0;
     iv_run_network(&sp, &ws, j, res, NULL, &bad);
-    memcpy(REAL(X), sp.input == IN_MATRIX ? sp.X : ws.Z[0], (size_t) B * sp.w[0] * sizeof(double));
+    memcpy(REAL(X), sp.input == IN_MATRIX ? sp.X : ws.Z[0], (size_t) B * nx * sizeof(double));
     for (int u = 0; u < U; u++)
         memcpy(REAL(VECTOR_ELT(lists[0], u)), ws.W[u],
                (size_t) sp.uin[u] * sp.uout[u] * sizeof(double));

@@ -37,9 +37,17 @@ typedef struct {
     int U, nres;            /* units; residual and attention layers */
     /* Attention layers (LAYER_ATTENTION, src/transformer.c): 4 units
        W_Q, W_K, W_V (w[i] -> heads d_k) and W_O (heads d_k -> w[i]);
-       attn[5 i + 0..4] = heads, d_k, seq_len, causal, logit scale. Unit u
-       is uin[u] -> uout[u] (spec fields unit_in, unit_out). */
+       attn[5 i + 0..4] = heads, d_k, seq_len, mask, logit scale (mask:
+       ATT_BIDIR 0, ATT_CAUSAL 1, ATT_CROSS 2: keys and values from the
+       memory, ATT_DECODER 3: causal, and the first sublayer of an
+       encoder-decoder's decoder, whose input is the target tokens and
+       whose layer index is dstart). Unit u is uin[u] -> uout[u] (spec
+       fields unit_in, unit_out). */
     int natt, maxT;         /* attention layers; their largest seq_len */
+    int dstart;             /* encoder-decoder: the decoder's first layer
+                               (the memory is Z[dstart], the encoder's
+                               output; the input is source | target, 2 x
+                               batch x w[0]); -1 otherwise */
     const double *attn;     /* 5 x d */
     const int *kind, *units, *rnorm;
     const double *ralpha, *rskip;
@@ -80,6 +88,8 @@ typedef struct {
                                attention matrices, T x T per sequence and
                                head; its D[i] holds Q, K, V, AV (B x
                                heads d_k each) */
+    double *gM;             /* encoder-decoder: dC/d(memory), B x w[dstart],
+                               summed over the cross-attention layers */
     double *atmp;           /* attention backward: 4 B x max heads d_k,
                                plus T x T */
     double *bias, *G, *dZ, *scratch, *tau, *work;
@@ -99,6 +109,8 @@ typedef struct {
     double **trace_s, **trace_b, **trace_g; /* NULL, or copies for tests
                                (trace_b per unit) */
 } work_t;
+
+enum { ATT_BIDIR = 0, ATT_CAUSAL = 1, ATT_CROSS = 2, ATT_DECODER = 3 };
 
 /* Fill *sp from the named list `spec` (fields IV_SPEC_FIELDS), checking
    every field; errors name the field. */

@@ -789,7 +789,7 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
         if (sp->input == IN_NORMAL) { fx.family = FAM_NORMAL; fx.p1 = 0; fx.p2 = sx; }
         else { fx.family = FAM_UNIFORM; fx.p1 = -sqrt(3.0) * sx; fx.p2 = sqrt(3.0) * sx; }
         iv_rng_init(&r, sp->seed, base);
-        iv_fill(X, (R_xlen_t) B * sp->w[0], &fx, &r);
+        iv_fill(X, (R_xlen_t) (sp->dstart >= 0 ? 2 : 1) * B * sp->w[0], &fx, &r);
     }
     const double *Zin = X;
     row_powers(X, B, sp->w[0], 1 / sp->scale[Q_W], ws->rowz);
@@ -798,6 +798,8 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
     for (int i = 0; i < d; i++) {
         int nin = sp->w[i], nout = sp->w[i + 1];
         double *S = ws->S[i], *Z = ws->Z[i + 1];
+        /* encoder-decoder: the decoder reads the target tokens */
+        if (i == sp->dstart) Zin = X + (R_xlen_t) B * sp->w[0];
         if (sp->kind[i] == LAYER_RESIDUAL) {
             if (residual_forward(sp, ws, i, Zin, base, stop)) return 1;
             residual_forward_moments(sp, ws, i, res, bad);
@@ -827,7 +829,9 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
     double *G = ws->G, *dZ = ws->dZ;
     output_gradient(sp, ws, base);
 
-    /* backward */
+    /* backward; an encoder-decoder's memory gradient sums the decoder's
+       cross-attention layers' (src/transformer.c) */
+    if (ws->gM) memset(ws->gM, 0, (size_t) B * sp->w[0] * sizeof(double));
     for (int i = d - 1; i >= 0; i--) {
         int nin = sp->w[i], nout = sp->w[i + 1];
         if (iv_poll(stop)) return 1;
@@ -844,6 +848,11 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
             if (i > 0)
                 F77_CALL(dgemm)("N", "T", &B, &nin, &nout, &one, G, &B, ws->W[sp->ufirst[i]],
                                 &nin, &zero, dZ, &B FCONE FCONE);
+        }
+        if (i > 0 && i == sp->dstart) {
+            /* the encoder's output gradient is the memory's, not the
+               decoder input's */
+            memcpy(dZ, ws->gM, (size_t) B * nin * sizeof(double));
         }
         if (i > 0) {
             /* dC/dz^i to dC/ds^{i-1}: the derivative of layer i - 1's output

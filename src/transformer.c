@@ -12,6 +12,12 @@
  * of AV, the input of W_O; the rows' 1 / r) so that the engine's residual
  * moments (propagate.c) summarize this layer: s = h, z = the output,
  * grad_s = dC/dh, grad_w = the per-token gradient of W_O.
+ *
+ * Cross-attention (mask ATT_CROSS, an encoder-decoder's decoder): the keys
+ * and values are M W_K + b_K, M W_V + b_V with M = ws->Z[sp->dstart], the
+ * encoder's output (the memory: source sequence s is rows s T .. s T + T - 1
+ * of M, as target sequence s is of the decoder's input); the backward pass
+ * adds dK W_K^T + dV W_V^T to ws->gM, the memory's gradient.
  */
 #define USE_FC_LEN_T
 #include <R.h>
@@ -48,12 +54,14 @@ int iv_attention_forward(const spec_t *sp, work_t *ws, int i, const double *Xin,
 {
     const int B = sp->batch, n = sp->w[i], u0 = sp->ufirst[i], nrm = sp->rnorm[i];
     const double *at = sp->attn + 5 * (R_xlen_t) i;
-    const int H = (int) at[0], dk = (int) at[1], T = (int) at[2], causal = at[3] != 0;
+    const int H = (int) at[0], dk = (int) at[1], T = (int) at[2];
+    const int causal = at[3] == ATT_CAUSAL || at[3] == ATT_DECODER, cross = at[3] == ATT_CROSS;
     const double scale = at[4], alpha = sp->ralpha[i], skip = sp->rskip[i];
     const int hd = H * dk, nseq = B / T;
     const double one = 1.0, zero = 0.0;
     const R_xlen_t Bn = (R_xlen_t) B * n, Bh = (R_xlen_t) B * hd;
     double *Q = ws->D[i], *K = Q + Bh, *V = K + Bh, *C = V + Bh;
+    const double *mem = cross ? ws->Z[sp->dstart] : NULL;
     double *R = ws->R[i], *ru = R, *rpre = R + 4 * (size_t) B, *rpost = rpre + B;
     double *urow = rpost + B;
     const double *a = Xin;
@@ -61,7 +69,7 @@ int iv_attention_forward(const spec_t *sp, work_t *ws, int i, const double *Xin,
         iv_ln_rows(Xin, ws->A[i], rpre, ws->col, B, n);
         a = ws->A[i];
     }
-    /* Q, K, V = a W + b */
+    /* Q, K, V = a W + b (cross-attention: K, V from the memory) */
     double *dst[3] = { Q, K, V };
     for (int k = 0; k < 3; k++) {
         const int u = u0 + k;
@@ -69,7 +77,7 @@ int iv_attention_forward(const spec_t *sp, work_t *ws, int i, const double *Xin,
         iv_draw_layer(sp, u, base, ws->W[u], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
         if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, (size_t) hd * sizeof(double));
         if (iv_poll(stop)) return 1;
-        F77_CALL(dgemm)("N", "N", &B, &hd, &n, &one, a, &B, ws->W[u], &n,
+        F77_CALL(dgemm)("N", "N", &B, &hd, &n, &one, cross && k > 0 ? mem : a, &B, ws->W[u], &n,
                         &zero, dst[k], &B FCONE FCONE);
         for (int c = 0; c < hd; c++) {
             double bc = ws->bias[c], *col = dst[k] + (R_xlen_t) c * B;
@@ -125,7 +133,7 @@ int iv_attention_backward(const spec_t *sp, work_t *ws, int i, const double *G, 
 {
     const int B = sp->batch, n = sp->w[i], u0 = sp->ufirst[i];
     const double *at = sp->attn + 5 * (R_xlen_t) i;
-    const int H = (int) at[0], dk = (int) at[1], T = (int) at[2];
+    const int H = (int) at[0], dk = (int) at[1], T = (int) at[2], cross = at[3] == ATT_CROSS;
     const double scale = at[4], alpha = sp->ralpha[i], skip = sp->rskip[i];
     const int hd = H * dk, nseq = B / T;
     const double one = 1.0, zero = 0.0;
@@ -163,13 +171,15 @@ int iv_attention_backward(const spec_t *sp, work_t *ws, int i, const double *G, 
                             &zero, dK + off, &B FCONE FCONE);
         }
     }
-    /* dC/da = dQ W_Q^T + dK W_K^T + dV W_V^T */
+    /* dC/da = dQ W_Q^T + dK W_K^T + dV W_V^T (cross-attention: dQ W_Q^T,
+       and the rest to the memory's gradient) */
     const double *dsrc[3] = { dQ, dK, dV };
     for (int k = 0; k < 3; k++) {
-        const double beta = k == 0 ? 0.0 : 1.0;
+        const double beta = k == 0 || cross ? 0.0 : 1.0;
+        double *to = cross && k > 0 ? ws->gM : da;
         if (iv_poll(stop)) return 1;
         F77_CALL(dgemm)("N", "T", &B, &n, &hd, &one, dsrc[k], &B, ws->W[u0 + k], &n,
-                        &beta, da, &B FCONE FCONE);
+                        cross && k > 0 ? &one : &beta, to, &B FCONE FCONE);
     }
     if (iv_poll(stop)) return 1;
     if (sp->rnorm[i] == NORM_PRE)

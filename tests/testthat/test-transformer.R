@@ -7,8 +7,9 @@
 # 1e-3), a measured approximation gap that shrinks with width, the scaling
 # rules, first_step(), and bad input.
 
-# Verdicts in this file: rows of the calibrated test below.
-n_verdicts <- 2 * 4 * 4
+# Verdicts in this file: rows of the calibrated tests below (encoder and
+# decoder: 4 quantities x 4 sublayers; encoder-decoder: 4 x 7).
+n_verdicts <- 2 * 4 * 4 + 4 * 7
 level_file <- 1 - 1e-3 / n_verdicts
 
 trace_and_reference <- function(net, inputs, seed = 3) {
@@ -33,6 +34,81 @@ test_that("the engine's transformer forward and backward match the plain-R refer
       expect_lt(max(abs(x$tr$z[[i]] - x$ref$z[[i]])), 1e-12 * sc)
       expect_lt(max(abs(x$tr$g[[i]] - x$ref$g[[i]])), 1e-12 * max(abs(x$ref$g[[i]]), 1))
     }
+  }
+})
+
+test_that("encoder-decoder: the engine matches the plain-R reference to 1e-12", {
+  # N = 2 encoder blocks, M = 1 and 3 decoder blocks (causal self-attention,
+  # cross-attention on the encoder's output, FFN), every norm, 1 and 2 heads
+  for (norm in c("none", "pre", "post")) for (H in 1:2) for (M in c(1, 3)) {
+    net <- transformer(6, heads = H, d_k = 2, depth = 2, decoder_depth = M, d_ff = 5,
+                       norm = norm, seq_len = 3, architecture = "encoder_decoder",
+                       activation = "tanh", bias = init_normal(0, 0.1), scale = 0.7)
+    expect_length(net$layers, 2 * 2 + 3 * M)
+    x <- trace_and_reference(net, inputs = 6)
+    expect_equal(dim(x$tr$X), c(6, 12))                   # source | target
+    for (i in seq_len(x$d)) {
+      sc <- max(abs(x$ref$z[[i]]), abs(x$ref$s[[i]]), 1)
+      expect_lt(max(abs(x$tr$s[[i]] - x$ref$s[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$z[[i]] - x$ref$z[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$g[[i]] - x$ref$g[[i]])), 1e-12 * max(abs(x$ref$g[[i]]), 1))
+    }
+  }
+})
+
+test_that("encoder-decoder: the engine matches the reference at the edges", {
+  nets <- list(
+    transformer(1, 1, depth = 1, decoder_depth = 2, d_ff = 1, seq_len = 1, norm = "none",
+                architecture = "encoder_decoder"),
+    transformer(4, 2, depth = 3, decoder_depth = 1, seq_len = 5, norm = "post", scale = 0,
+                architecture = "encoder_decoder"),
+    transformer(4, 2, depth = 1, decoder_depth = 2, seq_len = 2, norm = "pre", scale = 30,
+                init = init_normal(0, 1), architecture = "encoder_decoder",
+                alpha = 0.5, skip = 2))
+  for (net in nets) {
+    x <- trace_and_reference(net, inputs = 2 * net$transformer$seq_len)
+    for (i in seq_len(x$d)) {
+      sc <- max(abs(x$ref$z[[i]]), abs(x$ref$s[[i]]), 1)
+      expect_lt(max(abs(x$tr$s[[i]] - x$ref$s[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$z[[i]] - x$ref$z[[i]])), 1e-12 * sc)
+      expect_lt(max(abs(x$tr$g[[i]] - x$ref$g[[i]])), 1e-12 * max(abs(x$ref$g[[i]]), 1))
+    }
+  }
+})
+
+test_that("encoder-decoder: the reference's gradients are the loss's derivatives", {
+  # central differences of C = sum(dz * h) (h the last sublayer's sum) in
+  # weights of the encoder (which reach C only through the memory), of a
+  # cross-attention layer's query, key and value, and of the decoder's FFN
+  net <- transformer(4, heads = 2, depth = 2, decoder_depth = 2, d_ff = 3, norm = "post",
+                     seq_len = 3, architecture = "encoder_decoder", activation = "tanh",
+                     bias = init_normal(0, 0.1), scale = 0.9)
+  x <- trace_and_reference(net, inputs = 6)
+  par <- lapply(seq_along(x$tr$W), function(u) list(W = x$tr$W[[u]], b = x$tr$b[[u]]))
+  dz <- x$tr$g[[x$d]]
+  loss <- function(p) sum(initvar:::transformer_reference(net, p, x$tr$X, dz)$s[[x$d]] * dz)
+  h <- 1e-5
+  for (u in c(1, 3, 4, 6, 11, 14, 15, 16)) {
+    p2 <- p1 <- par
+    p2[[u]]$W[1, 2] <- p2[[u]]$W[1, 2] + h
+    p1[[u]]$W[1, 2] <- p1[[u]]$W[1, 2] - h
+    # the central difference's error is O(h^2 |C'''|), ~1e-10 here
+    expect_equal(x$ref$grads[[u]]$W[1, 2], (loss(p2) - loss(p1)) / (2 * h), tolerance = 1e-7,
+                 info = paste("unit", u))
+  }
+  # first_step()'s walk (net_forward_values(), net_backward_values())
+  # against the reference, with pre-normalization (no last post-LN, whose
+  # backward the two treat differently: the reference's dz is dC/dh)
+  net <- transformer(4, heads = 2, depth = 2, decoder_depth = 2, d_ff = 3, norm = "pre",
+                     seq_len = 3, architecture = "encoder_decoder", activation = "tanh",
+                     bias = init_normal(0, 0.1), scale = 0.9)
+  x <- trace_and_reference(net, inputs = 6)
+  par <- lapply(seq_along(x$tr$W), function(u) list(W = x$tr$W[[u]], b = x$tr$b[[u]]))
+  fw <- initvar:::net_forward_values(net$layers, par, x$tr$X)
+  for (i in seq_len(x$d)) expect_lt(max(abs(fw$z[[i]] - x$ref$z[[i]])), 1e-12 * max(abs(x$ref$z[[i]]), 1))
+  gr <- initvar:::net_backward_values(net$layers, par, fw, x$tr$g[[x$d]])
+  for (u in seq_along(par)) {
+    expect_lt(max(abs(gr[[u]]$W - x$ref$grads[[u]]$W)), 1e-12 * max(abs(x$ref$grads[[u]]$W), 1))
   }
 })
 
@@ -86,6 +162,24 @@ test_that("a transformer simulation is bit-identical for 1 and 2 threads", {
   b <- simulate_network(net, networks = 16, inputs = 8, threads = 2)
   expect_identical(a$acc, b$acc)
   expect_identical(a$hist, b$hist)
+})
+
+test_that("an encoder-decoder simulation is bit-identical for 1 and 2 threads", {
+  net <- transformer(8, heads = 2, depth = 2, decoder_depth = 1, seq_len = 4, norm = "post",
+                     architecture = "encoder_decoder")
+  set.seed(5)
+  a <- simulate_network(net, networks = 16, inputs = 8, threads = 1)
+  set.seed(5)
+  b <- simulate_network(net, networks = 16, inputs = 8, threads = 2)
+  expect_identical(a$acc, b$acc)
+  expect_identical(a$hist, b$hist)
+  # a given matrix of inputs: source | target, 2 d_model columns
+  set.seed(6)
+  X <- matrix(stats::rnorm(8 * 16), 8)
+  m <- simulate_network(net, networks = 2, input = X)
+  expect_equal(m$networks, 2)
+  expect_error(simulate_network(net, networks = 2, input = X[, 1:8]), "16 columns",
+               class = "initvar_error")
 })
 
 test_that("the softmax moments agree with an independent quadrature", {
@@ -147,6 +241,42 @@ test_that("the predictions of uniform attention match closed forms", {
   expect_equal(predict_variance(post, regime = "mean_field")$var_z, rep(1, 4))
 })
 
+test_that("encoder-decoder predictions of uniform attention match closed forms", {
+  # N = M = 1, no normalization, linear FFN, zero key weights. The
+  # encoder's output kernel over positions is (1 + g)(I + v J), v = n vv
+  # H d_k vv / T, g = n v1 ff v1; the decoder's causal self-attention adds
+  # n vv H d_k vv mean(1/t) to the target's 1; cross-attention averages the
+  # memory's kernel over all pairs of positions: (1 + g)(1/T + v).
+  n <- 8; H <- 2; dk <- 3; T <- 4; ff <- 5
+  net <- transformer(n, H, dk, depth = 1, decoder_depth = 1, d_ff = ff, norm = "none",
+                     seq_len = T, activation = "linear", init = list(k = init_zeros()),
+                     architecture = "encoder_decoder")
+  p <- predict_variance(net, regime = "mean_field")
+  expect_equal(p$kind, c("attention", "ffn", "attention", "cross_attention", "ffn"))
+  expect_equal(p$part, rep(c("encoder", "decoder"), c(2, 3)))
+  vv <- 2 / (n + H * dk)
+  v1 <- 2 / (n + ff)
+  v <- n * vv * H * dk * vv / T
+  g <- n * v1 * ff * v1
+  expect_equal(p$var_s[2], (1 + v) * (1 + g), tolerance = 1e-14)
+  s5 <- 1 + n * vv * H * dk * vv * mean(1 / seq_len(T))
+  expect_equal(p$var_s[3], s5, tolerance = 1e-14)
+  s6 <- s5 + n * vv * H * dk * vv * (1 + g) * (1 / T + v)
+  expect_equal(p$var_s[4], s6, tolerance = 1e-14)
+  expect_equal(p$var_s[5], s6 * (1 + g), tolerance = 1e-14)
+  # backward: the memory's gradient is cross-attention's value path only
+  # (the output's dC/dh has variance 1): A^T G A with G = (1 + g) gains,
+  # sum over queries of 1/T^2, so n-gain (1 + g) H d_k vv n vv / T at
+  # every memory position; the encoder's last FFN sees it as its dC/dh
+  gm <- (1 + g) * n * vv * H * dk * vv / T
+  expect_equal(p$var_grad_s[2], gm, tolerance = 1e-14)
+  expect_equal(p$var_grad_s[1], gm * (1 + g), tolerance = 1e-14)
+  expect_equal(p$var_grad_s[4], 1 + g, tolerance = 1e-14)
+  expect_equal(attr(p, "var_grad_target"),
+               (1 + g) * (1 + H * dk * vv * n * vv * mean(vapply(seq_len(T), function(s)
+                 sum(1 / (s:T)^2), 0))), tolerance = 1e-14)
+})
+
 test_that("uniform attention with linear sublayers: calibrated agreement at any width", {
   # exact at any width; width 32 keeps a network's contribution's spread
   # small enough for 400 networks (see ?simulate_network, "Intervals")
@@ -162,6 +292,17 @@ test_that("uniform attention with linear sublayers: calibrated agreement at any 
                               df = sim$networks - 1, level = level_file)
     expect_true(all(ag$consistent), info = paste(arch, paste(round(ag$z, 2), collapse = " ")))
   }
+  # encoder-decoder, N = 2 != M = 1: cross-attention's values and the
+  # memory's gradient
+  net <- transformer(32, heads = 2, depth = 2, decoder_depth = 1, d_ff = 32, norm = "none",
+                     seq_len = 4, activation = "linear", architecture = "encoder_decoder",
+                     init = list(k = init_zeros()), bias = init_normal(0, 0.3))
+  sim <- simulate_network(net, networks = 400, inputs = 32, threads = 2)
+  df <- as.data.frame(sim)
+  expect_equal(nrow(df), 28)
+  ag <- initvar:::agreement(log(df$estimate), df$mcse / df$estimate, log(df$prediction),
+                            df = sim$networks - 1, level = level_file)
+  expect_true(all(ag$consistent), info = paste(round(ag$z, 2), collapse = " "))
 })
 
 test_that("the approximations' gap (layer normalization, finite d_model) shrinks with width", {
@@ -208,6 +349,42 @@ test_that("scaling rules set the transformer's multipliers and gains", {
   expect_equal(tf$transformer$norm, "none")
   expect_equal(tf$transformer$embedding_var, 16^(-1 / 2) * (9 * 6)^(-1 / 2))
   expect_equal(weight_variance(tf$transformer$init$o, 16, 16), 0.67^2 * 6^(-1 / 2) * vx)
+  # encoder-decoder: each part its constants (N = 6, M = 3)
+  N <- 6; M <- 3
+  ed <- transformer(16, 2, depth = N, decoder_depth = M, seq_len = 4, architecture = "encoder_decoder",
+                    rule = scaling_rule("deepnet", N, architecture = "encoder_decoder", decoder_depth = M))
+  expect_equal(ed$transformer$norm, "post")
+  L <- ed$layers
+  expect_length(L, 2 * N + 3 * M)
+  enc <- seq_len(2 * N)
+  dec <- 2 * N + seq_len(3 * M)
+  for (i in enc) expect_equal(L[[i]]$skip, 0.81 * (N^4 * M)^(1 / 16))
+  for (i in dec) expect_equal(L[[i]]$skip, (3 * M)^(1 / 4))
+  be <- 0.87 * (N^4 * M)^(-1 / 16)
+  bd <- (12 * M)^(-1 / 4)
+  wv <- function(u) weight_variance(u$init, u$n_in, u$n_out)
+  expect_equal(wv(L[[1]]$branch[[3]]), be^2 * vx)                # encoder W_V
+  expect_equal(wv(L[[2]]$branch[[2]]), be^2 * 2 / 80)             # encoder W_2
+  expect_equal(wv(L[[2 * N + 2]]$branch[[3]]), bd^2 * vx)         # cross W_V
+  expect_equal(wv(L[[2 * N + 2]]$branch[[4]]), bd^2 * vx)         # cross W_O
+  expect_equal(wv(L[[2 * N + 2]]$branch[[1]]), vx)                # cross W_Q
+  expect_equal(wv(L[[2 * N + 3]]$branch[[1]]), bd^2 * 2 / 80)     # decoder W_1
+  expect_true(isTRUE(L[[2 * N + 2]]$cross) && isTRUE(L[[2 * N + 1]]$decoder_start))
+  expect_true(L[[2 * N + 4]]$causal && !L[[1]]$causal)
+  # torchscale's encoder beta, 1.15 (N^4 M)^(-1/16)
+  ts <- transformer(16, 2, depth = N, decoder_depth = M, seq_len = 4, architecture = "encoder_decoder",
+                    rule = scaling_rule("deepnet", N, architecture = "encoder_decoder",
+                                        decoder_depth = M, source = "torchscale"))
+  expect_equal(wv(ts$layers[[1]]$branch[[4]]), (1.15 * (N^4 * M)^(-1 / 16))^2 * vx)
+  # T-Fixup: 0.67 N^(-1/4) in the encoder, (9M)^(-1/4) in the decoder
+  tfx <- transformer(16, 2, depth = N, decoder_depth = M, seq_len = 4, architecture = "encoder_decoder",
+                     rule = scaling_rule("tfixup", N, decoder_depth = M))
+  expect_equal(tfx$transformer$norm, "none")
+  expect_equal(wv(tfx$layers[[1]]$branch[[4]]), 0.67^2 * N^(-1 / 2) * vx)
+  expect_equal(wv(tfx$layers[[2 * N + 2]]$branch[[3]]), (9 * M)^(-1 / 2) * vx)
+  expect_equal(wv(tfx$layers[[2 * N + 1]]$branch[[4]]), (9 * M)^(-1 / 2) * vx)
+  expect_equal(tfx$transformer$embedding_var, 16^(-1 / 2) * (9 * M)^(-1 / 2))
+  expect_output(print(ed), "encoder_decoder")
   expect_output(print(dn), "DeepNet")
   expect_output(print(tf), "embedding variance")
 })
@@ -219,6 +396,11 @@ test_that("first_step() takes one step of a transformer", {
   expect_equal(nrow(fs$table), 2)
   expect_true(all(fs$table$ms_dz > 0))
   expect_error(first_step(net, lr = 0.01, networks = 4, batch = 6), "`batch` must be a multiple")
+  ed <- transformer(8, 2, depth = 1, decoder_depth = 2, d_ff = 8, seq_len = 4,
+                    architecture = "encoder_decoder")
+  fe <- first_step(ed, lr = 0.01, networks = 4, batch = 8, loss = "linear")
+  expect_equal(nrow(fe$table), 2 + 3 * 2)
+  expect_true(all(fe$table$ms_dz > 0))   # the encoder moves: the memory's gradient reaches it
 })
 
 test_that("the engine rejects malformed attention specs", {
@@ -237,6 +419,20 @@ test_that("the engine rejects malformed attention specs", {
   expect_error(run(bad), "batch")
   bad <- spec; bad$attn[4] <- 0.5
   expect_error(run(bad), "causal")
+  bad <- spec; bad$attn[4] <- 2
+  expect_error(run(bad), "before the decoder")
+  bad <- spec; bad$attn[4] <- 3
+  expect_error(run(bad), "decoder start")
+  ed <- transformer(4, 2, depth = 1, decoder_depth = 1, d_ff = 3, seq_len = 2,
+                    architecture = "encoder_decoder")
+  spec <- initvar:::sim_setup(ed, 4, "normal", 1, NULL, "normal", 1, 10)$spec
+  expect_type(run(spec), "list")
+  bad <- spec; bad$attn[5 * 3 + 3] <- 1      # the cross layer's seq_len
+  expect_error(run(bad), "cross-attention layer 4")
+  bad <- spec; bad$input <- 3L; bad$X <- rep(0, 16)
+  expect_error(run(bad), "source | target")
+  bad <- spec; bad$attn[5 * 3 + 4] <- 3      # a second decoder start
+  expect_error(run(bad), "one decoder start")
   bad <- spec; bad$attn[5] <- NaN
   expect_error(run(bad), "logit scale")
   bad <- spec; bad$units[1] <- 3L
@@ -260,8 +456,15 @@ test_that("transformer() and its simulation reject bad input, naming the argumen
                class = "initvar_error")
   expect_error(transformer(8, 2, depth = 1, seq_len = 2, bias = init_he()), "`bias`",
                class = "initvar_error")
-  expect_error(transformer(8, 2, depth = 1, seq_len = 2, architecture = "encoder_decoder"),
-               "not yet available", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 1, seq_len = 2, architecture = "encoder_decoder",
+                           decoder_depth = 0), "`decoder_depth`", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 3, decoder_depth = 2, seq_len = 2,
+                           architecture = "encoder_decoder",
+                           rule = scaling_rule("deepnet", 3, architecture = "encoder_decoder")),
+               "`rule` is for decoder_depth 3", class = "initvar_error")
+  expect_error(transformer(8, 2, depth = 3, decoder_depth = 2, seq_len = 2,
+                           architecture = "encoder_decoder", rule = scaling_rule("deepnet", 3)),
+               "architecture \"encoder\"", class = "initvar_error")
   expect_error(transformer(8, 2, depth = 3, seq_len = 2, rule = scaling_rule("deepnet", 4)),
                "`rule` is for depth 4", class = "initvar_error")
   expect_error(transformer(8, 2, depth = 3, seq_len = 2, architecture = "decoder",
