@@ -131,7 +131,8 @@ static inline iv_v2d iv_vsel(iv_v2u m, iv_v2d a, iv_v2d b)
 #define IV_VSEL4(m, a, b) ((iv_v4d) (((iv_v4u) (a) & (m)) | ((iv_v4u) (b) & ~(m))))
 
 /* iv_tanh() of in[0..3] + bias, as the engine's column form needs it: s into
-   col (unless NULL), tanh(s) into z, 1 - tanh(s)^2 into dz (dz may be in).
+   col (unless NULL), tanh(s) into z, 1 - tanh(s)^2 into dz (dz may be in;
+   unless NULL).
    Vectors are loaded and stored with memcpy (no alignment needed) and are
    never passed by value. */
 static inline __attribute__((always_inline))
@@ -169,18 +170,18 @@ void iv_tanh4(const double *in, double bias, double *col, double *z, double *dz)
     iv_v4d zv = IV_VSEL4(big, zb, zs), dv = one - zv * zv;
     if (col) memcpy(col, &x, sizeof x);
     memcpy(z, &zv, sizeof zv);
-    memcpy(dz, &dv, sizeof dv);
+    if (dz) memcpy(dz, &dv, sizeof dv);
 }
 
 #define IV_TANH_COLUMN_BODY                                                   \
     int b = 0;                                                                \
     for (; b + 4 <= n; b += 4)                                                \
-        iv_tanh4(in + b, bias, col ? col + b : NULL, z + b, dz + b);          \
+        iv_tanh4(in + b, bias, col ? col + b : NULL, z + b, dz ? dz + b : NULL); \
     for (; b < n; b++) {                                                      \
         double sv = in[b] + bias, zv = iv_tanh(sv);                           \
         if (col) col[b] = sv;                                                 \
         z[b] = zv;                                                            \
-        dz[b] = 1 - zv * zv;                                                  \
+        if (dz) dz[b] = 1 - zv * zv;                                          \
     }
 
 /* not on Windows, where GCC may spill 32-byte vectors to a stack aligned to
@@ -197,7 +198,8 @@ static void iv_tanh_column_avx2(const double *in, double bias, double *col, doub
 #endif
 
 /* The engine's tanh of a column: s = in + bias into col (unless NULL),
-   z = tanh(s) into z, f'(s) = 1 - z^2 into dz (dz may be in). Four values
+   z = tanh(s) into z, f'(s) = 1 - z^2 into dz (dz may be in; NULL: not
+   stored, for a caller that computes it from z when it needs it). Four values
    at a time with AVX2 where the CPU has it (target("avx2") only: no FMA, so
    the same roundings as the other paths). */
 static inline void iv_tanh_column(const double *in, double bias, double *col, double *z,
@@ -216,7 +218,7 @@ static inline void iv_tanh_column(const double *in, double bias, double *col, do
         double sv = in[b] + bias, zv = iv_tanh(sv);
         if (col) col[b] = sv;
         z[b] = zv;
-        dz[b] = 1 - zv * zv;
+        if (dz) dz[b] = 1 - zv * zv;
     }
 #endif
 }

@@ -74,8 +74,10 @@ typedef struct {
 
 typedef struct {
     double **Z, **S;        /* per layer: outputs z^{i+1}, and s^i (dense:
-                               f'(s^i) after the forward pass; residual: the
-                               sum h = skip x + alpha F(x)) */
+                               f'(s^i) after the forward pass, but s^i less
+                               its bias for tanh below the output, whose f'
+                               is taken from z; residual: the sum h = skip x
+                               + alpha F(x)) */
     double **W;             /* per unit */
     double **D;             /* per residual layer (NULL for dense): f' of
                                its units' pre-activations, B x n each */

@@ -276,6 +276,14 @@ static int summary_bad(const double *out)
     return 0;
 }
 
+/* Whether dense layer i's f' is left for the backward pass to compute from
+   z, f' = 1 - z^2 (tanh, below the output layer), rather than stored in
+   ws->S[i]: one store per value less in the forward pass. */
+static int tanh_df_from_z(const spec_t *sp, int i)
+{
+    return sp->kind[i] == LAYER_DENSE && sp->act[sp->ufirst[i]] == ACT_TANH && i < sp->d - 1;
+}
+
 /* The fused elementwise pass of dense layer i after its product S = Z W:
    adds the bias, applies the activation (Z[i + 1] = f(s), S = f'(s)), and
    accumulates the power sums, row sums and histograms of s and z. */
@@ -349,6 +357,9 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
        adds two values. */
     const double ratio = isw / isz;
     const int ew = ilogb(ratio);
+    /* tanh below the output: S keeps s, and the backward pass takes f' from
+       z (the output layer's f' is kept, for the softmax gradient) */
+    const int tz = tanh_df_from_z(sp, i);
     const int derive = cz == 0 && ratio == ldexp(1.0, ew);
     for (int k = 0; k < nout; k += 2) {
         const int two = k + 1 < nout;
@@ -358,6 +369,14 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
         if (code == ACT_R) {
             sc = ws->dZ + (R_xlen_t) k * B;
             sl = two ? sc + B : sc;
+        } else if (tz) {
+            /* f' = 1 - z^2 is computed from z in the backward pass */
+            iv_tanh_column(Sk, ws->bias[k], ws->col, Zk, NULL, B);
+            sc = sl = ws->col;
+            if (two) {
+                iv_tanh_column(Sl, ws->bias[k + 1], ws->col + B, Zl, NULL, B);
+                sl = ws->col + B;
+            }
         } else {
             act_column(code, ap, ws->bias[k], Sk, Zk, ws->col, B);
             sc = sl = ws->col;
@@ -426,12 +445,13 @@ static void output_gradient(const spec_t *sp, work_t *ws, uint64_t base)
 }
 
 /* The moments of layer i's gradients G = dC/ds^i (B x n; D not NULL: G
-   holds dC/dz^{i+1} on entry, and is multiplied by D = f'(s^i) here): the summary of
+   holds dC/dz^{i+1} on entry, and is multiplied by f'(s^i) here, D itself
+   or, with dz, 1 - D^2 for D = z^{i+1} = tanh(s^i)): the summary of
    Q_G, the raw row power sums of G (scaled) in ws->rowg for the weight
    gradients' factorization, and the histogram of G. Shared by the dense and
    residual backward passes. */
 static void grad_moments(const spec_t *sp, work_t *ws, int i, double *G, int n,
-                         const double *D, double *res)
+                         const double *D, int dz, double *res)
 {
     const int B = sp->batch, nb = sp->nbins;
     const double cg = sp->center[Q_G + NQ * i], isg = 1 / sp->scale[Q_G + NQ * i];
@@ -450,7 +470,8 @@ static void grad_moments(const spec_t *sp, work_t *ws, int i, double *G, int n,
             /* dC/dz times f'(s), two columns, while they are in the cache */
             const double *Dk = D + (R_xlen_t) k * B;
             const int m = k + 1 < n ? 2 * B : B;
-            for (int t = 0; t < m; t++) Gk[t] *= Dk[t];
+            if (dz) for (int t = 0; t < m; t++) Gk[t] *= 1 - Dk[t] * Dk[t];
+            else for (int t = 0; t < m; t++) Gk[t] *= Dk[t];
         }
         power_sums(rg, Gk, k + 1 < n ? Gk + B : NULL, 0.0, isg, B);
         if (centred) power_sums(r1, Gk, k + 1 < n ? Gk + B : NULL, cg, isg, B);
@@ -469,13 +490,14 @@ static void grad_moments(const spec_t *sp, work_t *ws, int i, double *G, int n,
    per-example weight gradients, and their histograms. X is the network's
    input (z^0). */
 static void dense_backward_moments(const spec_t *sp, work_t *ws, int i, double *G,
-                                   const double *D, const double *X, double *res, int *bad)
+                                   const double *D, int dz, const double *X, double *res,
+                                   int *bad)
 {
     const int B = sp->batch, nb = sp->nbins, nin = sp->w[i], nout = sp->w[i + 1];
     const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
     double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
     double *rg = ws->rowg;
-    grad_moments(sp, ws, i, G, nout, D, res);
+    grad_moments(sp, ws, i, G, nout, D, dz, res);
     double n = (double) B * nout;
     /* per-example weight gradients z^i_l g^i_k: their power sums factor
        over examples, sum_lk (z_l g_k)^p = (sum_l z_l^p)(sum_k g_k^p) */
@@ -712,7 +734,7 @@ static void residual_backward_moments(const spec_t *sp, work_t *ws, int i, doubl
     const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
     double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
     double *rg = ws->rowg;
-    grad_moments(sp, ws, i, G, n, NULL, res);
+    grad_moments(sp, ws, i, G, n, NULL, 0, res);
     double nv = (double) B * n;
     /* the last unit's input width (n, or d_ff, or heads d_k) */
     const int nl = sp->uin[sp->ufirst[i] + sp->units[i] - 1];
@@ -844,7 +866,9 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
         } else {
             /* below the output, G is dC/dz^{i+1}: f'(s^i) is applied in the
                moments' pass */
-            dense_backward_moments(sp, ws, i, G, i < d - 1 ? ws->S[i] : NULL, X, res, bad);
+            const int tz = tanh_df_from_z(sp, i);
+            dense_backward_moments(sp, ws, i, G, i == d - 1 ? NULL : tz ? ws->Z[i + 1] : ws->S[i],
+                                   tz, X, res, bad);
             if (i > 0)
                 F77_CALL(dgemm)("N", "T", &B, &nin, &nout, &one, G, &B, ws->W[sp->ufirst[i]],
                                 &nin, &zero, dZ, &B FCONE FCONE);
