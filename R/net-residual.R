@@ -146,13 +146,7 @@ resmlp <- function(width, depth, activation = "relu", init = init_he(), alpha = 
     }
   }
   if (!is.null(rule)) {
-    if (!inherits(rule, "initvar_scaling_rule")) {
-      abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
-    }
-    if (rule$depth != depth) {
-      abort(sprintf("`rule` is for depth %s, not `depth` = %s: make it with `scaling_rule(\"%s\", %s, ...)`.",
-                    format(rule$depth), format(depth), rule$name, format(depth)))
-    }
+    check_rule(rule, depth)
     if (rule$branch_depth != m) {
       abort(sprintf("`rule` is for branch_depth %s, not `branch_depth` = %s.",
                     format(rule$branch_depth), format(m)))
@@ -189,6 +183,18 @@ resmlp <- function(width, depth, activation = "relu", init = init_he(), alpha = 
                        skip = skip, norm = norm, activation = act, rule = rule)
   class(net) <- c("initvar_resmlp", class(net))
   net
+}
+
+# `rule` is a scaling rule made for `depth` blocks (resmlp(), transformer()).
+check_rule <- function(rule, depth) {
+  if (!inherits(rule, "initvar_scaling_rule")) {
+    abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
+  }
+  if (rule$depth != depth) {
+    abort(sprintf("`rule` is for depth %s, not `depth` = %s: make it with `scaling_rule(\"%s\", %s, ...)`.",
+                  format(rule$depth), format(depth), rule$name, format(depth)))
+  }
+  invisible(rule)
 }
 
 # A scheme with its standard deviation multiplied by `gain` (0: zeros).

@@ -257,13 +257,7 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
   embedding_var <- NULL
   rules <- NULL
   if (!is.null(rule)) {
-    if (!inherits(rule, "initvar_scaling_rule")) {
-      abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
-    }
-    if (rule$depth != depth) {
-      abort(sprintf("`rule` is for depth %s, not `depth` = %s: make it with `scaling_rule(\"%s\", %s, ...)`.",
-                    format(rule$depth), format(depth), rule$name, format(depth)))
-    }
+    check_rule(rule, depth)
     if (rule$branch_depth != 2) {
       abort(sprintf("`rule` is for branch_depth %s: a transformer's rules are for 2 weight layers per branch (`branch_depth = 2`).",
                     format(rule$branch_depth)))

@@ -41,6 +41,20 @@ static SEXP spec_elt(SEXP spec, const int *pos, int f, SEXPTYPE type, R_xlen_t l
     return x;
 }
 
+/* The fields every block x -> skip x + alpha F(x) shares (residual and
+   attention layers): its width kept, finite multipliers, a normalization. */
+static void check_block(const spec_t *sp, int i, const char *what)
+{
+    if (sp->w[i] != sp->w[i + 1])
+        error("`spec$widths`: %s layer %d must keep its width.", what, i + 1);
+    if (!R_FINITE(sp->ralpha[i]) || !R_FINITE(sp->rskip[i]))
+        error("`spec$res_alpha` and `spec$res_skip` must be finite.");
+    if (sp->rnorm[i] < NORM_NONE || sp->rnorm[i] > NORM_POST)
+        error("`spec$res_norm[%d]` is not a normalization (src/vocab.h, IV_NORM_KINDS).", i + 1);
+    if (sp->rnorm[i] != NORM_NONE && sp->w[i] < 2)
+        error("`spec$widths`: a normalized %s layer needs width >= 2.", what);
+}
+
 void iv_read_spec(SEXP spec, spec_t *sp)
 {
     int pos[IV_NSPEC];
@@ -77,28 +91,12 @@ void iv_read_spec(SEXP spec, spec_t *sp)
         } else if (kind[i] == LAYER_RESIDUAL) {
             if (sp->units[i] < 1 || sp->units[i] > 1000)
                 error("`spec$units[%d]` must be between 1 and 1000.", i + 1);
-            if (sp->w[i] != sp->w[i + 1])
-                error("`spec$widths`: residual layer %d must keep its width.", i + 1);
-            if (!R_FINITE(sp->ralpha[i]) || !R_FINITE(sp->rskip[i]))
-                error("`spec$res_alpha` and `spec$res_skip` must be finite.");
-            if (sp->rnorm[i] < NORM_NONE || sp->rnorm[i] > NORM_POST)
-                error("`spec$res_norm[%d]` is not a normalization (src/vocab.h, IV_NORM_KINDS).",
-                      i + 1);
-            if (sp->rnorm[i] != NORM_NONE && sp->w[i] < 2)
-                error("`spec$widths`: a normalized residual layer needs width >= 2.");
+            check_block(sp, i, "residual");
             sp->nres++;
         } else if (kind[i] == LAYER_ATTENTION) {
             /* attention sublayers: src/transformer.c */
             if (sp->units[i] != 4) error("`spec$units[%d]` must be 4 for an attention layer.", i + 1);
-            if (sp->w[i] != sp->w[i + 1])
-                error("`spec$widths`: attention layer %d must keep its width.", i + 1);
-            if (!R_FINITE(sp->ralpha[i]) || !R_FINITE(sp->rskip[i]))
-                error("`spec$res_alpha` and `spec$res_skip` must be finite.");
-            if (sp->rnorm[i] < NORM_NONE || sp->rnorm[i] > NORM_POST)
-                error("`spec$res_norm[%d]` is not a normalization (src/vocab.h, IV_NORM_KINDS).",
-                      i + 1);
-            if (sp->rnorm[i] != NORM_NONE && sp->w[i] < 2)
-                error("`spec$widths`: a normalized attention layer needs width >= 2.");
+            check_block(sp, i, "attention");
             const double *at = sp->attn + 5 * (R_xlen_t) i;
             for (int k = 0; k < 3; k++)
                 if (!(at[k] >= 1 && at[k] <= IV_MAX_WIDTH && at[k] == floor(at[k])))

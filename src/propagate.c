@@ -276,6 +276,28 @@ static int summary_bad(const double *out)
     return 0;
 }
 
+/* The summaries of layer i's s and z from the row power sums in ws->rows
+   (4 B of s, then 4 B of z, centred and scaled), shared by the dense and
+   residual (and attention) forward passes. */
+static void forward_summaries(const spec_t *sp, work_t *ws, int i, double *res, int *bad)
+{
+    const int B = sp->batch, nout = sp->w[i + 1];
+    const double cs = sp->center[Q_S + NQ * i], cz = sp->center[Q_Z + NQ * i];
+    const double iss = 1 / sp->scale[Q_S + NQ * i], isz = 1 / sp->scale[Q_Z + NQ * i];
+    const double *r1 = ws->rows, *q1 = r1 + 4 * (size_t) B;
+    double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
+    for (int p = 0; p < 4; p++)
+        for (int b = 0; b < B; b++) {
+            ps[p] += r1[(size_t) p * B + b];
+            pz[p] += q1[(size_t) p * B + b];
+        }
+    double n = (double) B * nout;
+    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(r1, r1 + B, B, nout));
+    summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(q1, q1 + B, B, nout));
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_S + NQ * i))) *bad = 1 + Q_S + NQ * i;
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_Z + NQ * i))) *bad = 1 + Q_Z + NQ * i;
+}
+
 /* Whether dense layer i's f' is left for the backward pass to compute from
    z, f' = 1 - z^2 (tanh, below the output layer), rather than stored in
    ws->S[i]: one store per value less in the forward pass. */
@@ -333,7 +355,6 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
     double *hz = ws->hist + (size_t) (3 * i + 0) * (nb + 2);
     double *r1 = ws->rows, *q1 = r1 + 4 * (size_t) B;               /* s; z */
     double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;                 /* raw z */
-    double *q2 = q1 + B;
     memset(ws->rows, 0, (size_t) 8 * B * sizeof(double));
     memset(rz, 0, (size_t) 4 * B * sizeof(double));
     const int u = sp->ufirst[i];
@@ -399,17 +420,7 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
         for (int p = 0; p < 4; p++)
             for (int b = 0; b < B; b++)
                 rz[(size_t) p * B + b] = ldexp(ws->rows[(size_t) (4 + p) * B + b], (p + 1) * ew);
-    double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
-    for (int p = 0; p < 4; p++)
-        for (int b = 0; b < B; b++) {
-            ps[p] += ws->rows[(size_t) p * B + b];
-            pz[p] += ws->rows[(size_t) (4 + p) * B + b];
-        }
-    double n = (double) B * nout;
-    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(r1, r1 + B, B, nout));
-    summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(q1, q2, B, nout));
-    if (*bad == 0 && summary_bad(res + NSUM * (Q_S + NQ * i))) *bad = 1 + Q_S + NQ * i;
-    if (*bad == 0 && summary_bad(res + NSUM * (Q_Z + NQ * i))) *bad = 1 + Q_Z + NQ * i;
+    forward_summaries(sp, ws, i, res, bad);
 }
 
 /* The output gradient dC/ds^{d-1} into ws->G: iid normal, or the softmax
@@ -691,36 +702,20 @@ static void residual_forward_moments(const spec_t *sp, work_t *ws, int i, double
     const double isw = i + 1 < d ? 1 / sp->scale[Q_W + NQ * (i + 1)] : 1;
     const double hlo = sp->hrange[6 * i], hsc = nb / (sp->hrange[6 * i + 1] - hlo);
     double *hz = ws->hist + (size_t) (3 * i + 0) * (nb + 2);
-    double *r1 = ws->rows, *r2 = r1 + B, *r3 = r2 + B, *r4 = r3 + B;
-    double *q1 = r4 + B, *q2 = q1 + B, *q3 = q2 + B, *q4 = q3 + B;
     double *rz = ws->rowz + (size_t) (i + 1) * 4 * B;
-    double *w1 = rz, *w2 = rz + B, *w3 = rz + 2 * B, *w4 = rz + 3 * B;
     memset(ws->rows, 0, (size_t) 8 * B * sizeof(double));
     memset(rz, 0, (size_t) 4 * B * sizeof(double));
     if (ws->trace_s) memcpy(ws->trace_s[i], S, (size_t) B * nout * sizeof(double));
-    for (int k = 0; k < nout; k++) {
+    for (int k = 0; k < nout; k += 2) {
         const double *Sk = S + (R_xlen_t) k * B, *Zk = Z + (R_xlen_t) k * B;
-        for (int b = 0; b < B; b++) {
-            double u = (Sk[b] - cs) * iss, u2 = u * u;
-            r1[b] += u; r2[b] += u2; r3[b] += u2 * u; r4[b] += u2 * u2;
-            double v = (Zk[b] - cz) * isz, v2 = v * v;
-            q1[b] += v; q2[b] += v2; q3[b] += v2 * v; q4[b] += v2 * v2;
-            double w = Zk[b] * isw, ww = w * w;
-            w1[b] += w; w2[b] += ww; w3[b] += ww * w; w4[b] += ww * ww;
-        }
+        const int two = k + 1 < nout;
+        power_sums(ws->rows, Sk, two ? Sk + B : NULL, cs, iss, B);
+        power_sums(ws->rows + 4 * (size_t) B, Zk, two ? Zk + B : NULL, cz, isz, B);
+        power_sums(rz, Zk, two ? Zk + B : NULL, 0.0, isw, B);
         hist_column(hz, ws->hlane, nb, hlo, hsc, Zk, B);
+        if (two) hist_column(hz, ws->hlane, nb, hlo, hsc, Zk + B, B);
     }
-    double ps[4] = {0, 0, 0, 0}, pz[4] = {0, 0, 0, 0};
-    for (int p = 0; p < 4; p++)
-        for (int b = 0; b < B; b++) {
-            ps[p] += ws->rows[(size_t) p * B + b];
-            pz[p] += ws->rows[(size_t) (4 + p) * B + b];
-        }
-    double n = (double) B * nout;
-    summarize(res + NSUM * (Q_S + NQ * i), n, ps, cs * iss, across_var(r1, r2, B, nout));
-    summarize(res + NSUM * (Q_Z + NQ * i), n, pz, cz * isz, across_var(q1, q2, B, nout));
-    if (*bad == 0 && summary_bad(res + NSUM * (Q_S + NQ * i))) *bad = 1 + Q_S + NQ * i;
-    if (*bad == 0 && summary_bad(res + NSUM * (Q_Z + NQ * i))) *bad = 1 + Q_Z + NQ * i;
+    forward_summaries(sp, ws, i, res, bad);
 }
 
 /* The moments of residual layer i's gradient G = dC/dh and of the
