@@ -74,7 +74,11 @@
 #'
 #' @param dim Integer vector: the array shape; or a layer description made
 #'   by [conv_layer()], [dense_layer()] or [attention_layer()].
-#' @param layout `"torch"` or `"keras"`: the layout of a shape `dim`.
+#' @param layout `"torch"` or `"keras"`: the layout of a shape `dim`. It
+#'   must be named when the two layouts give the shape different fans
+#'   (`c(256, 784)` is `Linear(784, 256)` to torch, a 256 x 784 kernel to
+#'   Keras): the default, `NULL`, is then an error, never a guess. A shape
+#'   both read alike (a square matrix) needs none.
 #' @param convention For a layer: `"real"` (the fans of the layer's
 #'   Jacobian), or the framework whose computation to reproduce: `"torch"`,
 #'   `"keras"`, `"jax"`.
@@ -88,18 +92,19 @@
 #'   `layer` too.
 #' @export
 #' @examples
-#' fans(c(64, 3, 3, 3))                     # torch Conv2d(3, 64, 3) weight
+#' fans(c(64, 3, 3, 3), layout = "torch")   # torch Conv2d(3, 64, 3) weight
 #' fans(c(3, 3, 3, 64), layout = "keras")   # the same kernel in Keras
-#' fans(c(256, 784))                        # torch Linear(784, 256)
+#' fans(c(256, 784), layout = "torch")      # torch Linear(784, 256)
+#' try(fans(c(256, 784)))                   # which layout? it must be named
 #' # torch ConvTranspose2d(64, 16, 4): what torch computes, and the real fans
 #' tc <- conv_layer(64, 16, 4, transposed = TRUE)
 #' fans(tc, convention = "torch")[c("fan_in", "fan_out")]   # 256, 1024
 #' fans(tc)[c("fan_in", "fan_out")]                         # 1024, 256
 #' fans(conv_layer(64, 16, 4, stride = 2, transposed = TRUE))[["fan_in"]]   # 256
-fans <- function(dim, layout = c("torch", "keras"),
+fans <- function(dim, layout = NULL,
                  convention = c("real", "torch", "keras", "jax")) {
   convention_given <- !missing(convention)
-  layout <- check_choice(layout, c("torch", "keras"), "layout")
+  if (!is.null(layout)) layout <- check_choice(layout, c("torch", "keras"), "layout")
   convention <- check_choice(convention, c("real", "torch", "keras", "jax"), "convention")
   if (inherits(dim, "initvar_layer")) return(layer_fans_of(dim, convention))
   if (convention_given) {
@@ -108,7 +113,7 @@ fans <- function(dim, layout = c("torch", "keras"),
       "a shape's fans follow `layout`)"), convention)
   }
   check_dim(dim, "dim")
-  shape_fans(as.double(dim), layout)
+  shape_fans(as.double(dim), shape_layout(layout, dim, or_fans = FALSE))
 }
 
 shape_fans <- function(dim, layout) {

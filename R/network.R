@@ -219,10 +219,18 @@ per_layer <- function(x, d, arg, is_one) {
 #' @export
 mlp <- function(widths, activation = "tanh", init = init_glorot(),
                 bias = init_constant(0)) {
-  if (!is.numeric(widths) || length(widths) < 2 || anyNA(widths) ||
-      any(!is.finite(widths)) || any(widths != round(widths)) || any(widths < 1)) {
+  if (is.matrix(widths) || is.array(widths) || is.list(widths)) {
+    abort(sprintf(paste0(
+      "`widths` must be a plain vector of layer widths, such as c(784, 256, 10), not %s: ",
+      "a network is a chain of widths (its weights are drawn for you)."),
+      if (is.list(widths)) "a list" else
+        sprintf("a %s %s", paste(dim(widths), collapse = " x "),
+                if (is.matrix(widths)) "matrix" else "array")))
+  }
+  if (!is.numeric(widths) || length(widths) < 2) {
     abort_arg("widths", "a vector of at least 2 positive whole numbers", widths)
   }
+  check_dim(widths, "widths")
   if (any(widths > max_width)) {
     abort_arg("widths", "a vector of widths no larger than 16,777,216", widths)
   }

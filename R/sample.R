@@ -4,7 +4,10 @@
 #' `sample_weights(scheme, fan_in, fan_out)` returns a `fan_in x fan_out`
 #' matrix (initvar's layout: a batch `X` of `fan_in`-vectors maps to
 #' `X %*% W`); `sample_weights(scheme, dim = ...)` returns an array of that
-#' shape, with fans read by [fans()] in the given `layout`. It draws one
+#' shape, with fans read by [fans()] in the given `layout` (which must be
+#' named when torch's and Keras's layouts read the shape differently:
+#' `dim = c(784, 256)` is `Linear(256, 784)` to torch but a 784 x 256 kernel
+#' to Keras, a 3x difference in He's variance). It draws one
 #' layer: unlike [weight_variance()], it does not take vectors of fans (an
 #' error naming `fan_in` or `fan_out`); for a whole network, draw each layer,
 #' e.g. `Map(function(i, o) sample_weights(scheme, i, o), fan_in, fan_out)`.
@@ -22,6 +25,8 @@
 #'   Schemes whose distribution does not depend on the layer (uniform,
 #'   normal, truncated normal, constant) can take `dim` instead.
 #' @param threads Number of threads to use (OpenMP); see [initvar_threads()].
+#' @param ... Nothing: an argument not listed is an error that names it
+#'   (`fanin` suggests `fan_in`).
 #' @return A double matrix (`fan_in x fan_out`), or an array of shape `dim`
 #'   (a vector for a one-dimensional `dim`).
 #' @seealso [weight_variance()] for the exact variance of the entries.
@@ -30,7 +35,7 @@
 #' W <- sample_weights(init_glorot(), 300, 200)
 #' c(sample = var(as.vector(W)), exact = weight_variance(init_glorot(), 300, 200))
 #' # a torch Conv2d(3, 16, 5) kernel, He-normal
-#' K <- sample_weights(init_he(), dim = c(16, 3, 5, 5))
+#' K <- sample_weights(init_he(), dim = c(16, 3, 5, 5), layout = "torch")
 #' dim(K)
 #' # bias vectors need no fans
 #' sample_weights(init_zeros(), dim = 4)
@@ -40,10 +45,12 @@
 #' lapply(Ws, dim)
 #' @export
 sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
-                           layout = c("torch", "keras"),
-                           threads = initvar_threads()) {
+                           layout = NULL, threads = initvar_threads(), ...) {
+  check_dots(...)
   check_scheme(scheme)
   threads <- check_whole(threads, "threads", max = max_threads)
+  layout <- shape_layout(layout, dim, !(scheme$family %in% fan_free),
+                         if (!missing(fan_in)) fan_in, if (!missing(fan_out)) fan_out)
   if (!missing(fan_in) && !is.null(dim)) {
     check_dim_fans(fan_in, fan_out, !missing(fan_out), dim, layout)
   }

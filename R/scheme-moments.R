@@ -52,29 +52,36 @@ scheme_moments <- function(scheme, fan_in, fan_out, dim, layout) {
 #' @param dim Alternatively, an array shape, read with [fans()]. Giving both
 #'   `dim` and `fan_in` (or `fan_out`) is accepted only when they agree with
 #'   `fans(dim, layout)`; otherwise it is an error naming both.
-#' @param layout Layout of `dim`: `"torch"` or `"keras"`.
+#' @param layout Layout of `dim`: `"torch"` (out, in, k...) or `"keras"`
+#'   (k..., in, out). It must be named when the two read `dim` differently
+#'   (`c(784, 256)` is fan_in 256 to torch, 784 to Keras): then the default,
+#'   `NULL`, is an error rather than a guess. A shape both read alike (a
+#'   square matrix), or a scheme that needs no fans, needs none.
 #' @param layer Alternatively (alone), a layer description such as
 #'   [conv_layer()]: the scheme uses the layer's real fans (see [fans()]),
 #'   which differ from those of its weight's shape for transposed, grouped,
 #'   depthwise and strided convolutions and packed projections. Not for the
 #'   identity, orthogonal and sparse schemes, whose draw depends on the shape.
+#' @param ... Nothing: an argument not listed is an error that names it.
 #' @return A single number, or one per layer for vector fans.
 #' @examples
 #' weight_variance(init_glorot(), 1000, 1000)
 #' weight_variance(init_glorot_standard(), 1000, 1000)   # 1 / (3 * 1000)
 #' weight_variance(init_he("normal", convention = "tfjs"), 100)   # 0.7737 * 2 / 100
-#' weight_variance(init_he(), dim = c(64, 3, 3, 3))   # torch Conv2d(3, 64, 3)
+#' weight_variance(init_he(), dim = c(64, 3, 3, 3), layout = "torch")   # Conv2d(3, 64, 3)
 #' # torch ConvTranspose2d(64, 16, 4): its weight (64, 16, 4, 4) read as
 #' # (out, in, k, k) gives 4x the variance He asks for
-#' weight_variance(init_he(), dim = c(64, 16, 4, 4))                          # 2 / 256
+#' weight_variance(init_he(), dim = c(64, 16, 4, 4), layout = "torch")       # 2 / 256
 #' weight_variance(init_he(), layer = conv_layer(64, 16, c(4, 4), transposed = TRUE))   # 2 / 1024
 #' weight_mean(init_uniform(0, 1), 2, 2)
 #' weight_variance(init_glorot(), c(784, 256, 128), c(256, 128, 10))   # a whole network
 #' @export
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
-                            layout = c("torch", "keras"), layer = NULL) {
+                            layout = NULL, layer = NULL, ...) {
+  check_dots(...)
   check_scheme(scheme)
-  layout <- check_choice(layout, c("torch", "keras"), "layout")
+  layout <- shape_layout(layout, if (is.null(layer)) dim, !(scheme$family %in% fan_free),
+                         if (!missing(fan_in)) fan_in, if (!missing(fan_out)) fan_out)
   if (!is.null(layer)) {
     return(layer_moments(scheme, layer, !missing(fan_in) || !missing(fan_out), dim)[["var"]])
   }
@@ -92,9 +99,11 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 #' @rdname weight_variance
 #' @export
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
-                        layout = c("torch", "keras"), layer = NULL) {
+                        layout = NULL, layer = NULL, ...) {
+  check_dots(...)
   check_scheme(scheme)
-  layout <- check_choice(layout, c("torch", "keras"), "layout")
+  layout <- shape_layout(layout, if (is.null(layer)) dim, !(scheme$family %in% fan_free),
+                         if (!missing(fan_in)) fan_in, if (!missing(fan_out)) fan_out)
   if (!is.null(layer)) {
     return(layer_moments(scheme, layer, !missing(fan_in) || !missing(fan_out), dim)[["mean"]])
   }

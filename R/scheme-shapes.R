@@ -107,6 +107,39 @@ check_dim_fans <- function(fan_in, fan_out, fan_out_given, dim, layout) {
   invisible(TRUE)
 }
 
+# A shape's layout. torch reads a shape as (out, in, k...), Keras as
+# (k..., in, out): where the two give it different fans, the same shape
+# means two layers, and the user must say which (`layout = NULL`, the
+# default, is then an error). A shape both read alike (a square matrix, a
+# vector), or one whose scheme needs no fans, needs none; fans given beside
+# `dim` settle it when exactly one layout agrees with them.
+shape_layout <- function(layout, dim, needs_fans = TRUE, fan_in = NULL, fan_out = NULL,
+                         or_fans = TRUE) {
+  if (!is.null(layout)) return(check_choice(layout, c("torch", "keras"), "layout"))
+  if (is.null(dim) || !needs_fans) return("torch")
+  dim <- as.double(check_dim(dim, "dim"))
+  if (length(dim) < 2) return("torch")
+  keys <- c("fan_in", "fan_out", "in_units", "out_units")
+  ft <- shape_fans(dim, "torch")
+  fk <- shape_fans(dim, "keras")
+  if (all(ft[keys] == fk[keys])) return("torch")
+  if (is.numeric(fan_in) && length(fan_in) == 1) {
+    ok <- vapply(list(torch = ft, keras = fk), function(f) {
+      isTRUE(f[["fan_in"]] == fan_in) &&
+        (is.null(fan_out) || isTRUE(f[["fan_out"]] == fan_out))
+    }, logical(1))
+    if (sum(ok) == 1) return(names(ok)[ok])
+  }
+  shown <- paste0("c(", paste(format(dim, scientific = FALSE, trim = TRUE), collapse = ", "), ")")
+  abort(sprintf(paste0(
+    "`dim` = %s means two different layers: torch's (out, in, k...) layout reads ",
+    "fan_in = %s, fan_out = %s, Keras's (k..., in, out) reads fan_in = %s, fan_out = %s. ",
+    "Name its `layout` (\"torch\" or \"keras\")%s."),
+    shown, format(ft[["fan_in"]], scientific = FALSE), format(ft[["fan_out"]], scientific = FALSE),
+    format(fk[["fan_in"]], scientific = FALSE), format(fk[["fan_out"]], scientific = FALSE),
+    if (or_fans) ", or give `fan_in` and `fan_out` (initvar's fan_in x fan_out matrix)" else ""))
+}
+
 resolve_for <- function(scheme, shape) {
   resolve_scheme(scheme, shape$fan_in, shape$fan_out, rows = shape$rows,
                  cols = shape$cols, total = shape$total, diag = shape$diag)

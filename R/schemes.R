@@ -287,6 +287,8 @@ init_sparse <- function(sparsity = 0.9, sd = 0.01) {
 #'   layer (0 for ReLU). The scale `2 / (1 + a^2)` must be a positive double,
 #'   not 0: `|a| <= 9.5e153`.
 #' @param convention Whose meaning of "normal" to use; see the section below.
+#' @param ... Nothing: an argument not listed is an error that names it
+#'   (torch's `nonlinearity` points to [init_kaiming()]).
 #' @inherit init_elementary return
 #' @references
 #' Glorot, X. and Bengio, Y. (2010). Understanding the difficulty of training
@@ -379,7 +381,8 @@ vs_scheme <- function(name, label, scale, mode, distribution, convention,
 #' @export
 init_glorot <- function(distribution = c("uniform", "normal", "truncated_normal"),
                         gain = 1,
-                        convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
+                        convention = c("initvar", "torch", "keras", "jax", "tfjs"), ...) {
+  check_dots(...)
   distribution <- check_choice(distribution, c("uniform", "normal", "truncated_normal"),
                                "distribution")
   gain <- check_number(gain, min = 0, min_open = TRUE)
@@ -395,7 +398,8 @@ init_glorot <- function(distribution = c("uniform", "normal", "truncated_normal"
 #' @export
 init_he <- function(distribution = c("normal", "uniform", "truncated_normal"),
                     a = 0, mode = c("fan_in", "fan_out"),
-                    convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
+                    convention = c("initvar", "torch", "keras", "jax", "tfjs"), ...) {
+  check_dots(...)
   distribution <- check_choice(distribution, c("normal", "uniform", "truncated_normal"),
                                "distribution")
   a <- check_number(a)
@@ -410,7 +414,8 @@ init_he <- function(distribution = c("normal", "uniform", "truncated_normal"),
 #' @rdname init_variance_scaling
 #' @export
 init_lecun <- function(distribution = c("normal", "uniform", "truncated_normal"),
-                       convention = c("initvar", "torch", "keras", "jax", "tfjs")) {
+                       convention = c("initvar", "torch", "keras", "jax", "tfjs"), ...) {
+  check_dots(...)
   distribution <- check_choice(distribution, c("normal", "uniform", "truncated_normal"),
                                "distribution")
   convention <- check_choice(convention, conventions, "convention")

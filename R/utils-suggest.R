@@ -18,3 +18,40 @@ did_you_mean <- function(x, choices) {
   best <- best[seq_len(min(3, length(best)))]
   paste0(" Did you mean ", paste0("\"", choices[best], "\"", collapse = " or "), "?")
 }
+
+# Arguments the caller does not have, caught by its `...`: an error naming
+# each one with the closest formal ("`fanin` is not an argument of
+# sample_weights(). Did you mean `fan_in`?"), and for torch's and Keras's
+# spellings where they mean something else here, where to find it. Call it
+# as `check_dots(...)` first thing in a function whose last formal is `...`.
+check_dots <- function(...) {
+  n <- ...length()
+  if (n == 0) return(invisible(TRUE))
+  fn <- sys.function(-1)
+  fname <- paste0(deparse(sys.call(-1)[[1]]), "()")
+  formal <- setdiff(names(formals(fn)), "...")
+  nms <- names(list(...))
+  if (is.null(nms)) nms <- rep("", n)
+  bad <- nms[nzchar(nms)]
+  if (length(bad) == 0) {
+    abort(sprintf("%s got %d unnamed argument%s more than it takes: name each argument.",
+                  fname, n, if (n == 1) "" else "s"))
+  }
+  b <- bad[1]
+  hint <- dots_hints[[b]]
+  if (is.null(hint)) hint <- gsub("\"", "`", did_you_mean(b, formal))
+  abort(sprintf("`%s` is not an argument of %s.%s", b, fname, hint))
+}
+
+# Where a habit from another library points here.
+dots_hints <- list(
+  nonlinearity = paste0(" It is torch's `kaiming_*_(nonlinearity = )`: use ",
+                        "`init_kaiming(nonlinearity = )`, or `init_he(a = )` for a (leaky) ReLU."),
+  fanin = " Did you mean `fan_in`?",
+  fanout = " Did you mean `fan_out`?",
+  shape = " Give an array shape as `dim` (and its `layout`), or the fans as `fan_in`, `fan_out`.",
+  size = " Give an array shape as `dim` (and its `layout`), or the fans as `fan_in`, `fan_out`.",
+  tensor = paste0(" initvar draws the weights itself: `sample_weights(scheme, fan_in, fan_out)` ",
+                  "or `sample_weights(scheme, dim = , layout = )`."),
+  std = " Did you mean `sd`?"
+)

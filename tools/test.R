@@ -1,15 +1,37 @@
 # Run the test suite against the installed initvar and print the totals.
-#   Rscript tools/test.R           (after R CMD INSTALL .)
+#   Rscript tools/test.R                      the quick tier (a few minutes)
+#   INITVAR_TESTS=full Rscript tools/test.R   the full calibrated suite
 # The last line is "N passed, N failed"; the exit status is 1 on any failure.
 Sys.setenv(NOT_CRAN = "true")
+if (!nzchar(system.file(package = "initvar"))) {
+  cat("initvar is not installed: install it first, from the top of a checkout with\n",
+      "  R CMD build . && R CMD INSTALL initvar_*.tar.gz\n",
+      "or from a tarball with install.packages(\"initvar_<version>.tar.gz\", repos = NULL)\n",
+      sep = "")
+  quit(status = 1)
+}
+if (!requireNamespace("testthat", quietly = TRUE)) {
+  cat("The tests need the testthat package: install.packages(\"testthat\")\n")
+  quit(status = 1)
+}
 suppressPackageStartupMessages(library(testthat))
 here <- if (dir.exists("tests/testthat")) "tests/testthat" else
   stop("run from the package's top directory", call. = FALSE)
+tier <- Sys.getenv("INITVAR_TESTS", "quick")
+if (!nzchar(tier)) tier <- "quick"
+if (!tier %in% c("quick", "full")) {
+  cat(sprintf("INITVAR_TESTS must be \"quick\" or \"full\", not \"%s\".\n", tier))
+  quit(status = 1)
+}
+cat(sprintf("initvar %s, test tier: %s%s\n", format(packageVersion("initvar")), tier,
+            if (tier == "quick") " (INITVAR_TESTS=full runs the full calibrated suite)" else ""))
+t0 <- proc.time()[["elapsed"]]
 res <- as.data.frame(test_dir(here, package = "initvar", load_package = "installed",
                               reporter = ProgressReporter$new(show_praise = FALSE),
                               stop_on_failure = FALSE))
 passed <- sum(res$passed)
 failed <- sum(res$failed) + sum(res$error)
 skipped <- sum(res$skipped)
+cat(sprintf("tier %s: %.0f s\n", tier, proc.time()[["elapsed"]] - t0))
 cat(sprintf("%d passed, %d failed, %d skipped\n", passed, failed, skipped))
 quit(status = if (failed > 0) 1 else 0)

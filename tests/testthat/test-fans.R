@@ -1,12 +1,12 @@
 test_that("torch layout: (out, in, k...) as torch's _calculate_fan_in_and_fan_out", {
   # nn.Linear(784, 256).weight has shape (256, 784)
-  expect_equal(fans(c(256, 784))[c("fan_in", "fan_out")], c(fan_in = 784, fan_out = 256))
+  expect_equal(fans(c(256, 784), "torch")[c("fan_in", "fan_out")], c(fan_in = 784, fan_out = 256))
   # nn.Conv2d(3, 64, 3).weight has shape (64, 3, 3, 3)
-  expect_equal(fans(c(64, 3, 3, 3))[c("fan_in", "fan_out", "receptive_field")],
+  expect_equal(fans(c(64, 3, 3, 3), "torch")[c("fan_in", "fan_out", "receptive_field")],
                c(fan_in = 27, fan_out = 576, receptive_field = 9))
   # nn.Conv1d(16, 33, 5) and nn.Conv3d(2, 4, (3, 5, 7))
-  expect_equal(fans(c(33, 16, 5))[["fan_in"]], 80)
-  expect_equal(fans(c(4, 2, 3, 5, 7))[["fan_out"]], 4 * 105)
+  expect_equal(fans(c(33, 16, 5), "torch")[["fan_in"]], 80)
+  expect_equal(fans(c(4, 2, 3, 5, 7), "torch")[["fan_out"]], 4 * 105)
   expect_error(fans(10), "at least 2 dimensions")
 })
 
@@ -145,7 +145,7 @@ test_that("fans(layer) are the fans counted from the layer's Jacobian, on 13 tor
     # the torch convention reproduces torch's computation on torch's weight shape
     tf <- torch_calculate_fans(m$shape)
     expect_equal(fans(m$l, convention = "torch")[c("fan_in", "fan_out")], tf, label = nm)
-    expect_equal(fans(m$shape)[c("fan_in", "fan_out")], tf, label = nm)
+    expect_equal(fans(m$shape, "torch")[c("fan_in", "fan_out")], tf, label = nm)
     n_torch_right <- n_torch_right + all(tf == real[c("fan_in", "fan_out")])
   }
   # torch is right on Linear and the plain Conv1d/2d/3d only
@@ -189,15 +189,15 @@ test_that("a strided transposed convolution averages in * prod(k) / prod(s) inpu
 
 test_that("weight_variance(layer = ) uses the real fans; torch's shape gives 4x for ConvTranspose2d", {
   tc <- conv_layer(64, 16, c(4, 4), transposed = TRUE)
-  expect_equal(weight_variance(init_he(), dim = c(64, 16, 4, 4)) /
+  expect_equal(weight_variance(init_he(), dim = c(64, 16, 4, 4), layout = "torch") /
                  weight_variance(init_he(), layer = tc), 4)
   expect_equal(weight_variance(init_he(), layer = tc), 2 / 1024)
   # at stride 2 torch's fan_in of 256 is right
   tc2 <- conv_layer(64, 16, c(4, 4), stride = 2, transposed = TRUE)
-  expect_equal(weight_variance(init_he(), layer = tc2), weight_variance(init_he(), dim = c(64, 16, 4, 4)))
+  expect_equal(weight_variance(init_he(), layer = tc2), weight_variance(init_he(), dim = c(64, 16, 4, 4), layout = "torch"))
   # Glorot on a depthwise kernel: torch gives 2 / (1 + C) of the real variance
   dw <- conv_layer(32, 32, c(3, 3), groups = 32)
-  expect_equal(weight_variance(init_glorot(), dim = c(32, 1, 3, 3)) /
+  expect_equal(weight_variance(init_glorot(), dim = c(32, 1, 3, 3), layout = "torch") /
                  weight_variance(init_glorot(), layer = dw), 2 / 33)
   expect_equal(weight_mean(init_he(), layer = tc), 0)
   expect_equal(weight_variance(init_normal(sd = 2), layer = tc), 4)

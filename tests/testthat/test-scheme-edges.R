@@ -11,7 +11,10 @@ test_that("`dim` and fans must agree when both are given", {
     # still a mistake
     expect_error(f(init_normal(), 10, 20, dim = c(5, 5)), "`dim`.*`fan_in`")
     # the fan_in of a torch (out, in) shape is its second entry
-    expect_error(f(s, 20, 10, dim = c(20, 10)), "`fan_in` = 20 and `fan_out` = 10")
+    expect_error(f(s, 20, 10, dim = c(20, 10), layout = "torch"), "`fan_in` = 20 and `fan_out` = 10")
+    # with no layout named, fans that agree with one layout settle it
+    expect_equal({set.seed(3); f(s, 20, 10, dim = c(20, 10))},
+                 {set.seed(3); f(s, 20, 10, dim = c(20, 10), layout = "keras")})
     expect_error(f(s, 10, 20, dim = c(20, 10), layout = "keras"), "layout \"keras\"")
     # a 1-d `dim` has no fans in the torch layout
     expect_error(f(init_normal(), 5, dim = 5), "`dim` = c\\(5\\) has no fans.*`fan_in`")
@@ -28,7 +31,7 @@ test_that("`dim` and fans must agree when both are given", {
   set.seed(11)
   a <- sample_weights(s, 10, 20, dim = c(20, 10))
   set.seed(11)
-  expect_identical(a, sample_weights(s, dim = c(20, 10)))
+  expect_identical(a, sample_weights(s, dim = c(20, 10), layout = "torch"))
   expect_identical(dim(a), c(20L, 10L))
 })
 

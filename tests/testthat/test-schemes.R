@@ -93,7 +93,7 @@ test_that("identity: rectangular and Dirac kernels", {
                    cbind(diag(2, 3), matrix(0, 3, 2)))
   expect_identical(sample_weights(init_identity(), 4, 2), diag(1, 4, 2))
   # torch dirac_: (out, in, k1, k2), gain at the kernel centre
-  k <- sample_weights(init_identity(), dim = c(4, 3, 3, 5))
+  k <- sample_weights(init_identity(), dim = c(4, 3, 3, 5), layout = "torch")
   expect_equal(sum(k), 3)
   for (i in 1:3) expect_equal(k[i, i, 2, 3], 1)
   # Keras layout (k1, k2, in, out)
@@ -116,7 +116,7 @@ test_that("orthogonal: orthonormal columns or rows to 1e-12", {
   expect_lt(max(abs(crossprod(W) - diag(4, 30))), 1e-12)
   expect_lt(max(abs(tcrossprod(W) - diag(4, 30))), 1e-12)
   # a torch conv kernel (out, in, k, k): the out filters are orthonormal
-  K <- sample_weights(init_orthogonal(), dim = c(8, 3, 3, 3))
+  K <- sample_weights(init_orthogonal(), dim = c(8, 3, 3, 3), layout = "torch")
   F <- matrix(K, 8)
   expect_lt(max(abs(tcrossprod(F) - diag(8))), 1e-12)
   K <- sample_weights(init_orthogonal(), dim = c(3, 3, 3, 8), layout = "keras")
@@ -224,13 +224,13 @@ test_that("framework conventions for 'normal'", {
 
 test_that("dim: kernel shapes use the fans of their layout", {
   set.seed(801)
-  K <- sample_weights(init_he(), dim = c(32, 16, 3, 3))
+  K <- sample_weights(init_he(), dim = c(32, 16, 3, 3), layout = "torch")
   expect_identical(dim(K), c(32L, 16L, 3L, 3L))
-  expect_equal(weight_variance(init_he(), dim = c(32, 16, 3, 3)), 2 / (16 * 9))
+  expect_equal(weight_variance(init_he(), dim = c(32, 16, 3, 3), layout = "torch"), 2 / (16 * 9))
   expect_variance(as.vector(K), 2 / (16 * 9))
   expect_equal(weight_variance(init_glorot(), dim = c(3, 3, 16, 32), layout = "keras"),
                2 / (16 * 9 + 32 * 9))
-  expect_equal(weight_variance(init_he(), dim = c(32, 16, 3, 3)),
+  expect_equal(weight_variance(init_he(), dim = c(32, 16, 3, 3), layout = "torch"),
                weight_variance(init_he(), dim = c(3, 3, 16, 32), layout = "keras"))
 })
 
@@ -251,11 +251,11 @@ test_that("sparse in the torch layout reproduces torch's sparse_() orientation",
   W <- sample_weights(init_sparse(0.55, 1), dim = c(10, 6), layout = "torch")
   expect_identical(dim(W), c(10L, 6L))
   expect_true(all(colSums(W == 0) == ceiling(0.55 * 10)))
-  expect_equal(weight_variance(init_sparse(0.55, 1), dim = c(10, 6)), 1 - 6 / 10)
+  expect_equal(weight_variance(init_sparse(0.55, 1), dim = c(10, 6), layout = "torch"), 1 - 6 / 10)
   # ceiling as torch computes it, in floating point: 0.55 * 100 > 55
   W <- sample_weights(init_sparse(0.55, 1), 100, 3)
   expect_true(all(colSums(W == 0) == 56))
-  expect_error(sample_weights(init_sparse(), dim = c(4, 3, 3, 3)), "2-dimensional")
+  expect_error(sample_weights(init_sparse(), dim = c(4, 3, 3, 3), layout = "torch"), "2-dimensional")
 })
 
 test_that("fan-free schemes need no layer size for their moments", {
