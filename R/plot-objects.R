@@ -8,6 +8,14 @@
 #'   with the log of the width, labelled with the width; between boxes the
 #'   weights \eqn{W^{i-1}} (scheme and exact \eqn{Var(W)}) and the
 #'   activation, numbered as the rows of [predict_variance()].
+#' * A network with blocks ([resmlp()], [transformer()], or any network
+#'   whose layers are not all dense): one column per layer, each block drawn
+#'   with what is inside it: a residual block's branch units (width in and
+#'   out, activation, scheme), an attention sublayer's projections (heads,
+#'   \eqn{d_k}, causal or cross), the layer normalization before the branch
+#'   (pre-LN) or after the sum (post-LN), and the skip connection as an arc
+#'   over the block, labelled with its multiplier and the branch's
+#'   \eqn{\alpha}.
 #' * A scheme (`init_*()`): the distribution of one weight of a
 #'   `fan_in` x `fan_out` matrix: a histogram of sampled weights, the exact
 #'   density where it has one (uniform, normal, truncated normal), and
@@ -25,11 +33,15 @@
 #' @param main Title; a sensible one by default.
 #' @param ... Further graphical parameters for [graphics::plot()].
 #' @return Invisibly, the data drawn: for a network a data frame of layers
-#'   (`layer`, `n_in`, `n_out`, `activation`, `weights`, `var_w`); for a
+#'   (`layer`, `n_in`, `n_out`, `activation`, `weights`, `var_w`; for a
+#'   network with blocks, one row per unit: `layer`, `kind`, `unit`, `n_in`,
+#'   `n_out`, `activation`, `weights`, `skip`, `alpha`, `norm`); for a
 #'   scheme the sampled weights; for an activation a data frame with `x`,
 #'   `f`, `df`.
 #' @examples
 #' plot(mlp(c(784, rep(1000, 5), 10), c(rep("tanh", 5), "linear")))
+#' plot(resmlp(64, depth = 3, "relu", list(init_he(), init_lecun()), branch_depth = 2))
+#' plot(transformer(32, heads = 4, depth = 2, seq_len = 8))
 #' set.seed(1)
 #' plot(init_glorot("normal"), fan_in = 256, fan_out = 128)
 #' plot(init_he("normal", convention = "tfjs"))
@@ -40,6 +52,8 @@ NULL
 #' @rdname plot-objects
 #' @export
 plot.initvar_mlp <- function(x, main = NULL, ...) {
+  kinds <- vapply(x$layers, function(l) l$kind, "")
+  if (any(kinds != "dense")) return(plot_blocks(x, main, ...))
   w <- x$widths
   d <- length(w) - 1
   acts <- vapply(x$activation, format, "")
@@ -322,4 +336,103 @@ plot.initvar_prediction <- function(x, quantity = c("var_z", "var_grad_s", "var_
   }
   graphics::legend("bottomleft", bty = "n", cex = 0.8, col = col, lwd = 2, pch = 19, legend = lab)
   invisible(x)
+}
+
+# A network of blocks: one column per layer, its units stacked inside, the
+# normalization where it sits, the skip as an arc over the block.
+block_units <- function(l) {
+  unit_row <- function(u, name) {
+    data.frame(unit = name, n_in = u$n_in, n_out = u$n_out,
+               activation = format(u$activation), weights = u$init$label,
+               stringsAsFactors = FALSE)
+  }
+  if (l$kind == "dense") return(unit_row(l, "W"))
+  if (l$kind == "attention") {
+    nm <- c("W_Q", "W_K", "W_V", "W_O")[seq_along(l$branch)]
+    return(do.call(rbind, Map(unit_row, l$branch, nm)))
+  }
+  if (!is.null(l$branch)) {
+    return(do.call(rbind, Map(unit_row, l$branch, sprintf("W%d", seq_along(l$branch)))))
+  }
+  data.frame(unit = l$kind, n_in = l$n_in, n_out = l$n_out, activation = "",
+             weights = if (!is.null(l$init$label)) l$init$label else "",
+             stringsAsFactors = FALSE)
+}
+
+block_title <- function(l) {
+  switch(l$kind,
+    attention = sprintf("%s%sattention\n%g heads, d_k %g", if (isTRUE(l$cross)) "cross-" else "",
+                        if (isTRUE(l$causal)) "causal " else "", l$heads, l$d_k),
+    residual = if (length(l$branch) > 1 && any(vapply(l$branch, function(u) u$n_out, 0) != l$n_in))
+      sprintf("residual block\n(FFN, inner %g)", l$branch[[1]]$n_out) else "residual block",
+    dense = "dense",
+    l$kind)
+}
+
+plot_blocks <- function(x, main = NULL, ...) {
+  L <- x$layers
+  d <- length(L)
+  rows <- do.call(rbind, lapply(seq_len(d), function(i) {
+    l <- L[[i]]
+    u <- block_units(l)
+    has_skip <- !is.null(l$skip) && l$kind != "dense"
+    cbind(layer = i, kind = l$kind, u,
+          skip = if (has_skip) l$skip else NA_real_,
+          alpha = if (has_skip && !is.null(l$alpha)) l$alpha else NA_real_,
+          norm = if (!is.null(l$norm)) l$norm else "none",
+          stringsAsFactors = FALSE)
+  }))
+  if (is.null(main)) {
+    what <- if (inherits(x, "initvar_transformer")) "Transformer" else
+      if (inherits(x, "initvar_resmlp")) "Residual network" else "Network"
+    main <- if (inherits(x, "initvar_transformer")) {
+      sprintf("Transformer: %d sublayers, d_model %g", d, L[[1]]$n_in)
+    } else {
+      sprintf("%s: %d layer%s, width %g", what, d, if (d > 1) "s" else "", L[[1]]$n_in)
+    }
+  }
+  nu <- max(table(rows$layer))
+  cex <- if (d > 8) 0.55 else if (d > 4) 0.7 else 0.8
+  top <- nu + 1.6
+  graphics::plot(NA, xlim = c(0.3, d + 0.7), ylim = c(-1.3, top + 0.9), axes = FALSE,
+                 xlab = "", ylab = "", main = main, ...)
+  graphics::arrows(0.3, 0, d + 0.7, 0, length = 0.07, col = "grey55")
+  graphics::text(0.3, -0.3, "x", cex = cex, adj = 0)
+  for (i in seq_len(d)) {
+    l <- L[[i]]
+    r <- rows[rows$layer == i, , drop = FALSE]
+    k <- nrow(r)
+    graphics::rect(i - 0.42, 0.35, i + 0.42, k + 1.15, col = "#f7f7f7", border = "grey40")
+    graphics::text(i, k + 0.85, block_title(l), cex = cex, font = 2)
+    for (j in seq_len(k)) {
+      y <- k - j + 0.75
+      graphics::rect(i - 0.36, y - 0.3, i + 0.36, y + 0.3, col = "#dbe9f6", border = "grey50")
+      act <- if (nzchar(r$activation[j]) && r$activation[j] != "linear")
+        paste0(", ", r$activation[j]) else ""
+      sub <- sub("^W_?", "", r$unit[j])
+      lab <- if (grepl("^W", r$unit[j]) && nzchar(sub)) {
+        bquote(W[.(sub)] ~~ .(r$n_in[j]) %->% .(r$n_out[j]) * .(act))
+      } else {
+        bquote(.(r$unit[j]) ~~ .(r$n_in[j]) %->% .(r$n_out[j]) * .(act))
+      }
+      graphics::text(i, y + 0.08, lab, cex = cex * 0.85)
+      graphics::text(i, y - 0.16, r$weights[j], cex = cex * 0.7, col = "#1b6ca8")
+    }
+    norm <- r$norm[1]
+    if (norm %in% c("pre", "post")) {
+      xn <- if (norm == "pre") i - 0.38 else i + 0.5   # after the fork; at the sum
+      graphics::rect(xn - 0.07, -0.22, xn + 0.07, 0.22, col = "#fbe3d6", border = "grey30")
+      graphics::text(xn, -0.42, paste0(norm, "-LN"), cex = cex * 0.75)
+    }
+    if (!is.na(r$skip[1])) {
+      th <- seq(pi, 0, length.out = 40)
+      graphics::lines(i + 0.5 * cos(th), top - 0.2 + 0.35 * sin(th), col = "#c0392b")
+      graphics::segments(i + c(-0.5, 0.5), 0, i + c(-0.5, 0.5), top - 0.2, col = "#c0392b",
+                         lty = 3)
+      graphics::text(i, top + 0.45, bquote("skip" ~ .(format(r$skip[1], digits = 3)) * "," ~~
+                                             alpha ~ "=" ~ .(format(r$alpha[1], digits = 3))),
+                     cex = cex * 0.75, col = "#c0392b")
+    }
+  }
+  invisible(rows)
 }

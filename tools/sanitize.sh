@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build initvar with AddressSanitizer and UndefinedBehaviorSanitizer into a
-# library of its own and run the whole test suite against it (R itself is
-# not instrumented: the ASan runtime is preloaded). Fails on any sanitizer
-# report.
+# library of its own and run the test suite against it (R itself is not
+# instrumented: the ASan runtime is preloaded), the quick tier unless
+# INITVAR_TESTS=full is set. Fails on any sanitizer report.
 #   tools/sanitize.sh              the test suite
 #   tools/sanitize.sh --self-test  first check that a planted bug is caught
 # Environment: SAN_LIB (library, default /tmp/initvar-asan-lib).

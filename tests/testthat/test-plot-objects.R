@@ -78,3 +78,24 @@ test_that("plot() of a prediction draws variance by layer", {
   expect_identical(with_pdf(plot(p)), p)
   expect_error(plot(p, quantity = "var_x"), "`quantity`")
 })
+
+test_that("networks with blocks are drawn as blocks, sublayers and skips (issue 24, item 3)", {
+  grDevices::pdf(NULL)
+  on.exit(grDevices::dev.off())
+  r <- plot(resmlp(64, depth = 3, "relu", list(init_he(), init_lecun()), branch_depth = 2))
+  expect_identical(unique(r$kind), "residual")
+  expect_identical(as.integer(table(r$layer)), c(2L, 2L, 2L))       # 3 blocks of 2 units
+  expect_identical(r$weights[r$layer == 1], c("He (Kaiming) normal", "LeCun normal"))
+  expect_true(all(r$skip == 1 & r$alpha == 1))
+  t <- plot(transformer(32, heads = 4, depth = 2, seq_len = 8))
+  expect_identical(unique(t$layer), 1:4)                              # 2 blocks, 4 sublayers
+  expect_identical(t$unit[t$layer == 1], c("W_Q", "W_K", "W_V", "W_O"))
+  expect_identical(t$kind[t$layer == 2][1], "residual")
+  expect_identical(c(t$n_in[t$layer == 2], t$n_out[t$layer == 2]), c(32, 128, 128, 32))
+  expect_true(all(t$norm == "pre"))
+  p <- plot(transformer(16, heads = 2, depth = 1, seq_len = 4, norm = "post"))
+  expect_true(all(p$norm == "post"))
+  # a plain network keeps its chain picture
+  m <- plot(mlp(c(4, 3, 2), "relu", init_he()))
+  expect_identical(names(m), c("layer", "n_in", "n_out", "activation", "weights", "var_w"))
+})
