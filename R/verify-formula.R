@@ -58,6 +58,10 @@ scan_side <- function(side, what) {
     }
     fn <- e[[1]]
     name <- if (is.name(fn)) as.character(fn) else ""
+    if (name == "function") {
+      outside <- c(outside, free_vars(e))
+      next
+    }
     if (name %in% moment_ops) {
       args <- call_args(e)
       nargs <- length(args)
@@ -90,7 +94,9 @@ scan_side <- function(side, what) {
   list(inner = inner, ops = ops, outside = unique(outside))
 }
 
-# The names of the functions an expression calls (without recursion).
+# The names of the functions an expression calls (without recursion), not
+# looking into the bodies of functions it defines (`sapply(X, function(x)
+# max(x, 0))` is elementwise: the dynamic check judges such expressions).
 call_names <- function(e) {
   out <- character(0)
   stack <- list(e)
@@ -98,8 +104,36 @@ call_names <- function(e) {
     x <- stack[[length(stack)]]
     stack[[length(stack)]] <- NULL
     if (!is.call(x)) next
+    if (identical(x[[1]], as.name("function"))) next
     if (is.name(x[[1]])) out <- c(out, as.character(x[[1]])) else stack <- c(stack, list(x[[1]]))
     stack <- c(stack, call_args(x))
+  }
+  unique(out)
+}
+
+# The free variables of an expression (without recursion): as all.vars(),
+# but the arguments of a function it defines (`function(x) max(x, 0)`) are
+# not variables of the formula.
+free_vars <- function(e) {
+  out <- character(0)
+  stack <- list(list(e, character(0)))
+  while (length(stack)) {
+    item <- stack[[length(stack)]]
+    stack[[length(stack)]] <- NULL
+    x <- item[[1]]
+    bound <- item[[2]]
+    if (is.name(x)) {
+      nm <- as.character(x)
+      if (nzchar(nm) && !nm %in% bound) out <- c(out, nm)
+      next
+    }
+    if (!is.call(x)) next
+    if (identical(x[[1]], as.name("function"))) {
+      stack <- c(stack, list(list(x[[3]], c(bound, names(x[[2]])))))
+      next
+    }
+    parts <- if (is.name(x[[1]])) call_args(x) else c(list(x[[1]]), call_args(x))
+    stack <- c(stack, lapply(parts, function(p) list(p, bound)))
   }
   unique(out)
 }
@@ -121,7 +155,7 @@ parse_identity_formula <- function(formula, arg = "id") {
   env <- environment(formula)
   if (!is.environment(env)) env <- globalenv()
   list(lhs = lhs, rhs = rhs, inner = inner, ops = c(sl$ops, sr$ops), env = env,
-       vars_inside = unique(unlist(lapply(inner, all.vars))),
+       vars_inside = unique(unlist(lapply(inner, free_vars))),
        vars_outside = unique(c(sl$outside, sr$outside)),
        text = deparse_key(formula))
 }
@@ -139,7 +173,7 @@ add_general_formula <- function(pf, general, arg = "general") {
   pf$inner <- c(pf$inner, sg$inner)
   pf$inner <- pf$inner[!duplicated(names(pf$inner))]
   pf$ops_general <- sg$ops
-  pf$vars_inside <- unique(c(pf$vars_inside, unlist(lapply(sg$inner, all.vars))))
+  pf$vars_inside <- unique(c(pf$vars_inside, unlist(lapply(sg$inner, free_vars))))
   pf$vars_outside <- unique(c(pf$vars_outside, sg$outside))
   pf
 }
@@ -319,7 +353,7 @@ eval_inner <- function(inner, data, consts, offset, env = globalenv(), check = F
     if (check) check_elementwise_static(key, expr, env, c(names(data), names(consts)))
     v <- eval_expression(key, expr, data, consts, env)
     if (is.logical(v)) v <- as.double(v)
-    random <- intersect(all.vars(expr), names(data))
+    random <- intersect(free_vars(expr), names(data))
     if (!is.numeric(v) || is.matrix(v) && ncol(v) != 1) {
       abort(sprintf("`%s` must evaluate to one number per draw, not %s.", key, describe_draw(v)))
     }
@@ -495,6 +529,7 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE, fu
   }
   sides <- NULL
   bar <- NULL
+  frame <- environment()   # the progress bar lives as long as this call
   chunks <- function() {
     V <- draw_values(1, stream)
     center <<- vapply(V, mean, 0)
@@ -509,7 +544,7 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE, fu
     t0 <- proc.time()[["elapsed"]]
     tick <- function(c) {
       if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && c < nchunks) {
-        bar <<- cli::cli_progress_bar("verify()", total = nchunks, .envir = parent.frame(2))
+        bar <<- cli::cli_progress_bar("verify()", total = nchunks, .envir = frame)
       }
       if (!is.null(bar)) cli::cli_progress_update(id = bar, set = c)
     }
@@ -619,6 +654,8 @@ check_side_shape <- function(side, env, consts, which) {
   if (!is.numeric(v) && !is.logical(v) || length(v) != 1) {
     abort(sprintf("%s, `%s`, must be one number, not %s.", what, deparse_key(side), describe(v)))
   }
+  # a side without moments is known now: NA or Inf is refused before any draw
+  if (!length(intersect(call_names(side), moment_ops))) check_side_value(v, side, which)
   invisible()
 }
 

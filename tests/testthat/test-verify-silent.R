@@ -72,6 +72,11 @@ test_that("elementwise expressions pass the check, constants stay constants", {
   v <- verify(E(square(X) + a) ~ 1 + a, X = init_normal(), a = 2, n = 1e5)
   expect_true(v$consistent)
   expect_lt(abs(v$lhs - 3), 5 * v$mcse)
+  # a function defined in the expression is judged by what it does, not by
+  # the names in its body
+  set.seed(2108)
+  v <- verify(E(vapply(X, function(x) max(x, 0), 0)) ~ 1 / sqrt(2 * pi), X = init_normal(), n = 1e4)
+  expect_lt(abs(v$lhs - 1 / sqrt(2 * pi)), 5 * v$mcse)
   # a logical expression is a probability
   set.seed(2106)
   v <- verify(E(X > 0) ~ 0.5, X = init_normal(), n = 1e5)
