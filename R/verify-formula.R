@@ -19,8 +19,17 @@ verify_own_args <- c("id", "n", "level", "drop", "threads", "draw", "params", "p
 
 # Formulas are walked without recursion (an explicit stack), so that a
 # formula of hundreds of terms does not exhaust the C stack; beyond this
-# many calls a formula is refused with a clear error.
+# many calls, or calls nested this deep (R evaluates a side as written,
+# and stops at options("expressions") = 5000 nested evaluations), a formula
+# is refused with a clear error. A sum of 2,000 terms nests 2,000 deep.
 formula_max_calls <- 10000
+formula_max_depth <- 2000
+
+# A side or expression for a message: its first 60 characters.
+short_text <- function(x) {
+  t <- deparse_key(x)
+  if (nchar(t) > 60) paste0(substr(t, 1, 57), "...") else t
+}
 
 deparse_key <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
 
@@ -39,13 +48,22 @@ scan_side <- function(side, what) {
   ops <- list()
   outside <- character(0)
   stack <- vector("list", 64)
+  depth <- integer(64)
   stack[[1]] <- side
+  depth[1] <- 1L
   top <- 1
   seen <- 0
   while (top > 0) {
     e <- stack[[top]]
+    d <- depth[top]
     stack[top] <- list(NULL)
     top <- top - 1
+    if (d > formula_max_depth) {
+      abort(sprintf(paste0("%s nests calls more than %s deep (a sum of that many terms): a formula ",
+                           "that large is not supported; split it, or sum the terms in a function ",
+                           "of your own."),
+                    what, format(formula_max_depth, big.mark = ",")))
+    }
     if (is.name(e)) {
       outside <- c(outside, as.character(e))
       next
@@ -85,10 +103,13 @@ scan_side <- function(side, what) {
     }
     args <- call_args(e)
     if (!is.name(fn)) args <- c(list(fn), args)
-    if (top + length(args) > length(stack)) length(stack) <- 2 * (top + length(args))
+    if (top + length(args) > length(stack)) {
+      length(stack) <- length(depth) <- 2 * (top + length(args))
+    }
     for (a in rev(args)) {
       top <- top + 1
       stack[top] <- list(a)
+      depth[top] <- d + 1L
     }
   }
   list(inner = inner, ops = ops, outside = unique(outside))
@@ -350,6 +371,7 @@ eval_inner <- function(inner, data, consts, offset, env = globalenv(), check = F
   len <- length(data[[1]])
   lapply(names(inner), function(key) {
     expr <- inner[[key]]
+    key <- short_text(expr)   # for messages
     if (check) check_elementwise_static(key, expr, env, c(names(data), names(consts)))
     v <- eval_expression(key, expr, data, consts, env)
     if (is.logical(v)) v <- as.double(v)
@@ -624,7 +646,7 @@ formula_sides <- function(pf, keys, plan, center, scale, consts, y1) {
 # string are errors naming the side, not a failure deep in the engine.
 check_side_value <- function(v, side, which) {
   what <- if (which == "general") "the general formula" else sprintf("the %s side of the formula", which)
-  text <- deparse_key(side)
+  text <- short_text(side)
   if (!is.numeric(v) && !is.logical(v) || length(v) != 1) {
     abort(sprintf("%s, `%s`, must be one number, not %s.", what, text, describe(v)))
   }
@@ -648,11 +670,11 @@ check_side_shape <- function(side, env, consts, which) {
   what <- if (which == "general") "the general formula" else sprintf("the %s side of the formula", which)
   v <- tryCatch(suppressWarnings(eval(side, fenv)),
                 error = function(e) {
-                  abort(sprintf("%s, `%s`, cannot be evaluated: %s", what, deparse_key(side),
+                  abort(sprintf("%s, `%s`, cannot be evaluated: %s", what, short_text(side),
                                 conditionMessage(e)))
                 })
   if (!is.numeric(v) && !is.logical(v) || length(v) != 1) {
-    abort(sprintf("%s, `%s`, must be one number, not %s.", what, deparse_key(side), describe(v)))
+    abort(sprintf("%s, `%s`, must be one number, not %s.", what, short_text(side), describe(v)))
   }
   # a side without moments is known now: NA or Inf is refused before any draw
   if (!length(intersect(call_names(side), moment_ops))) check_side_value(v, side, which)

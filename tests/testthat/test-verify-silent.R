@@ -368,7 +368,20 @@ test_that("formulas of 150 terms work, and far larger ones are refused clearly",
   v <- verify(h, X = init_normal(), n = 1e4)
   expect_true(v$exact)
   expect_equal(v$lhs / v$rhs, 1)
-  huge <- eval(parse(text = paste(paste(rep("E(X)", 10001), collapse = " + "), "~ 0"))[[1]])
+  # 1,500 terms still work
+  f <- eval(parse(text = paste(paste(rep("E(X)", 1500), collapse = " + "), "~ 1500 * E(X)"))[[1]])
+  expect_true(verify(f, X = init_normal(), n = 1e4)$exact)
+  huge <- eval(parse(text = paste(paste(rep("E(X)", 2500), collapse = " + "), "~ 0"))[[1]])
   expect_user_error(verify(huge, X = init_normal(), n = 1e4),
-                    "left side of the formula has more than 10,000 calls")
+                    "left side of the formula nests calls more than 2,000 deep")
+  expect_user_error(verify(huge[c(1, 3, 2)], X = init_normal(), n = 1e4),
+                    "right side of the formula nests calls more than 2,000 deep")
+  group <- paste0("(", paste(rep("E(X)", 300), collapse = " + "), ")")
+  wide <- eval(parse(text = paste("E(X) ~", paste(rep(group, 40), collapse = " + ")))[[1]])
+  expect_user_error(verify(wide, X = init_normal(), n = 1e4),
+                    "right side of the formula has more than 10,000 calls")
+  # an error about a long side quotes its beginning only
+  long <- eval(parse(text = paste("E(X) ~", paste(rep("1", 300), collapse = " + "), "+ NA"))[[1]])
+  e <- expect_user_error(verify(long, X = init_normal(), n = 1e4), "must be a finite number, not NA")
+  expect_lt(nchar(conditionMessage(e)), 300)
 })
