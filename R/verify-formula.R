@@ -893,6 +893,17 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
 #' the session's registry, so that [identities()] lists it and
 #' `verify("its id")` finds it.
 #'
+#' `new_identity()` refuses an identity that [verify()] could never check:
+#' a name the formula uses that is neither a variable, a parameter nor a
+#' column of `draw` (for the identity and for each counterexample with its
+#' general formula), a random variable outside `E()`, `Var()` and `Cov()`, a
+#' name given twice (as a variable and a parameter, or a variable and a
+#' column of `draw`), a parameter that is not a finite number, a side that
+#' is not one number. `draw` functions are called once with `n = 2` to learn
+#' their columns (the caller's random numbers are not moved).
+#' `register_identity()` checks its argument as `new_identity()` would
+#' make it: an object that merely has the class is refused.
+#'
 #' @param id A name for the identity (a single string).
 #' @param formula A two-sided formula, `left ~ right`.
 #' @param assumptions What the identity assumes, in words.
@@ -1118,7 +1129,8 @@ identity_registry <- new.env(parent = emptyenv())
 
 #' @rdname new_identity
 #' @param identity An identity from `new_identity()`.
-#' @param overwrite Replace a registered identity of the same id.
+#' @param overwrite `TRUE` to replace a registered identity of the same id,
+#'   `FALSE` (the default) to refuse.
 #' @export
 register_identity <- function(identity, overwrite = FALSE) {
   check_flag(overwrite, "overwrite")

@@ -392,7 +392,7 @@ verify_network <- function(def, id, n, p, level, drop, threads, progress = FALSE
 #' @param progress Show a progress bar (cli) over the identities.
 #' @param ids `NULL` (every built-in and registered identity), a character
 #'   vector of ids, or a list of identities from [new_identity()] (ids may be
-#'   mixed in).
+#'   mixed in), each identity once.
 #' @return A data frame of class `initvar_verifications`, one row per
 #'   identity, with the columns of `as.data.frame(verify(...))` and the
 #'   Holm-adjusted `p_holm` and `consistent_holm`; attribute `level`.
