@@ -431,11 +431,22 @@ moment_columns <- function(ops, keys) {
 # user's functions are found) holding the constants and E(), Var(), Cov()
 # that read the columns. Nothing is rewritten, so nothing recurses over the
 # formula.
-side_function <- function(side, keys, plan, center, scale, consts, env = globalenv()) {
-  col_of <- function(type, i, j = i) which(plan$type == type & plan$i == i & plan$j == j)
-  mean_col <- vapply(seq_along(keys), function(i) col_of("m", i), 1L)
+side_function <- function(side, keys, plan, center, scale, consts, env = globalenv(),
+                          inner = NULL) {
+  k <- length(keys)
+  # the column of each mean and product: m[i], p[i, j] (0 if not planned)
+  mean_col <- integer(k)
+  pcol <- matrix(0L, k, k)
+  for (r in seq_len(nrow(plan))) {
+    if (plan$type[r] == "m") mean_col[plan$i[r]] <- r else pcol[plan$i[r], plan$j[r]] <- r
+  }
   y <- NULL
-  key_of <- function(x) match(deparse_key(x), keys)
+  # the expression inside E() is the very object of `inner` (identical()
+  # is cheap); the deparsed key is the fallback
+  key_of <- function(x) {
+    for (i in seq_along(inner)) if (identical(inner[[i]], x)) return(i)
+    match(deparse_key(x), keys)
+  }
   fenv <- list2env(consts, parent = env)
   fenv$E <- function(e) {
     i <- key_of(substitute(e))
@@ -443,11 +454,11 @@ side_function <- function(side, keys, plan, center, scale, consts, env = globale
   }
   fenv$Var <- function(e) {
     i <- key_of(substitute(e))
-    scale[i]^2 * (y[col_of("p", i)] - y[mean_col[i]]^2)
+    scale[i]^2 * (y[pcol[i, i]] - y[mean_col[i]]^2)
   }
   fenv$Cov <- function(e, f) {
     i <- key_of(substitute(e)); j <- key_of(substitute(f))
-    scale[i] * scale[j] * (y[col_of("p", min(i, j), max(i, j))] - y[mean_col[i]] * y[mean_col[j]])
+    scale[i] * scale[j] * (y[pcol[min(i, j), max(i, j)]] - y[mean_col[i]] * y[mean_col[j]])
   }
   function(yy) {
     y <<- yy
@@ -632,8 +643,8 @@ raise_interrupt_nothing_done <- function() {
 # first chunk's means (for the per-chunk checks). Each side must be one
 # finite number.
 formula_sides <- function(pf, keys, plan, center, scale, consts, y1) {
-  fl <- side_function(pf$lhs, keys, plan, center, scale, consts, pf$env)
-  fr <- side_function(pf$rhs, keys, plan, center, scale, consts, pf$env)
+  fl <- side_function(pf$lhs, keys, plan, center, scale, consts, pf$env, pf$inner)
+  fr <- side_function(pf$rhs, keys, plan, center, scale, consts, pf$env, pf$inner)
   check_side_value(fl(y1), pf$lhs, "left")
   check_side_value(fr(y1), pf$rhs, "right")
   gl <- num_grad(fl, y1)
@@ -696,8 +707,8 @@ num_grad <- function(f, y) {
 
 # Estimates, MCSEs, the exactness check and the tail diagnostic.
 formula_estimates <- function(run, pf, consts) {
-  fl <- side_function(pf$lhs, run$keys, run$plan, run$center, run$scale, consts, pf$env)
-  fr <- side_function(pf$rhs, run$keys, run$plan, run$center, run$scale, consts, pf$env)
+  fl <- side_function(pf$lhs, run$keys, run$plan, run$center, run$scale, consts, pf$env, pf$inner)
+  fr <- side_function(pf$rhs, run$keys, run$plan, run$center, run$scale, consts, pf$env, pf$inner)
   y <- run$acc$mean
   n <- run$acc$n
   Sigma <- run$acc$C / (n - 1)
@@ -728,7 +739,7 @@ formula_estimates <- function(run, pf, consts) {
   share <- if (vs[["k"]] >= 16 && vs[["sum"]] > 0) vs[["max"]] / vs[["sum"]] else NA_real_
   general <- NULL
   if (!is.null(pf$general)) {
-    fg <- side_function(pf$general, run$keys, run$plan, run$center, run$scale, consts, pf$env)
+    fg <- side_function(pf$general, run$keys, run$plan, run$center, run$scale, consts, pf$env, pf$inner)
     gg <- num_grad(fg, y)
     gv <- check_side_value(fg(y), pf$general, "general")
     gdiff <- lhs - gv
