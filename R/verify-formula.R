@@ -17,48 +17,146 @@ moment_ops <- c("E", "Var", "Cov")
 # names goes in `params = list(...)`.
 verify_own_args <- c("id", "n", "level", "drop", "threads", "draw", "params", "progress")
 
-# The moments a side of the formula needs: list(expr = list of inner
-# expressions (keyed by their deparsed text), needs = "mean", "sq" or a
-# pair for Cov).
-formula_moments <- function(side, what) {
-  inner <- list()
-  walk <- function(e, inside) {
-    if (is.call(e)) {
-      fn <- e[[1]]
-      name <- if (is.name(fn)) as.character(fn) else ""
-      if (name %in% moment_ops) {
-        if (!isFALSE(inside)) {
-          abort(sprintf("`%s` nests %s() inside %s(): write an expectation of an expression of the variables.",
-                       what, name, inside))
-        }
-        nargs <- length(e) - 1
-        want <- if (name == "Cov") 2 else 1
-        if (nargs != want) {
-          abort(sprintf("`%s` has %s() with %d argument%s; %s() takes %d.", what, name, nargs,
-                       if (nargs == 1) "" else "s", name, want))
-        }
-        for (k in seq_len(nargs)) {
-          key <- paste(deparse(e[[k + 1]], width.cutoff = 500L), collapse = " ")
-          inner[[key]] <<- e[[k + 1]]
-          walk(e[[k + 1]], name)
-        }
-        return(invisible())
-      }
-      for (k in seq_along(e)[-1]) walk(e[[k]], inside)
-    }
-    invisible()
-  }
-  walk(side, FALSE)
-  inner
+# Formulas are walked without recursion (an explicit stack), so that a
+# formula of hundreds of terms does not exhaust the C stack; beyond this
+# many calls, or calls nested this deep (R evaluates a side as written,
+# and stops at options("expressions") = 5000 nested evaluations), a formula
+# is refused with a clear error. A sum of 2,000 terms nests 2,000 deep.
+formula_max_calls <- 10000
+formula_max_depth <- 2000
+
+# A side or expression for a message: its first 60 characters.
+short_text <- function(x) {
+  t <- deparse_key(x)
+  if (nchar(t) > 60) paste0(substr(t, 1, 57), "...") else t
 }
 
-# Variables of an expression outside every E(), Var(), Cov() call.
-outside_vars <- function(e) {
-  if (is.name(e)) return(as.character(e))
-  if (!is.call(e)) return(character(0))
-  fn <- e[[1]]
-  if (is.name(fn) && as.character(fn) %in% moment_ops) return(character(0))
-  unique(unlist(lapply(as.list(e)[-1], outside_vars)))
+deparse_key <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
+
+# The arguments of a call, without empty ones (as in `x[, 1]`).
+call_args <- function(e) {
+  a <- as.list(e)[-1]
+  keep <- vapply(seq_along(a), function(k) !identical(a[[k]], quote(expr = )), TRUE)
+  a[keep]
+}
+
+# One side of a formula: the moment calls E(), Var(), Cov() it makes (a list
+# of list(op, keys)), their inner expressions (keyed by deparsed text), and
+# the names it uses outside every moment call.
+scan_side <- function(side, what) {
+  inner <- list()
+  ops <- list()
+  outside <- character(0)
+  stack <- vector("list", 64)
+  depth <- integer(64)
+  stack[[1]] <- side
+  depth[1] <- 1L
+  top <- 1
+  seen <- 0
+  while (top > 0) {
+    e <- stack[[top]]
+    d <- depth[top]
+    stack[top] <- list(NULL)
+    top <- top - 1
+    if (d > formula_max_depth) {
+      abort(sprintf(paste0("%s nests calls more than %s deep (a sum of that many terms): a formula ",
+                           "that large is not supported; split it, or sum the terms in a function ",
+                           "of your own."),
+                    what, format(formula_max_depth, big.mark = ",")))
+    }
+    if (is.name(e)) {
+      outside <- c(outside, as.character(e))
+      next
+    }
+    if (!is.call(e)) next
+    seen <- seen + 1
+    if (seen > formula_max_calls) {
+      abort(sprintf("%s has more than %s calls: a formula that large is not supported.",
+                    what, format(formula_max_calls, big.mark = ",")))
+    }
+    fn <- e[[1]]
+    name <- if (is.name(fn)) as.character(fn) else ""
+    if (name == "function") {
+      outside <- c(outside, free_vars(e))
+      next
+    }
+    if (name %in% moment_ops) {
+      args <- call_args(e)
+      nargs <- length(args)
+      want <- if (name == "Cov") 2 else 1
+      if (nargs != want || length(e) - 1 != want) {
+        abort(sprintf("%s has %s() with %d argument%s; %s() takes %d.", what, name, nargs,
+                      if (nargs == 1) "" else "s", name, want))
+      }
+      keys <- character(nargs)
+      for (k in seq_len(nargs)) {
+        nested <- intersect(call_names(args[[k]]), moment_ops)
+        if (length(nested)) {
+          abort(sprintf("%s nests %s() inside %s(): write an expectation of an expression of the variables.",
+                        what, nested[1], name))
+        }
+        keys[k] <- deparse_key(args[[k]])
+        inner[[keys[k]]] <- args[[k]]
+      }
+      ops[[length(ops) + 1]] <- list(op = name, keys = keys)
+      next
+    }
+    args <- call_args(e)
+    if (!is.name(fn)) args <- c(list(fn), args)
+    if (top + length(args) > length(stack)) {
+      length(stack) <- length(depth) <- 2 * (top + length(args))
+    }
+    for (a in rev(args)) {
+      top <- top + 1
+      stack[top] <- list(a)
+      depth[top] <- d + 1L
+    }
+  }
+  list(inner = inner, ops = ops, outside = unique(outside))
+}
+
+# The names of the functions an expression calls (without recursion), not
+# looking into the bodies of functions it defines (`sapply(X, function(x)
+# max(x, 0))` is elementwise: the dynamic check judges such expressions).
+call_names <- function(e) {
+  out <- character(0)
+  stack <- list(e)
+  while (length(stack)) {
+    x <- stack[[length(stack)]]
+    stack[[length(stack)]] <- NULL
+    if (!is.call(x)) next
+    if (identical(x[[1]], as.name("function"))) next
+    if (is.name(x[[1]])) out <- c(out, as.character(x[[1]])) else stack <- c(stack, list(x[[1]]))
+    stack <- c(stack, call_args(x))
+  }
+  unique(out)
+}
+
+# The free variables of an expression (without recursion): as all.vars(),
+# but the arguments of a function it defines (`function(x) max(x, 0)`) are
+# not variables of the formula.
+free_vars <- function(e) {
+  out <- character(0)
+  stack <- list(list(e, character(0)))
+  while (length(stack)) {
+    item <- stack[[length(stack)]]
+    stack[[length(stack)]] <- NULL
+    x <- item[[1]]
+    bound <- item[[2]]
+    if (is.name(x)) {
+      nm <- as.character(x)
+      if (nzchar(nm) && !nm %in% bound) out <- c(out, nm)
+      next
+    }
+    if (!is.call(x)) next
+    if (identical(x[[1]], as.name("function"))) {
+      stack <- c(stack, list(list(x[[3]], c(bound, names(x[[2]])))))
+      next
+    }
+    parts <- if (is.name(x[[1]])) call_args(x) else c(list(x[[1]]), call_args(x))
+    stack <- c(stack, lapply(parts, function(p) list(p, bound)))
+  }
+  unique(out)
 }
 
 # Turn the formula into what the engine needs.
@@ -68,21 +166,51 @@ parse_identity_formula <- function(formula, arg = "id") {
   }
   lhs <- formula[[2]]
   rhs <- formula[[3]]
-  inner <- c(formula_moments(lhs, "the left side"), formula_moments(rhs, "the right side"))
+  sl <- scan_side(lhs, "the left side of the formula")
+  sr <- scan_side(rhs, "the right side of the formula")
+  inner <- c(sl$inner, sr$inner)
   inner <- inner[!duplicated(names(inner))]
   if (!length(inner)) {
-    abort("the formula has no E(), Var() or Cov(): nothing to estimate by simulation.")
+    abort(sprintf("`%s` has no E(), Var() or Cov(): nothing to estimate by simulation.", arg))
   }
-  list(lhs = lhs, rhs = rhs, inner = inner,
-       vars_inside = unique(unlist(lapply(inner, all.vars))),
-       vars_outside = unique(c(outside_vars(lhs), outside_vars(rhs))),
-       text = paste(deparse(formula, width.cutoff = 500L), collapse = " "))
+  env <- environment(formula)
+  if (!is.environment(env)) env <- globalenv()
+  list(lhs = lhs, rhs = rhs, inner = inner, ops = c(sl$ops, sr$ops), env = env,
+       vars_inside = unique(unlist(lapply(inner, free_vars))),
+       vars_outside = unique(c(sl$outside, sr$outside)),
+       text = deparse_key(formula))
+}
+
+# Adds a one-sided `general` formula (what holds when an assumption is
+# dropped) to a parsed formula.
+add_general_formula <- function(pf, general, arg = "general") {
+  if (!inherits(general, "formula") || length(general) != 2) {
+    abort(sprintf("`%s` must be a one-sided formula such as `~ Var(X) + Var(Y) + 2 * Cov(X, Y)`, not %s.",
+                  arg, if (inherits(general, "formula")) sprintf("the two-sided `%s`", deparse_key(general))
+                       else describe(general)))
+  }
+  pf$general <- general[[2]]
+  sg <- scan_side(pf$general, "the general formula")
+  pf$inner <- c(pf$inner, sg$inner)
+  pf$inner <- pf$inner[!duplicated(names(pf$inner))]
+  pf$ops_general <- sg$ops
+  pf$vars_inside <- unique(c(pf$vars_inside, unlist(lapply(sg$inner, free_vars))))
+  pf$vars_outside <- unique(c(pf$vars_outside, sg$outside))
+  pf
 }
 
 # Split the named arguments into random variables and constants.
 split_variables <- function(args, params) {
   if (length(args) && (is.null(names(args)) || any(!nzchar(names(args))))) {
     abort("arguments in `...` must be named: random variables (functions of n or schemes) and constants.")
+  }
+  twice <- names(args)[duplicated(names(args))]
+  if (length(twice)) {
+    abort(sprintf("`%s` is given twice in `...`: give each variable or constant once.", twice[1]))
+  }
+  both <- intersect(names(args), names(params))
+  if (length(both)) {
+    abort(sprintf("`%s` is given both in `...` and in `params`: give it once.", both[1]))
   }
   is_var <- vapply(args, function(v) is.function(v) || inherits(v, "initvar_scheme"), TRUE)
   vars <- args[is_var]
@@ -137,16 +265,136 @@ describe_draw <- function(x) {
   sprintf("a %s vector of length %d", typeof(x), length(x))
 }
 
-# Evaluate the inner expressions on one chunk: a list of k vectors.
-eval_inner <- function(inner, data, consts, offset) {
-  env <- c(data, consts)
-  vals <- lapply(names(inner), function(key) {
-    v <- eval(inner[[key]], env, baseenv())
-    len <- length(data[[1]])
-    if (length(v) == 1) v <- rep(v, len)
-    if (!is.numeric(v) || length(v) != len) {
-      abort(sprintf("`%s` must evaluate to one number per draw.", key))
+# Functions that are not elementwise: a formula's expressions give one
+# value per draw from that draw alone (E() does the averaging over draws).
+# Each with what to write instead.
+non_elementwise <- c(
+  max = "pmax() (the elementwise maximum)", min = "pmin() (the elementwise minimum)",
+  sum = "E() of the terms: E() already averages over the draws, so drop sum()",
+  mean = "E(): it is the mean over the draws", prod = "the product of the terms, written out",
+  range = "pmin() and pmax()", var = "Var()", sd = "sqrt(Var())", cov = "Cov()",
+  cor = "Cov(x, y) / sqrt(Var(x) * Var(y))", median = "an expectation (the median is not one)",
+  quantile = "an expectation such as E(X <= q)", mad = "an expectation", IQR = "an expectation",
+  fivenum = "an expectation", weighted.mean = "E() of the weighted terms",
+  length = "the number of terms, written as a constant", NROW = "a constant", nrow = "a constant",
+  seq_along = "a constant", cumsum = "the sum of the terms, written out",
+  cumprod = "the product of the terms, written out", cummax = "pmax()", cummin = "pmin()",
+  diff = "the difference of two variables", rev = "the variable itself",
+  sort = "the variable itself (E() does not depend on the order of the draws)",
+  order = "an elementwise expression", rank = "an expectation such as E(X <= x)",
+  scale = "(x - E(x)) / sqrt(Var(x)) outside E()", ave = "E()", tabulate = "E(X == k)",
+  table = "E(X == k)", unique = "the variable itself", which = "E(condition)",
+  which.max = "pmax()", which.min = "pmin()", any = "E(condition) > 0 outside E()",
+  all = "E(condition) == 1 outside E()", outer = "an elementwise product",
+  crossprod = "E() of the products", tcrossprod = "E() of the products",
+  `%*%` = "E() of the products", head = "the variable itself", tail = "the variable itself",
+  sample = "a random variable (a function of n) in `...`",
+  rnorm = "a random variable (a function of n) in `...`",
+  runif = "a random variable (a function of n) in `...`",
+  rexp = "a random variable (a function of n) in `...`",
+  rbinom = "a random variable (a function of n) in `...`",
+  rpois = "a random variable (a function of n) in `...`",
+  jitter = "a random variable (a function of n) in `...`")
+
+random_generators <- c("sample", "rnorm", "runif", "rexp", "rbinom", "rpois", "jitter")
+
+# The base or stats function of that name, as the formula's environment
+# sees it: a user's own function of the same name is not flagged.
+is_standard_function <- function(name, env) {
+  f <- get0(name, envir = env, mode = "function")
+  if (is.null(f)) return(FALSE)
+  for (ns in c("base", "stats", "utils")) {
+    g <- get0(name, envir = asNamespace(ns), mode = "function", inherits = FALSE)
+    if (!is.null(g) && identical(f, g)) return(TRUE)
+  }
+  FALSE
+}
+
+# Refuse an inner expression that calls a known reduction or
+# order-dependent function: the error names it and what to write instead.
+check_elementwise_static <- function(key, expr, env, data_names) {
+  for (fn in setdiff(intersect(call_names(expr), names(non_elementwise)), data_names)) {
+    if (!is_standard_function(fn, env)) next
+    if (fn %in% random_generators) {
+      abort(sprintf(paste0("`%s` calls %s(), which draws random numbers of its own inside the expression ",
+                           "(evaluated on chunks of draws, outside verify()'s streams): give them as %s."),
+                    key, fn, non_elementwise[[fn]]))
     }
+    abort(sprintf(paste0("`%s` calls %s(), which is not elementwise: an expression inside E(), Var() or ",
+                         "Cov() must give one value per draw, from that draw alone (verify() evaluates ",
+                         "it on chunks of draws). Use %s."),
+                  key, fn, non_elementwise[[fn]]))
+  }
+  invisible()
+}
+
+# Evaluate one inner expression on a chunk, with the variables and
+# constants masking the formula's environment.
+eval_expression <- function(key, expr, data, consts, env) {
+  mask <- list2env(c(data, consts), parent = env)
+  tryCatch(eval(expr, mask),
+           error = function(e) {
+             abort(sprintf("evaluating `%s` on a chunk of draws failed: %s", key, conditionMessage(e)))
+           })
+}
+
+# The dynamic check, on the first chunk: the expression is evaluated again
+# on a subset of the draws in reverse order, and must give the same values
+# for the same draws. A function whose value for a draw depends on the
+# other draws (a centring, a cumulative sum, the position of the draw, a
+# random number of its own) fails it.
+check_elementwise_dynamic <- function(key, expr, v, data, consts, env) {
+  len <- length(data[[1]])
+  idx <- rev(seq.int(1L, len, by = 3L))
+  sub <- lapply(data, `[`, idx)
+  w <- without_rng(function() suppressWarnings(eval_expression(key, expr, sub, consts, env)))
+  if (is.logical(w)) w <- as.double(w)
+  ref <- v[idx]
+  same <- is.numeric(w) && length(w) == length(idx) &&
+    all((is.na(w) & is.na(ref)) | (!is.na(w) & !is.na(ref) &
+          (w == ref | abs(w - ref) <= 1e-10 * (abs(w) + abs(ref)))))
+  if (!same) {
+    abort(sprintf(paste0("`%s` is not elementwise: its value for a draw depends on the other draws ",
+                         "of the chunk (on %d of the draws, in reverse order, it gave other values ",
+                         "for the same draws). An expression inside E(), Var() or Cov() must give ",
+                         "one value per draw from that draw alone: no sums, means, sorting, ",
+                         "cumulative or positional functions over the draws, and no random numbers ",
+                         "of its own (give those as a variable in `...`)."),
+                  key, length(idx)))
+  }
+  invisible()
+}
+
+# Evaluate the inner expressions on one chunk: a list of k vectors. On the
+# first chunk (`check`) each is checked to be elementwise.
+eval_inner <- function(inner, data, consts, offset, env = globalenv(), check = FALSE) {
+  len <- length(data[[1]])
+  lapply(names(inner), function(key) {
+    expr <- inner[[key]]
+    key <- short_text(expr)   # for messages
+    if (check) check_elementwise_static(key, expr, env, c(names(data), names(consts)))
+    v <- eval_expression(key, expr, data, consts, env)
+    if (is.logical(v)) v <- as.double(v)
+    random <- intersect(free_vars(expr), names(data))
+    if (!is.numeric(v) || is.matrix(v) && ncol(v) != 1) {
+      abort(sprintf("`%s` must evaluate to one number per draw, not %s.", key, describe_draw(v)))
+    }
+    if (length(v) != len) {
+      if (length(v) == 1 && !length(random)) {
+        v <- rep(v, len)   # a constant
+      } else if (length(v) == 1) {
+        abort(sprintf(paste0("`%s` reduces the %d draws of a chunk to one number: an expression ",
+                             "inside E(), Var() or Cov() must be elementwise, one value per draw ",
+                             "(verify() evaluates it on chunks of draws, and E() averages them)."),
+                      key, len))
+      } else {
+        abort(sprintf(paste0("`%s` must give one value per draw (elementwise): on a chunk of %d ",
+                             "draws it gave %d values."), key, len, length(v)))
+      }
+    } else if (check && length(random)) {
+      check_elementwise_dynamic(key, expr, v, data, consts, env)
+    }
+    v <- as.double(v)
     bad <- !is.finite(v)
     if (any(bad)) {
       abort(sprintf("`%s` is not finite in %d of %d draws (first at draw %.0f, %s).", key, sum(bad),
@@ -154,70 +402,68 @@ eval_inner <- function(inner, data, consts, offset) {
     }
     v
   })
-  vals
 }
 
 # Column plan: for each inner expression i, the mean of e'_i; then the
-# squares and cross products the sides use.
-moment_columns <- function(sides, keys) {
+# squares and cross products the sides use (`ops`, from scan_side()).
+moment_columns <- function(ops, keys) {
   cols <- list()
   add <- function(type, i, j = i) {
     nm <- paste(type, i, j)
     if (is.null(cols[[nm]])) cols[[nm]] <<- c(type = type, i = i, j = j)
   }
   for (i in seq_along(keys)) add("m", i)
-  walk <- function(e) {
-    if (!is.call(e)) return(invisible())
-    fn <- e[[1]]
-    name <- if (is.name(fn)) as.character(fn) else ""
-    key <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
-    if (name == "Var") {
-      i <- match(key(e[[2]]), keys); add("p", i, i)
-    } else if (name == "Cov") {
-      i <- match(key(e[[2]]), keys); j <- match(key(e[[3]]), keys)
+  for (o in ops) {
+    if (o$op == "Var") {
+      i <- match(o$keys[1], keys); add("p", i, i)
+    } else if (o$op == "Cov") {
+      i <- match(o$keys[1], keys); j <- match(o$keys[2], keys)
       add("p", min(i, j), max(i, j))
-    } else {
-      for (k in seq_along(e)[-1]) walk(e[[k]])
     }
-    invisible()
   }
-  for (s in sides) walk(s)
   do.call(rbind, lapply(cols, function(x) data.frame(type = x[["type"]], i = as.integer(x[["i"]]),
                                                     j = as.integer(x[["j"]]),
                                                     stringsAsFactors = FALSE)))
 }
 
-# A side as a function of the mean vector y of the columns.
-side_function <- function(side, keys, plan, center, scale, consts) {
-  key <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
-  col_of <- function(type, i, j = i) which(plan$type == type & plan$i == i & plan$j == j)
-  rewrite <- function(e) {
-    if (!is.call(e)) return(e)
-    fn <- e[[1]]
-    name <- if (is.name(fn)) as.character(fn) else ""
-    if (name == "E") {
-      i <- match(key(e[[2]]), keys)
-      return(bquote(.(center[i]) + .(scale[i]) * y[.(col_of("m", i))]))
-    }
-    if (name == "Var") {
-      i <- match(key(e[[2]]), keys)
-      return(bquote(.(scale[i]^2) * (y[.(col_of("p", i))] - y[.(col_of("m", i))]^2)))
-    }
-    if (name == "Cov") {
-      i <- match(key(e[[2]]), keys); j <- match(key(e[[3]]), keys)
-      a <- min(i, j); b <- max(i, j)
-      return(bquote(.(scale[i] * scale[j]) *
-                      (y[.(col_of("p", a, b))] - y[.(col_of("m", i))] * y[.(col_of("m", j))])))
-    }
-    for (k in seq_along(e)[-1]) e[[k]] <- rewrite(e[[k]])
-    e
+# A side as a function of the mean vector y of the columns: the side is
+# evaluated as written, in a child of the formula's environment (so the
+# user's functions are found) holding the constants and E(), Var(), Cov()
+# that read the columns. Nothing is rewritten, so nothing recurses over the
+# formula.
+side_function <- function(side, keys, plan, center, scale, consts, env = globalenv(),
+                          inner = NULL) {
+  k <- length(keys)
+  # the column of each mean and product: m[i], p[i, j] (0 if not planned)
+  mean_col <- integer(k)
+  pcol <- matrix(0L, k, k)
+  for (r in seq_len(nrow(plan))) {
+    if (plan$type[r] == "m") mean_col[plan$i[r]] <- r else pcol[plan$i[r], plan$j[r]] <- r
   }
-  body <- rewrite(side)
-  env <- list2env(consts, parent = baseenv())
-  f <- function(y) NULL
-  body(f) <- body
-  environment(f) <- env
-  f
+  y <- NULL
+  # the expression inside E() is the very object of `inner` (identical()
+  # is cheap); the deparsed key is the fallback
+  key_of <- function(x) {
+    for (i in seq_along(inner)) if (identical(inner[[i]], x)) return(i)
+    match(deparse_key(x), keys)
+  }
+  fenv <- list2env(consts, parent = env)
+  fenv$E <- function(e) {
+    i <- key_of(substitute(e))
+    center[i] + scale[i] * y[mean_col[i]]
+  }
+  fenv$Var <- function(e) {
+    i <- key_of(substitute(e))
+    scale[i]^2 * (y[pcol[i, i]] - y[mean_col[i]]^2)
+  }
+  fenv$Cov <- function(e, f) {
+    i <- key_of(substitute(e)); j <- key_of(substitute(f))
+    scale[i] * scale[j] * (y[pcol[min(i, j), max(i, j)]] - y[mean_col[i]] * y[mean_col[j]])
+  }
+  function(yy) {
+    y <<- yy
+    eval(side, fenv)
+  }
 }
 
 # Chan's merge of (n, mean vector, centred cross products).
@@ -250,7 +496,7 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE, fu
   L <- formula_chunk(n)
   nchunks <- ceiling(n / L)
   keys <- names(pf$inner)
-  plan <- moment_columns(c(list(pf$lhs, pf$rhs), if (!is.null(pf$general)) list(pf$general)), keys)
+  plan <- moment_columns(c(pf$ops, pf$ops_general), keys)
   pj <- ifelse(plan$type == "p", plan$j, 0L)
   # one seed from the caller's RNG; chunk c draws from the c-th L'Ecuyer
   # stream of it, whatever the threads or workers
@@ -265,106 +511,185 @@ run_formula <- function(pf, vars, draw, consts, n, threads, progress = FALSE, fu
   RNGkind("L'Ecuyer-CMRG", "Inversion", "Rejection")
   set.seed(seed)
   stream <- get(".Random.seed", envir = globalenv())
+  env <- pf$env
   # chunk c's draws, inner values and reduction, from its own stream (the
   # same on this process or on a future worker)
   draw_values <- function(c, st) {
     RNGkind("L'Ecuyer-CMRG", "Inversion", "Rejection")
     assign(".Random.seed", st, envir = globalenv())
     len <- as.integer(min(L, n - (c - 1) * L))
-    eval_inner(pf$inner, draw_chunk(vars, draw, len, threads), consts, (c - 1) * L)
+    eval_inner(pf$inner, draw_chunk(vars, draw, len, threads), consts, (c - 1) * L, env,
+               check = c == 1)
   }
   reduce_chunk <- function(c, st, center, scale) {
     V <- draw_values(c, st)
     .Call(C_formula_moments, V, center, scale, plan$i, pj)
   }
-  V <- draw_values(1, stream)
-  center <- vapply(V, mean, 0)
-  sds <- vapply(V, stats::sd, 0)
-  mag <- ifelse(is.finite(sds) & sds > 0, sds, abs(center))
-  scale <- ifelse(is.finite(mag) & mag > 0, 2^round(log2(mag)), 1)
-  cm1 <- .Call(C_formula_moments, V, center, scale, plan$i, pj)
-  rm(V)
-  sides <- formula_sides(pf, keys, plan, center, scale, consts, cm1$mean)
-  acc <- NULL
-  gc_every <- max(1L, floor(2^19 / (L * (length(keys) + length(vars) + 2))))
-  exact <- TRUE
-  vstat <- c(k = 0, mean = 0, m2 = 0, max = 0, sum = 0)   # Welford over chunks
+  # what the finished chunks hold: replaced whole after each chunk, so that
+  # an interrupt leaves it as it was after the last finished chunk
+  state <- NULL
+  center <- scale <- NULL
+  vzero <- c(k = 0, mean = 0, m2 = 0, max = 0, sum = 0)   # Welford over chunks
   take <- function(cm) {
+    st <- if (is.null(state)) list(acc = NULL, exact = TRUE, vstat = vzero, chunks = 0) else state
     # holds in every sample? the difference is rounding noise in every chunk
-    if (exact) {
+    if (st$exact) {
       lc <- sides$fl(cm$mean); rc <- sides$fr(cm$mean)
       tol <- 1e-10 * (abs(lc) + abs(rc) + sum(abs(sides$gl * cm$mean)) +
                         sum(abs(sides$gr * cm$mean)) + 1e-300)
-      exact <<- abs(lc - rc) <= tol
+      st$exact <- isTRUE(abs(lc - rc) <= tol)
     }
     # tail diagnostic: the variance of the influence values of full chunks
     if (cm$n == L) {
+      vs <- st$vstat
       v <- drop(crossprod(sides$gd, cm$C %*% sides$gd)) / (cm$n - 1)
-      k <- vstat[["k"]] + 1
-      dlt <- v - vstat[["mean"]]
-      vstat[["mean"]] <<- vstat[["mean"]] + dlt / k
-      vstat[["m2"]] <<- vstat[["m2"]] + dlt * (v - vstat[["mean"]])
-      vstat[["k"]] <<- k
-      vstat[["max"]] <<- max(vstat[["max"]], v)
-      vstat[["sum"]] <<- vstat[["sum"]] + v
+      k <- vs[["k"]] + 1
+      dlt <- v - vs[["mean"]]
+      vs[["mean"]] <- vs[["mean"]] + dlt / k
+      vs[["m2"]] <- vs[["m2"]] + dlt * (v - vs[["mean"]])
+      vs[["k"]] <- k
+      vs[["max"]] <- max(vs[["max"]], v)
+      vs[["sum"]] <- vs[["sum"]] + v
+      st$vstat <- vs
     }
-    acc <<- merge_moments(acc, cm)
+    st$acc <- merge_moments(st$acc, cm)
+    st$chunks <- st$chunks + 1
+    state <<- st
   }
-  take(cm1)
+  result <- function(interrupted = FALSE) {
+    list(acc = state$acc, plan = plan, keys = keys, center = center, scale = scale, chunk = L,
+         exact = state$exact, vstat = state$vstat, chunks = state$chunks, interrupted = interrupted)
+  }
+  sides <- NULL
   bar <- NULL
-  t0 <- proc.time()[["elapsed"]]
-  tick <- function(c) {
-    if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && c < nchunks) {
-      bar <<- cli::cli_progress_bar("verify()", total = nchunks, .envir = parent.frame(2))
-    }
-    if (!is.null(bar)) cli::cli_progress_update(id = bar, set = c)
-  }
-  if (nchunks > 1 && future) {
-    # rounds of chunks on the workers of the current future::plan(), merged
-    # in chunk order: the same result as on this process
-    round <- 64L
-    c <- 2L
-    while (c <= nchunks) {
-      cs <- c:min(c + round - 1L, nchunks)
-      streams <- vector("list", length(cs))
-      for (k in seq_along(cs)) {
-        stream <- parallel::nextRNGStream(stream)
-        streams[[k]] <- stream
+  frame <- environment()   # the progress bar lives as long as this call
+  chunks <- function() {
+    V <- draw_values(1, stream)
+    center <<- vapply(V, mean, 0)
+    sds <- vapply(V, stats::sd, 0)
+    mag <- ifelse(is.finite(sds) & sds > 0, sds, abs(center))
+    scale <<- ifelse(is.finite(mag) & mag > 0, 2^round(log2(mag)), 1)
+    cm1 <- .Call(C_formula_moments, V, center, scale, plan$i, pj)
+    rm(V)
+    sides <<- formula_sides(pf, keys, plan, center, scale, consts, cm1$mean)
+    gc_every <- max(1L, floor(2^19 / (L * (length(keys) + length(vars) + 2))))
+    take(cm1)
+    t0 <- proc.time()[["elapsed"]]
+    tick <- function(c) {
+      if (progress && is.null(bar) && proc.time()[["elapsed"]] - t0 > 2 && c < nchunks) {
+        bar <<- cli::cli_progress_bar("verify()", total = nchunks, .envir = frame)
       }
-      res <- future.apply::future_Map(function(cc, st) {
-        local_blas_single_thread()   # one BLAS thread per worker
-        reduce_chunk(cc, st, center, scale)
-      },
-                                      cs, streams, future.seed = NULL,
-                                      future.packages = "initvar")
-      for (cm in res) take(cm)
-      tick(max(cs))
-      c <- max(cs) + 1L
+      if (!is.null(bar)) cli::cli_progress_update(id = bar, set = c)
     }
-  } else if (nchunks > 1) {
-    for (c in 2:nchunks) {
-      stream <- parallel::nextRNGStream(stream)
-      take(reduce_chunk(c, stream, center, scale))
-      # garbage is collected every few MB of draws, so that the peak memory
-      # does not depend on n
-      if (c %% gc_every == 0) gc(verbose = FALSE, full = FALSE)
-      tick(c)
+    if (nchunks > 1 && future) {
+      # rounds of chunks on the workers of the current future::plan(), merged
+      # in chunk order: the same result as on this process
+      round <- 64L
+      c <- 2L
+      while (c <= nchunks) {
+        cs <- c:min(c + round - 1L, nchunks)
+        streams <- vector("list", length(cs))
+        for (k in seq_along(cs)) {
+          stream <<- parallel::nextRNGStream(stream)
+          streams[[k]] <- stream
+        }
+        res <- future.apply::future_Map(function(cc, st) {
+          local_blas_single_thread()   # one BLAS thread per worker
+          reduce_chunk(cc, st, center, scale)
+        },
+        cs, streams, future.seed = NULL,
+        future.packages = "initvar")
+        for (cm in res) take(cm)
+        tick(max(cs))
+        c <- max(cs) + 1L
+      }
+    } else if (nchunks > 1) {
+      for (c in 2:nchunks) {
+        stream <<- parallel::nextRNGStream(stream)
+        take(reduce_chunk(c, stream, center, scale))
+        # garbage is collected every few MB of draws, so that the peak memory
+        # does not depend on n
+        if (c %% gc_every == 0) gc(verbose = FALSE, full = FALSE)
+        tick(c)
+      }
     }
   }
+  # Ctrl-C: the chunks finished are kept (they merge exactly), as for the
+  # built-in identities; verify_formula() re-signals the interrupt with them
+  interrupted <- tryCatch({
+    chunks()
+    FALSE
+  }, interrupt = function(e) TRUE)
   if (!is.null(bar)) cli::cli_progress_done(id = bar)
-  list(acc = acc, plan = plan, keys = keys, center = center, scale = scale, chunk = L,
-       exact = exact, vstat = vstat, chunks = nchunks)
+  result(interrupted)
+}
+
+# Ctrl-C before the first chunk of draws finished: an interrupt condition
+# (as raise_interrupt() signals) saying so, with no partial result.
+raise_interrupt_nothing_done <- function() {
+  the$last_partial <- NULL
+  cond <- structure(
+    class = c("initvar_interrupt", "interrupt", "condition"),
+    list(message = sprintf(paste0("interrupted before the first chunk of %s draws was finished: ",
+                                  "there is no partial result (`e$partial` and `last_partial()` ",
+                                  "are NULL)"),
+                           format(formula_chunk(0), big.mark = ",")),
+         call = NULL, partial = NULL))
+  signalCondition(cond)
+  invokeRestart("abort")
 }
 
 # The sides as functions of the mean vector, and their gradients at the
-# first chunk's means (for the per-chunk checks).
+# first chunk's means (for the per-chunk checks). Each side must be one
+# finite number.
 formula_sides <- function(pf, keys, plan, center, scale, consts, y1) {
-  fl <- side_function(pf$lhs, keys, plan, center, scale, consts)
-  fr <- side_function(pf$rhs, keys, plan, center, scale, consts)
+  fl <- side_function(pf$lhs, keys, plan, center, scale, consts, pf$env, pf$inner)
+  fr <- side_function(pf$rhs, keys, plan, center, scale, consts, pf$env, pf$inner)
+  check_side_value(fl(y1), pf$lhs, "left")
+  check_side_value(fr(y1), pf$rhs, "right")
   gl <- num_grad(fl, y1)
   gr <- num_grad(fr, y1)
   gd <- gl - gr
   list(fl = fl, fr = fr, gl = gl, gr = gr, gd = gd / max(abs(gd), 1e-300))
+}
+
+# A side's value must be one finite number: NA, Inf, NaN, a vector or a
+# string are errors naming the side, not a failure deep in the engine.
+check_side_value <- function(v, side, which) {
+  what <- if (which == "general") "the general formula" else sprintf("the %s side of the formula", which)
+  text <- short_text(side)
+  if (!is.numeric(v) && !is.logical(v) || length(v) != 1) {
+    abort(sprintf("%s, `%s`, must be one number, not %s.", what, text, describe(v)))
+  }
+  if (!is.finite(v)) {
+    why <- if (is.infinite(v) || is.nan(v)) {
+      " (a moment or value beyond double precision, about 1.8e308, or an undefined operation)"
+    } else ""
+    abort(sprintf("%s, `%s`, must be a finite number, not %s%s.", what, text, describe(v), why))
+  }
+  invisible(v)
+}
+
+# The sides before any draw: E(), Var() and Cov() replaced by 1, so that a
+# side that is not one number (`~ c(1, 2)`, `~ "a"`) fails before
+# simulating, with an error that names it.
+check_side_shape <- function(side, env, consts, which) {
+  fenv <- list2env(consts, parent = env)
+  fenv$E <- function(e) 1
+  fenv$Var <- function(e) 1
+  fenv$Cov <- function(e, f) 1
+  what <- if (which == "general") "the general formula" else sprintf("the %s side of the formula", which)
+  v <- tryCatch(suppressWarnings(eval(side, fenv)),
+                error = function(e) {
+                  abort(sprintf("%s, `%s`, cannot be evaluated: %s", what, short_text(side),
+                                conditionMessage(e)))
+                })
+  if (!is.numeric(v) && !is.logical(v) || length(v) != 1) {
+    abort(sprintf("%s, `%s`, must be one number, not %s.", what, short_text(side), describe(v)))
+  }
+  # a side without moments is known now: NA or Inf is refused before any draw
+  if (!length(intersect(call_names(side), moment_ops))) check_side_value(v, side, which)
+  invisible()
 }
 
 # Numerical gradient of f at y (central differences on the standardized
@@ -382,12 +707,13 @@ num_grad <- function(f, y) {
 
 # Estimates, MCSEs, the exactness check and the tail diagnostic.
 formula_estimates <- function(run, pf, consts) {
-  fl <- side_function(pf$lhs, run$keys, run$plan, run$center, run$scale, consts)
-  fr <- side_function(pf$rhs, run$keys, run$plan, run$center, run$scale, consts)
+  fl <- side_function(pf$lhs, run$keys, run$plan, run$center, run$scale, consts, pf$env, pf$inner)
+  fr <- side_function(pf$rhs, run$keys, run$plan, run$center, run$scale, consts, pf$env, pf$inner)
   y <- run$acc$mean
   n <- run$acc$n
   Sigma <- run$acc$C / (n - 1)
-  lhs <- fl(y); rhs <- fr(y)
+  lhs <- check_side_value(fl(y), pf$lhs, "left")
+  rhs <- check_side_value(fr(y), pf$rhs, "right")
   gl <- num_grad(fl, y); gr <- num_grad(fr, y)
   gd <- gl - gr
   # the gradient is normalized first: on the variables' own scale its
@@ -413,9 +739,9 @@ formula_estimates <- function(run, pf, consts) {
   share <- if (vs[["k"]] >= 16 && vs[["sum"]] > 0) vs[["max"]] / vs[["sum"]] else NA_real_
   general <- NULL
   if (!is.null(pf$general)) {
-    fg <- side_function(pf$general, run$keys, run$plan, run$center, run$scale, consts)
+    fg <- side_function(pf$general, run$keys, run$plan, run$center, run$scale, consts, pf$env, pf$inner)
     gg <- num_grad(fg, y)
-    gv <- fg(y)
+    gv <- check_side_value(fg(y), pf$general, "general")
     gdiff <- lhs - gv
     gse <- se(gl - gg)
     gz <- if (abs(gdiff) <= 1e-10 * (abs(lhs) + abs(gv))) 0 else gdiff / gse
@@ -426,31 +752,74 @@ formula_estimates <- function(run, pf, consts) {
        chunk_share = share, chunks = run$chunks, general = general)
 }
 
+# The column names of a `draw` function, from a pilot call that does not
+# move the caller's RNG stream.
+draw_columns <- function(draw, arg = "draw") {
+  probe <- without_rng(function() draw(2L))
+  if (is.data.frame(probe)) probe <- as.matrix(probe)
+  if (!is.matrix(probe) || !is.numeric(probe) || is.null(colnames(probe)) ||
+      any(!nzchar(colnames(probe)))) {
+    abort(sprintf("`%s` must return a numeric matrix with named columns: it returned %s.",
+                  arg, describe_draw(probe)))
+  }
+  twice <- colnames(probe)[duplicated(colnames(probe))]
+  if (length(twice)) {
+    abort(sprintf("`%s` must return a matrix with distinct column names: `%s` is a column twice.",
+                  arg, twice[1]))
+  }
+  colnames(probe)
+}
+
+# The names a formula uses against the variables, constants and draw
+# columns given: what verify() would refuse. `where` names where each kind
+# is given (verify()'s arguments or new_identity()'s).
+check_formula_names <- function(pf, var_names, const_names, draw_names,
+                                where = c(vars = "a random variable in `...`",
+                                          consts = "a constant", draw = "a column of `draw`",
+                                          give = paste("pass it as a random variable (a function of n or",
+                                                       "a scheme), a constant, or a column of `draw`"))) {
+  clash <- function(a, b, wa, wb) {
+    both <- intersect(a, b)
+    if (length(both)) {
+      abort(sprintf("`%s` is both %s and %s: each name must be given once.", both[1], wa, wb))
+    }
+  }
+  clash(var_names, draw_names, where[["vars"]], where[["draw"]])
+  clash(const_names, draw_names, where[["consts"]], where[["draw"]])
+  clash(var_names, const_names, where[["vars"]], where[["consts"]])
+  random <- c(var_names, draw_names)
+  outside_random <- intersect(pf$vars_outside, random)
+  if (length(outside_random)) {
+    abort(sprintf("the random variable `%s` appears outside E(), Var() or Cov(): each side must be a function of expectations.",
+                 outside_random[1]))
+  }
+  missing_vars <- setdiff(c(pf$vars_inside, pf$vars_outside), c(random, const_names, "pi"))
+  if (length(missing_vars)) {
+    abort(sprintf("`%s` is used in the formula but not given: %s.", missing_vars[1], where[["give"]]))
+  }
+  if (!length(intersect(pf$vars_inside, random))) {
+    abort("the formula's E(), Var() and Cov() involve no random variable.")
+  }
+  invisible()
+}
+
 # Check a formula identity; called by verify().
 verify_formula <- function(formula, n, args, params, draw, level, threads, id = NULL,
                            statement = NULL, assumptions = NULL, dropped = NULL,
                            dropped_text = NULL, progress = FALSE, general = NULL,
-                           future = FALSE) {
+                           future = FALSE, exempt = character(0)) {
   pf <- parse_identity_formula(formula)
-  if (!is.null(general)) {
-    if (!inherits(general, "formula") || length(general) != 2) {
-      abort_arg("general", "a one-sided formula such as `~ Var(X) + Var(Y) + 2 * Cov(X, Y)`", general)
-    }
-    pf$general <- general[[2]]
-    extra <- formula_moments(pf$general, "the general formula")
-    pf$inner <- c(pf$inner, extra)
-    pf$inner <- pf$inner[!duplicated(names(pf$inner))]
-    pf$vars_inside <- unique(c(pf$vars_inside, unlist(lapply(extra, all.vars))))
-    pf$vars_outside <- unique(c(pf$vars_outside, outside_vars(pf$general)))
-  }
+  if (!is.null(general)) pf <- add_general_formula(pf, general)
   sv <- split_variables(args, params)
   draw_names <- character(0)
   if (!is.null(draw)) {
     if (!is.function(draw)) abort_arg("draw", "a function of n returning a matrix with named columns", draw)
   }
-  known <- c(names(sv$vars), names(sv$consts))
   clash <- intersect(c(pf$vars_inside, pf$vars_outside), verify_own_args)
-  clash <- setdiff(clash, names(params))
+  # (names given otherwise than in `...`: parameters, an identity's own
+  # variables, and the columns of `draw` below, do not clash)
+  clash <- setdiff(clash, c(names(params), exempt))
+  if (!is.null(draw) && length(clash)) clash <- setdiff(clash, draw_columns(draw))
   if (length(clash)) {
     abort(sprintf(paste0("`%s` in the formula is also an argument of verify(); give a parameter ",
                         "of that name as `params = list(%s = ...)`."), clash[1], clash[1]))
@@ -458,35 +827,23 @@ verify_formula <- function(formula, n, args, params, draw, level, threads, id = 
   if (is.null(n)) n <- 1e6
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
   # a pilot call names the columns of draw()
-  if (!is.null(draw)) {
-    probe <- without_rng(function() draw(2L))
-    if (is.data.frame(probe)) probe <- as.matrix(probe)
-    if (!is.matrix(probe) || is.null(colnames(probe))) {
-      abort(sprintf("`draw` must return a numeric matrix with named columns: it returned %s.",
-                   describe_draw(probe)))
-    }
-    draw_names <- colnames(probe)
-  }
-  outside_random <- intersect(pf$vars_outside, c(names(sv$vars), draw_names))
-  if (length(outside_random)) {
-    abort(sprintf("the random variable `%s` appears outside E(), Var() or Cov(): each side must be a function of expectations.",
-                 outside_random[1]))
-  }
-  missing_vars <- setdiff(c(pf$vars_inside, pf$vars_outside),
-                          c(known, draw_names, "pi"))
-  if (length(missing_vars)) {
-    abort(sprintf("`%s` is used in the formula but not given: pass it as a random variable (a function of n or a scheme), a constant, or a column of `draw`.",
-                 missing_vars[1]))
-  }
-  if (!length(intersect(pf$vars_inside, c(names(sv$vars), draw_names)))) {
-    abort("the formula's E(), Var() and Cov() involve no random variable.")
-  }
+  if (!is.null(draw)) draw_names <- draw_columns(draw)
+  check_formula_names(pf, names(sv$vars), names(sv$consts), draw_names)
+  check_side_shape(pf$lhs, pf$env, sv$consts, "left")
+  check_side_shape(pf$rhs, pf$env, sv$consts, "right")
+  if (!is.null(pf$general)) check_side_shape(pf$general, pf$env, sv$consts, "general")
   used_vars <- sv$vars[intersect(names(sv$vars), pf$vars_inside)]
   run <- run_formula(pf, used_vars, draw, sv$consts, n, threads, progress, isTRUE(future))
+  if (run$interrupted && is.null(run$acc)) raise_interrupt_nothing_done()
+  done <- if (run$interrupted) run$acc$n else n
   est <- formula_estimates(run, pf, sv$consts)
-  new_formula_verification(pf, est, n, level, id = id, statement = statement,
-                           assumptions = assumptions, consts = sv$consts,
-                           dropped = dropped, dropped_text = dropped_text)
+  out <- new_formula_verification(pf, est, done, level, id = id, statement = statement,
+                                  assumptions = assumptions, consts = sv$consts,
+                                  dropped = dropped, dropped_text = dropped_text)
+  # Ctrl-C: the draws of the finished chunks, re-signalled as the built-in
+  # identities do (`e$partial`, last_partial())
+  if (run$interrupted) raise_interrupt(out)
+  out
 }
 
 new_formula_verification <- function(pf, est, n, level, id = NULL, statement = NULL,
@@ -547,6 +904,17 @@ new_formula_verification <- function(pf, est, n, level, id = NULL, statement = N
 #' the session's registry, so that [identities()] lists it and
 #' `verify("its id")` finds it.
 #'
+#' `new_identity()` refuses an identity that [verify()] could never check:
+#' a name the formula uses that is neither a variable, a parameter nor a
+#' column of `draw` (for the identity and for each counterexample with its
+#' general formula), a random variable outside `E()`, `Var()` and `Cov()`, a
+#' name given twice (as a variable and a parameter, or a variable and a
+#' column of `draw`), a parameter that is not a finite number, a side that
+#' is not one number. `draw` functions are called once with `n = 2` to learn
+#' their columns (the caller's random numbers are not moved).
+#' `register_identity()` checks its argument as `new_identity()` would
+#' make it: an object that merely has the class is refused.
+#'
 #' @param id A name for the identity (a single string).
 #' @param formula A two-sided formula, `left ~ right`.
 #' @param assumptions What the identity assumes, in words.
@@ -589,12 +957,12 @@ new_identity <- function(id, formula, assumptions = "", variables = list(), draw
                          used_in = "", n = 1e6, latex = NULL, kernel = NULL) {
   check_string(id, "id")
   if (!nzchar(id)) abort_arg("id", "a non-empty string", id)
-  if (!is.null(kernel)) return(new_kernel_identity(id, formula, assumptions, params, drops,
-                                                   statement, used_in, n, latex, kernel))
-  pf <- parse_identity_formula(formula, "formula")
   check_string(assumptions, "assumptions")
   check_string(used_in, "used_in")
   if (!is.null(statement)) check_string(statement, "statement")
+  if (!is.null(kernel)) return(new_kernel_identity(id, formula, assumptions, params, drops,
+                                                   statement, used_in, n, latex, kernel))
+  pf <- parse_identity_formula(formula, "formula")
   named_list <- function(x, arg) {
     if (!is.list(x) || (length(x) && (is.null(names(x)) || any(!nzchar(names(x)))))) {
       abort_arg(arg, "a named list", x)
@@ -621,11 +989,114 @@ new_identity <- function(id, formula, assumptions = "", variables = list(), draw
   if (length(bad)) abort_arg("general", sprintf("named after `drops` (%s)",
                                                  paste(names(drops), collapse = ", ")), bad[1])
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
+  if (!is.null(latex) && !(is.character(latex) && length(latex) == 1)) {
+    abort_arg("latex", "NULL or a single string", latex)
+  }
+  check_identity_usable(pf, variables, draw, params, drops, general)
   structure(list(id = id, formula = formula, statement = if (is.null(statement)) pf$text else statement,
                  latex = if (is.null(latex)) NA_character_ else latex,
                  assumptions = assumptions, used_in = used_in, variables = variables, draw = draw,
                  params = params, drops = drops, general = general, n = n),
             class = "initvar_identity")
+}
+
+# What verify() would refuse, refused when the identity is made: the
+# constants, the variables, the draw columns, and for the identity and
+# each of its counterexamples (with its general formula) the names the
+# formula uses.
+check_identity_usable <- function(pf, variables, draw, params, drops, general) {
+  for (nm in names(params)) {
+    v <- params[[nm]]
+    if (!is.numeric(v) || length(v) != 1 || !is.finite(v)) {
+      abort_arg(sprintf("params$%s", nm), "a finite number", v)
+    }
+  }
+  check_variables <- function(vs, arg) {
+    twice <- names(vs)[duplicated(names(vs))]
+    if (length(twice)) abort(sprintf("`%s` names `%s` twice.", arg, twice[1]))
+    for (nm in names(vs)) {
+      v <- vs[[nm]]
+      if (!is.function(v) && !inherits(v, "initvar_scheme")) {
+        abort_arg(sprintf("%s$%s", arg, nm), "a function of n or an elementwise scheme", v)
+      }
+      if (inherits(v, "initvar_scheme") && !v$family %in% fan_free) {
+        abort_arg(sprintf("%s$%s", arg, nm), paste(
+          "an elementwise distribution (`init_normal()`, `init_uniform()`,",
+          "`init_truncated_normal()`, `init_constant()`) or a function of n; a scheme",
+          "that depends on the layer size has no distribution of its own"), v$label)
+      }
+    }
+  }
+  check_variables(variables, "variables")
+  twice <- names(params)[duplicated(names(params))]
+  if (length(twice)) abort(sprintf("`params` names `%s` twice.", twice[1]))
+  where <- function(d) c(vars = "a variable in `variables`", consts = "a constant in `params`",
+                         draw = sprintf("a column of `%s`", d),
+                         give = sprintf("give it in `variables`, in `params`, or as a column of `%s`", d))
+  draw_names <- if (!is.null(draw)) draw_columns(draw, "draw") else character(0)
+  check_formula_names(pf, names(variables), names(params), draw_names, where("draw"))
+  check_side_shape(pf$lhs, pf$env, params, "left")
+  check_side_shape(pf$rhs, pf$env, params, "right")
+  for (nm in names(drops)) {
+    dd <- drops[[nm]]
+    arg <- sprintf("drops$%s", nm)
+    vars <- variables
+    dnames <- draw_names
+    if (is.function(dd)) {
+      dnames <- draw_columns(dd, arg)
+      vars <- vars[setdiff(names(vars), dnames)]
+    } else {
+      if (length(dd) && (is.null(names(dd)) || any(!nzchar(names(dd))))) {
+        abort_arg(arg, "a draw function of n or a named list of variables", dd)
+      }
+      check_variables(dd, arg)
+      vars[names(dd)] <- dd
+    }
+    pfd <- pf
+    if (!is.null(general[[nm]])) {
+      pfd <- add_general_formula(pf, general[[nm]], sprintf("general$%s", nm))
+      check_side_shape(pfd$general, pf$env, params, "general")
+    }
+    check_formula_names(pfd, names(vars), names(params), dnames, where(if (is.function(dd)) arg else "draw"))
+  }
+  invisible()
+}
+
+# An identity from new_identity() rebuilt from its fields, so that it is
+# checked as new_identity() checks it: an object that merely has the class
+# is refused. Returns the rebuilt identity.
+validate_identity <- function(identity, arg = "identity") {
+  if (!inherits(identity, "initvar_identity") || !is.list(identity)) {
+    abort_arg(arg, "an identity from `new_identity()`", identity)
+  }
+  std <- c("id", "formula", "statement", "latex", "assumptions", "used_in", "params", "drops", "n")
+  user <- c(std, "variables", "draw", "general")
+  kernel <- !is.null(identity[["estimand"]])
+  have <- names(identity)
+  missing <- setdiff(if (kernel) std else user, have)
+  extra <- if (kernel) character(0) else setdiff(have, user)
+  if (is.null(have) || length(missing) || length(extra)) {
+    abort(sprintf("`%s` must be an identity made by `new_identity()`, not an object of class <initvar_identity> %s.",
+                  arg, if (is.null(have) || length(missing)) {
+                    sprintf("without `%s`", paste(if (is.null(have)) user else missing, collapse = "`, `"))
+                  } else sprintf("with the unknown field `%s`", extra[1])))
+  }
+  latex <- identity$latex
+  if (identical(latex, NA_character_)) latex <- NULL
+  tryCatch(
+    if (kernel) {
+      new_identity(identity$id, identity$formula, identity$assumptions, params = identity$params,
+                   drops = identity$drops, statement = identity$statement,
+                   used_in = identity$used_in, n = identity$n, latex = latex,
+                   kernel = identity[setdiff(have, std)])
+    } else {
+      new_identity(identity$id, identity$formula, identity$assumptions, identity$variables,
+                   identity$draw, identity$params, identity$drops, identity$general,
+                   identity$statement, identity$used_in, identity$n, latex)
+    },
+    initvar_error = function(e) {
+      abort(sprintf("`%s` is not a valid identity: %s", arg, conditionMessage(e)))
+    })
 }
 
 # An identity checked by a C kernel of the package (the built-ins): its
@@ -669,12 +1140,12 @@ identity_registry <- new.env(parent = emptyenv())
 
 #' @rdname new_identity
 #' @param identity An identity from `new_identity()`.
-#' @param overwrite Replace a registered identity of the same id.
+#' @param overwrite `TRUE` to replace a registered identity of the same id,
+#'   `FALSE` (the default) to refuse.
 #' @export
 register_identity <- function(identity, overwrite = FALSE) {
-  if (!inherits(identity, "initvar_identity")) {
-    abort_arg("identity", "an identity from `new_identity()`", identity)
-  }
+  check_flag(overwrite, "overwrite")
+  identity <- validate_identity(identity)
   if (identity$id %in% names(identity_defs)) {
     abort_arg("identity", sprintf("an identity whose id is not a built-in's (\"%s\" is built in)",
                                   identity$id), identity$id)
@@ -697,7 +1168,7 @@ verify_identity_object <- function(identity, n, args, params, draw, level, drop,
                                    future = FALSE) {
   vars <- identity$variables
   d <- if (is.null(draw)) identity$draw else draw
-  consts <- c(identity$params, params)
+  consts <- identity$params
   general <- NULL
   if (!is.null(drop)) {
     if (!length(identity$drops)) {
@@ -715,8 +1186,15 @@ verify_identity_object <- function(identity, n, args, params, draw, level, drop,
     }
     general <- identity$general[[drop]]
   }
+  # `...` and `params` override the identity's variables and parameters of
+  # the same names
+  given <- c(names(args), names(params))
+  vars <- vars[setdiff(names(vars), given)]
+  consts <- consts[setdiff(names(consts), given)]
+  consts[names(params)] <- params
   if (is.null(n)) n <- identity$n
   verify_formula(identity$formula, n, c(vars, args), consts, d, level, threads,
+                 exempt = names(vars),
                  id = identity$id, statement = identity$statement,
                  assumptions = identity$assumptions, dropped = drop,
                  dropped_text = if (!is.null(drop)) sprintf("the counterexample's own draws (`drops$%s`)", drop),

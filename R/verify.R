@@ -111,11 +111,15 @@ identity_params <- function(def, args, id) {
 #' words. See [identities()] for the registry.
 #'
 #' @section Monte Carlo standard errors:
-#' Draws are reduced in chunks (65,536 draws, fewer when one draw sums many
-#' terms, so that an interrupt is honoured quickly) to bivariate central co-moments up
-#' to order four, merged exactly and stably (Pebay 2008), so memory is
-#' constant in `n` and the result is the same for any number of threads. The
-#' MCSE is the one the estimator needs:
+#' For the built-in identities, draws are reduced in chunks (65,536 draws,
+#' fewer when one draw sums many terms, so that an interrupt is honoured
+#' quickly) to bivariate central co-moments up to order four, merged exactly
+#' and stably (Pebay 2008), so memory is constant in `n` and the result is
+#' the same for any number of threads. A formula, or an identity from
+#' [new_identity()], is evaluated on chunks of 8,192 draws, reduced to the
+#' means and centred cross products of its moment columns and merged exactly
+#' (Chan et al. 1979); the MCSE of the difference of the two sides is the
+#' delta method. The MCSE is the one the estimator needs:
 #' * a mean: \eqn{s / \sqrt{n}};
 #' * a sample variance: \eqn{\sqrt{(m_4 - m_2^2) / n}}, with the fourth
 #'   central moment \eqn{m_4} (not the normal-theory \eqn{s^2 \sqrt{2/n}});
@@ -186,7 +190,24 @@ identity_params <- function(def, args, id) {
 #' Ctrl-C stops a verification within about a second. The draws done so
 #' far are kept: the interrupt is re-signalled as a condition of class
 #' `initvar_interrupt` whose `partial` field is the verification for those
-#' draws (`n` set to their number), also kept in [last_partial()].
+#' draws (`n` set to their number), also kept in [last_partial()]. This holds
+#' for the built-in identities, formulas (with or without `draw`) and
+#' identities from [new_identity()]; for these the draws kept are those of
+#' the finished chunks of 8,192, and an interrupt before the first chunk
+#' finished says so, with `partial` and [last_partial()] `NULL`.
+#'
+#' @section Formulas:
+#' A formula is `left ~ theoretical value`, each side a function of `E()`,
+#' `Var()` and `Cov()` of expressions of the random variables. Those
+#' expressions must be elementwise, one value per draw from that draw
+#' alone, because they are evaluated on chunks of draws: `pmax(X, 0)`, not
+#' `max(X, 0)`; no `sum()`, `mean()`, `sort()`, `cumsum()` or other function
+#' over the draws (an error names it; a function of your own is checked by
+#' evaluating it again on a subset of the draws in another order). Both the
+#' expressions and the sides are evaluated in the formula's environment, so
+#' they can call functions of any attached package (`pnorm()`) and your own,
+#' global or local; the variables and constants mask names there. A name
+#' may be given only once: as a variable, a constant or a column of `draw`.
 #' @param future For a formula or an identity from [new_identity()]: `TRUE`
 #'   to reduce the chunks of draws on the workers of the current
 #'   `future::plan()` (multisession, a cluster, a scheduler through
@@ -208,6 +229,7 @@ identity_params <- function(def, args, id) {
 verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
                    threads = initvar_threads(), draw = NULL, params = list(), future = FALSE,
                    progress = interactive()) {
+  check_not_bare_moments(substitute(id))
   check_flag(progress, "progress")
   check_future(future)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
@@ -269,6 +291,21 @@ verify <- function(id, n = NULL, ..., level = 0.99, drop = NULL,
   out <- if (network) verify_network(def, id, n, p, level, drop, threads, progress) else
     verify_draws(def, id, n, p, level, drop, threads)
   out
+}
+
+# `verify(Var(X), ...)`: an expression of moments without `~` would be
+# evaluated (and fail on "could not find function Var"). Refused before `id`
+# is evaluated, saying what a formula needs.
+check_not_bare_moments <- function(expr) {
+  if (!is.call(expr) || !is.name(expr[[1]])) return(invisible())
+  head <- as.character(expr[[1]])
+  arith <- c("+", "-", "*", "/", "^", "(", "==", "!=", "<", ">", "<=", ">=", "=", "sqrt", "log", "exp", "abs")
+  if (head %in% moment_ops || (head %in% arith && any(moment_ops %in% all.names(expr)))) {
+    abort(sprintf(paste0("`id` must be a formula `left ~ theoretical value` such as `%s ~ 1`, not the ",
+                         "expression `%s`: write the value the simulation is checked against after `~`."),
+                  if (head %in% moment_ops) deparse_key(expr) else "Var(X)", deparse_key(expr)))
+  }
+  invisible()
 }
 
 # The fewest draws at which the draw-based checks are calibrated: over 400
@@ -355,7 +392,7 @@ verify_network <- function(def, id, n, p, level, drop, threads, progress = FALSE
 #' @param progress Show a progress bar (cli) over the identities.
 #' @param ids `NULL` (every built-in and registered identity), a character
 #'   vector of ids, or a list of identities from [new_identity()] (ids may be
-#'   mixed in).
+#'   mixed in), each identity once.
 #' @return A data frame of class `initvar_verifications`, one row per
 #'   identity, with the columns of `as.data.frame(verify(...))` and the
 #'   Holm-adjusted `p_holm` and `consistent_holm`; attribute `level`.
@@ -376,6 +413,19 @@ verify_all <- function(n = 1e5, level = 0.99, threads = initvar_threads(), ids =
       !all(vapply(ids, function(x) inherits(x, "initvar_identity") ||
                     (is.character(x) && length(x) == 1), TRUE))) {
     abort_arg("ids", "NULL, a character vector of identity ids, or a list of identities from `new_identity()`", ids)
+  }
+  # an identity given twice would be run twice and counted twice by Holm
+  keys <- vapply(ids, function(x) {
+    if (inherits(x, "initvar_identity")) return(if (is.character(x$id)) x$id[1] else NA_character_)
+    known <- c(names(identity_defs), ls(identity_registry))
+    if (x %in% known) return(x)
+    i <- pmatch(x, known)
+    if (is.na(i)) x else known[i]
+  }, "")
+  twice <- unique(keys[duplicated(keys) & !is.na(keys)])
+  if (length(twice)) {
+    abort(sprintf("`ids` must name each identity once: \"%s\" is given %d times.", twice[1],
+                  sum(keys == twice[1], na.rm = TRUE)))
   }
   bar <- progress_bar(progress, length(ids), "verify_all")
   rows <- lapply(seq_along(ids), function(k) {
