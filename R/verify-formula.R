@@ -443,9 +443,21 @@ side_function <- function(side, keys, plan, center, scale, consts, env = globale
   y <- NULL
   # the expression inside E() is the very object of `inner` (identical()
   # is cheap); the deparsed key is the fallback
+  # A side calls E(), Var(), Cov() in the same order at every evaluation
+  # (the delta method's numerical gradient evaluates it 2k times): the
+  # index found at the t-th call is remembered and checked with one
+  # identical() next time, so a side of m moments costs O(m), not O(m k).
+  seen <- integer(0)
+  pos <- 0L
   key_of <- function(x) {
-    for (i in seq_along(inner)) if (identical(inner[[i]], x)) return(i)
-    match(deparse_key(x), keys)
+    pos <<- pos + 1L
+    c0 <- if (pos <= length(seen)) seen[pos] else NA_integer_
+    if (!is.na(c0) && c0 <= length(inner) && identical(inner[[c0]], x)) return(c0)
+    i <- NA_integer_
+    for (ii in seq_along(inner)) if (identical(inner[[ii]], x)) { i <- ii; break }
+    if (is.na(i)) i <- match(deparse_key(x), keys)
+    seen[pos] <<- i
+    i
   }
   fenv <- list2env(consts, parent = env)
   fenv$E <- function(e) {
@@ -462,6 +474,7 @@ side_function <- function(side, keys, plan, center, scale, consts, env = globale
   }
   function(yy) {
     y <<- yy
+    pos <<- 0L
     eval(side, fenv)
   }
 }

@@ -86,6 +86,7 @@ r_grid <- list(
        x = list(family = "normal", sd = 0.5), init = init_he(), input = init_normal(sd = 0.5)))
 
 test_that("the exact second moments agree with a plain-R simulation (6 settings x 2)", {
+  skip_unless_full()
   set.seed(20261201)
   n <- 5e5
   for (g in r_grid) {
@@ -105,6 +106,7 @@ test_that("the exact second moments agree with a plain-R simulation (6 settings 
 })
 
 test_that("the exact fourth moment agrees with a plain-R simulation (4 settings)", {
+  skip_unless_full()
   # bounded weights and inputs, where 1e6 draws are enough for a calibrated
   # test of E[l^4] (normal ones need far more; the C grid below covers them)
   set.seed(20261202)
@@ -160,6 +162,7 @@ test_that("the C simulation agrees with the exact moments (8 settings x 5 quanti
 })
 
 test_that("verdicts are calibrated: about 1% of true predictions rejected at level 0.99", {
+  skip_unless_full()
   # 400 runs at a network count near the smallest that gives verdicts here;
   # the band holds the rejection count with probability 1 - 1/2000 under
   # Binomial(n, 0.01)

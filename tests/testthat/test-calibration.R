@@ -12,6 +12,7 @@ cells_in_file <- 160
 band <- function(R, rate) stats::qbinom(1 - 1e-3 / cells_in_file, R, rate)
 
 test_that("verify(): true draw-based identities are rejected at most 1% of the time at level 0.99", {
+  skip_unless_full()
   R <- 150
   grid <- list(
     list("linear_mean", list(dist = "exponential")), list("linear_mean", list(dist = "uniform")),
@@ -78,6 +79,7 @@ sim_cells <- function(net, J, inputs, quantities, R, seed) {
 }
 
 test_that("simulate_network(): intervals cover and verdicts hold their level on narrow, deep networks", {
+  skip_unless_full()
   R <- 150
   configs <- list(
     list(mlp(rep(4, 7), "linear", init_lecun()), 1000, 4, c("s", "z", "grad_s", "grad_w")),
@@ -109,6 +111,7 @@ test_that("simulate_network(): intervals cover and verdicts hold their level on 
 })
 
 test_that("compare_schemes(): Student's t keeps false disagreements at 1% with reps = 10", {
+  skip_unless_full()
   R <- 150
   schemes <- list(glorot = init_glorot(), he = init_he("normal"),
                   keras_tn = init_glorot("truncated_normal", convention = "keras"),

@@ -65,6 +65,7 @@ test_that("the correction is exactly 0 where mean field is exact (linear, ReLU, 
 })
 
 test_that("layer 1 against the exact chi-square mixture: the residual shrinks like 1/n^2", {
+  skip_unless_full()
   n0s <- c(16, 32, 64, 128, 256)
   for (act in c("tanh", "sigmoid", "gelu")) {
     a <- activation(act)
@@ -121,6 +122,7 @@ sim_rows <- function(sim, pred, J, grad = FALSE) {
 }
 
 test_that("simulation agrees with finite width at widths 16-1000 where mean field does not", {
+  skip_unless_full()
   set.seed(1401)
   grid <- list(
     list(w = rep(16, 11), act = "tanh", init = init_normal(0, sqrt(1 / 16)), J = 8000, inputs = 16),
@@ -175,6 +177,7 @@ test_that("simulation agrees with finite width at widths 16-1000 where mean fiel
 })
 
 test_that("residual blocks: simulation agrees with finite width where mean field does not", {
+  skip_unless_full()
   # resmlp() blocks, without and with layer normalization, branches of 2 and 3
   # layers, uniform weights, biases with a mean inside the branch, input and
   # read-out projections; widths 24-32, where the mean-field gap is 6-12
@@ -224,6 +227,7 @@ test_that("residual blocks: simulation agrees with finite width where mean field
 })
 
 test_that("residual blocks: the mean-field gap is O(1/n), the finite-width residual O(1/n^2)", {
+  skip_unless_full()
   set.seed(1404)
   r <- lapply(c(8, 16), function(n) {
     net <- resmlp(n, 4, "tanh", list(init_glorot(), init_glorot()), branch_depth = 2)
@@ -247,6 +251,7 @@ test_that("residual blocks: the mean-field gap is O(1/n), the finite-width resid
 })
 
 test_that("the residual scales like 1/n^2 in a deep tanh stack (widths 4 and 8, 8 layers)", {
+  skip_unless_full()
   set.seed(1402)
   r <- lapply(c(4, 8), function(n) {
     net <- mlp(rep(n, 9), "tanh", init_normal(0, sqrt(1 / n)))
@@ -347,6 +352,7 @@ test_that("the kurtosis expansion agrees with the exact formula to O(1/n^2)", {
 })
 
 test_that("the kurtosis expansion agrees with the engine for tanh and uniform weights", {
+  skip_unless_full()
   # the widths keep the O(1/n^2) remainder (about excess^2 / 6 for ReLU)
   # below the MCSE: at width 64 and depth 4 ReLU's is 3.7 MCSE
   set.seed(1403)

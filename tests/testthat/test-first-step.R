@@ -62,6 +62,7 @@ test_that("a small SGD step moves the output by the linearization, Adam by lr si
 })
 
 test_that("coordinate_check(): exact nulls are accepted at their level (over seeds)", {
+  skip_unless_full()
   skip_on_cran()
   he <- function(n) mlp(c(8, n, n, 4), c("relu", "relu", "linear"), init_he())
   reps <- 150
@@ -99,6 +100,7 @@ test_that("after one Adam step the standard parametrization is not flat in width
 })
 
 test_that("Fixup: after one SGD step the output moves by Theta(lr) whatever the depth", {
+  skip_unless_full()
   skip_on_cran()
   # Fixup (two-layer ReLU branches, zero last layer, He scaled by
   # L^(-1/2)): the output's change after one step stays of the same size

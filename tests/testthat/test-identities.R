@@ -17,6 +17,7 @@ test_that("every identity holds under its assumptions (level 0.99, fixed seed)",
 })
 
 test_that("calibration: a true identity is rejected about 1% of the time at level 0.99", {
+  skip_unless_full()
   # Under a correct MCSE, rejections over 200 seeds are Binomial(200, 0.01):
   # more than qbinom(0.999, 200, 0.01) = 7 would reject the MCSE at level 0.001.
   bound <- qbinom(0.999, 200, 0.01)
@@ -36,6 +37,7 @@ test_that("calibration: a true identity is rejected about 1% of the time at leve
 })
 
 test_that("power: every counterexample is rejected, and the general formula holds", {
+  skip_unless_full()
   set.seed(2002)
   for (id in identities()$id) {
     drops <- names(initvar:::identity_defs[[id]]$drops)

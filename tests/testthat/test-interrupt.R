@@ -23,6 +23,7 @@ after_call <- quote({
 for (th in 1:2) {
   test_that(sprintf("simulate_network() stops within 2 s of SIGINT, %d thread(s), flat memory", th), {
     skip_interrupt_tests()
+    if (th == 2) skip_unless_full()
     reps <- if (th == 2) 10 else 3
     long <- quote(simulate_network(hardening_mid_net(), networks = 1000, inputs = 400,
                                    threads = TH, progress = FALSE))
@@ -44,6 +45,7 @@ for (th in 1:2) {
 
   test_that(sprintf("verify() stops within 2 s of SIGINT, %d thread(s)", th), {
     skip_interrupt_tests()
+    if (th == 2) skip_unless_full()
     r <- interrupt_child(hardening_exported$verify$interrupt, threads = th, reps = 3,
                          delay = 1, lib = lib_paths())
     expect_equal(nrow(r), 3)

@@ -93,6 +93,7 @@ test_that("results are bit-identical for 1 and 2 threads", {
 })
 
 test_that("orthogonal linear networks have all singular values exactly prod(gain)", {
+  skip_unless_full()
   set.seed(8)
   eps <- .Machine$double.eps
   cases <- list(list(w = rep(8, 51), g = 1), list(w = rep(64, 51), g = 1),
@@ -175,6 +176,7 @@ jac_cv2 <- function(w) {
 jac_needed <- function(c) 10 * (c + 3)^2 * c
 
 test_that("exact finite-width moments agree over widths 8-256 and depths to 50 (family-wise)", {
+  skip_unless_full()
   # linear Gaussian layers (LeCun normal): mean_sq and var_sq are exact at
   # every width (Wishart moments for one layer, the recursion for products)
   grid <- list(
@@ -256,6 +258,7 @@ jac_limit <- function(make, stats, J = c(600, 300, 150), input = "normal", depth
 }
 
 test_that("infinite-width laws are the limits of the simulated statistics", {
+  skip_unless_full()
   set.seed(20261203)
   check <- function(lims) {
     for (lim in lims) expect_true(jac_agree(lim$a, lim$se, 0, lim$J))

@@ -49,6 +49,7 @@ test_that("Hanin and Rolnick's exact ratios: closed forms", {
 })
 
 test_that("simulated norms agree with the exact moments (family-wise over a grid)", {
+  skip_unless_full()
   skip_on_cran()
   # He/ReLU with a linear output and linear LeCun stacks, widths 16 to 128,
   # depths 2 to 6 (narrower or deeper rows need more networks than a test
@@ -79,6 +80,7 @@ test_that("simulated norms agree with the exact moments (family-wise over a grid
 })
 
 test_that("intervals for the ratio cover at their level (over seeds)", {
+  skip_unless_full()
   skip_on_cran()
   net <- mlp(c(32, 32, 32), c("relu", "linear"), init_he())
   pr <- initvar:::norm_prediction(net)$ratio

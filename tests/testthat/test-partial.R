@@ -112,6 +112,7 @@ test_that("a failing cluster worker is named, and the merged blocks are kept", {
 })
 
 test_that("progress bars show when asked and stay quiet otherwise", {
+  skip_unless_full()
   skip_on_cran()
   # cli redraws on a timer (CLI_TICK_TIME, read when cli loads): a child
   # process with a 1 ms tick shows every update of these small runs

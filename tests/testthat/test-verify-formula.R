@@ -103,6 +103,7 @@ test_that("results do not depend on threads, and the caller's RNG is restored", 
 })
 
 test_that("calibration: true identities are rejected at most 1% of the time at level 0.99", {
+  skip_unless_full()
   R <- 150
   bound <- stats::qbinom(1 - 1e-3 / 24, R, 0.01)   # Bonferroni over the 24 cells
   cases <- list(
@@ -159,6 +160,7 @@ test_that("scale-free: variances of 1e-100 or 1e100 behave like variances of 1",
 })
 
 test_that("memory does not grow with n", {
+  skip_unless_full()
   skip_on_cran()
   # AddressSanitizer keeps freed memory in quarantine: resident memory then
   # grows with what was allocated, not with what is live
