@@ -17,3 +17,20 @@ skip_unless_full <- function() {
   if (test_tier() != "full") testthat::skip("full tier only: set INITVAR_TESTS=full")
   invisible(TRUE)
 }
+
+# The rows of a grid of settings (a data frame of factors) that a tier runs:
+# all of them in the full tier; in the quick tier, diagonals through the grid
+# so that every level of every factor is run at least twice, in different
+# company (2 x the largest number of levels, at most nrow(grid)).
+tier_rows <- function(grid) {
+  if (test_tier() == "full") return(seq_len(nrow(grid)))
+  levs <- lapply(grid, function(v) unique(v))
+  nl <- vapply(levs, length, 1L)
+  pick <- integer(0)
+  for (shift in 0:1) for (i in 0:(max(nl) - 1)) {
+    want <- Map(function(l, n, k) l[(i + k * shift) %% n + 1], levs, nl, seq_along(levs) - 1)
+    hit <- which(Reduce(`&`, Map(function(col, w) vapply(col, identical, TRUE, w), grid, want)))
+    pick <- c(pick, hit[1])
+  }
+  sort(unique(pick))
+}

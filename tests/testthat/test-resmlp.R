@@ -71,8 +71,13 @@ test_that("C forward and backward passes of residual blocks equal a plain-R refe
   swish <- activation("swish", f = function(x) x * plogis(x),
                       df = function(x) plogis(x) * (1 + x * (1 - plogis(x))))
   set.seed(2001)
-  for (norm in c("none", "pre", "post")) for (m in 1:3) for (act in list("tanh", "relu", swish)) {
-    for (io in list(c(7, NA), c(5, 4))) {
+  acts <- list("tanh", "relu", swish)
+  ios <- list(c(7, NA), c(5, 4))
+  grid <- expand.grid(norm = c("none", "pre", "post"), m = 1:3, act = 1:3, io = 1:2,
+                      stringsAsFactors = FALSE)
+  for (r in tier_rows(grid)) {
+    norm <- grid$norm[r]; m <- grid$m[r]; act <- acts[[grid$act[r]]]; io <- ios[[grid$io[r]]]
+    {
       net <- resmlp(7, 3, act, init_he(), alpha = 0.7, skip = 0.9, branch_depth = m, norm = norm,
                     bias = init_normal(0.1, 0.2), n_in = io[1],
                     n_out = if (is.na(io[2])) NULL else io[2])
@@ -138,6 +143,7 @@ n_calibrated_rows <- 6 * 3 * 2 * 6 + 2 * 4 * 6 + 7 * 2
 bonferroni_p <- 1e-3 / n_calibrated_rows
 
 test_that("simulated per-block variances agree with the exact predictions (calibrated)", {
+  skip_unless_full()
   set.seed(2002)
   for (norm in c("none", "pre", "post")) for (cfg in list(list("linear", 1), list("linear", 2),
                                                           list("relu", 2))) {
@@ -170,6 +176,7 @@ test_that("simulated per-block variances agree with the exact predictions (calib
 })
 
 test_that("each scaling rule's variance ratio at depths 10 and 100 matches its prediction", {
+  skip_unless_full()
   set.seed(2003)
   rules <- c("standard", "fixup", "skipinit", "rezero", "tfixup", "depth_mup", "deepnet")
   for (L in c(10, 100)) {

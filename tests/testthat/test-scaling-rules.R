@@ -81,6 +81,7 @@ sim_stack <- function(R, n, L, skip, alpha, gains) {
 }
 
 test_that("residual_growth() agrees with plain-R stacks (6 settings)", {
+  skip_unless_full()
   set.seed(1601)
   settings <- list(
     list(rule = scaling_rule("standard", 4), n = 16),

@@ -125,6 +125,7 @@ test_that("orthogonal: orthonormal columns or rows to 1e-12", {
 })
 
 test_that("orthogonal: Haar distributed (signs corrected)", {
+  skip_unless_full()
   # For a Haar orthogonal 3 x 3 matrix, W[1, 1] is the first coordinate of a
   # uniform point on the sphere: mean 0, variance 1/3, and the law of
   # (W11 + 1) / 2 is Beta(1, 1) = uniform. Without the sign correction,

@@ -188,6 +188,7 @@ test_that("ReLU: He init holds the variance over 30 layers, Glorot halves it", {
 })
 
 test_that("mean field matches simulation for tanh, relu and sigmoid", {
+  skip_unless_full()
   set.seed(1009)
   for (a in c("tanh", "relu", "sigmoid")) {
     net <- mlp(rep(512, 4), a, init_glorot("normal", gain = gain(a)),
