@@ -13,11 +13,15 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
   # the dense units (weight matrices) of every layer, in order: one for a
   # dense layer, a residual block's branch layers
   units <- unlist(lapply(layers, layer_units), recursive = FALSE)
-  wc <- lapply(units, function(l) family_c_params(resolve_scheme(l$init, l$n_in, l$n_out)))
+  # (a conv unit's matrix is K x c_out, its fans the layer's: l$fans)
+  wc <- lapply(units, function(l) {
+    f <- if (is.null(l$fans)) c(l$n_in, l$n_out) else l$fans
+    family_c_params(resolve_scheme(l$init, f[[1]], f[[2]], l$n_in, l$n_out))
+  })
   bc <- lapply(units, function(l) family_c_params(resolve_scheme(l$bias, 1, 1)))
   acts <- lapply(units, `[[`, "activation")
   res_field <- function(name, default) {
-    vapply(layers, function(l) if (l$kind != "dense") as.double(l[[name]]) else default, 0)
+    vapply(layers, function(l) if (!is.null(l[[name]])) as.double(l[[name]]) else default, 0)
   }
   # attention sublayers (R/net-transformer.R): heads, d_k, seq_len,
   # causal, logit scale; 0 for other layers
@@ -42,11 +46,13 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     units = vapply(layers, function(l) length(layer_units(l)), 0L),
     res_alpha = res_field("alpha", 0), res_skip = res_field("skip", 0),
     res_norm = code_of(norm_kind_codes, vapply(layers, function(l) {
-      if (l$kind != "dense") l$norm else "none"
+      if (!is.null(l$norm)) l$norm else "none"
     }, "")),
     unit_in = vapply(units, function(l) as.integer(l$n_in), 0L),
     unit_out = vapply(units, function(l) as.integer(l$n_out), 0L),
-    attn = as.double(attn))
+    attn = as.double(attn),
+    # conv layers' geometry (R/net-conv.R); 0 for other layers
+    conv = as.double(vapply(layers, conv_geometry, numeric(conv_npar))))
   spec[spec_fields]
 }
 
@@ -416,7 +422,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
   }
   # transformers: no predicted spread yet (the estimated one is used)
   list(spec = spec, pred = pred, hrange = hrange,
-       cv2 = if (!is.null(mf) && !inherits(net, "initvar_transformer"))
+       cv2 = if (!is.null(mf) && !inherits(net, "initvar_transformer") && !inherits(net, "initvar_cnn"))
          network_cv2(net, mf, input, inputs, grad, var_x))
 }
 

@@ -50,6 +50,11 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->Z[0] = sp->input == IN_MATRIX ? NULL :
         (double *) take(a, (size_t) (sp->dstart >= 0 ? 2 : 1) * B * sp->w[0], sizeof(double));
     size_t scratch = 1;
+    /* conv layers: one scratch area for all (src/conv.c) */
+    size_t cwork = 0;
+    for (int i = 0; i < d; i++)
+        if (sp->kind[i] == LAYER_CONV && iv_conv_work(sp, i) > cwork) cwork = iv_conv_work(sp, i);
+    double *cbuf = cwork ? (double *) take(a, cwork, sizeof(double)) : NULL;
     for (int i = 0; i < d; i++) {
         ws->Z[i + 1] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
         ws->S[i] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
@@ -80,6 +85,8 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
             if (sp->rnorm[i] == NORM_PRE) ws->A[i] = (double *) take(a, (size_t) B * n, sizeof(double));
             ws->R[i] = (double *) take(a, (size_t) 6 * B + hd, sizeof(double));
             if (4 * B * hd + T * T > atmp) atmp = 4 * B * hd + T * T;
+        } else if (sp->kind[i] == LAYER_CONV) {
+            ws->D[i] = cbuf;
         }
     }
     ws->bias = (double *) take(a, sp->maxw, sizeof(double));

@@ -1,0 +1,220 @@
+# The "conv" layer kind (R/net-conv.R, src/conv.c) against a plain-R
+# reference convolution written here, independent of the package.
+
+# ---- plain-R reference --------------------------------------------------------
+
+# x: B x (c H W), rows flattened channel-major (NCHW); Wt: torch's (c_out,
+# c_in / G, kh, kw) array; one output row per example, NCHW as well.
+ref_conv <- function(x, Wt, b, H, Wd, k, s, dl, G, padding) {
+  B <- nrow(x); cout <- dim(Wt)[1]; cing <- dim(Wt)[2]; cin <- cing * G
+  if (padding == "valid") {
+    pad <- c(0, 0)
+    out <- floor((c(H, Wd) - dl * (k - 1) - 1) / s) + 1
+  } else {
+    pad <- floor(dl * (k - 1) / 2)
+    out <- ceiling(c(H, Wd) / s)
+  }
+  col <- function(ci, h, w) (ci - 1) * H * Wd + (h - 1) * Wd + w
+  res <- matrix(0, B, cout * prod(out))
+  coutg <- cout / G
+  for (o in seq_len(cout)) {
+    g <- (o - 1) %/% coutg
+    for (ho in seq_len(out[1])) for (wo in seq_len(out[2])) {
+      acc <- rep(b[o], B)
+      for (cc in seq_len(cing)) for (a in seq_len(k[1])) for (t in seq_len(k[2])) {
+        ih <- s[1] * (ho - 1) + dl[1] * (a - 1) - pad[1]
+        iw <- s[2] * (wo - 1) + dl[2] * (t - 1) - pad[2]
+        if (padding == "circular") { ih <- ih %% H; iw <- iw %% Wd }
+        if (ih < 0 || ih >= H || iw < 0 || iw >= Wd) next
+        acc <- acc + Wt[o, cc, a, t] * x[, col(g * cing + cc, ih + 1, iw + 1)]
+      }
+      res[, (o - 1) * prod(out) + (ho - 1) * out[2] + wo] <- acc
+    }
+  }
+  res
+}
+
+# Global average pool over positions of each channel, then x V + b.
+ref_pool <- function(x, V, b, c) {
+  P <- ncol(x) / c
+  m <- sapply(seq_len(c), function(ch) rowMeans(x[, (ch - 1) * P + seq_len(P), drop = FALSE]))
+  m <- matrix(m, nrow(x))
+  m %*% V + matrix(b, nrow(x), length(b), byrow = TRUE)
+}
+
+# Layer i of a cnn() as the reference sees it: a function of its input and
+# the engine's drawn W (K x c_out, column o = torch's weight[o, , , ] in C
+# order) and b.
+ref_layer <- function(l, W, b) {
+  if (isTRUE(l$pool)) return(function(x) ref_pool(x, W, b, l$conv$in_features))
+  cl <- l$conv
+  hw <- function(v) if (length(v) == 1) c(1, v) else v
+  k <- hw(cl$kernel_size)
+  Wt <- aperm(array(W, c(k[2], k[1], cl$in_channels / cl$groups, cl$out_channels)), 4:1)
+  si <- hw(l$spatial_in)
+  function(x) ref_conv(x, Wt, b, si[1], si[2], k, hw(cl$stride), hw(cl$dilation),
+                       cl$groups, cl$padding)
+}
+
+ref_act <- function(name) switch(name, tanh = tanh, relu = function(x) pmax(x, 0),
+                                 linear = identity)
+
+# The forward values of the reference from the engine's input and weights.
+ref_forward <- function(net, tr, from = 0, s_from = NULL) {
+  L <- net$layers
+  s <- list()
+  z <- tr$X
+  for (i in seq_along(L)) {
+    if (i < from) next
+    s[[i]] <- if (i == from) s_from else ref_layer(L[[i]], tr$W[[i]], tr$b[[i]])(z)
+    z <- ref_act(L[[i]]$activation$name)(s[[i]])
+  }
+  s
+}
+
+trace_of <- function(net, inputs = 3, ...) initvar:::network_trace(net, inputs = inputs, ...)
+
+expect_engine_matches <- function(net, inputs = 3, tol = 1e-12) {
+  tr <- trace_of(net, inputs)
+  s <- ref_forward(net, tr)
+  for (i in seq_along(net$layers)) {
+    sc <- max(1, max(abs(s[[i]])))
+    expect_lt(max(abs(s[[i]] - tr$s[[i]])) / sc, tol)
+  }
+  invisible(tr)
+}
+
+# ---- forward against the reference ----------------------------------------
+
+test_that("2-D convolutions match the reference for every padding, stride, dilation and groups", {
+  set.seed(2201)
+  for (padding in c("zero", "circular", "valid")) {
+    for (stride in 1:2) for (dilation in 1:2) for (groups in c(1, 2, 4)) for (k in list(3, 2, c(3, 2))) {
+      net <- cnn(c(4, 4), kernel = k, spatial = c(5, 6), padding = padding, stride = stride,
+                 dilation = dilation, groups = groups, activation = "linear",
+                 init = init_he(), bias = init_normal(0, 0.5))
+      expect_engine_matches(net)
+    }
+  }
+})
+
+test_that("1-D convolutions, one channel, even kernels and a pooled read-out match", {
+  set.seed(2202)
+  for (padding in c("zero", "circular", "valid")) {
+    net <- cnn(c(1, 3, 1), kernel = list(4, 3), spatial = 13, padding = padding,
+               stride = list(2, 1), dilation = list(1, 2), activation = "tanh",
+               bias = init_normal(0, 0.3), n_out = 2)
+    tr <- expect_engine_matches(net, inputs = 4)
+    expect_equal(dim(tr$s[[3]]), c(4, 2))
+    net <- cnn(1, kernel = 2, depth = 2, spatial = c(4, 4), padding = padding,
+               activation = "relu")
+    expect_engine_matches(net)
+  }
+  # depthwise, channels changing, a stride-2 layer, read-out
+  net <- cnn(c(3, 6, 6, 4), kernel = 3, spatial = c(7, 5), groups = c(3, 6, 2),
+             stride = list(1, 2, 1), activation = "tanh", n_out = 3)
+  expect_engine_matches(net, inputs = 5)
+})
+
+# ---- backward: finite differences on the reference ------------------------
+
+test_that("the engine's dC/ds are the reference's finite differences", {
+  set.seed(2203)
+  nets <- list(
+    cnn(c(2, 4, 4), kernel = list(3, 2), spatial = c(5, 4), padding = "zero",
+        stride = list(1, 2), activation = "tanh", bias = init_normal(0, 0.2), n_out = 3),
+    cnn(c(4, 4, 2), kernel = 3, spatial = c(6, 6), padding = "circular", groups = c(4, 2),
+        dilation = list(2, 1), activation = "tanh"),
+    cnn(c(1, 2, 2), kernel = 3, spatial = 7, padding = "valid", stride = list(2, 1),
+        activation = "tanh", n_out = 2))
+  for (net in nets) {
+    tr <- trace_of(net, inputs = 2)
+    d <- length(net$layers)
+    # C = sum(g_d * s_d): g_d is the engine's output gradient dC/ds_d
+    cost <- function(i, si) sum(tr$g[[d]] * ref_forward(net, tr, i, si)[[d]])
+    for (i in seq_len(d - 1)) {
+      si <- tr$s[[i]]
+      for (e in sample(length(si), min(6, length(si)))) {
+        h <- 1e-5
+        up <- si; up[e] <- up[e] + h
+        dn <- si; dn[e] <- dn[e] - h
+        fd <- (cost(i, up) - cost(i, dn)) / (2 * h)
+        expect_lt(abs(fd - tr$g[[i]][e]), 1e-7 * max(1, abs(fd)))
+      }
+    }
+  }
+})
+
+# ---- moments and threads ------------------------------------------------------
+
+test_that("the per-layer estimates are the pooled moments of the traced values", {
+  set.seed(2204)
+  net <- cnn(c(2, 4, 4), kernel = list(3, 2), spatial = c(4, 5), stride = list(1, 2),
+             groups = c(1, 2), activation = "tanh", bias = init_normal(0, 0.1), n_out = 2)
+  set.seed(7); sim <- simulate_network(net, networks = 2, inputs = 3, threads = 1)
+  trs <- lapply(0:1, function(j) { set.seed(7); trace_of(net, inputs = 3, network = j) })
+  est <- as.data.frame(sim)
+  pooled <- function(v) mean((v - mean(v))^2)
+  L <- net$layers
+  for (i in seq_along(L)) {
+    # per-example weight gradients, by the reference: dC/dW = sum over
+    # positions, by finite differences of the layer's s in its W (linear)
+    gw <- unlist(lapply(trs, function(tr) {
+      x <- if (i == 1) tr$X else tr$z[[i - 1]]
+      unlist(lapply(seq_len(nrow(x)), function(b) {
+        f <- function(W) sum(tr$g[[i]][b, ] * ref_layer(L[[i]], W, tr$b[[i]])(x[b, , drop = FALSE]))
+        W0 <- tr$W[[i]]
+        base <- f(W0 * 0)
+        vapply(seq_along(W0), function(e) { E <- W0 * 0; E[e] <- 1; f(E) - base }, 0)
+      }))
+    }))
+    want <- c(s = pooled(unlist(lapply(trs, function(t) t$s[[i]]))),
+              z = pooled(unlist(lapply(trs, function(t) t$z[[i]]))),
+              grad_s = pooled(unlist(lapply(trs, function(t) t$g[[i]]))),
+              grad_w = pooled(gw))
+    got <- est[est$layer == i, ]
+    expect_equal(got$estimate[match(names(want), got$quantity)], unname(want), tolerance = 1e-12)
+  }
+})
+
+test_that("one and two threads give bit-identical results", {
+  set.seed(2205)
+  net <- cnn(c(3, 8, 8), kernel = 3, spatial = c(8, 8), stride = list(2, 1),
+             groups = c(1, 4), activation = "relu", n_out = 4)
+  set.seed(3); a <- simulate_network(net, networks = 16, inputs = 4, threads = 1)
+  set.seed(3); b <- simulate_network(net, networks = 16, inputs = 4, threads = 2)
+  expect_identical(a$acc, b$acc)
+  expect_identical(a$hist, b$hist)
+})
+
+# ---- arguments ------------------------------------------------------------------
+
+test_that("cnn() names the argument it refuses", {
+  expect_error(cnn(4, depth = 2, spatial = c(8, 8), transposed = TRUE), "`transposed`")
+  expect_error(cnn(4, depth = 2), "`spatial`")
+  expect_error(cnn(4, spatial = 8), "`depth`")
+  expect_error(cnn(c(4, 4), depth = 3, spatial = 8), "`depth`")
+  expect_error(cnn(c(4, 6), spatial = 8, groups = 4), "`groups`")
+  expect_error(cnn(c(4, 4), spatial = c(8, 8, 8)), "`spatial`")
+  expect_error(cnn(c(4, 4), spatial = 8, kernel = c(3, 3)), "`kernel`")
+  expect_error(cnn(c(4, 4), spatial = 8, stride = 0), "`stride`")
+  expect_error(cnn(c(4, 4), spatial = 8, dilation = list(1, 2)), "`dilation`")
+  expect_error(cnn(c(4, 4), spatial = 8, padding = "same"), "`padding`")
+  expect_error(cnn(c(4, 4), spatial = 3, kernel = 5, padding = "valid"), "`kernel`")
+  expect_error(cnn(c(4, 4), spatial = 3, kernel = 9, padding = "circular"), "`kernel`")
+  expect_error(cnn(c(4, 4), spatial = 8, bias = init_he()), "`bias`")
+  expect_error(cnn(c(4, 4), spatial = 8, n_out = 0), "`n_out`")
+  expect_error(conv_layer(4, 4, c(3, 3), dilation = c(1, 2, 3)), "`dilation`")
+  expect_error(conv_layer(4, 4, 3, padding = "same"), "`padding`")
+})
+
+test_that("conv layers share one object with fans() and weight_variance()", {
+  net <- cnn(c(4, 4, 8), kernel = 3, spatial = c(8, 8), groups = c(4, 1), stride = list(1, 2))
+  l1 <- net$layers[[1]]$conv
+  expect_identical(unname(fans(l1)[c("fan_in", "fan_out")]), c(9, 9))
+  l2 <- net$layers[[2]]$conv
+  expect_identical(unname(fans(l2)[c("fan_in", "fan_out")]), c(36, 72 / 4))
+  expect_equal(weight_variance(init_he(), layer = l2), 2 / 36)
+  expect_identical(l2$padding, "zero")
+  expect_identical(l2$dilation, c(1, 1))
+})
