@@ -14,10 +14,10 @@
 #'
 #' @section Layout:
 #' An input (a row of the `input` matrix of [simulate_network()]) is one
-#' image flattened channel-major, `c x H x W` with the last axis fastest:
-#' torch's NCHW order, `as.vector(aperm(x, 3:1))` of an `H x W x c`...
-#' precisely, element `c H W + h W + w` (0-based) is channel `c` at row `h`
-#' and column `w`. A layer's weight is torch's `(out, in / groups, kh, kw)`
+#' image flattened channel-major, torch's NCHW order: element `c H W + h W +
+#' w` (0-based) is channel `c` at row `h` and column `w`; for an R array
+#' `a[c, h, w]` that is `as.vector(aperm(a, 3:1))`. A layer's weight is
+#' torch's `(out, in / groups, kh, kw)`
 #' array. A 1-D convolution (scalar `spatial`) is a 2-D one of height 1.
 #'
 #' @section Padding:
@@ -26,6 +26,31 @@
 #' output has `ceiling(n / s)` positions, as Keras's `"same"`); `"circular"`
 #' wraps the input around with the same sizes; `"valid"` pads nothing
 #' (`floor((n - d (k - 1) - 1) / s) + 1` positions).
+#'
+#' @section Predictions:
+#' [predict_variance()] of a `cnn()` walks per-position maps (in the
+#' `"position"` attribute of its result, one list of `var_s`, `var_z`,
+#' `var_grad_s` matrices per convolution, `H_out x W_out`; see
+#' [position_map()]), and its per-layer rows are their averages over
+#' positions (for `var_z`, the pooled variance over positions, whose means
+#' differ near a zero border). With \eqn{\sigma_w^2 = \mathrm{fan_{in}}
+#' \mathrm{Var}(W)} and stride \eqn{s}, dilation \eqn{d}, padding before
+#' \eqn{\pi},
+#' \deqn{q_{l+1}(p) = \frac{\sigma_w^2}{|k|} \sum_{o:\, s p + d o - \pi
+#'   \in \mathrm{input}} E[f(z)^2]_{q_l(s p + d o - \pi)} + \sigma_b^2,}
+#' out-of-bounds taps reading the padding's zeros (not \eqn{f(0)}); circular
+#' padding wraps the position. Backward, each input position sums
+#' \eqn{\mathrm{Var}(W) c_{out}/\mathrm{groups}} times the gradient
+#' variances of the (tap, output position) pairs that read it, times
+#' \eqn{E f'(s)^2} there; a weight's gradient sums over positions. The
+#' forward map is exact for ReLU without biases at any channel count (for
+#' Var(s); Var(z) involves E[z], exact only at infinite width). The pooled
+#' read-out needs the kernel over position pairs, carried in closed form for
+#' linear and zero-mean ReLU layers (the arc-cosine kernel; `NA` for other
+#' activations). Under a pooled read-out a channel's gradient is shared by
+#' all its positions, so only the last convolution's gradient is predicted
+#' (`NA` below it, and for the convolutions' weight gradients). No
+#' `regime = "finite_width"` for convolutions.
 #'
 #' @param channels The channels: one number for every layer (input channels
 #'   included), or the vector `c_0, c_1, ..., c_depth` (the first entry the
@@ -273,4 +298,230 @@ print.initvar_cnn <- function(x, ...) {
     check.names = FALSE, stringsAsFactors = FALSE)
   print(tab, row.names = FALSE, right = FALSE)
   invisible(x)
+}
+
+# ---- predictions, position by position --------------------------------------
+
+# The input position (1-based, in the engine's order h W + w) that output
+# position p of conv layer l reads through each tap: a P_out x taps matrix,
+# NA for a zero of the padding.
+conv_taps <- function(l) {
+  hw <- function(v) if (length(v) == 1) c(1, v) else v
+  cl <- l$conv
+  si <- hw(l$spatial_in); so <- hw(l$spatial_out); k <- hw(cl$kernel_size)
+  s <- hw(cl$stride); dl <- hw(cl$dilation)
+  pad <- if (length(l$pad) == 1) c(0, l$pad) else l$pad
+  circ <- cl$padding == "circular"
+  ho <- rep(seq_len(so[1]) - 1, each = so[2])
+  wo <- rep(seq_len(so[2]) - 1, so[1])
+  taps <- expand.grid(t = seq_len(k[2]) - 1, a = seq_len(k[1]) - 1)
+  out <- matrix(NA_integer_, length(ho), nrow(taps))
+  for (j in seq_len(nrow(taps))) {
+    ih <- s[1] * ho + dl[1] * taps$a[j] - pad[1]
+    iw <- s[2] * wo + dl[2] * taps$t[j] - pad[2]
+    if (circ) { ih <- ih %% si[1]; iw <- iw %% si[2] }
+    ok <- ih >= 0 & ih < si[1] & iw >= 0 & iw < si[2]
+    out[ok, j] <- as.integer(ih[ok] * si[2] + iw[ok] + 1)
+  }
+  out
+}
+
+# sum over taps of v at the input positions each output position reads
+# (zeros of the padding read 0), and its adjoint: sum over the (tap, output
+# position) pairs that read each input position.
+tap_sum <- function(taps, v) {
+  m <- matrix(v[taps], nrow(taps))
+  m[is.na(m)] <- 0
+  rowSums(m)
+}
+tap_scatter <- function(taps, g, n_in) {
+  out <- numeric(n_in)
+  for (j in seq_len(ncol(taps))) {
+    ok <- !is.na(taps[, j])
+    out[taps[ok, j]] <- out[taps[ok, j]] + g[ok]   # one tap reads each input once
+  }
+  out
+}
+
+# E[f(s)], Var(f(s)) and E[f'(s)^2] for s ~ N(mu, q), vectorized over q
+# (closed forms for linear and zero-mean ReLU, else quadrature once per
+# distinct q).
+act_moments <- function(a, q, mu, regime) {
+  if (regime == "linear" || a$name == "linear") {
+    return(list(m1 = rep(mu, length(q)), var = q, dfd2 = rep(1, length(q))))
+  }
+  if (a$name == "relu" && mu == 0) {
+    return(list(m1 = sqrt(q / (2 * pi)), var = q / 2 - q / (2 * pi),
+                dfd2 = ifelse(q > 0, 1 / 2, 0)))
+  }
+  uq <- unique(q)
+  one <- vapply(uq, function(qq) {
+    ex <- function(g) normal_expectation(g, sqrt(qq), mu, kinks = a$kinks)
+    m1 <- ex(a$f)
+    c(m1, ex(function(x) (a$f(x) - m1)^2), ex(function(x) a$df(x)^2))
+  }, numeric(3))
+  k <- match(q, uq)
+  list(m1 = one[1, k], var = one[2, k], dfd2 = one[3, k])
+}
+
+# E[f(u) f(v)] over position pairs for the pooled read-out: from the
+# kernel K (P x P) of the pre-activations, closed forms for linear and
+# zero-mean ReLU (the arc-cosine kernel); NULL otherwise.
+pair_moments <- function(a, K, mu, regime) {
+  if (regime == "linear" || a$name == "linear") return(K + mu^2)
+  if (a$name == "relu" && mu == 0) {
+    dg <- sqrt(pmax(diag(K), 0))
+    nn <- outer(dg, dg)
+    cth <- ifelse(nn > 0, pmin(pmax(K / nn, -1), 1), 0)
+    th <- acos(cth)
+    return(nn / (2 * pi) * (sin(th) + (pi - th) * cth))
+  }
+  NULL
+}
+
+# predict_variance() for cnn() networks: the per-position maps of every
+# layer (the recursion of ?predict_variance's "Convolutional networks") and
+# their averages over positions, the per-layer values the engine pools.
+cnn_predict <- function(net, var_x, var_grad, regime, grad) {
+  if (regime == "finite_width") {
+    abort("`regime = \"finite_width\"` covers networks from `mlp()` and `resmlp()`: for a `cnn()`, use `regime = \"mean_field\"` or `\"linear\"`.")
+  }
+  if (grad != "normal") {
+    abort("`grad = \"softmax\"` needs a dense last layer: a `cnn()` has none; use `grad = \"normal\"`.")
+  }
+  layers <- net_layers(net)
+  d <- length(layers)
+  cv <- net$cnn
+  v <- numeric(d)
+  for (i in seq_len(d)) {
+    l <- layers[[i]]
+    v[i] <- weight_variance(l$init, layer = l$conv)
+    if (abs(weight_mean(l$init, layer = l$conv)) > 1e-12 * sqrt(v[i])) {
+      abort(sprintf("`net` has weights with a non-zero mean (layer %d): the predictions assume zero-mean weights.", i))
+    }
+  }
+  bm <- vapply(layers, function(l) weight_mean(l$bias), 0)
+  bv <- vapply(layers, function(l) weight_variance(l$bias), 0)
+  n_pos <- function(sp) prod(sp)
+  m2_in <- rep(var_x, n_pos(cv$spatial))      # E[z^2] per input position
+  mean_in <- rep(0, n_pos(cv$spatial))
+  K <- if (cv$readout) diag(var_x, n_pos(cv$spatial)) else NULL   # the kernel of z, for the read-out
+  fw <- vector("list", d)
+  for (i in seq_len(d)) {
+    l <- layers[[i]]
+    a <- l$activation
+    if (l$pool) {
+      # z-bar_c = mean_p z_c(p): E[z-bar^2] = mean over pairs of E[z(p) z(p')]
+      m2_bar <- if (is.null(K)) NA_real_ else mean(K)
+      q <- v[i] * l$conv$in_features * m2_bar + bv[i]
+      am <- act_moments(a, q, bm[i], regime)
+      fw[[i]] <- list(q = q, m1 = am$m1, var = am$var, dfd2 = am$dfd2, m2_w = m2_bar)
+      m2_in <- am$var + am$m1^2
+      next
+    }
+    taps <- conv_taps(l)
+    cing <- l$conv$in_channels / l$conv$groups
+    q <- v[i] * cing * tap_sum(taps, m2_in) + bv[i]
+    am <- act_moments(a, q, bm[i], regime)
+    fw[[i]] <- list(q = q, m1 = am$m1, var = am$var, dfd2 = am$dfd2, taps = taps,
+                    m2_prev = m2_in)
+    if (!is.null(K)) {
+      # the kernel over position pairs: sum over taps of the input kernel
+      # at the pairs of positions each reads (zeros read 0), plus the bias
+      Kz <- K
+      Ks <- matrix(0, length(q), length(q))
+      for (j in seq_len(ncol(taps))) {
+        ix <- taps[, j]
+        ok <- !is.na(ix)
+        Ks[ok, ok] <- Ks[ok, ok] + Kz[ix[ok], ix[ok]]
+      }
+      Ks <- v[i] * cing * Ks + bv[i]
+      K <- pair_moments(a, Ks, bm[i], regime)
+    }
+    m2_in <- am$var + am$m1^2
+  }
+  # backward: Var(dC/ds) per output position of each layer
+  vg <- vector("list", d)
+  vg[[d]] <- rep(var_grad, length(fw[[d]]$q))
+  if (d > 1) {
+    for (i in (d - 1):1) {
+      l <- layers[[i + 1]]
+      n_in <- length(fw[[i]]$q)
+      dz <- if (l$pool) {
+        rep(v[i + 1] * l$conv$out_features * vg[[i + 1]] / n_in^2, n_in)
+      } else {
+        v[i + 1] * l$conv$out_channels / l$conv$groups * tap_scatter(fw[[i + 1]]$taps, vg[[i + 1]], n_in)
+      }
+      vg[[i]] <- fw[[i]]$dfd2 * dz
+      # Under a pooled read-out every position of a channel shares one
+      # gradient, so the layer's f' and weights are not independent of the
+      # gradient across positions: the diagonal recursion holds for the last
+      # convolution (its gradient comes from the read-out's weights alone),
+      # not below it (17% off at 8 channels, 8 x 8, ReLU): not predicted.
+      if (cv$readout && i < d - 1) vg[[i]] <- rep(NA_real_, n_in)
+    }
+  }
+  # per layer: the averages over positions (and the weight gradients:
+  # sum over positions, averaged over taps)
+  var_s <- var_z <- mean_s <- mean_z <- var_gs <- var_gw <- numeric(d)
+  for (i in seq_len(d)) {
+    f <- fw[[i]]
+    var_s[i] <- mean(f$q)
+    mean_s[i] <- bm[i]
+    mean_z[i] <- mean(f$m1)
+    var_z[i] <- mean(f$var + f$m1^2) - mean(f$m1)^2
+    var_gs[i] <- mean(vg[[i]])
+    # (under a pooled read-out the gradients of a channel are correlated
+    # across positions: its convolutions' weight gradients, sums over
+    # positions, are not predicted)
+    var_gw[i] <- if (layers[[i]]$pool) f$m2_w * vg[[i]] else if (cv$readout) NA_real_ else {
+      mean(vapply(seq_len(ncol(f$taps)), function(j) {
+        ix <- f$taps[, j]
+        ok <- !is.na(ix)
+        sum(f$m2_prev[ix[ok]] * vg[[i]][ok])
+      }, 0))
+    }
+  }
+  w <- net$widths
+  out <- data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
+                    var_s = var_s, var_z = var_z, var_grad_s = var_gs,
+                    var_grad_w = var_gw, mean_s = mean_s, mean_z = mean_z)
+  attr(out, "regime") <- regime
+  attr(out, "position") <- lapply(seq_len(d), function(i) {
+    l <- layers[[i]]
+    if (l$pool) return(NULL)
+    so <- if (length(l$spatial_out) == 1) c(1, l$spatial_out) else l$spatial_out
+    shape <- function(x) matrix(x, so[1], so[2], byrow = TRUE)
+    list(var_s = shape(fw[[i]]$q), var_z = shape(fw[[i]]$var),
+         var_grad_s = shape(vg[[i]]))
+  })
+  class(out) <- c("initvar_prediction", "data.frame")
+  out
+}
+
+#' Per-position variance maps of a convolutional network
+#'
+#' The maps of Var(s), Var(z) and Var(dC/ds) at every spatial position
+#' (averaged over channels) of each convolution of a [cnn()] network, from
+#' [predict_variance()].
+#'
+#' @param x A [predict_variance()] result for a [cnn()] network.
+#' @param layer The layer (1-based).
+#' @param quantity `"var_s"`, `"var_z"` or `"var_grad_s"`.
+#' @return A matrix, `H_out x W_out` (one row for a 1-D convolution).
+#' @examples
+#' net <- cnn(8, kernel = 3, depth = 4, spatial = c(8, 8), activation = "relu")
+#' p <- predict_variance(net, regime = "mean_field")
+#' round(position_map(p, 4), 3)    # the zero border's deficit, moving inward
+#' @export
+position_map <- function(x, layer, quantity = c("var_s", "var_z", "var_grad_s")) {
+  pos <- attr(x, "position")
+  if (!inherits(x, "initvar_prediction") || is.null(pos)) {
+    abort_arg("x", "a `predict_variance()` result for a `cnn()` network", x)
+  }
+  check_whole(layer, "layer", max = length(pos))
+  quantity <- check_choice(quantity, c("var_s", "var_z", "var_grad_s"), "quantity")
+  m <- pos[[layer]]
+  if (is.null(m)) abort(sprintf("`layer` %d is the pooled read-out: it has no positions.", layer))
+  m[[quantity]]
 }

@@ -218,3 +218,65 @@ test_that("conv layers share one object with fans() and weight_variance()", {
   expect_identical(l2$padding, "zero")
   expect_identical(l2$dilation, c(1, 1))
 })
+
+# ---- predictions position by position -----------------------------------
+
+test_that("the per-position maps count the taps inside the input", {
+  net <- cnn(8, kernel = 3, depth = 2, spatial = c(6, 6), activation = "relu", init = init_he())
+  p <- predict_variance(net, regime = "mean_field")
+  m <- attr(p, "position")[[1]]$var_s
+  # Var(W) = 2 / 72; 9 taps inside in the interior, 6 on an edge, 4 in a corner
+  expect_equal(m[3, 3], 2)
+  expect_equal(m[1, 3], 2 / 72 * 8 * 6)
+  expect_equal(m[1, 1], 2 / 72 * 8 * 4)
+  expect_equal(p$var_s[1], mean(m))
+  # layer 2 reads E[z^2] = q / 2 at each tap: zeros outside, not f(0)
+  m2 <- attr(p, "position")[[2]]$var_s
+  z2 <- m / 2
+  expect_equal(m2[1, 1], 2 / 72 * 8 * sum(z2[1:2, 1:2]))
+  # circular padding keeps the forward map uniform, and a stride-2 layer's
+  # input gradients are read by 1 or 2 taps per axis
+  net <- cnn(8, kernel = 3, depth = 2, spatial = c(6, 6), padding = "circular",
+             stride = list(1, 2), activation = "relu", init = init_he())
+  pos <- attr(predict_variance(net, regime = "mean_field"), "position")
+  expect_equal(range(pos[[1]]$var_s), c(2, 2))
+  g <- pos[[1]]$var_grad_s
+  # 4 (h, w) reading pairs at even positions, 2 x 1 at mixed, 1 at odd-odd
+  expect_equal(g[2, 2] / g[1, 1], 4)
+  expect_equal(g[1, 2] / g[1, 1], 2)
+  expect_equal(g[2, 1] / g[1, 1], 2)
+  # linear regime: the same recursion with f = identity
+  lin <- predict_variance(cnn(c(2, 3), kernel = 2, spatial = 5, activation = "linear",
+                              init = init_normal(sd = 0.5), bias = init_normal(0, 0.1)),
+                          var_x = 2, regime = "linear")
+  # kernel 2 'same': floor(1 / 2) = 0 zeros before, 1 after: the last
+  # position reads one tap
+  expect_equal(attr(lin, "position")[[1]]$var_s[1, ], c(rep(0.25 * 2 * 2 * 2, 4), 0.25 * 2 * 2) + 0.01)
+})
+
+# Simulated per-layer variances against the mean-field maps averaged over
+# positions, exact at any channel count for ReLU without biases: Var(s),
+# Var(dC/ds) and Var(dC/dW) (Var(z) is not: it involves E[z], which depends
+# on the shape of s at finite width). One Holm family at level 1e-3 over
+# every row of the file, verdicts as simulate_network() computes them.
+test_that("simulated variances agree with the per-position predictions (calibrated, Holm)", {
+  set.seed(2206)
+  p <- numeric()
+  for (padding in c("zero", "circular")) {
+    net <- cnn(8, kernel = 3, depth = 6, spatial = c(8, 8), padding = padding,
+               stride = list(1, 1, 2, 1, 1, 1), activation = "relu", init = init_he())
+    s <- as.data.frame(simulate_network(net, networks = 300, inputs = 8, threads = 2))
+    rows <- s[s$quantity %in% c("s", "grad_s", "grad_w"), ]
+    expect_gte(mean(!is.na(rows$p_value)), 0.8)
+    p <- c(p, rows$p_value)
+  }
+  # the pooled read-out: its output, and the gradient of the last convolution
+  net <- cnn(c(3, 8, 8, 8), kernel = 3, spatial = c(8, 8), activation = "relu",
+             init = init_he(), n_out = 5)
+  s <- as.data.frame(simulate_network(net, networks = 300, inputs = 8, threads = 2))
+  rows <- s[(s$layer == 4 & s$quantity == "s") | (s$layer == 3 & s$quantity == "grad_s"), ]
+  p <- c(p, rows$p_value)
+  p <- p[!is.na(p)]
+  expect_gte(length(p), 30)
+  expect_true(all(stats::p.adjust(p, "holm") > 1e-3), label = paste("min p", min(p)))
+})
