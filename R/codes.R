@@ -61,7 +61,7 @@ spec_fields <- c("widths", "layer_kind", "act", "act_param", "wkind", "wpar", "b
                  "res_skip", "res_norm", "unit_in", "unit_out", "attn", "conv")
 
 # What one block of the engine returns.
-block_slots <- c("acc", "hist")
+block_slots <- c("acc", "hist", "pos")
 
 # The C kernels of the built-in identities (src/identities.c) and the
 # distributions they draw from (standardized: mean 0, variance 1).

@@ -499,29 +499,83 @@ cnn_predict <- function(net, var_x, var_grad, regime, grad) {
   out
 }
 
+# The number of output positions of a network's convolutions (the engine's
+# per-position maps; 0 without conv layers).
+conv_n_positions <- function(net) {
+  sum(vapply(net_layers(net), function(l) {
+    if (l$kind == "conv" && !l$pool) prod(l$spatial_out) else 0
+  }, 0))
+}
+
 #' Per-position variance maps of a convolutional network
 #'
-#' The maps of Var(s), Var(z) and Var(dC/ds) at every spatial position
-#' (averaged over channels) of each convolution of a [cnn()] network, from
-#' [predict_variance()].
+#' The maps of Var(s) and Var(dC/ds) (and, predicted, Var(z)) at every
+#' spatial position, averaged over channels, of a convolution of a [cnn()]
+#' network: from [predict_variance()], or simulated by [simulate_network()]
+#' with Monte Carlo standard errors from the networks as replicates (the
+#' per-network means over examples and channels of the values and their
+#' squares at that position, by the delta method, as the per-layer tables).
 #'
-#' @param x A [predict_variance()] result for a [cnn()] network.
+#' @param x A [predict_variance()] or [simulate_network()] result for a
+#'   [cnn()] network.
 #' @param layer The layer (1-based).
-#' @param quantity `"var_s"`, `"var_z"` or `"var_grad_s"`.
-#' @return A matrix, `H_out x W_out` (one row for a 1-D convolution).
+#' @param quantity `"var_s"`, `"var_grad_s"`, or for a prediction
+#'   `"var_z"`.
+#' @return For a prediction, a matrix `H_out x W_out` (one row for a 1-D
+#'   convolution). For a simulation, a list of such matrices: `estimate`,
+#'   `mcse`, and `prediction` (the map of the simulation's regime, or
+#'   `NULL`).
 #' @examples
 #' net <- cnn(8, kernel = 3, depth = 4, spatial = c(8, 8), activation = "relu")
 #' p <- predict_variance(net, regime = "mean_field")
 #' round(position_map(p, 4), 3)    # the zero border's deficit, moving inward
+#' set.seed(1)
+#' sim <- simulate_network(net, networks = 20, inputs = 4, threads = 1)
+#' m <- position_map(sim, 4)
+#' round((m$estimate - m$prediction) / m$mcse, 1)
 #' @export
-position_map <- function(x, layer, quantity = c("var_s", "var_z", "var_grad_s")) {
-  pos <- attr(x, "position")
-  if (!inherits(x, "initvar_prediction") || is.null(pos)) {
-    abort_arg("x", "a `predict_variance()` result for a `cnn()` network", x)
+position_map <- function(x, layer, quantity = c("var_s", "var_grad_s", "var_z")) {
+  sim <- inherits(x, "initvar_simulation")
+  net <- if (sim) x$net else NULL
+  if (!(sim && inherits(net, "initvar_cnn")) &&
+      !(inherits(x, "initvar_prediction") && !is.null(attr(x, "position")))) {
+    abort_arg("x", "a `predict_variance()` or `simulate_network()` result for a `cnn()` network", x)
   }
-  check_whole(layer, "layer", max = length(pos))
-  quantity <- check_choice(quantity, c("var_s", "var_z", "var_grad_s"), "quantity")
-  m <- pos[[layer]]
-  if (is.null(m)) abort(sprintf("`layer` %d is the pooled read-out: it has no positions.", layer))
-  m[[quantity]]
+  quantity <- check_choice(quantity, c("var_s", "var_grad_s", "var_z"), "quantity")
+  if (!sim) {
+    pos <- attr(x, "position")
+    check_whole(layer, "layer", max = length(pos))
+    m <- pos[[layer]]
+    if (is.null(m)) abort(sprintf("`layer` %d is the pooled read-out: it has no positions.", layer))
+    return(m[[quantity]])
+  }
+  layers <- net_layers(net)
+  check_whole(layer, "layer", max = length(layers))
+  l <- layers[[layer]]
+  if (l$pool) abort(sprintf("`layer` %d is the pooled read-out: it has no positions.", layer))
+  if (quantity == "var_z") {
+    abort_arg("quantity", "\"var_s\" or \"var_grad_s\" for a simulation (the engine maps s and dC/ds)", quantity)
+  }
+  off <- sum(vapply(layers[seq_len(layer - 1)], function(m) {
+    if (m$kind == "conv" && !m$pool) prod(m$spatial_out) else 0
+  }, 0))
+  P <- prod(l$spatial_out)
+  k <- if (quantity == "var_s") 0 else 5
+  S <- matrix(x$position, 10)[k + 1:5, off + seq_len(P), drop = FALSE]
+  J <- x$networks
+  ma <- S[1, ] / J
+  mb <- S[2, ] / J
+  caa <- (S[3, ] - J * ma^2) / (J - 1)
+  cbb <- (S[4, ] - J * mb^2) / (J - 1)
+  cab <- (S[5, ] - J * ma * mb) / (J - 1)
+  est <- mb - ma^2
+  # delta method: gradient (-2 mean(a), 1)
+  mcse <- sqrt(pmax(4 * ma^2 * caa - 4 * ma * cab + cbb, 0) / J)
+  sc <- x$scale[if (quantity == "var_s") 1 else 3, layer]^2
+  so <- if (length(l$spatial_out) == 1) c(1, l$spatial_out) else l$spatial_out
+  shape <- function(v) matrix(v, so[1], so[2], byrow = TRUE)
+  pred <- x$prediction[[x$regime]]
+  list(estimate = shape(est * sc), mcse = shape(mcse * sc),
+       prediction = if (!is.null(pred) && !is.null(attr(pred, "position")))
+         attr(pred, "position")[[layer]][[quantity]])
 }

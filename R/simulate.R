@@ -291,13 +291,14 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   # with `networks`. The state is replaced in one assignment, so that an
   # interrupt never leaves it half updated. Merging into zeros copies.
   st <- if (is.null(resume)) {
-    list(acc = numeric(length(acc_slots) * nrow(quantity_table) * d), hist = numeric((nbins + 2) * 3 * d), blocks = 0L)
+    list(acc = numeric(length(acc_slots) * nrow(quantity_table) * d), hist = numeric((nbins + 2) * 3 * d),
+         pos = numeric(10 * conv_n_positions(net)), blocks = 0L)
   } else {
-    resume$resume[c("acc", "hist", "blocks")]
+    resume$resume[c("acc", "hist", "pos", "blocks")]
   }
   add <- function(r) {
     st <<- list(acc = .Call(C_merge_acc, st$acc, r$acc), hist = st$hist + r$hist,
-                blocks = st$blocks + 1L)
+                pos = st$pos + r$pos, blocks = st$blocks + 1L)
   }
   t0 <- proc.time()[["elapsed"]]
   result <- function(partial = FALSE) {
@@ -311,6 +312,8 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                           hrange = array(hrange, c(2, 3, d)),
                           seconds = proc.time()[["elapsed"]] - t0),
                      class = "initvar_simulation")
+    # conv layers: per-position sums over networks (position_map())
+    if (length(st$pos)) out$position <- st$pos
     if (partial) out$resume <- c(st, list(setup = setup, args = args))
     # no across-neuron variance for a layer of width 1: NA, not NaN
     one <- which(net$widths[-1] == 1)

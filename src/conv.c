@@ -237,6 +237,7 @@ int iv_conv_forward(const spec_t *sp, work_t *ws, int i, const double *Zin, uint
         const double bo = ws->bias[o];
         for (int p = g.P - 1; p >= 0; p--) ws->bias[(size_t) o * g.P + p] = bo;
     }
+    iv_conv_position_sums(sp, ws, i, S, ws->bias, 0);
     return 0;
 }
 
@@ -336,4 +337,43 @@ int iv_conv_wgrad(const spec_t *sp, work_t *ws, int i, const double *Zin, const 
     }
     *first = gw;
     return 0;
+}
+
+static size_t pos_offset(const spec_t *sp, int i)
+{
+    size_t off = 0;
+    for (int j = 0; j < i; j++)
+        if (sp->kind[j] == LAYER_CONV && CV(j, CV_TYPE) == CONV_CONV)
+            off += (size_t) CV(j, CV_HO) * CV(j, CV_WO);
+    return off;
+}
+
+size_t iv_conv_npos(const spec_t *sp)
+{
+    return pos_offset(sp, sp->d);
+}
+
+void iv_conv_position_sums(const spec_t *sp, work_t *ws, int i, const double *X,
+                           const double *bias, int grad)
+{
+    if (!ws->pos || CV(i, CV_TYPE) != CONV_CONV) return;
+    const geom_t g = geometry(sp, i);
+    const int B = sp->batch, q = grad ? Q_G : Q_S;
+    const double c = sp->center[q + NQ * i], is = 1 / sp->scale[q + NQ * i];
+    const double n = (double) B * g.cout;
+    double *out = ws->pos + IV_POS_PER * pos_offset(sp, i) + (grad ? 2 : 0);
+    for (int p = 0; p < g.P; p++) {
+        double s1 = 0, s2 = 0;
+        for (int o = 0; o < g.cout; o++) {
+            const size_t col = (size_t) o * g.P + p;
+            const double *x = X + (size_t) B * col;
+            const double sh = (bias ? bias[col] : 0) - c;
+            for (int b = 0; b < B; b++) {
+                double v = (x[b] + sh) * is;
+                s1 += v; s2 += v * v;
+            }
+        }
+        out[IV_POS_PER * (size_t) p] = s1 / n;
+        out[IV_POS_PER * (size_t) p + 1] = s2 / n;
+    }
 }

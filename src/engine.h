@@ -118,6 +118,9 @@ typedef struct {
     size_t hlane;
     double **trace_s, **trace_b, **trace_g; /* NULL, or copies for tests
                                (trace_b per unit) */
+    double *pos;            /* NULL, or this network's per-position sums of
+                               its conv layers (src/conv.c,
+                               iv_conv_position_sums()) */
 } work_t;
 
 enum { ATT_BIDIR = 0, ATT_CAUSAL = 1, ATT_CROSS = 2, ATT_DECODER = 3 };
@@ -177,6 +180,17 @@ int iv_attention_backward(const spec_t *sp, work_t *ws, int i, const double *G, 
    with example 0's K x c_out gradients left in *first. Each returns 1 if
    stopped for an interrupt. */
 void iv_conv_check(const spec_t *sp, int i);
+/* Per-position maps: a network's sums are, for each position p of each
+   convolution's output (in layer order, IV_POS_PER of them per position),
+   the means over examples and channels of (x - c) / scale and of its square
+   for x = s (k = 0, 1) and x = dC/ds (k = 2, 3). iv_conv_npos(): the
+   number of such positions in the network; iv_conv_position_sums(): layer
+   i's, from X (B x c_out P; s less its bias, the bias per column in
+   `bias`, or NULL) into ws->pos. */
+#define IV_POS_PER 4
+size_t iv_conv_npos(const spec_t *sp);
+void iv_conv_position_sums(const spec_t *sp, work_t *ws, int i, const double *X,
+                           const double *bias, int grad);
 size_t iv_conv_work(const spec_t *sp, int i);
 int iv_conv_forward(const spec_t *sp, work_t *ws, int i, const double *Zin, uint64_t base,
                     iv_stop_t *stop);

@@ -581,6 +581,7 @@ static int conv_backward_moments(const spec_t *sp, work_t *ws, int i, double *G,
     const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
     double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
     grad_moments(sp, ws, i, G, nout, D, 0, res);
+    iv_conv_position_sums(sp, ws, i, G, NULL, 1);
     const double is = 1 / (sp->scale[Q_W + NQ * i] * sp->scale[Q_G + NQ * i]);
     double pw[4];
     const double *first = NULL;

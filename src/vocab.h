@@ -127,7 +127,8 @@
 /* What C_simulate_block returns, by name. */
 #define IV_BLOCK_SLOTS(X) \
     X(BLK_ACC, "acc", 0) \
-    X(BLK_HIST, "hist", 1)
+    X(BLK_HIST, "hist", 1) \
+    X(BLK_POS, "pos", 2)
 
 /* Limits shared by R's argument checks and C's guards. */
 #define IV_MAX_WIDTH (1 << 24)   /* widths and batch sizes: 16,777,216 */

@@ -185,6 +185,39 @@ test_that("one and two threads give bit-identical results", {
   set.seed(3); b <- simulate_network(net, networks = 16, inputs = 4, threads = 2)
   expect_identical(a$acc, b$acc)
   expect_identical(a$hist, b$hist)
+  expect_identical(a$position, b$position)
+  expect_length(a$position, 10 * (8 * 8 / 4 + 4 * 4))
+})
+
+test_that("the per-position maps are the pooled moments of the traced values", {
+  set.seed(2207)
+  net <- cnn(c(2, 4, 2), kernel = list(3, 2), spatial = c(4, 5), stride = list(2, 1),
+             padding = c("circular", "zero"), activation = "tanh", bias = init_normal(0, 0.1),
+             n_out = 2)
+  J <- 3
+  set.seed(9); sim <- simulate_network(net, networks = J, inputs = 3, threads = 1)
+  trs <- lapply(seq_len(J) - 1, function(j) { set.seed(9); trace_of(net, inputs = 3, network = j) })
+  for (i in 1:2) {
+    l <- net$layers[[i]]
+    P <- prod(l$spatial_out)
+    for (q in c("var_s", "var_grad_s")) {
+      vals <- lapply(trs, function(tr) if (q == "var_s") tr$s[[i]] else tr$g[[i]])
+      # position p of every channel: columns o P + p
+      want <- vapply(seq_len(P), function(p) {
+        v <- lapply(vals, function(x) x[, (seq_len(l$conv$out_channels) - 1) * P + p])
+        a <- vapply(v, mean, 0)
+        b <- vapply(v, function(x) mean(x^2), 0)
+        mean(b) - mean(a)^2
+      }, 0)
+      m <- position_map(sim, i, q)
+      expect_equal(dim(m$estimate), rev(rev(l$spatial_out)))
+      expect_equal(as.vector(t(m$estimate)), want, tolerance = 1e-12)
+      expect_true(all(m$mcse > 0))
+    }
+  }
+  expect_error(position_map(sim, 3), "read-out")
+  expect_error(position_map(sim, 1, "var_z"), "`quantity`")
+  expect_error(position_map(1, 1), "`x`")
 })
 
 # ---- arguments ------------------------------------------------------------------
@@ -265,10 +298,18 @@ test_that("simulated variances agree with the per-position predictions (calibrat
   for (padding in c("zero", "circular")) {
     net <- cnn(8, kernel = 3, depth = 6, spatial = c(8, 8), padding = padding,
                stride = list(1, 1, 2, 1, 1, 1), activation = "relu", init = init_he())
-    s <- as.data.frame(simulate_network(net, networks = 300, inputs = 8, threads = 2))
+    sim <- simulate_network(net, networks = 300, inputs = 8, threads = 2)
+    s <- as.data.frame(sim)
     rows <- s[s$quantity %in% c("s", "grad_s", "grad_w"), ]
     expect_gte(mean(!is.na(rows$p_value)), 0.8)
     p <- c(p, rows$p_value)
+    # and position by position, by the same rule
+    for (i in 1:6) for (q in c("var_s", "var_grad_s")) {
+      m <- position_map(sim, i, q)
+      iv <- initvar:::sim_intervals(as.vector(m$estimate), as.vector(m$mcse),
+                                    as.vector(m$prediction), sim$networks, 0.95)
+      p <- c(p, iv$p_value)
+    }
   }
   # the pooled read-out: its output, and the gradient of the last convolution
   net <- cnn(c(3, 8, 8, 8), kernel = 3, spatial = c(8, 8), activation = "relu",
@@ -277,6 +318,6 @@ test_that("simulated variances agree with the per-position predictions (calibrat
   rows <- s[(s$layer == 4 & s$quantity == "s") | (s$layer == 3 & s$quantity == "grad_s"), ]
   p <- c(p, rows$p_value)
   p <- p[!is.na(p)]
-  expect_gte(length(p), 30)
+  expect_gte(length(p), 500)
   expect_true(all(stats::p.adjust(p, "holm") > 1e-3), label = paste("min p", min(p)))
 })
