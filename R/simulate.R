@@ -222,7 +222,8 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #'   `consistent` (level 0.99), `networks_needed` (where too few networks
 #'   were run for a calibrated interval), the pooled `mean` and `kurtosis`,
 #'   and the across-neuron `across_mean` and `across_sd`; `print()` shows
-#'   them; `plot()` draws them.
+#'   them; `plot()` draws them. For a [cnn()] network, [position_map()]
+#'   gives the per-position maps of its convolutions.
 #' @examples
 #' set.seed(1)
 #' net <- mlp(c(50, 50, 50, 50), "tanh", init_glorot())

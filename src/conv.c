@@ -333,7 +333,7 @@ int iv_conv_wgrad(const spec_t *sp, work_t *ws, int i, const double *Zin, const 
                             gb + (size_t) g.P * g.coutg * gr, &g.P, &zero,
                             gw + (size_t) g.K * g.coutg * gr, &g.K FCONE FCONE);
         add_powers(pw, gw, (size_t) g.K * g.cout, is);
-        if ((b & 7) == 0 && iv_poll(stop)) return 1;
+        if (iv_poll(stop)) return 1;
     }
     *first = gw;
     return 0;

@@ -321,3 +321,19 @@ test_that("simulated variances agree with the per-position predictions (calibrat
   expect_gte(length(p), 500)
   expect_true(all(stats::p.adjust(p, "holm") > 1e-3), label = paste("min p", min(p)))
 })
+
+test_that("a conv simulation stops within 2 s of SIGINT, 1 and 2 threads", {
+  skip_on_cran()
+  skip_on_os(c("windows", "mac", "solaris"))
+  if (!file.exists("/proc/self/status")) skip("needs /proc (Linux)")
+  if (nzchar(Sys.getenv("INITVAR_SANITIZER"))) skip("not under the sanitizers")
+  long <- quote(simulate_network(cnn(32, kernel = 3, depth = 6, spatial = c(32, 32)),
+                                 networks = 1000, inputs = 16, threads = TH, progress = FALSE))
+  for (th in 1:2) {
+    r <- interrupt_child(long, threads = th, reps = 2, delay = 1.5,
+                         lib = paste(.libPaths(), collapse = ":"))
+    expect_equal(nrow(r), 2)
+    expect_true(all(r$how == "interrupt"))
+    expect_true(all(r$latency < 2), label = paste(format(r$latency, digits = 3), collapse = " "))
+  }
+})
