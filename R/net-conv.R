@@ -44,7 +44,7 @@
 #' variances of the (tap, output position) pairs that read it, times
 #' \eqn{E f'(s)^2} there; a weight's gradient sums over positions. The
 #' forward map is exact for ReLU without biases at any channel count (for
-#' Var(s); Var(z) involves E[z], exact only at infinite width). The pooled
+#' Var(s); Var(z) involves E(z), exact only at infinite width). The pooled
 #' read-out needs the kernel over position pairs, carried in closed form for
 #' linear and zero-mean ReLU layers (the arc-cosine kernel; `NA` for other
 #' activations). Under a pooled read-out a channel's gradient is shared by
