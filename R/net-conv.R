@@ -579,3 +579,45 @@ position_map <- function(x, layer, quantity = c("var_s", "var_grad_s", "var_z"))
        prediction = if (!is.null(pred) && !is.null(attr(pred, "position")))
          attr(pred, "position")[[layer]][[quantity]])
 }
+
+#' Draw a per-position variance map
+#'
+#' A heat map of [position_map()]: a convolution's Var(s) or Var(dC/ds) by
+#' position, predicted or simulated (then the estimate; with `what = "z"`,
+#' the estimate's departure from the prediction in MCSEs).
+#'
+#' @inheritParams position_map
+#' @param what For a simulation: `"estimate"`, `"prediction"` or `"z"`
+#'   ((estimate - prediction) / MCSE).
+#' @param main Title; `NULL` for a default.
+#' @param ... Passed to [graphics::image()].
+#' @return The matrix drawn, invisibly.
+#' @examples
+#' net <- cnn(8, kernel = 3, depth = 4, spatial = c(8, 8), activation = "relu")
+#' p <- predict_variance(net, regime = "mean_field")
+#' plot_position_map(p, 4)
+#' @export
+plot_position_map <- function(x, layer, quantity = c("var_s", "var_grad_s", "var_z"),
+                              what = c("estimate", "prediction", "z"), main = NULL, ...) {
+  quantity <- check_choice(quantity, c("var_s", "var_grad_s", "var_z"), "quantity")
+  what <- check_choice(what, c("estimate", "prediction", "z"), "what")
+  m <- position_map(x, layer, quantity)
+  if (is.list(m)) {
+    if (what != "estimate" && is.null(m$prediction)) {
+      abort_arg("what", "\"estimate\" for a simulation without a prediction", what)
+    }
+    m <- switch(what, estimate = m$estimate, prediction = m$prediction,
+                z = (m$estimate - m$prediction) / m$mcse)
+  }
+  if (is.null(main)) {
+    main <- sprintf("%s, layer %d%s", c(var_s = "Var(s)", var_grad_s = "Var(dC/ds)",
+                                        var_z = "Var(z)")[[quantity]], as.integer(layer),
+                    if (inherits(x, "initvar_simulation")) paste0(" (", what, ")") else "")
+  }
+  # rows top to bottom, as the image's rows
+  graphics::image(seq_len(ncol(m)), seq_len(nrow(m)), t(m[nrow(m):1, , drop = FALSE]),
+                  col = grDevices::hcl.colors(64, "viridis"), xlab = "w", ylab = "h",
+                  main = main, axes = FALSE, ...)
+  graphics::box()
+  invisible(m)
+}

@@ -337,3 +337,16 @@ test_that("a conv simulation stops within 2 s of SIGINT, 1 and 2 threads", {
     expect_true(all(r$latency < 2), label = paste(format(r$latency, digits = 3), collapse = " "))
   }
 })
+
+test_that("plot_position_map() draws predicted and simulated maps", {
+  net <- cnn(4, kernel = 3, depth = 2, spatial = c(5, 6), activation = "relu")
+  p <- predict_variance(net, regime = "mean_field")
+  grDevices::pdf(NULL)
+  on.exit(grDevices::dev.off())
+  expect_identical(plot_position_map(p, 2), position_map(p, 2))
+  set.seed(1)
+  sim <- simulate_network(net, networks = 4, inputs = 2, threads = 1)
+  z <- plot_position_map(sim, 1, "var_grad_s", what = "z")
+  expect_equal(dim(z), c(5, 6))
+  expect_error(plot_position_map(p, 1, what = "zz"), "`what`")
+})
