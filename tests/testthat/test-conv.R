@@ -350,3 +350,33 @@ test_that("plot_position_map() draws predicted and simulated maps", {
   expect_equal(dim(z), c(5, 6))
   expect_error(plot_position_map(p, 1, what = "zz"), "`what`")
 })
+
+test_that("an interrupted conv simulation resumes to the uninterrupted maps", {
+  skip_on_os("windows")
+  ns <- asNamespace("initvar")
+  old <- get("progress_set", ns)
+  count <- 0
+  fake <- function(bar, set, .envir = parent.frame()) {
+    count <<- count + 1
+    if (count == 2) tools::pskill(Sys.getpid(), tools::SIGINT)
+    invisible(NULL)
+  }
+  unlockBinding("progress_set", ns)
+  assign("progress_set", fake, ns)
+  on.exit({
+    assign("progress_set", old, ns)
+    lockBinding("progress_set", ns)
+  })
+  net <- cnn(c(2, 4, 4), kernel = 3, spatial = c(5, 5), stride = list(1, 2), n_out = 2)
+  set.seed(8)
+  e <- tryCatch(simulate_network(net, networks = 40, inputs = 3, threads = 1, progress = TRUE),
+                interrupt = function(e) e)
+  expect_s3_class(e, "initvar_interrupt")
+  expect_lt(e$partial$networks, 40)
+  assign("progress_set", old, ns)
+  res <- simulate_network(networks = 40, resume = e$partial, threads = 1)
+  set.seed(8)
+  full <- simulate_network(net, networks = 40, inputs = 3, threads = 1, progress = FALSE)
+  expect_identical(res$acc, full$acc)
+  expect_identical(res$position, full$position)
+})
