@@ -311,6 +311,17 @@ test_that("simulated variances agree with the per-position predictions (calibrat
       p <- c(p, iv$p_value)
     }
   }
+  # 1-D, valid padding, dilation 2, an even kernel, groups
+  net <- cnn(c(4, 8, 8, 8), kernel = list(3, 4, 3), spatial = 40, padding = "valid",
+             dilation = list(1, 2, 1), groups = c(1, 2, 1), activation = "relu", init = init_he())
+  sim <- simulate_network(net, networks = 300, inputs = 8, threads = 2)
+  s <- as.data.frame(sim)
+  p <- c(p, s$p_value[s$quantity %in% c("s", "grad_s", "grad_w")])
+  for (i in 1:3) for (q in c("var_s", "var_grad_s")) {
+    m <- position_map(sim, i, q)
+    p <- c(p, initvar:::sim_intervals(as.vector(m$estimate), as.vector(m$mcse),
+                                      as.vector(m$prediction), sim$networks, 0.95)$p_value)
+  }
   # the pooled read-out: its output, and the gradient of the last convolution
   net <- cnn(c(3, 8, 8, 8), kernel = 3, spatial = c(8, 8), activation = "relu",
              init = init_he(), n_out = 5)
