@@ -14,7 +14,7 @@
 # Layer kinds a network is a list of (see new_layer() in R/network.R). The
 # engine runs the kinds listed here; predictions walk every kind's variance
 # map.
-layer_kind_codes <- c(dense = 1L, residual = 2L, attention = 3L)
+layer_kind_codes <- c(dense = 1L, residual = 2L, attention = 3L, conv = 4L)
 
 # The layer normalization of a residual block (resmlp(), R/net-residual.R).
 norm_kind_codes <- c(none = 0L, pre = 1L, post = 2L)
@@ -58,10 +58,10 @@ acc_slots <- c("n", "mean", "M2", "M3", "M4", "networks", "mean_a", "mean_b",
 spec_fields <- c("widths", "layer_kind", "act", "act_param", "wkind", "wpar", "bkind",
                  "bpar", "input", "var_x", "X", "grad", "var_grad", "batch", "center",
                  "nbins", "hrange", "seed", "rfuns", "scale", "units", "res_alpha",
-                 "res_skip", "res_norm", "unit_in", "unit_out", "attn")
+                 "res_skip", "res_norm", "unit_in", "unit_out", "attn", "conv")
 
 # What one block of the engine returns.
-block_slots <- c("acc", "hist")
+block_slots <- c("acc", "hist", "pos")
 
 # The C kernels of the built-in identities (src/identities.c) and the
 # distributions they draw from (standardized: mean 0, variance 1).

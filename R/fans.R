@@ -149,14 +149,17 @@ shape_fans <- function(dim, layout) {
 #' kernel size and stride, whether it is transposed, packed projections.
 #'
 #' * `conv_layer(in_channels, out_channels, kernel_size, stride, groups,
-#'   transposed)`: torch's `nn.ConvNd` / `nn.ConvTransposeNd` (arguments in
+#'   transposed, padding, dilation)`: torch's `nn.ConvNd` / `nn.ConvTransposeNd` (arguments in
 #'   torch's order), Keras's `ConvND` / `ConvNDTranspose` /
 #'   `DepthwiseConvND` (a depthwise convolution is `groups = in_channels`),
 #'   Flax's `Conv` / `ConvTranspose`. `kernel_size` and `stride` have one
 #'   entry per spatial dimension (a single value is recycled over
 #'   `length(kernel_size)` dimensions; give `kernel_size = c(3, 3)` for a 2-d
 #'   convolution). Dilation and padding do not change the fans (away from the
-#'   boundary).
+#'   boundary); they say how the layer runs in [cnn()] networks: `padding`
+#'   `"zero"` ('same'-style: floor(d (k - 1) / 2) zeros before, the rest
+#'   after, so that the output has ceiling(n / stride) positions),
+#'   `"circular"` (the same sizes, wrapped around) or `"valid"` (no padding).
 #' * `dense_layer(in_features, out_features, packed)`: a dense or einsum
 #'   kernel mapping input axes of sizes `in_features` to output axes of
 #'   sizes `out_features` (torch's `nn.Linear`, Keras's `Dense` /
@@ -180,6 +183,8 @@ shape_fans <- function(dim, layout) {
 #' @param stride Stride, one entry per spatial dimension (recycled).
 #' @param groups Number of groups (`in_channels` for a depthwise convolution).
 #' @param transposed `TRUE` for a transposed convolution.
+#' @param padding `"zero"`, `"circular"` or `"valid"` (see above).
+#' @param dilation Dilation, one entry per spatial dimension (recycled).
 #' @param in_features,out_features Sizes of the input and output axes.
 #' @param packed Number of independent maps packed along the output.
 #' @param d_model,heads,head_dim Model width, number of heads and head width
@@ -197,18 +202,27 @@ NULL
 #' @rdname layers
 #' @export
 conv_layer <- function(in_channels, out_channels, kernel_size = 1, stride = 1,
-                       groups = 1, transposed = FALSE) {
+                       groups = 1, transposed = FALSE,
+                       padding = c("zero", "circular", "valid"), dilation = 1) {
   in_channels <- check_whole(in_channels, "in_channels")
   out_channels <- check_whole(out_channels, "out_channels")
   kernel_size <- check_size_vector(kernel_size, "kernel_size")
   stride <- check_size_vector(stride, "stride")
+  dilation <- check_size_vector(dilation, "dilation")
   groups <- check_whole(groups, "groups")
   check_flag(transposed, "transposed")
-  if (length(stride) == 1) stride <- rep(stride, length(kernel_size))
-  if (length(kernel_size) == 1 && length(stride) > 1) kernel_size <- rep(kernel_size, length(stride))
+  padding <- check_choice(padding, c("zero", "circular", "valid"), "padding")
+  nd <- if (length(kernel_size) > 1) length(kernel_size) else max(length(stride), length(dilation))
+  if (length(kernel_size) == 1) kernel_size <- rep(kernel_size, nd)
+  if (length(stride) == 1) stride <- rep(stride, nd)
+  if (length(dilation) == 1) dilation <- rep(dilation, nd)
   if (length(stride) != length(kernel_size)) {
     abort_arg("stride", sprintf("of length 1 or %d (one entry per dimension of `kernel_size`)",
                                 length(kernel_size)), stride)
+  }
+  if (length(dilation) != length(kernel_size)) {
+    abort_arg("dilation", sprintf("of length 1 or %d (one entry per dimension of `kernel_size`)",
+                                  length(kernel_size)), dilation)
   }
   if (in_channels %% groups != 0) {
     abort_arg("groups", sprintf("a divisor of `in_channels` (%s)", format(in_channels)), groups)
@@ -218,7 +232,7 @@ conv_layer <- function(in_channels, out_channels, kernel_size = 1, stride = 1,
   }
   structure(list(kind = "conv", in_channels = in_channels, out_channels = out_channels,
                  kernel_size = kernel_size, stride = stride, groups = groups,
-                 transposed = transposed),
+                 transposed = transposed, padding = padding, dilation = dilation),
             class = "initvar_layer")
 }
 
@@ -332,6 +346,8 @@ layer_label <- function(l) {
   nd <- length(l$kernel_size)
   kind <- if (l$transposed) "ConvTranspose" else "Conv"
   extra <- c(if (any(l$stride != 1)) sprintf("stride %s", paste(l$stride, collapse = "x")),
+             if (isTRUE(any(l$dilation != 1))) sprintf("dilation %s", paste(l$dilation, collapse = "x")),
+             if (!is.null(l$padding) && l$padding != "zero") sprintf("padding %s", l$padding),
              if (l$groups > 1) {
                if (l$groups == l$in_channels && !l$transposed) sprintf("depthwise, groups %s", format(l$groups))
                else sprintf("groups %s", format(l$groups))

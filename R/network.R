@@ -302,7 +302,9 @@ layer_kinds <- list(
   # residual blocks: R/net-residual.R
   residual = residual_kind,
   # transformer attention sublayers: R/net-transformer.R
-  attention = attention_kind)
+  attention = attention_kind,
+  # convolutions and the pooled read-out: R/net-conv.R
+  conv = conv_kind)
 
 new_layer <- function(kind, n_in, n_out, ...) {
   if (is.null(layer_kinds[[kind]])) stop("internal error: unknown layer kind ", kind)

@@ -108,7 +108,7 @@ plot_variance <- function(x, quantity, main, col, legend, ...) {
       va <- pr[[pcol[[quantity[a]]]]]
       vb <- pr[[pcol[[quantity[b]]]]]
       same <- abs(va - vb) <= 1e-9 * pmax(abs(va), abs(vb))
-      if (sum(same) >= 2) {
+      if (sum(same, na.rm = TRUE) >= 2) {
         run <- which(same)
         i <- run[ceiling(length(run) / 2)]
         graphics::text(i, va[i], pos = 3, cex = 0.8, offset = 0.6, xpd = TRUE,

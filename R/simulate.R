@@ -13,11 +13,15 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
   # the dense units (weight matrices) of every layer, in order: one for a
   # dense layer, a residual block's branch layers
   units <- unlist(lapply(layers, layer_units), recursive = FALSE)
-  wc <- lapply(units, function(l) family_c_params(resolve_scheme(l$init, l$n_in, l$n_out)))
+  # (a conv unit's matrix is K x c_out, its fans the layer's: l$fans)
+  wc <- lapply(units, function(l) {
+    f <- if (is.null(l$fans)) c(l$n_in, l$n_out) else l$fans
+    family_c_params(resolve_scheme(l$init, f[[1]], f[[2]], l$n_in, l$n_out))
+  })
   bc <- lapply(units, function(l) family_c_params(resolve_scheme(l$bias, 1, 1)))
   acts <- lapply(units, `[[`, "activation")
   res_field <- function(name, default) {
-    vapply(layers, function(l) if (l$kind != "dense") as.double(l[[name]]) else default, 0)
+    vapply(layers, function(l) if (!is.null(l[[name]])) as.double(l[[name]]) else default, 0)
   }
   # attention sublayers (R/net-transformer.R): heads, d_k, seq_len,
   # causal, logit scale; 0 for other layers
@@ -42,11 +46,13 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     units = vapply(layers, function(l) length(layer_units(l)), 0L),
     res_alpha = res_field("alpha", 0), res_skip = res_field("skip", 0),
     res_norm = code_of(norm_kind_codes, vapply(layers, function(l) {
-      if (l$kind != "dense") l$norm else "none"
+      if (!is.null(l$norm)) l$norm else "none"
     }, "")),
     unit_in = vapply(units, function(l) as.integer(l$n_in), 0L),
     unit_out = vapply(units, function(l) as.integer(l$n_out), 0L),
-    attn = as.double(attn))
+    attn = as.double(attn),
+    # conv layers' geometry (R/net-conv.R); 0 for other layers
+    conv = as.double(vapply(layers, conv_geometry, numeric(conv_npar))))
   spec[spec_fields]
 }
 
@@ -216,7 +222,8 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #'   `consistent` (level 0.99), `networks_needed` (where too few networks
 #'   were run for a calibrated interval), the pooled `mean` and `kurtosis`,
 #'   and the across-neuron `across_mean` and `across_sd`; `print()` shows
-#'   them; `plot()` draws them.
+#'   them; `plot()` draws them. For a [cnn()] network, [position_map()]
+#'   gives the per-position maps of its convolutions.
 #' @examples
 #' set.seed(1)
 #' net <- mlp(c(50, 50, 50, 50), "tanh", init_glorot())
@@ -285,13 +292,14 @@ simulate_network <- function(net, networks = 100, inputs = 256,
   # with `networks`. The state is replaced in one assignment, so that an
   # interrupt never leaves it half updated. Merging into zeros copies.
   st <- if (is.null(resume)) {
-    list(acc = numeric(length(acc_slots) * nrow(quantity_table) * d), hist = numeric((nbins + 2) * 3 * d), blocks = 0L)
+    list(acc = numeric(length(acc_slots) * nrow(quantity_table) * d), hist = numeric((nbins + 2) * 3 * d),
+         pos = numeric(10 * conv_n_positions(net)), blocks = 0L)
   } else {
-    resume$resume[c("acc", "hist", "blocks")]
+    resume$resume[c("acc", "hist", "pos", "blocks")]
   }
   add <- function(r) {
     st <<- list(acc = .Call(C_merge_acc, st$acc, r$acc), hist = st$hist + r$hist,
-                blocks = st$blocks + 1L)
+                pos = st$pos + r$pos, blocks = st$blocks + 1L)
   }
   t0 <- proc.time()[["elapsed"]]
   result <- function(partial = FALSE) {
@@ -305,6 +313,8 @@ simulate_network <- function(net, networks = 100, inputs = 256,
                           hrange = array(hrange, c(2, 3, d)),
                           seconds = proc.time()[["elapsed"]] - t0),
                      class = "initvar_simulation")
+    # conv layers: per-position sums over networks (position_map())
+    if (length(st$pos)) out$position <- st$pos
     if (partial) out$resume <- c(st, list(setup = setup, args = args))
     # no across-neuron variance for a layer of width 1: NA, not NaN
     one <- which(net$widths[-1] == 1)
@@ -378,7 +388,10 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
     linear = tryCatch(predict_variance(net, var_x, var_grad, "linear", grad), error = function(e) NULL),
     mean_field = tryCatch(predict_variance(net, var_x, var_grad, "mean_field", grad), error = function(e) NULL))
   mf <- pred$mean_field
-  if (!is.null(mf) && !all(vapply(mf, function(v) !is.numeric(v) || all(is.finite(v)), TRUE))) {
+  # (NA, not NaN: a quantity the theory does not predict, as a conv layer's
+  # weight gradients under a pooled read-out)
+  finite <- function(v) !is.numeric(v) || all(is.finite(v) | (is.na(v) & !is.nan(v)))
+  if (!is.null(mf) && !all(vapply(mf, finite, TRUE))) {
     # an overflowing (or NaN) prediction is no prediction: no reference
     # points or histogram ranges from it; the engine reports an overflow
     pred$mean_field <- mf <- NULL
@@ -416,7 +429,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
   }
   # transformers: no predicted spread yet (the estimated one is used)
   list(spec = spec, pred = pred, hrange = hrange,
-       cv2 = if (!is.null(mf) && !inherits(net, "initvar_transformer"))
+       cv2 = if (!is.null(mf) && !inherits(net, "initvar_transformer") && !inherits(net, "initvar_cnn"))
          network_cv2(net, mf, input, inputs, grad, var_x))
 }
 

@@ -260,6 +260,8 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   if (inherits(net, "initvar_transformer")) {
     return(transformer_predict(net, var_x, var_grad, regime, grad, default_regime = default_regime))
   }
+  # convolutional networks: position by position (R/net-conv.R)
+  if (inherits(net, "initvar_cnn")) return(cnn_predict(net, var_x, var_grad, regime, grad))
   check_softmax_output(net, grad)
   w <- net$widths
   d <- length(w) - 1

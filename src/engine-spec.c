@@ -79,6 +79,7 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     sp->rskip = REAL(spec_elt(spec, pos, SP_RES_SKIP, REALSXP, d));
     sp->rnorm = INTEGER(spec_elt(spec, pos, SP_RES_NORM, INTSXP, d));
     sp->attn = REAL(spec_elt(spec, pos, SP_ATTN, REALSXP, 5 * (R_xlen_t) d));
+    sp->conv = REAL(spec_elt(spec, pos, SP_CONV, REALSXP, IV_CONV_NPAR * (R_xlen_t) d));
     sp->ufirst = (int *) R_alloc(d, sizeof(int));
     sp->U = 0;
     sp->nres = 0;
@@ -117,6 +118,9 @@ void iv_read_spec(SEXP spec, spec_t *sp)
             if ((int) at[2] > sp->maxT) sp->maxT = (int) at[2];
             sp->nres++;
             sp->natt++;
+        } else if (kind[i] == LAYER_CONV) {
+            /* convolutions: src/conv.c (geometry checked with the units) */
+            if (sp->units[i] != 1) error("`spec$units[%d]` must be 1 for a conv layer.", i + 1);
         } else {
             error("`spec$layer_kind[%d]` is not a layer kind the engine runs.", i + 1);
         }
@@ -139,6 +143,10 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     }
     for (int i = 0; i < d; i++) {
         const int u0 = sp->ufirst[i], m = sp->units[i];
+        if (kind[i] == LAYER_CONV) {
+            iv_conv_check(sp, i);
+            continue;
+        }
         int ok = sp->uin[u0] == sp->w[i] && sp->uout[u0 + m - 1] == sp->w[i + 1];
         if (kind[i] == LAYER_RESIDUAL) {
             for (int k = 1; k < m; k++) ok = ok && sp->uin[u0 + k] == sp->uout[u0 + k - 1];

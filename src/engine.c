@@ -50,6 +50,11 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->Z[0] = sp->input == IN_MATRIX ? NULL :
         (double *) take(a, (size_t) (sp->dstart >= 0 ? 2 : 1) * B * sp->w[0], sizeof(double));
     size_t scratch = 1;
+    /* conv layers: one scratch area for all (src/conv.c) */
+    size_t cwork = 0;
+    for (int i = 0; i < d; i++)
+        if (sp->kind[i] == LAYER_CONV && iv_conv_work(sp, i) > cwork) cwork = iv_conv_work(sp, i);
+    double *cbuf = cwork ? (double *) take(a, cwork, sizeof(double)) : NULL;
     for (int i = 0; i < d; i++) {
         ws->Z[i + 1] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
         ws->S[i] = (double *) take(a, (size_t) B * sp->w[i + 1], sizeof(double));
@@ -80,6 +85,8 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
             if (sp->rnorm[i] == NORM_PRE) ws->A[i] = (double *) take(a, (size_t) B * n, sizeof(double));
             ws->R[i] = (double *) take(a, (size_t) 6 * B + hd, sizeof(double));
             if (4 * B * hd + T * T > atmp) atmp = 4 * B * hd + T * T;
+        } else if (sp->kind[i] == LAYER_CONV) {
+            ws->D[i] = cbuf;
         }
     }
     ws->bias = (double *) take(a, sp->maxw, sizeof(double));
@@ -100,6 +107,7 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
     ws->hlane = (size_t) 3 * d * (sp->nbins + 2);
     ws->hist = (double *) take(a, IV_HIST_LANES * ws->hlane, sizeof(double));
     ws->trace_s = ws->trace_b = ws->trace_g = NULL;
+    ws->pos = NULL;
 }
 
 static size_t work_bytes(const spec_t *sp)
@@ -199,16 +207,22 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
        returned, with nothing left allocated but R memory and the
        workspace, which its external pointer owns. The caller keeps the
        blocks merged before and re-signals the interrupt. */
+    /* conv layers' per-position sums, one set per network (src/conv.c) */
+    const size_t npos = iv_conv_npos(&sp), pstride = (size_t) IV_POS_PER * npos;
+    double *posnet = npos ? (double *) R_alloc(pstride * cnt, sizeof(double)) : NULL;
     iv_stop_t stop = { 0 };
     if (nth == 1) {
-        for (int j = 0; j < cnt && !stop.stop; j++)
+        for (int j = 0; j < cnt && !stop.stop; j++) {
+            ws->pos = posnet ? posnet + pstride * j : NULL;
             iv_run_network(&sp, ws, f0 + j, res + stride * j, &stop, bad + j);
+        }
     } else {
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nth) schedule(static, 1)
 #endif
         for (int j = 0; j < cnt; j++) {
             work_t *w = ws + iv_thread_num();
+            w->pos = posnet ? posnet + pstride * j : NULL;
             if (!stop.stop) iv_run_network(&sp, w, f0 + j, res + stride * j, &stop, bad + j);
         }
     }
@@ -226,7 +240,7 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
         }
     }
 
-    SEXP ans = PROTECT(allocVector(VECSXP, 2));
+    SEXP ans = PROTECT(allocVector(VECSXP, 3));
     SEXP acc = PROTECT(allocVector(REALSXP, (R_xlen_t) IV_NACC * NQ * d));
     double *a = REAL(acc);
     for (R_xlen_t t = 0; t < XLENGTH(acc); t++) a[t] = 0;
@@ -246,13 +260,28 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
             for (int j = 0; j < IV_HIST_LANES; j++) s += ws[k].hist[t + j * ws[k].hlane];
         h[t] = s;
     }
+    /* per position: the sums over networks of a, b, a^2, b^2, a b for s,
+       then for dC/ds, in network order */
+    SEXP pos = PROTECT(allocVector(REALSXP, (R_xlen_t) 10 * npos));
+    double *ps = REAL(pos);
+    for (R_xlen_t t = 0; t < XLENGTH(pos); t++) ps[t] = 0;
+    for (int j = 0; j < cnt; j++) {
+        const double *pj = posnet + pstride * j;
+        for (size_t p = 0; p < npos; p++)
+            for (int k = 0; k < 2; k++) {
+                const double a = pj[IV_POS_PER * p + 2 * k], b = pj[IV_POS_PER * p + 2 * k + 1];
+                double *o = ps + 10 * p + 5 * k;
+                o[0] += a; o[1] += b; o[2] += a * a; o[3] += b * b; o[4] += a * b;
+            }
+    }
     SET_VECTOR_ELT(ans, BLK_ACC, acc);
     SET_VECTOR_ELT(ans, BLK_HIST, hist);
-    SEXP nm = PROTECT(allocVector(STRSXP, 2));
+    SET_VECTOR_ELT(ans, BLK_POS, pos);
+    SEXP nm = PROTECT(allocVector(STRSXP, 3));
 #define IV_SET_SLOT_NAME(e, name, value) SET_STRING_ELT(nm, e, mkChar(name));
     IV_BLOCK_SLOTS(IV_SET_SLOT_NAME)
     setAttrib(ans, R_NamesSymbol, nm);
-    UNPROTECT(4);
+    UNPROTECT(5);
     return ans;
 }
 

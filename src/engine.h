@@ -49,6 +49,14 @@ typedef struct {
                                output; the input is source | target, 2 x
                                batch x w[0]); -1 otherwise */
     const double *attn;     /* 5 x d */
+    /* Convolutional layers (LAYER_CONV, src/conv.c): one unit, the kernel
+       as a K x c_out matrix (K = c_in / groups x kh x kw; column o is
+       torch's weight[o, , , ] in C order), bias per output channel. A
+       layer's input and output rows are images flattened channel-major
+       (c, h, w), w fastest: torch's NCHW order. conv[IV_CONV_NPAR i + CV_*]
+       holds its geometry (1-D: height 1); CV_TYPE 2 is the global-average
+       pool read-out (the unit c_in x n_out on the channels' means). */
+    const double *conv;     /* IV_CONV_NPAR x d */
     const int *kind, *units, *rnorm;
     const double *ralpha, *rskip;
     int *ufirst, *uin, *uout;  /* d; U; U */
@@ -110,9 +118,22 @@ typedef struct {
     size_t hlane;
     double **trace_s, **trace_b, **trace_g; /* NULL, or copies for tests
                                (trace_b per unit) */
+    double *pos;            /* NULL, or this network's per-position sums of
+                               its conv layers (src/conv.c,
+                               iv_conv_position_sums()) */
 } work_t;
 
 enum { ATT_BIDIR = 0, ATT_CAUSAL = 1, ATT_CROSS = 2, ATT_DECODER = 3 };
+
+/* The fields of a conv layer's geometry in spec field `conv` (engine_spec(),
+   R/simulate.R, conv_geometry() in R/net-conv.R): type (0 not a conv layer,
+   1 convolution, 2 global-average pool and dense read-out), channels in and
+   out, groups, input and output height and width, kernel, stride and
+   dilation (height, width), zeros before (height, width), circular (1) or
+   not (0: zeros read outside, 'same' or 'valid' alike). */
+enum { CV_TYPE, CV_CIN, CV_COUT, CV_GROUPS, CV_H, CV_W, CV_HO, CV_WO, CV_KH, CV_KW,
+       CV_SH, CV_SW, CV_DH, CV_DW, CV_PH, CV_PW, CV_CIRC, IV_CONV_NPAR };
+enum { CONV_NONE = 0, CONV_CONV = 1, CONV_POOL = 2 };
 
 /* Fill *sp from the named list `spec` (fields IV_SPEC_FIELDS), checking
    every field; errors name the field. */
@@ -148,5 +169,34 @@ int iv_attention_forward(const spec_t *sp, work_t *ws, int i, const double *Xin,
                          uint64_t base, iv_stop_t *stop);
 int iv_attention_backward(const spec_t *sp, work_t *ws, int i, const double *G, double *out,
                           iv_stop_t *stop);
+
+/* Conv layers (src/conv.c). iv_conv_check(): the geometry of layer i
+   against its widths and unit (errors name the spec field). Workspace:
+   iv_conv_work() doubles of scratch (shared by the conv layers, ws->D[i]).
+   Forward: draws the unit, writes s less its bias to ws->S[i] and the bias
+   of every output column to ws->bias (for the dense layers' fused pass).
+   Backward: from G = dC/ds to out = dC/dx. Weight gradients: the power sums
+   pw[0..3] of the per-example gradients dC/dW, each multiplied by `is`,
+   with example 0's K x c_out gradients left in *first. Each returns 1 if
+   stopped for an interrupt. */
+void iv_conv_check(const spec_t *sp, int i);
+/* Per-position maps: a network's sums are, for each position p of each
+   convolution's output (in layer order, IV_POS_PER of them per position),
+   the means over examples and channels of (x - c) / scale and of its square
+   for x = s (k = 0, 1) and x = dC/ds (k = 2, 3). iv_conv_npos(): the
+   number of such positions in the network; iv_conv_position_sums(): layer
+   i's, from X (B x c_out P; s less its bias, the bias per column in
+   `bias`, or NULL) into ws->pos. */
+#define IV_POS_PER 4
+size_t iv_conv_npos(const spec_t *sp);
+void iv_conv_position_sums(const spec_t *sp, work_t *ws, int i, const double *X,
+                           const double *bias, int grad);
+size_t iv_conv_work(const spec_t *sp, int i);
+int iv_conv_forward(const spec_t *sp, work_t *ws, int i, const double *Zin, uint64_t base,
+                    iv_stop_t *stop);
+int iv_conv_backward(const spec_t *sp, work_t *ws, int i, const double *G, double *out,
+                     iv_stop_t *stop);
+int iv_conv_wgrad(const spec_t *sp, work_t *ws, int i, const double *Zin, const double *G,
+                  double is, double *pw, const double **first, iv_stop_t *stop);
 
 #endif

@@ -361,7 +361,10 @@ static void dense_forward_moments(const spec_t *sp, work_t *ws, int i, double *r
     const int code = sp->act[u];
     const double ap = sp->aparam[u];
     double *ts = ws->trace_s ? ws->trace_s[i] : NULL;
-    if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, nout * sizeof(double));
+    /* (a conv layer copies its per-channel biases itself: ws->bias holds
+       them per output column) */
+    if (ws->trace_b && sp->kind[i] == LAYER_DENSE)
+        memcpy(ws->trace_b[u], ws->bias, nout * sizeof(double));
     if (code == ACT_R) {
         R_xlen_t n = (R_xlen_t) B * nout;
         for (int k = 0; k < nout; k++) {
@@ -564,6 +567,31 @@ static void norm_moments(const spec_t *sp, work_t *ws, double *res, int *bad)
         }
         if (*bad == 0 && summary_bad(out)) *bad = 1 + Q_M + NQ * (l - 1);
     }
+}
+
+/* The moments of conv layer i's gradients G = dC/ds^i (D as for
+   grad_moments()) and of its per-example weight gradients (src/conv.c),
+   and their histograms. Zin is the layer's input. Returns 1 if stopped for
+   an interrupt. */
+static int conv_backward_moments(const spec_t *sp, work_t *ws, int i, double *G,
+                                 const double *D, const double *Zin, double *res, int *bad,
+                                 iv_stop_t *stop)
+{
+    const int B = sp->batch, nb = sp->nbins, nout = sp->w[i + 1], u = sp->ufirst[i];
+    const double wlo = sp->hrange[6 * i + 4], wsc = nb / (sp->hrange[6 * i + 5] - wlo);
+    double *hw = ws->hist + (size_t) (3 * i + 2) * (nb + 2);
+    grad_moments(sp, ws, i, G, nout, D, 0, res);
+    iv_conv_position_sums(sp, ws, i, G, NULL, 1);
+    const double is = 1 / (sp->scale[Q_W + NQ * i] * sp->scale[Q_G + NQ * i]);
+    double pw[4];
+    const double *first = NULL;
+    if (iv_conv_wgrad(sp, ws, i, Zin, G, is, pw, &first, stop)) return 1;
+    const size_t nw = (size_t) sp->uin[u] * sp->uout[u];
+    summarize(res + NSUM * (Q_W + NQ * i), (double) B * nw, pw, 0.0, NAN);
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_G + NQ * i))) *bad = 1 + Q_G + NQ * i;
+    if (*bad == 0 && summary_bad(res + NSUM * (Q_W + NQ * i))) *bad = 1 + Q_W + NQ * i;
+    for (size_t t = 0; t < nw; t++) hist_add(hw, nb, wlo, wsc, first[t]);
+    return 0;
 }
 
 /* ---- residual blocks ------------------------------------------------------ */
@@ -829,6 +857,12 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
             Zin = Z;
             continue;
         }
+        if (sp->kind[i] == LAYER_CONV) {   /* src/conv.c: s less its bias */
+            if (iv_conv_forward(sp, ws, i, Zin, base, stop)) return 1;
+            dense_forward_moments(sp, ws, i, res, bad);
+            Zin = Z;
+            continue;
+        }
         const int u = sp->ufirst[i];
         if (iv_poll(stop)) return 1;
         iv_draw_layer(sp, u, base, ws->W[u], ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
@@ -858,6 +892,10 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
         } else if (sp->kind[i] == LAYER_ATTENTION) {   /* src/transformer.c */
             residual_backward_moments(sp, ws, i, G, res, bad);
             if (i > 0 && iv_attention_backward(sp, ws, i, G, dZ, stop)) return 1;
+        } else if (sp->kind[i] == LAYER_CONV) {   /* src/conv.c */
+            if (conv_backward_moments(sp, ws, i, G, i == d - 1 ? NULL : ws->S[i],
+                                      i == 0 ? X : ws->Z[i], res, bad, stop)) return 1;
+            if (i > 0 && iv_conv_backward(sp, ws, i, G, dZ, stop)) return 1;
         } else {
             /* below the output, G is dC/dz^{i+1}: f'(s^i) is applied in the
                moments' pass */

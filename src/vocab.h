@@ -26,7 +26,8 @@
 #define IV_LAYER_KINDS(X) \
     X(LAYER_DENSE, "dense", 1) \
     X(LAYER_RESIDUAL, "residual", 2) \
-    X(LAYER_ATTENTION, "attention", 3)
+    X(LAYER_ATTENTION, "attention", 3) \
+    X(LAYER_CONV, "conv", 4)
 
 /* The layer normalization of a residual block: none, before the branch
    ("pre": x + alpha F(LN(x))) or after the sum ("post": LN(skip x + alpha
@@ -119,13 +120,15 @@
     X(SP_RES_NORM, "res_norm", 23) \
     X(SP_UNIT_IN, "unit_in", 24) \
     X(SP_UNIT_OUT, "unit_out", 25) \
-    X(SP_ATTN, "attn", 26)
-#define IV_NSPEC 27
+    X(SP_ATTN, "attn", 26) \
+    X(SP_CONV, "conv", 27)
+#define IV_NSPEC 28
 
 /* What C_simulate_block returns, by name. */
 #define IV_BLOCK_SLOTS(X) \
     X(BLK_ACC, "acc", 0) \
-    X(BLK_HIST, "hist", 1)
+    X(BLK_HIST, "hist", 1) \
+    X(BLK_POS, "pos", 2)
 
 /* Limits shared by R's argument checks and C's guards. */
 #define IV_MAX_WIDTH (1 << 24)   /* widths and batch sizes: 16,777,216 */
