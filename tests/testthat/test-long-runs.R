@@ -172,3 +172,95 @@ test_that("simulate_network() interrupted before its first block says nothing fi
     expect_no_error(plot(p, type = type))
   }
 })
+
+# ---- silent accepts and unclear errors -------------------------------------
+
+test_that("first_step() refuses an activation returning NA, Inf or the wrong length", {
+  # mlp() tries the function on 5 values: these misbehave on longer inputs
+  na_act <- function(x) if (length(x) > 10) ifelse(x > 1, NA, tanh(x)) else tanh(x)
+  inf_act <- function(x) if (length(x) > 10) ifelse(x > 1, Inf, tanh(x)) else tanh(x)
+  short_act <- function(x) if (length(x) > 10) tanh(x)[-1] else tanh(x)
+  fail_act <- function(x) if (length(x) > 10) stop("planted failure") else tanh(x)
+  net <- function(a) suppressWarnings(mlp(c(10, 10, 10), list(a, "linear"), init_glorot()))
+  set.seed(1)
+  e <- tryCatch(first_step(net(na_act), lr = 0.1, networks = 4, batch = 4), error = function(e) e)
+  expect_s3_class(e, "initvar_error")
+  expect_match(conditionMessage(e), "activation's (f|df) \\(layer 1\\) returned NA for the finite input")
+  expect_match(deparse(conditionCall(e))[1], "^first_step\\(")
+  e <- tryCatch(first_step(net(inf_act), lr = 0.1, networks = 4, batch = 4), error = function(e) e)
+  expect_match(conditionMessage(e), "layer 1\\) returned (an infinite value|NaN)")
+  e <- tryCatch(suppressWarnings(first_step(net(short_act), lr = 0.1, networks = 4, batch = 4)),
+                error = function(e) e)
+  expect_match(conditionMessage(e), "must return a numeric vector as long as its input \\(40 values\\)")
+  expect_match(deparse(conditionCall(e))[1], "^first_step\\(")
+  e <- tryCatch(first_step(net(fail_act), lr = 0.1, networks = 4, batch = 4), error = function(e) e)
+  expect_match(conditionMessage(e), "activation's (f|df) \\(layer 1\\) failed: planted failure")
+})
+
+test_that("errors in the engine's callbacks name simulate_network(), not an internal", {
+  fail_act <- function(x) if (length(x) > 10) stop("planted failure") else tanh(x)
+  short_act <- function(x) if (length(x) > 10) tanh(x)[-1] else tanh(x)
+  for (a in list(fail_act, short_act)) {
+    net <- suppressWarnings(mlp(c(10, 10, 10), list(a, "linear"), init_glorot()))
+    e <- tryCatch(suppressWarnings(simulate_network(net, networks = 8, inputs = 4, threads = 1)),
+                  error = function(e) e)
+    expect_s3_class(e, "initvar_error")
+    expect_match(deparse(conditionCall(e))[1], "^simulate_network\\(")
+    expect_match(conditionMessage(e), "`net`: the activation's f \\(layer 1\\)")
+  }
+  expect_match(conditionMessage(e), "as long as its input")
+})
+
+test_that("first_step() and coordinate_check() refuse a batch too large for memory, naming it", {
+  big <- mlp(c(1000, 1000, 10), "relu", init_he())
+  e <- tryCatch(first_step(big, lr = 0.1, networks = 4, batch = 1e6), error = function(e) e)
+  expect_s3_class(e, "initvar_error")
+  expect_match(conditionMessage(e), "^`batch` must be at most [0-9,]+ for this network .*GB")
+  expect_match(deparse(conditionCall(e))[1], "^first_step\\(")
+  # at the last width, before any width runs
+  t0 <- proc.time()[["elapsed"]]
+  e <- tryCatch(coordinate_check(function(n) mlp(c(10, n, 10), "relu", init_he()),
+                                 c(8, 16, 1e5), layer = 1, batch = 1e5), error = function(e) e)
+  expect_match(conditionMessage(e), "^`batch` must be at most")
+  expect_match(deparse(conditionCall(e))[1], "^coordinate_check\\(")
+  expect_lt(proc.time()[["elapsed"]] - t0, 5)
+})
+
+test_that("fixed_point() and critical_line() name an activation that returns NA", {
+  fna <- function(x) ifelse(x > 1, NA, tanh(x))
+  for (e in list(tryCatch(fixed_point(fna, 1.5), error = function(e) e),
+                 tryCatch(critical_line(fna, 0.1), error = function(e) e))) {
+    expect_s3_class(e, "initvar_error")
+    expect_match(conditionMessage(e), "^`activation` must return finite values for finite inputs")
+    expect_no_match(conditionMessage(e), "TRUE/FALSE")
+  }
+  expect_equal(fixed_point(function(x) tanh(x), 1.5)$q_star, fixed_point("tanh", 1.5)$q_star,
+               tolerance = 1e-6)
+})
+
+test_that("predict_variance(regime = 'finite_width') names the layer that overflows", {
+  e <- tryCatch(predict_variance(resmlp(2, 1000, "relu", branch_depth = 2), regime = "finite_width"),
+                error = function(e) e)
+  expect_s3_class(e, "initvar_error")
+  expect_match(conditionMessage(e), "overflowed double precision at layer [0-9]+")
+  expect_match(conditionMessage(e), "scale the weights down")
+  expect_match(deparse(conditionCall(e))[1], "^predict_variance\\(")
+})
+
+test_that("residual_growth() refuses skip, alpha or gains given with a rule", {
+  r <- scaling_rule("fixup", 10)
+  expect_error(residual_growth(r, skip = 100), "^`skip` must not be given with `rule`")
+  expect_error(residual_growth(r, alpha = 2), "^`alpha` must not be given with `rule`")
+  expect_error(residual_growth(r, gains = 2), "^`gains` must not be given with `rule`")
+  expect_equal(residual_growth(r), (r$skip^2 + r$alpha^2 * prod(r$gains^2))^10)
+  expect_equal(residual_growth(depth = 3, skip = 2, alpha = 0), 64)
+})
+
+test_that("whole-number bounds print exactly", {
+  e <- tryCatch(initvar:::check_whole(0, "x", max = 2^24), error = function(e) e)
+  expect_match(conditionMessage(e), "between 1 and 16,777,216, not 0", fixed = TRUE)
+  expect_error(simulate_network(mlp(c(3, 3)), networks = 1), "between 2 and 1,000,000,000",
+               fixed = TRUE)
+  e <- tryCatch(initvar:::check_number(3e9, "x", max = 2^31), error = function(e) e)
+  expect_match(conditionMessage(e), "<= 2,147,483,648", fixed = TRUE)
+})
