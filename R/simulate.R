@@ -226,9 +226,15 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' or a cluster. The blocks of 8 networks merged so far are kept: the
 #' interrupt is re-signalled as a condition of class `initvar_interrupt`
 #' whose `partial` field is the result for those networks, also kept in
-#' [last_partial()], and `resume = ` continues it. A cluster worker that
-#' fails gives an error (class `initvar_worker_error`) naming the worker,
-#' with the blocks merged before it in its `partial` field. After an
+#' [last_partial()], and `resume = ` continues it. Interrupted before the
+#' first block is merged, the condition also has class
+#' `initvar_nothing_finished` and says so: there is no partial result (no
+#' 0-network simulation), and `last_partial()` is `NULL`. A cluster worker
+#' that fails gives an error (class `initvar_worker_error`) naming the
+#' worker, with the blocks merged before it in its `partial` field (`NULL`,
+#' and said, when there are none). An activation given as an R function that
+#' fails or returns values of the wrong length, or `NA`/`Inf` for finite
+#' inputs, is an error naming the layer and the function called. After an
 #' interrupt, a cluster's workers may still be busy: stop and restart it.
 #' @return An `initvar_simulation` object: `summary()` and `as.data.frame()`
 #'   give per layer and quantity the `prediction`, `estimate`, `mcse`, the
