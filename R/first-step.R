@@ -460,8 +460,9 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
     }
     d <- length(net$widths) - 1
     check_whole(layer, "layer", max = d)
-    if (is.numeric(dots$batch) && length(dots$batch) == 1 && isTRUE(dots$batch >= 1)) {
-      check_first_step_memory(net, dots$batch)
+    batch <- if (is.null(dots$batch)) formals(first_step)$batch else dots$batch
+    if (is.numeric(batch) && length(batch) == 1 && isTRUE(batch >= 1)) {
+      check_first_step_memory(net, batch)
     }
     net
   })
