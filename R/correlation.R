@@ -48,7 +48,10 @@ correlation_spec <- function(net, pairs, c0, var_x, seed) {
 #' @param level Level of the intervals.
 #' @return A data frame per layer: `layer`, `n_out`, `prediction` (the
 #'   c-map), `estimate`, `mcse`, `lower`, `upper`, `z`, `p_value`,
-#'   `consistent`, with attribute `networks`.
+#'   `consistent`, with attribute `networks`. Interrupted (Ctrl-C), the
+#'   blocks of 64 networks done are kept: the interrupt's `partial` field
+#'   (and [last_partial()]) is the table for them, `networks` set to their
+#'   number and `networks_requested` to the number asked for.
 #' @seealso [predict_correlation()], [fixed_point()].
 #' @examples
 #' set.seed(1)
@@ -76,13 +79,38 @@ simulate_correlation <- function(net, c0, networks = 200, pairs = 16, var_x = 1,
   local_blas_single_thread()
   nblocks <- ceiling(networks / corr_block_size)
   res <- vector("list", nblocks)
-  for (k in seq_len(nblocks)) {
-    first <- (k - 1) * corr_block_size
-    cnt <- min(corr_block_size, networks - first)
-    r <- .Call(C_correlation, spec, first, as.integer(cnt), as.integer(threads))
-    if (is.null(r)) raise_interrupt()
-    res[[k]] <- array(r, c(2, d, cnt))
+  done <- 0
+  # Ctrl-C: the blocks done are a valid smaller run (network j draws from
+  # its own streams), re-signalled as the partial result
+  interrupted <- tryCatch({
+    for (k in seq_len(nblocks)) {
+      first <- (k - 1) * corr_block_size
+      cnt <- min(corr_block_size, networks - first)
+      r <- correlation_block(spec, first, cnt, threads)
+      if (is.null(r)) break   # interrupted in C: this block is abandoned
+      res[[k]] <- array(r, c(2, d, cnt))
+      done <- first + cnt
+    }
+    done < networks
+  }, interrupt = function(e) TRUE)
+  if (interrupted) {
+    raise_interrupt(if (done >= 2) correlation_result(res, done, net, pred, level, networks),
+                    sprintf("no block of %d networks done", min(corr_block_size, networks)))
   }
+  correlation_result(res, networks, net, pred, level)
+}
+
+# One block of networks in C; its errors (an overflow) name the user's call.
+correlation_block <- function(spec, first, cnt, threads) {
+  tryCatch(.Call(C_correlation, spec, first, as.integer(cnt), as.integer(threads)),
+           error = function(e) abort(conditionMessage(e)))
+}
+
+# The table of simulate_correlation() from the first `networks` networks
+# (fewer than `requested` in a partial result, with attribute
+# `networks_requested`).
+correlation_result <- function(res, networks, net, pred, level, requested = networks) {
+  d <- length(net$widths) - 1
   a <- array(unlist(res), c(2, d, networks))
   rows <- lapply(seq_len(d), function(i) {
     A <- a[1, i, ]
@@ -101,5 +129,6 @@ simulate_correlation <- function(net, c0, networks = 200, pairs = 16, var_x = 1,
                   interval_level = level)
   out <- cbind(out, ag[c("lower", "upper", "z", "p_value", "consistent")])
   attr(out, "networks") <- networks
+  if (requested != networks) attr(out, "networks_requested") <- requested
   out
 }

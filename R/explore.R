@@ -101,9 +101,16 @@ plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_fiel
 #'   (estimate), `ensemble_mcse`, `prediction` (mean field), `across_mean`
 #'   and `across_sd` (mean and standard deviation over networks of a
 #'   network's across-neuron variance, averaged over its `inputs` inputs:
-#'   with more inputs per network the spread is smaller), and
-#'   `relative_spread = across_sd / ensemble`. `plot()` draws the spread
-#'   against width.
+#'   with more inputs per network the spread is smaller),
+#'   `relative_spread = across_sd / ensemble`, and `networks`, the networks
+#'   behind the row. `plot()` draws the spread against width.
+#'
+#'   Interrupted (Ctrl-C), it keeps every width finished and the width in
+#'   progress: the interrupt's `partial` field (and [last_partial()]) is the
+#'   data frame of those widths, the last one's row from the blocks of 8
+#'   networks done (see `networks`), with that partial simulation in
+#'   `attr(, "in_progress")` (continue it with [simulate_network()]'s
+#'   `resume`) and the widths asked for in `attr(, "widths_requested")`.
 #' @examples
 #' set.seed(1)
 #' sw <- width_sweep(c(16, 64, 256), depth = 3, networks = 10, inputs = 4)
@@ -121,22 +128,51 @@ width_sweep <- function(widths = c(8, 32, 128, 512), depth = 3, layer = depth,
   check_whole(layer, "layer", max = depth)
   quantity <- check_choice(quantity, c("z", "s"), "quantity")
   bar <- progress_bar(progress, length(widths), "width_sweep")
-  rows <- lapply(seq_along(widths), function(k) {
-    w <- widths[k]
-    sim <- simulate_network(mlp(rep(w, depth + 1), activation, init), networks = networks,
-                            inputs = inputs, progress = FALSE)
-    progress_set(bar, k)
+  row <- function(w, sim) {
     df <- as.data.frame(sim)
     r <- df[df$quantity == quantity & df$layer == layer, ]
     data.frame(width = w, ensemble = r$estimate, ensemble_mcse = r$mcse, prediction = r$prediction,
                across_mean = r$across_mean, across_sd = r$across_sd,
-               relative_spread = r$across_sd / r$estimate)
-  })
-  out <- do.call(rbind, rows)
-  attr(out, "layer") <- layer
-  attr(out, "quantity") <- quantity
-  class(out) <- c("initvar_width_sweep", "data.frame")
-  out
+               relative_spread = r$across_sd / r$estimate, networks = sim$networks)
+  }
+  result <- function(rows) {
+    out <- do.call(rbind, rows)
+    attr(out, "layer") <- layer
+    attr(out, "quantity") <- quantity
+    class(out) <- c("initvar_width_sweep", "data.frame")
+    out
+  }
+  # Ctrl-C: every width finished is kept, and the partial simulation of the
+  # width in progress (its row from the networks done, and the simulation
+  # itself in attr(, "in_progress"), to continue with `resume =`)
+  rows <- list()
+  in_progress <- NULL
+  interrupted <- tryCatch({
+    for (k in seq_along(widths)) {
+      w <- widths[k]
+      sim <- tryCatch(simulate_network(mlp(rep(w, depth + 1), activation, init),
+                                       networks = networks, inputs = inputs, progress = FALSE),
+                      initvar_interrupt = function(e) e)
+      if (inherits(sim, "initvar_interrupt")) {
+        in_progress <- sim$partial
+        break
+      }
+      rows[[k]] <- row(w, sim)
+      progress_set(bar, k)
+    }
+    length(rows) < length(widths)
+  }, interrupt = function(e) TRUE)
+  if (interrupted) {
+    if (!is.null(in_progress)) rows[[length(rows) + 1]] <- row(in_progress$net$widths[1], in_progress)
+    if (length(rows) == 0) {
+      raise_interrupt(NULL, sprintf("no block of 8 networks done at width %g", widths[1]))
+    }
+    out <- result(rows)
+    attr(out, "in_progress") <- in_progress
+    attr(out, "widths_requested") <- widths
+    raise_interrupt(out)
+  }
+  result(rows)
 }
 
 #' @export

@@ -54,6 +54,16 @@
 #'   `rms_dz`, `rms_dz_mcse`, `rel_dz`, `rel_dz_mcse`, `lower`, `upper`, the
 #'   interval for `rms_dz`), and the settings; `as.data.frame()` returns
 #'   the table.
+#'
+#'   Interrupted (Ctrl-C), the networks done are kept: the interrupt's
+#'   `partial` field (and [last_partial()]) is the result for them
+#'   (`networks` set to their number, `networks_requested` to the number
+#'   asked for); with fewer than 2 done the condition has class
+#'   `initvar_nothing_finished` and there is no partial result. An
+#'   activation given as an R function that fails, or returns values of the
+#'   wrong length or `NA`/`Inf` for finite inputs, is an error naming it.
+#'   A `batch` whose matrices would take more than 16 GB is refused before
+#'   anything is allocated.
 #' @seealso [coordinate_check()] for the dependence on width.
 #' @references Zhang, H., Dauphin, Y. N. and Ma, T. (2019). Fixup
 #'   initialization: residual learning without normalization. ICLR.
@@ -87,16 +97,87 @@ first_step <- function(net, lr, optimizer = c("sgd", "adam"), batch = 32, networ
   check_number(var_x, min = 0)
   check_number(eps, min = 0)
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
+  check_first_step_memory(net, batch)
   t0 <- proc.time()[["elapsed"]]
   per <- array(0, c(networks, d, 2), list(NULL, NULL, c("ms_z", "ms_dz")))
-  for (j in seq_len(networks)) {
-    per[j, , ] <- first_step_one(net, lr, optimizer, batch, loss, var_x, eps)
+  done <- 0
+  result <- function(n) {
+    p <- per[seq_len(n), , , drop = FALSE]
+    structure(list(table = first_step_table(p, net, level), net = net, lr = lr,
+                   optimizer = optimizer, batch = batch, networks = n, loss = loss,
+                   var_x = var_x, level = level, per_network = p,
+                   seconds = proc.time()[["elapsed"]] - t0,
+                   networks_requested = networks),
+              class = "initvar_first_step")
   }
-  tab <- first_step_table(per, net, level)
-  structure(list(table = tab, net = net, lr = lr, optimizer = optimizer, batch = batch,
-                 networks = networks, loss = loss, var_x = var_x, level = level,
-                 per_network = per, seconds = proc.time()[["elapsed"]] - t0),
-            class = "initvar_first_step")
+  # Ctrl-C: the networks done are a valid smaller run (each is drawn from
+  # R's RNG in turn), re-signalled as the partial result
+  interrupted <- tryCatch({
+    for (j in seq_len(networks)) {
+      per[j, , ] <- first_step_one(net, lr, optimizer, batch, loss, var_x, eps)
+      done <- j
+    }
+    FALSE
+  }, interrupt = function(e) TRUE)
+  if (interrupted) {
+    raise_interrupt(if (done >= 2) result(done),
+                    sprintf("%d of the %d networks done, and a table needs 2", done, networks))
+  }
+  bad <- which(!is.finite(per), arr.ind = TRUE)
+  if (nrow(bad)) {
+    abort(sprintf(paste0("the %s of layer %d overflowed double precision in network %d: ",
+                         "scale down `lr`, `var_x` or the weights."),
+                  c("activations", "change of the activations")[bad[1, 3]], bad[1, 2], bad[1, 1]))
+  }
+  result(networks)
+}
+
+# Memory: a network's forward pass keeps, per layer, its input, f'(s) and
+# f(s), the backward pass a gradient and the second forward pass f(s) again:
+# about 5 batch x width matrices of doubles per unit. Refused (naming
+# `batch`) above the 16 GiB of simulate_network()'s limit of 2^31 values
+# per workspace, before anything is allocated.
+first_step_bytes <- function(net, batch) {
+  units <- net_units(net_layers(net))
+  8 * batch * (net_input_width(net) + 5 * sum(vapply(units, function(l) as.double(l$n_out), 0)))
+}
+first_step_max_bytes <- 2^34
+
+check_first_step_memory <- function(net, batch, arg = "batch") {
+  need <- first_step_bytes(net, batch)
+  if (need > first_step_max_bytes) {
+    per_row <- first_step_bytes(net, 1)
+    abort_arg(arg, sprintf(paste0(
+      "at most %s for this network (one network's passes would take about %s GB; ",
+      "the limit is %.0f GB)"), big_number(floor(first_step_max_bytes / per_row)),
+      format(signif(need / 2^30, 3)), first_step_max_bytes / 2^30), batch)
+  }
+  invisible(need)
+}
+
+# f(s) or f'(s) of layer `layer`'s activation, checked: a numeric value per
+# input, finite where the input is (an activation given as an R function
+# can return anything; the table would be NA).
+apply_activation <- function(a, S, layer, which = c("f", "df")) {
+  fun <- if (which == "f") a$f else a$df
+  Z <- tryCatch(fun(S), error = function(e) {
+    abort(sprintf("`net`: the activation's %s (layer %d) failed: %s", which, layer,
+                  conditionMessage(e)))
+  })
+  if (is.logical(Z) || is.integer(Z)) Z <- as.double(Z)
+  if (!is.double(Z) || length(Z) != length(S)) {
+    abort(sprintf(paste0("`net`: the activation's %s (layer %d) must return a numeric vector as ",
+                         "long as its input (%.0f values), not one of type %s and length %.0f."),
+                  which, layer, as.double(length(S)), typeof(Z), as.double(length(Z))))
+  }
+  bad <- which(!is.finite(Z) & is.finite(S))
+  if (length(bad)) {
+    abort(sprintf("`net`: the activation's %s (layer %d) returned %s for the finite input %s.",
+                  which, layer, if (is.nan(Z[bad[1]])) "NaN" else if (is.na(Z[bad[1]])) "NA" else
+                    "an infinite value", format(S[bad[1]], digits = 6)))
+  }
+  dim(Z) <- dim(S)
+  Z
 }
 
 # One network: draw, forward, backward, step, forward again. Returns a d x 2
@@ -182,9 +263,8 @@ net_forward_values <- function(layers, par, X) {
     if (l$kind == "dense") {
       u <- u + 1
       S <- Z %*% par[[u]]$W + bmat(par[[u]]$b, nrow(Z))
-      st[[i]] <- list(u = u, input = Z, D = l$activation$df(S))
-      Z <- l$activation$f(S)
-      dim(Z) <- dim(S)
+      st[[i]] <- list(u = u, input = Z, D = apply_activation(l$activation, S, i, "df"))
+      Z <- apply_activation(l$activation, S, i, "f")
     } else if (l$kind == "attention") {
       # transformer attention sublayers: R/net-transformer.R
       us <- u + seq_along(l$branch)
@@ -203,9 +283,8 @@ net_forward_values <- function(layers, par, X) {
         a <- l$branch[[k]]$activation
         ins[[k]] <- inp
         t <- inp %*% par[[u]]$W + bmat(par[[u]]$b, nrow(inp))
-        D[[k]] <- a$df(t)
-        inp <- a$f(t)
-        dim(inp) <- dim(t)
+        D[[k]] <- apply_activation(a, t, i, "df")
+        inp <- apply_activation(a, t, i, "f")
         us <- c(us, u)
       }
       H <- l$skip * x + l$alpha * inp
@@ -284,6 +363,10 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
   cat(sprintf("<initvar first step> %s, lr %s, %s loss; %d networks x %d examples; %.1f s\n",
               x$optimizer, paste(unique(format(x$lr, digits = 3)), collapse = "/"), x$loss,
               x$networks, x$batch, x$seconds))
+  if (!is.null(x$networks_requested) && x$networks < x$networks_requested) {
+    cat(sprintf("  partial result: interrupted after %d of %d networks\n", x$networks,
+                x$networks_requested))
+  }
   t <- x$table
   f <- function(v) formatC(v, digits = digits, format = "g")
   print(data.frame(layer = t$layer, n_out = t$n_out, rms_z = f(t$rms_z), rms_dz = f(t$rms_dz),
@@ -345,7 +428,12 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' @param ... Passed to [first_step()] (`optimizer`, `batch`, `loss`, ...).
 #' @return A data frame per width (`width`, `rms`, `log_ms`, `se`), with
 #'   attributes `slope` (estimate, se, predicted, z, p_value, consistent).
-#'   `print()` shows both.
+#'   `print()` shows both. Interrupted (Ctrl-C), the widths finished are
+#'   kept: the interrupt's `partial` field (and [last_partial()]) is the
+#'   result for them (the slope `NA` with fewer than 2), with the
+#'   [first_step()] partial of the width in progress in
+#'   `attr(, "in_progress")` and the widths asked for in
+#'   `attr(, "widths_requested")`.
 #' @examples
 #' set.seed(1)
 #' he <- function(n) mlp(c(16, n, n, 10), c("relu", "relu", "linear"), init_he())
@@ -362,28 +450,77 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
   check_number(slope)
   networks <- check_whole(networks, "networks", min = 20, max = 1e6)
   if (!is.function(lr_fun)) abort_arg("lr_fun", "a function of the width", lr_fun)
-  rows <- lapply(widths, function(n) {
+  # every network first, so that a bad `net_fun`, `layer` or `batch` at the
+  # last width is refused before any width runs
+  dots <- list(...)
+  nets <- lapply(widths, function(n) {
     net <- net_fun(n)
     if (!inherits(net, "initvar_mlp")) {
       abort(sprintf("`net_fun(%g)` must return a network from `mlp()`.", n))
     }
     d <- length(net$widths) - 1
     check_whole(layer, "layer", max = d)
-    fs <- first_step(net, lr = lr_fun(n), networks = networks, ...)
-    k <- if (what == "init") 1 else 2
+    batch <- if (is.null(dots$batch)) formals(first_step)$batch else dots$batch
+    if (is.numeric(batch) && length(batch) == 1 && isTRUE(batch >= 1)) {
+      check_first_step_memory(net, batch)
+    }
+    net
+  })
+  k <- if (what == "init") 1 else 2
+  row <- function(n, fs) {
     v <- fs$per_network[, layer, k]
     m <- mean(v)
-    data.frame(width = n, rms = sqrt(m), log_ms = log(m), se = stats::sd(v) / sqrt(networks) / m)
-  })
-  out <- do.call(rbind, rows)
+    data.frame(width = n, rms = sqrt(m), log_ms = log(m),
+               se = stats::sd(v) / sqrt(length(v)) / m)
+  }
+  rows <- list()
+  # Ctrl-C: the widths finished are kept, and the first_step() partial of
+  # the width in progress
+  in_progress <- NULL
+  interrupted <- tryCatch({
+    for (i in seq_along(widths)) {
+      n <- widths[i]
+      fs <- tryCatch(first_step(nets[[i]], lr = lr_fun(n), networks = networks, ...),
+                     initvar_interrupt = function(e) e)
+      if (inherits(fs, "initvar_interrupt")) {
+        in_progress <- fs$partial
+        break
+      }
+      rows[[i]] <- row(n, fs)
+    }
+    length(rows) < length(widths)
+  }, interrupt = function(e) TRUE)
+  if (interrupted) {
+    if (length(rows) == 0 && is.null(in_progress)) {
+      raise_interrupt(NULL, sprintf("no width done of %s", paste(widths, collapse = ", ")))
+    }
+    out <- coordinate_check_result(rows, slope, what)
+    attr(out, "in_progress") <- in_progress
+    attr(out, "widths_requested") <- widths
+    raise_interrupt(out)
+  }
+  coordinate_check_result(rows, slope, what)
+}
+
+# The table and slope test of coordinate_check() for the widths in `rows`
+# (fewer than the widths asked for in a partial result: with fewer than 2
+# the slope is NA).
+coordinate_check_result <- function(rows, slope, what) {
+  out <- if (length(rows)) do.call(rbind, rows) else
+    data.frame(width = numeric(), rms = numeric(), log_ms = numeric(), se = numeric())
   x <- log(out$width)
   y <- out$log_ms / 2
   w <- 1 / (out$se / 2)^2
   if (any(!is.finite(w))) abort("The activations measured are 0 (or constant) at some width: no slope.")
-  xb <- sum(w * x) / sum(w)
-  b <- sum(w * (x - xb) * (y - sum(w * y) / sum(w))) / sum(w * (x - xb)^2)
-  se <- sqrt(1 / sum(w * (x - xb)^2))
-  ag <- agreement(b, se, slope)
+  if (nrow(out) >= 2) {
+    xb <- sum(w * x) / sum(w)
+    b <- sum(w * (x - xb) * (y - sum(w * y) / sum(w))) / sum(w * (x - xb)^2)
+    se <- sqrt(1 / sum(w * (x - xb)^2))
+    ag <- agreement(b, se, slope)
+  } else {
+    b <- se <- NA_real_
+    ag <- list(z = NA_real_, p_value = NA_real_, consistent = NA)
+  }
   attr(out, "slope") <- data.frame(estimate = b, se = se, predicted = slope, z = ag$z,
                                    p_value = ag$p_value, consistent = ag$consistent)
   attr(out, "what") <- what
@@ -399,8 +536,19 @@ print.initvar_coordinate_check <- function(x, ...) {
                 "change of the activations after one step"))
   print(data.frame(width = x$width, rms = format(x$rms, digits = 4),
                    se_log = format(x$se / 2, digits = 2)), row.names = FALSE)
-  cat(sprintf("slope of log RMS on log width: %.3f (se %.3f), predicted %s: z = %.2f, %s at level %s\n",
-              s$estimate, s$se, format(s$predicted), s$z,
-              if (isTRUE(s$consistent)) "consistent" else "NOT consistent", format(verdict_level)))
+  req <- attr(x, "widths_requested")
+  if (!is.null(req)) {
+    ip <- attr(x, "in_progress")
+    cat(sprintf("partial result: interrupted after %d of %d widths%s\n", nrow(x), length(req),
+                if (is.null(ip)) "" else sprintf(" (%d networks of the next, in attr(, \"in_progress\"))",
+                                                 ip$networks)))
+  }
+  if (is.na(s$estimate)) {
+    cat("slope of log RMS on log width: not enough widths\n")
+  } else {
+    cat(sprintf("slope of log RMS on log width: %.3f (se %.3f), predicted %s: z = %.2f, %s at level %s\n",
+                s$estimate, s$se, format(s$predicted), s$z,
+                if (isTRUE(s$consistent)) "consistent" else "NOT consistent", format(verdict_level)))
+  }
   invisible(x)
 }

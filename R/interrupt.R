@@ -11,13 +11,24 @@ the$last_partial <- NULL
 # "condition") whose `partial` field holds what was finished, and, when no
 # handler takes it, return to the top level as an interrupt does. Never
 # returns. Called from R and from C (iv_raise_interrupt).
-raise_interrupt <- function(partial = NULL) {
-  if (!is.null(partial)) the$last_partial <- partial
+#
+# With nothing finished (`partial` NULL) the condition has class
+# "initvar_nothing_finished" too, its message says so (with `what`, what
+# was not done, when given: "no network done") and `last_partial()` is cleared: it never
+# hands back an older run's result as this one's.
+raise_interrupt <- function(partial = NULL, what = NULL) {
+  the$last_partial <- partial
+  msg <- if (!is.null(partial)) {
+    "interrupted: the partial result is in `e$partial` and `last_partial()`"
+  } else if (!is.null(what)) {
+    sprintf("interrupted: nothing finished yet (%s), so there is no partial result", what)
+  } else {
+    "interrupted: nothing finished yet, so there is no partial result"
+  }
   cond <- structure(
-    class = c("initvar_interrupt", "interrupt", "condition"),
-    list(message = if (is.null(partial)) "interrupted" else
-           "interrupted: the partial result is in `e$partial` and `last_partial()`",
-         call = NULL, partial = partial))
+    class = c(if (is.null(partial)) "initvar_nothing_finished", "initvar_interrupt",
+              "interrupt", "condition"),
+    list(message = msg, call = NULL, partial = partial))
   signalCondition(cond)
   invokeRestart("abort")
 }
@@ -27,19 +38,26 @@ raise_interrupt <- function(partial = NULL) {
 #' When [simulate_network()] or [verify()] is interrupted (Ctrl-C, or a
 #' failed cluster worker), it keeps what it finished: networks are merged
 #' in blocks of 8, draws in chunks, both exactly, so the finished part is a
-#' valid smaller run. The interrupt is re-signalled as a condition of class
+#' valid smaller run. So do [first_step()] (the networks done),
+#' [coordinate_check()] and [width_sweep()] (the widths done, and the
+#' partial result of the width in progress) and [simulate_correlation()]
+#' (the blocks of networks done). The interrupt is re-signalled as a condition of class
 #' `c("initvar_interrupt", "interrupt", "condition")` whose `partial` field
 #' is that result (with `networks` or `n` set to what was done), so
 #' `tryCatch(simulate_network(...), interrupt = function(e) e$partial)`
-#' returns it; `last_partial()` returns the last one.
+#' returns it; `last_partial()` returns the last one. Interrupted before
+#' anything finished, the condition also has class
+#' `initvar_nothing_finished`, says so in its message, and its `partial`
+#' and `last_partial()` are `NULL`.
 #'
 #' An interrupted simulation can be continued with
 #' `simulate_network(net, networks = N, resume = partial)`: the result is
 #' identical to an uninterrupted run of `N` networks with the same seed.
 #'
 #' @param clear Forget the stored partial result after returning it.
-#' @return The partial result (an `initvar_simulation` or an
-#'   `initvar_verification`), or `NULL` if nothing was interrupted.
+#' @return The partial result (an `initvar_simulation`, an
+#'   `initvar_verification`, ...), or `NULL` if nothing was interrupted or
+#'   the last interrupted run had finished nothing.
 #' @examples
 #' set.seed(1)
 #' net <- mlp(c(20, 20, 20), "tanh", init_glorot())
@@ -115,12 +133,18 @@ sim_cluster_round <- function(cl, blocks, spec, threads) {
 
 # The error for a failed worker, carrying the partial result.
 worker_error <- function(failed, ncl, message, first, last, partial) {
-  if (!is.null(partial)) the$last_partial <- partial
+  the$last_partial <- partial
   who <- if (is.na(failed)) "a worker of the cluster" else sprintf("worker %d of %d", failed, ncl)
-  msg <- sprintf(paste0("%s failed on networks %.0f-%.0f: %s\nThe %.0f networks merged before ",
-                        "are kept: see `last_partial()` or the error's `partial` field, and ",
-                        "continue with `simulate_network(..., resume = last_partial())`."),
-                 who, first, last, message, if (is.null(partial)) 0 else partial$networks)
+  msg <- if (is.null(partial)) {
+    sprintf(paste0("%s failed on networks %.0f-%.0f: %s\nNothing finished yet: no networks ",
+                   "were merged before, so there is no partial result."),
+            who, first, last, message)
+  } else {
+    sprintf(paste0("%s failed on networks %.0f-%.0f: %s\nThe %.0f networks merged before ",
+                   "are kept: see `last_partial()` or the error's `partial` field, and ",
+                   "continue with `simulate_network(..., resume = last_partial())`."),
+            who, first, last, message, partial$networks)
+  }
   stop(structure(class = c("initvar_worker_error", "error", "condition"),
                  list(message = msg, call = NULL, worker = failed, partial = partial)))
 }

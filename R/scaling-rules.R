@@ -280,8 +280,9 @@ scaling_rules <- function(depth = c(10, 100), ...) {
 #'   `alpha` and `gains` directly.
 #' @param depth Number of blocks \eqn{L} (a vector gives one ratio each);
 #'   default the rule's depth.
-#' @param skip,alpha Skip and branch multipliers.
-#' @param gains Gains of the branch's layers.
+#' @param skip,alpha Skip and branch multipliers, for `rule = NULL` (a rule
+#'   sets its own: giving them with a `rule` is an error).
+#' @param gains Gains of the branch's layers, for `rule = NULL`.
 #' @return The ratio, one per `depth`.
 #' @examples
 #' residual_growth(depth = c(10, 100))                   # 2^L
@@ -292,6 +293,20 @@ residual_growth <- function(rule = NULL, depth = rule$depth, skip = 1, alpha = 1
   if (!is.null(rule)) {
     if (!inherits(rule, "initvar_scaling_rule")) {
       abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
+    }
+    # the rule sets the multipliers: a `skip` given too would be ignored
+    given <- c(skip = !missing(skip), alpha = !missing(alpha), gains = !missing(gains))
+    if (any(given)) {
+      arg <- names(given)[given][1]
+      abort(sprintf(paste0(
+        "`%s` must not be given with `rule`: the rule sets `skip`, `alpha` and `gains` ",
+        "(this one: %s). Give `rule = NULL` to set them directly."), arg,
+        paste(sprintf("%s = %s", c("skip", "alpha", "gains"),
+                      vapply(list(rule$skip, rule$alpha, rule$gains), function(v) {
+                        v <- as.character(signif(v, 4))
+                        if (length(v) > 1) sprintf("c(%s)", paste(v, collapse = ", ")) else v
+                      }, "")),
+              collapse = ", ")))
     }
     skip <- rule$skip
     alpha <- rule$alpha

@@ -157,7 +157,33 @@ signal_activation <- function(activation, arg = "activation") {
   if (is.character(activation) && length(activation) == 1 && !is.na(activation)) {
     canonical_activation(activation, arg)
   }
-  as_activation(activation, arg)
+  a <- as_activation(activation, arg)
+  if (a$code == activation_codes[["r_function"]]) {
+    a$f <- checked_activation(a$f, arg, "f")
+    a$df <- checked_activation(a$df, arg, "f'")
+  }
+  a
+}
+
+# An activation given as an R function, checked at every call: NA, NaN or
+# Inf for a finite input is an error naming the argument (the iterations
+# of the q- and c-maps would otherwise fail on "missing value where
+# TRUE/FALSE needed").
+checked_activation <- function(f, arg, what) {
+  force(f)
+  function(x) {
+    v <- f(x)
+    if (!is.numeric(v) || length(v) != length(x)) return(v)   # the quadrature says so
+    bad <- which(!is.finite(v) & is.finite(x))
+    if (length(bad)) {
+      signal_stop(sprintf(paste0(
+        "`%s` must return finite values for finite inputs: its %s is %s at x = %s. ",
+        "The q- and c-maps integrate it over the whole real line."),
+        arg, what, if (is.nan(v[bad[1]])) "NaN" else if (is.na(v[bad[1]])) "NA" else "infinite",
+        format(x[bad[1]], digits = 6)))
+    }
+    v
+  }
 }
 
 check_nonneg_vector <- function(x, arg) {

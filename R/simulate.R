@@ -39,8 +39,11 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     grad = code_of(grad_kind_codes, grad), var_grad = as.double(var_grad),
     batch = as.integer(batch), center = as.double(center), nbins = as.integer(nbins),
     hrange = as.double(hrange), seed = seed,
-    rfuns = lapply(acts, function(a) {
-      if (a$code == activation_codes[["r_function"]]) list(a$f, a$df) else NULL
+    rfuns = lapply(seq_along(acts), function(u) {
+      a <- acts[[u]]
+      if (a$code != activation_codes[["r_function"]]) return(NULL)
+      layer <- unit_layer(layers)[u]
+      list(guard_activation(a$f, "f", layer), guard_activation(a$df, "df", layer))
     }),
     scale = if (is.null(scale)) rep(1, n_quantities * d) else as.double(scale),
     units = vapply(layers, function(l) length(layer_units(l)), 0L),
@@ -54,6 +57,18 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     # conv layers' geometry (R/net-conv.R); 0 for other layers
     conv = as.double(vapply(layers, conv_geometry, numeric(conv_npar))))
   spec[spec_fields]
+}
+
+# An activation given as an R function, as the engine calls it: its errors
+# say which activation of `net` failed (the engine adds the user's call).
+guard_activation <- function(f, what, layer) {
+  force(f)
+  function(x) {
+    tryCatch(f(x), error = function(e) {
+      stop(sprintf("`net`: the activation's %s (layer %d) failed: %s", what, layer,
+                   conditionMessage(e)), call. = FALSE)
+    })
+  }
 }
 
 # 64 bits of seed material from R's RNG, as two 32-bit halves: the numbers
@@ -96,9 +111,14 @@ engine_var_scale <- function(scale) {
   rbind(sc[1, ], sc[2, ], sc[3, ], sc[4, ] * sc[3, ], sc[5, ])^2
 }
 
+# Errors of the engine (an activation given as an R function that fails or
+# returns the wrong values, an overflow) name the user's call
+# (simulate_network(), or whatever exported function ran it), not this
+# internal one.
 sim_block_worker <- function(block, spec, threads, workspace = NULL) {
   local_blas_single_thread()   # the engine's threads call dgemm: one BLAS thread, restored on exit
-  .Call(C_simulate_block, spec, block[[1]], block[[2]], threads, workspace)
+  tryCatch(.Call(C_simulate_block, spec, block[[1]], block[[2]], threads, workspace),
+           error = function(e) abort(conditionMessage(e)))
 }
 
 #' Simulate random networks forward and backward
@@ -212,9 +232,15 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' or a cluster. The blocks of 8 networks merged so far are kept: the
 #' interrupt is re-signalled as a condition of class `initvar_interrupt`
 #' whose `partial` field is the result for those networks, also kept in
-#' [last_partial()], and `resume = ` continues it. A cluster worker that
-#' fails gives an error (class `initvar_worker_error`) naming the worker,
-#' with the blocks merged before it in its `partial` field. After an
+#' [last_partial()], and `resume = ` continues it. Interrupted before the
+#' first block is merged, the condition also has class
+#' `initvar_nothing_finished` and says so: there is no partial result (no
+#' 0-network simulation), and `last_partial()` is `NULL`. A cluster worker
+#' that fails gives an error (class `initvar_worker_error`) naming the
+#' worker, with the blocks merged before it in its `partial` field (`NULL`,
+#' and said, when there are none). An activation given as an R function that
+#' fails or returns values of the wrong length, or `NA`/`Inf` for finite
+#' inputs, is an error naming the layer and the function called. After an
 #' interrupt, a cluster's workers may still be busy: stop and restart it.
 #' @return An `initvar_simulation` object: `summary()` and `as.data.frame()`
 #'   give per layer and quantity the `prediction`, `estimate`, `mcse`, the
@@ -361,8 +387,11 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     }
     st$blocks < nblocks && is.null(failure)
   }, interrupt = function(e) TRUE)
-  if (interrupted) raise_interrupt(result(partial = TRUE))
-  if (!is.null(failure)) do.call(worker_error, c(failure, list(result(partial = TRUE))))
+  # with no block merged there is no partial result (a 0-network
+  # simulation is no simulation): the interrupt says nothing finished yet
+  partial <- if (st$blocks > 0) result(partial = TRUE)
+  if (interrupted) raise_interrupt(partial, "no block of 8 networks done")
+  if (!is.null(failure)) do.call(worker_error, c(failure, list(partial)))
   out <- result()
   # (the norms M are not defined when every input is 0: not an overflow)
   bad <- which(!is.finite(out$acc[setdiff(acc_slots, c("mean_e", "M2_e")), variance_quantities, ,
@@ -418,7 +447,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
     # take the reference points from a pilot run of network 0, so that power
     # sums are accumulated near the means and lose no digits to an offset.
     pilot <- sim_block_worker(list(0, 1L), spec, 1L)
-    if (is.null(pilot)) raise_interrupt()
+    if (is.null(pilot)) raise_interrupt(NULL, "no network done")
     pa <- block_acc(pilot$acc, d)
     pm <- matrix(pa["mean", , ], n_quantities, d)                 # means: quantity x layer
     pv <- matrix(pa["M2", , ] / pa["n", , ], n_quantities, d)     # variances

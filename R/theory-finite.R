@@ -166,6 +166,22 @@ fw_residual_step <- function(st, l) {
   list(dG = dGh, dA = dA, dm = 0, out = out)
 }
 
+# A handler for the errors of layer i's quadratures (m2: the mean square of
+# its input): moments that leave double precision give an error naming the
+# layer and the cause, not the quadrature's "integrand is not finite".
+finite_width_overflow <- function(i, m2) {
+  function(e) {
+    if (!grepl("integrand is not finite", conditionMessage(e), fixed = TRUE)) stop(e)
+    abort(sprintf(paste0(
+      "`regime = \"finite_width\"`: the variance of `net` overflowed double precision at ",
+      "layer %d (the mean square of its input is %s): the moments the 1/n correction needs ",
+      "(up to the fourth power of the activations) are not finite. The variance grows ",
+      "without bound over the depth: scale the weights down (for a residual network, a ",
+      "depth-scaled rule from `scaling_rule()`), or lower `var_x`."),
+      i, format(m2, digits = 3)))
+  }
+}
+
 # The finite-width forward recursion. `v`, `bv`, `bm`: weight variances,
 # bias variances and means per layer; `e`: weights' excess kurtosis (of
 # dense layers; a residual block reads its branch's own). Returns per layer
@@ -179,16 +195,18 @@ finite_width_forward <- function(net, v, bv, bm, e, var_x, input) {
   out <- list(K = numeric(d), dG = numeric(d), kap = numeric(d), cc = numeric(d),
               A0 = numeric(d), dA = numeric(d), m0 = numeric(d), dm = numeric(d))
   st <- fw_input_state(var_x, input)
+  overflow <- function(i) finite_width_overflow(i, st$A0)
   for (i in seq_len(d)) {
     if (layers[[i]]$kind == "residual") {
-      r <- fw_residual_step(st, layers[[i]])
+      r <- tryCatch(fw_residual_step(st, layers[[i]]), error = overflow(i))
       st <- r$out
       out$K[i] <- out$kap[i] <- out$cc[i] <- NA_real_
       out$dG[i] <- r$dG; out$A0[i] <- st$A0; out$dA[i] <- r$dA
       out$m0[i] <- 0; out$dm[i] <- 0
       next
     }
-    step <- fw_dense_step(st, w[i], v[i], bv[i], bm[i], e[i], net$activation[[i]])
+    step <- tryCatch(fw_dense_step(st, w[i], v[i], bv[i], bm[i], e[i], net$activation[[i]]),
+                     error = overflow(i))
     st <- step$out
     out$K[i] <- step$K; out$dG[i] <- step$dG; out$kap[i] <- step$kap; out$cc[i] <- step$cc
     out$A0[i] <- st$A0; out$dA[i] <- st$dA; out$m0[i] <- step$m0; out$dm[i] <- step$dm

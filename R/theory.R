@@ -325,7 +325,12 @@ predict_variance <- function(net, var_x = 1, var_grad = 1,
   mean_prev <- 0
   for (i in seq_len(d)) {
     l <- layers[[i]]
-    m <- layer_kinds[[l$kind]]$forward(l, m2_prev, mean_prev, regime)
+    m <- if (regime == "finite_width") {
+      tryCatch(layer_kinds[[l$kind]]$forward(l, m2_prev, mean_prev, regime),
+               error = finite_width_overflow(i, m2_prev))
+    } else {
+      layer_kinds[[l$kind]]$forward(l, m2_prev, mean_prev, regime)
+    }
     fwd[[i]] <- m
     var_s[i] <- m$var_s
     mean_s[i] <- m$mean_s

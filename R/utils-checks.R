@@ -57,8 +57,8 @@ check_number <- function(x, arg = deparse(substitute(x)), finite = TRUE,
   if (!ok) {
     if (is.null(what)) {
       what <- if (finite) "a finite number" else "a number"
-      lo <- if (is.finite(min)) sprintf("%s %s", if (min_open) ">" else ">=", format(min)) else NULL
-      hi <- if (is.finite(max)) sprintf("%s %s", if (max_open) "<" else "<=", format(max)) else NULL
+      lo <- if (is.finite(min)) sprintf("%s %s", if (min_open) ">" else ">=", format_bound(min)) else NULL
+      hi <- if (is.finite(max)) sprintf("%s %s", if (max_open) "<" else "<=", format_bound(max)) else NULL
       if (!is.null(lo) || !is.null(hi)) {
         what <- paste(what, paste(c(lo, hi), collapse = " and "))
       }
@@ -73,7 +73,7 @@ check_whole <- function(x, arg = deparse(substitute(x)), min = 1,
   ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && is.finite(x) &&
     x == round(x) && x >= min && x <= max
   if (!ok) {
-    fmt <- function(v) format(v, big.mark = ",", scientific = v >= 1e7, trim = TRUE)
+    fmt <- format_bound
     what <- if (is.finite(max) && max < .Machine$integer.max) {
       sprintf("a whole number between %s and %s", fmt(min), fmt(max))
     } else if (min == 1) {
@@ -137,6 +137,12 @@ check_dim <- function(dim, arg = "dim") {
 
 # A whole number written out in full with thousands separators.
 big_number <- function(x) formatC(x, format = "f", digits = 0, big.mark = ",")
+
+# A bound in a message, exactly: a whole number in full (16,777,216, not
+# 1.677722e+07), other numbers to 15 significant digits.
+format_bound <- function(x) {
+  if (is.finite(x) && x == round(x) && abs(x) < 2^53) big_number(x) else format(x, digits = 15)
+}
 
 check_flag <- function(x, arg) {
   if (!is.logical(x) || length(x) != 1 || is.na(x)) abort_arg(arg, "TRUE or FALSE", x)
