@@ -105,7 +105,10 @@ check_choice <- function(x, choices, arg = deparse(substitute(x))) {
   }
   i <- pmatch(x, choices)
   if (is.na(i)) {
-    abort_arg(arg, paste0("one of ", paste0("\"", choices, "\"", collapse = ", ")), x)
+    abort(paste0(sprintf("`%s` must be %s, not %s.", arg,
+                         paste0("one of ", paste0("\"", choices, "\"", collapse = ", ")),
+                         describe(x)),
+                 did_you_mean(x, choices)))
   }
   choices[i]
 }

@@ -70,3 +70,10 @@ test_that("torch's names and arguments give the scheme they mean (issue 24, item
   expect_error(mlp(c(10, -5, 10)), "`widths\\[2\\]` must be a positive whole number, not -5")
   expect_error(mlp(c(10, 2.5)), "`widths\\[2\\]`")
 })
+
+test_that("a misspelt choice gets a 'did you mean' (issue 24, item 7)", {
+  net <- mlp(c(4, 4, 2), "tanh")
+  expect_error(predict_variance(net, regime = "meanfield"),
+               "`regime` must be one of .*not \"meanfield\". Did you mean \"mean_field\"\\?")
+  expect_error(init_he(mode = "fanin"), "Did you mean \"fan_in\"")
+})
