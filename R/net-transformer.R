@@ -515,11 +515,32 @@ uniform_attention <- function(T, causal) {
   A
 }
 
+# A M A^T and A^T G A for the uniform attention matrix A of T positions,
+# without forming A: 1/T times the mean of M everywhere (bidirectional),
+# or with A_ts = 1/t for s <= t (causal) prefix sums of M over rows and
+# columns, divided by t t' (and suffix sums of G / (t t') for A^T G A).
+# O(T^2) where the matrix products were O(T^3).
+uniform_sandwich <- function(M, causal) {
+  T <- nrow(M)
+  if (!causal) return(matrix(mean(M), T, T))
+  P <- apply(apply(M, 2, cumsum), 1, cumsum)     # P[t', t]: sums over s' <= t', s <= t
+  t(P) / outer(seq_len(T), seq_len(T))
+}
+uniform_sandwich_t <- function(G, causal) {
+  T <- nrow(G)
+  if (!causal) return(matrix(sum(G) / T^2, T, T))
+  rc <- function(x) rev(cumsum(rev(x)))
+  H <- G / outer(seq_len(T), seq_len(T))
+  t(apply(apply(H, 2, rc), 1, rc))
+}
+
 # Moments of A, the softmax of m iid N(0, sigma^2) logits L: p2 = E[A_1^2],
-# p3 = E[A_1^3], q4 = E[A_1^4], q22 = E[A_1^2 A_2^2]. With 1 / S^k =
-# int_0^Inf t^(k-1) exp(-t S) dt / (k-1)! and u = log t, y = u + L:
+# p3 = E[A_1^3], q4 = E[A_1^4], q22 = E[A_1^2 A_2^2], q211 = E[A_1^2 A_2
+# A_3]. With 1 / S^k = int_0^Inf t^(k-1) exp(-t S) dt / (k-1)! and u = log
+# t, y = u + L:
 #   E[A_1^k] = int E[exp(k y - e^y)] a(u)^(m-1) du / (k-1)!,
 #   E[A_1^2 A_2^2] = int E[exp(2 y - e^y)]^2 a(u)^(m-2) du / 3!,
+#   E[A_1^2 A_2 A_3] = int E[exp(2 y - e^y)] E[exp(y - e^y)]^2 a(u)^(m-3) du / 3!,
 # a(u) = E[exp(-e^y)]. The integral in u is a trapezoidal rule on the range
 # where the integrand exceeds 1e-20 of its peak (the integrand is analytic
 # and decays doubly exponentially on one side, so the rule converges
@@ -534,18 +555,20 @@ uniform_attention <- function(T, causal) {
 # sigma, 9 + 6.5 / sigma] in steps of 1 / (8 min(sigma, 4)) (u in steps of
 # 1/8 up to sigma = 4, v in steps of 1/32 beyond): a cost that does not
 # grow with sigma, and no density below 1 / sigma (no underflow at sigma =
-# 1e300). q22 falls as 1 / sigma; the wide branch returns sigma * q22
-# (`scaled = TRUE`), finite as sigma -> Inf. As sigma -> Inf the softmax
-# becomes an argmax: p2, p3, q4 -> 1 / m and q22 -> 0, the values at sigma
-# = Inf. Checked against stats::integrate, a 3-d grid and Monte Carlo to
+# 1e300). q22 falls as 1 / sigma and q211 as 1 / sigma^2; with `scaled =
+# TRUE` the wide branch returns sigma * q22 and sigma^2 * q211, finite as
+# sigma -> Inf. As sigma -> Inf the softmax becomes an argmax: p2, p3, q4 ->
+# 1 / m and q22, q211 -> 0, the values at sigma = Inf. (E[A^2 (1 - A)^2] =
+# p2 - 2 p3 + q4, which cancels at large sigma, is (m - 1) q22 + (m - 1)
+# (m - 2) q211, without cancellation.) Checked against stats::integrate, a 3-d grid and Monte Carlo to
 # 1e-9 (tests/testthat/test-transformer.R, test-transformer-cost.R); halving
 # both steps changes the values by less than 1e-9 at every sigma.
 softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
-  out <- matrix(0, length(m), 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
+  out <- matrix(0, length(m), 5, dimnames = list(NULL, softmax_names))
   one <- m == 1
-  out[one, ] <- rep(c(1, 1, 1, 0), each = sum(one))
+  out[one, ] <- rep(c(1, 1, 1, 0, 0), each = sum(one))
   if (sigma == 0) {
-    out[!one, ] <- cbind(1 / m^2, 1 / m^3, 1 / m^4, 1 / m^4)[!one, , drop = FALSE]
+    out[!one, ] <- cbind(1 / m^2, 1 / m^3, 1 / m^4, 1 / m^4, ifelse(m > 2, 1 / m^4, 0))[!one, , drop = FALSE]
   } else if (any(!one)) {
     mm <- m[!one]
     if (sigma <= 1.5) {
@@ -556,8 +579,9 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
       y <- outer(u, lz, "+")
       ey <- exp(y)
       a <- as.vector(exp(-ey) %*% gh$w)
-      E <- cbind(exp(2 * y - ey) %*% gh$w, exp(3 * y - ey) %*% gh$w, exp(4 * y - ey) %*% gh$w)
-      q22_scale <- 1
+      E <- cbind(exp(2 * y - ey) %*% gh$w, exp(3 * y - ey) %*% gh$w, exp(4 * y - ey) %*% gh$w,
+                 exp(y - ey) %*% gh$w)
+      q22_scale <- q211_scale <- 1
     } else {
       hy <- 1 / 16
       yy <- seq(-50, 5, by = hy)
@@ -567,9 +591,11 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
       wy[c(1, ny)] <- hy / 2
       h <- 1 / (8 * min(sigma, 4))
       v <- seq(-9 - 45 / sigma, 9 + 6.5 / sigma, by = h)
-      Fm <- cbind(-expm1(-ey), exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey)) * wy
+      Fm <- cbind(-expm1(-ey), exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey),
+                  exp(yy - ey)) * wy
       # sigma E[g(sigma v + L)] = sum_j g(y_j) w_j phi(y_j / sigma - v)
-      G <- crossprod(stats::dnorm(outer(yy / sigma, v, "-")), Fm)
+      z <- outer(yy / sigma, v, "-")
+      G <- crossprod(exp(-z * z / 2), Fm) / sqrt(2 * pi)
       # the integral of 1 - exp(-e^y) times the density over [-50, 5],
       # whose integrand is the density alone at 5: the trapezoid with
       # Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50 at -50)
@@ -577,17 +603,21 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
       d5 <- -r5 * stats::dnorm(r5)
       a <- stats::pnorm(v - 5 / sigma, lower.tail = FALSE) - (G[, 1] - hy^2 / 12 * d5 / sigma) / sigma
       a <- pmin(pmax(a, 0), 1)
-      E <- G[, 2:4, drop = FALSE]
+      E <- G[, 2:5, drop = FALSE]
       q22_scale <- if (scaled) 1 else 1 / sigma
+      q211_scale <- if (scaled) 1 else 1 / sigma^2
     }
-    # a^(m-1) and a^(m-2) for every m at once (0^0 = 1 for m = 2)
+    # a^(m-1), a^(m-2), a^(m-3) for every m at once (0^0 = 1)
     la <- log(a)
     P1 <- exp(outer(la, mm - 1))
     P2 <- exp(outer(la, mm - 2))
     P2[, mm == 2] <- 1
+    P3 <- exp(outer(la, pmax(mm - 3, 0)))
+    P3[, mm <= 3] <- 1
     out[!one, ] <- cbind(h * crossprod(P1, E[, 1]), h * crossprod(P1, E[, 2]) / 2,
                          h * crossprod(P1, E[, 3]) / 6,
-                         h * crossprod(P2, E[, 1]^2) / 6 * q22_scale)
+                         h * crossprod(P2, E[, 1]^2) / 6 * q22_scale,
+                         ifelse(mm > 2, h * crossprod(P3, E[, 1] * E[, 4]^2) / 6 * q211_scale, 0))
   }
   if (length(m) == 1) return(out[1, ])
   out
@@ -599,44 +629,52 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
 # exact values on sigma = -8, ..., -0.05, 0, 0.05, ..., 8 (the moments are
 # even in sigma) and, beyond 8, in w = 1 / sigma through exact values at w
 # = 0, 1/256, ..., 1/8 of p2, p3, q4 and sigma * q22 (w = 0 is sigma = Inf,
-# the argmax). Both meet at the exact values at sigma = 8. Relative error
+# and sigma^2 * q211 (w = 0 is sigma = Inf, the argmax); q211 = 0 for m =
+# 2 is not splined. Both meet at the exact values at sigma = 8. Relative error
 # below 2e-6 at every sigma from 0 to Inf for m = 2 to 4096 (measured 1.1e-6
 # at worst, near sigma = 1.5 for m = 4096; tested), at a cost that does
 # not depend on sigma.
 softmax_moment_cache <- new.env(parent = emptyenv())
+softmax_names <- c("p2", "p3", "q4", "q22", "q211")
 softmax_prepare <- function(ms) {
   ms <- setdiff(unique(ms[ms > 1]), as.numeric(ls(softmax_moment_cache)))
   if (!length(ms)) return(invisible())
   g <- seq(0, 8, by = 0.05)
-  v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 4))
-  dim(v) <- c(length(ms), 4, length(g))
+  v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 5))
+  dim(v) <- c(length(ms), 5, length(g))
   wk <- (0:32) / 256
   vw <- vapply(wk, function(w) softmax_moments_exact(ms, 1 / w, scaled = TRUE),
-               matrix(0, length(ms), 4))
-  dim(vw) <- c(length(ms), 4, length(wk))
+               matrix(0, length(ms), 5))
+  dim(vw) <- c(length(ms), 5, length(wk))
   # even in sigma: mirrored knots give the spline the right slope at 0
   gg <- c(-rev(g[-1]), g)
   for (j in seq_along(ms)) {
     softmax_moment_cache[[as.character(ms[j])]] <- list(
-      narrow = lapply(1:4, function(k) {
+      narrow = lapply(1:(if (ms[j] > 2) 5 else 4), function(k) {
         stats::splinefun(gg, log(c(rev(v[j, k, -1]), v[j, k, ])), method = "fmm")
       }),
-      wide = lapply(1:4, function(k) stats::splinefun(wk, log(vw[j, k, ]), method = "fmm")))
+      wide = lapply(1:(if (ms[j] > 2) 5 else 4), function(k) {
+        stats::splinefun(wk, log(vw[j, k, ]), method = "fmm")
+      }))
   }
   invisible()
 }
 softmax_moments <- function(m, sigma) {
-  if (m == 1) return(matrix(c(1, 1, 1, 0), length(sigma), 4, byrow = TRUE,
-                            dimnames = list(NULL, c("p2", "p3", "q4", "q22"))))
+  if (m == 1) return(matrix(c(1, 1, 1, 0, 0), length(sigma), 5, byrow = TRUE,
+                            dimnames = list(NULL, softmax_names)))
   softmax_prepare(m)
   f <- softmax_moment_cache[[as.character(m)]]
-  out <- matrix(0, length(sigma), 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
+  out <- matrix(0, length(sigma), 5, dimnames = list(NULL, softmax_names))
+  nk <- length(f$narrow)
   nar <- sigma <= 8
-  if (any(nar)) out[nar, ] <- exp(vapply(1:4, function(k) f$narrow[[k]](sigma[nar]), numeric(sum(nar))))
+  if (any(nar)) {
+    out[nar, 1:nk] <- exp(vapply(1:nk, function(k) f$narrow[[k]](sigma[nar]), numeric(sum(nar))))
+  }
   if (any(!nar)) {
     w <- 1 / sigma[!nar]
-    out[!nar, ] <- exp(vapply(1:4, function(k) f$wide[[k]](w), numeric(length(w))))
+    out[!nar, 1:nk] <- exp(vapply(1:nk, function(k) f$wide[[k]](w), numeric(length(w))))
     out[!nar, 4] <- out[!nar, 4] * w
+    if (nk == 5) out[!nar, 5] <- out[!nar, 5] * w^2
   }
   out
 }
@@ -647,10 +685,12 @@ softmax_moments <- function(m, sigma) {
 # quantile transform is smooth).
 softmax_moments_chisq <- function(m, tau2, dk) {
   if (tau2 <= 0) return(softmax_moments(m, 0)[1, ])
+  gl <- chisq_nodes(dk)
+  colSums(softmax_moments(m, sqrt(tau2 * gl$x / dk)) * gl$w)
+}
+chisq_nodes <- function(dk) {
   gl <- golub_welsch(rep(0, 64), (1:63) / sqrt(4 * (1:63)^2 - 1))
-  p <- (gl$x + 1) / 2
-  x <- stats::qchisq(p, dk)
-  colSums(softmax_moments(m, sqrt(tau2 * x / dk)) * gl$w)
+  list(x = stats::qchisq((gl$x + 1) / 2, dk), w = gl$w)
 }
 
 # The infinite-width map of a layer normalization on a kernel: the
@@ -702,6 +742,14 @@ activation_kernel <- function(a, K, regime) {
   list(f = fk, df = dk)
 }
 
+# A prediction that leaves the doubles: an error, not Inf or NaN.
+abort_overflow <- function(i, what) {
+  abort(sprintf(paste0(
+    "The predicted %s overflows at sublayer %d of `net` (beyond %s): its variances grow ",
+    "without bound through the stack (fewer blocks, smaller `skip`/`alpha` or gains, ",
+    "or `norm = \"pre\"` keep them finite)."), what, i, format(.Machine$double.xmax, digits = 3)))
+}
+
 # predict_variance() for transformer nets: the kernel map over the T
 # positions of one sequence, forward then backward (see "What is
 # predicted" in ?transformer). One row per sublayer.
@@ -751,7 +799,6 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     }
     cross <- isTRUE(l$cross)
     causal <- isTRUE(l$causal)
-    A <- uniform_attention(T, causal)
     Ka <- if (l$norm == "pre") ln_kernel(K) else K
     u <- l$branch
     vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
@@ -760,37 +807,48 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       hd <- l$heads * l$d_k
       Kkv <- if (cross) Kmem else Ka             # the keys' and values' input
       Kv <- l$n_in * vv(3) * Kkv + bv(3)         # the values, per unit
-      Kc <- A %*% Kv %*% t(A)                     # A V (rows of A sum to 1)
+      Kc <- uniform_sandwich(Kv, causal)          # A V (rows of A sum to 1)
       # the logits a query's softmax sees: given q_t, iid over the keys
       # (their common part, from the keys' correlation and biases, cancels)
       off_mean <- function(M) if (nrow(M) > 1) (sum(M) - sum(diag(M))) / (nrow(M) * (nrow(M) - 1)) else 0
       sq2 <- l$n_in * vv(1) * mean(diag(Ka)) + bv(1)
       sk2 <- l$n_in * vv(2) * max(mean(diag(Kkv)) - off_mean(Kkv), 0)
-      tau2 <- if (attention == "logits") l$scale^2 * l$d_k * sq2 * sk2 else 0
-      mom <- matrix(0, T, 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
-      for (t in seq_len(T)) {
-        keys <- if (causal) seq_len(t) else seq_len(T)
-        m <- length(keys)
-        mom[t, ] <- softmax_moments_chisq(m, tau2, l$d_k)
-        if (m == 1) next
-        p2 <- mom[t, "p2"]
-        e12 <- (1 - m * p2) / (m * (m - 1))
-        kv <- Kv[keys, keys, drop = FALSE]
-        Kc[t, t] <- p2 * sum(diag(kv)) + e12 * (sum(kv) - sum(diag(kv)))
+      # (Inf, the argmax limit, when it overflows)
+      tau2 <- if (attention == "logits" && l$scale > 0 && sq2 > 0 && sk2 > 0) {
+        l$scale^2 * l$d_k * sq2 * sk2
+      } else 0
+      # query t sees m_t keys (t, causal; else T): the moments per distinct m
+      ms <- if (causal) seq_len(T) else rep(T, T)
+      mom <- matrix(0, T, 5, dimnames = list(NULL, softmax_names))
+      if (tau2 > 0) {
+        gl <- chisq_nodes(l$d_k)
+        sig <- sqrt(tau2 * gl$x / l$d_k)
       }
+      for (m in unique(ms)) {
+        mom[ms == m, ] <- rep(if (tau2 > 0) colSums(softmax_moments(m, sig) * gl$w)
+                              else softmax_moments(m, 0)[1, ], each = sum(ms == m))
+      }
+      # the diagonal: sum_s E[A_ts^2] Kv_ss + sum_{s != s'} E[A_ts A_ts'] Kv_ss'
+      # over the keys s, s' <= m_t, from prefix sums
+      dsum <- cumsum(diag(Kv))[ms]
+      asum <- if (causal) diag(apply(apply(Kv, 2, cumsum), 1, cumsum)) else rep(sum(Kv), T)
+      p2 <- mom[, "p2"]
+      e12 <- ifelse(ms > 1, pmax(1 - ms * p2, 0) / (ms * pmax(ms - 1, 1)), 0)
+      diag(Kc) <- ifelse(ms > 1, p2 * dsum + e12 * (asum - dsum), diag(Kc))
       Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
       kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
-      st <- list(Ka = Ka, Kin_last = Kc, Kb = Kb, mom = mom, sq2 = sq2, sk2 = sk2,
-                 kv_eff = kv_eff, tau2 = tau2, A = A)
+      st <- list(Kin_last = diag(Kc), mom = mom, sq2 = sq2, sk2 = sk2,
+                 kv_eff = kv_eff, tau2 = tau2)
     } else {
       K1 <- l$n_in * vv(1) * Ka + bv(1)
       ak <- activation_kernel(u[[1]]$activation, K1, regime)
       Kb <- u[[2]]$n_in * vv(2) * ak$f + bv(2)
-      st <- list(Ka = Ka, Kin_last = ak$f, Kb = Kb, dK1 = ak$df)
+      st <- list(Kin_last = diag(ak$f), dK1 = ak$df)
     }
     Kh <- l$skip^2 * K + l$alpha^2 * Kb
     Kz <- if (l$norm == "post") ln_kernel(Kh) else Kh
-    fw[[i]] <- c(st, list(Kx = K, Kh = Kh, Kz = Kz))
+    if (!all(is.finite(diag(Kz)))) abort_overflow(i, "variance")
+    fw[[i]] <- c(st, list(Kx = diag(K), Kh = diag(Kh), Kz = Kz))
     K <- Kz
   }
   # backward: the gradients' kernel G (dC/dh) and their input's
@@ -798,7 +856,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   Gmem <- matrix(0, T, T)     # the memory's gradient: a sum over cross layers
   var_grad_target <- NULL
   var_g <- var_gw <- numeric(d)
-  inv_rms <- function(Kd) { s <- sqrt(pmax(diag(Kd), 0)); ifelse(s > 0, 1 / s, 0) }
+  inv_rms <- function(kd) { s <- sqrt(pmax(kd, 0)); ifelse(s > 0, 1 / s, 0) }
   for (i in d:1) {
     l <- layers[[i]]
     f <- fw[[i]]
@@ -808,22 +866,21 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     var_g[i] <- mean(diag(Gh))
     # the per-token gradient of the last weight matrix: its input times
     # alpha dC/dh, independent (the input of W_O, or of W_2)
-    var_gw[i] <- l$alpha^2 * mean(diag(f$Kin_last) * diag(Gh))
+    var_gw[i] <- l$alpha^2 * mean(f$Kin_last * diag(Gh))
     u <- l$branch
     vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
     Gb <- l$alpha^2 * Gh
     if (l$kind == "attention") {
       hd <- l$heads * l$d_k
       cross <- isTRUE(l$cross)
-      A <- f$A
+      causal <- isTRUE(l$causal)
       Gc <- l$n_out * vv(4) * Gb                   # dC/d(AV), per unit
-      # the value path: A^T Gc A, its diagonal with E[A_ts^2]
-      Ga <- t(A) %*% Gc %*% A
-      ms <- if (isTRUE(l$causal)) seq_len(T) else rep(T, T)
-      for (t in seq_len(T)) {
-        keys <- seq_len(ms[t])
-        Ga[cbind(keys, keys)] <- Ga[cbind(keys, keys)] + (f$mom[t, "p2"] - 1 / ms[t]^2) * Gc[t, t]
-      }
+      # the value path: A^T Gc A, its diagonal with E[A_ts^2]: key s gets
+      # (p2_t - 1 / m_t^2) Gc_tt from every query t that sees it (m_t >= s)
+      Ga <- uniform_sandwich_t(Gc, causal)
+      ms <- if (causal) seq_len(T) else rep(T, T)
+      cd <- (f$mom[, "p2"] - 1 / ms^2) * diag(Gc)
+      diag(Ga) <- diag(Ga) + if (causal) rev(cumsum(rev(cd))) else sum(cd)
       Ga <- hd * vv(3) * Ga
       # cross-attention: the value and key paths go to the memory; the
       # decoder's input gets the query path only
@@ -832,12 +889,14 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       if (f$tau2 > 0) {
         # the path through the logits: sum_s E[dL_ts^2] = d_k Gc_tt kv R_t,
         # R_t = E[sum A^2 - 2 sum A^3 + (sum A^2)^2] (dA iid over keys)
-        R <- ms * f$mom[, "p2"] - 2 * ms * f$mom[, "p3"] + ms * f$mom[, "q4"] +
-          ms * (ms - 1) * f$mom[, "q22"]
+        # = m E[A^2 (1 - A)^2] + m (m - 1) q22, without the cancellation of
+        # p2 - 2 p3 + q4 at large logit scales (R ~ 1 / sigma; scale *
+        # (scale * D), not scale^2, which overflows first)
+        R <- 2 * ms * (ms - 1) * f$mom[, "q22"] + ms * (ms - 1) * (ms - 2) * f$mom[, "q211"]
         D <- l$d_k * diag(Gc) * f$kv_eff * R
-        dq <- hd * vv(1) * l$scale^2 * f$sk2 * D            # through W_Q, per query
-        dk <- vapply(seq_len(T), function(s) sum((D / ms)[ms >= s]), 0)
-        dk <- hd * vv(2) * l$scale^2 * f$sq2 * dk           # through W_K, per key
+        dq <- hd * vv(1) * f$sk2 * (l$scale * (l$scale * D))       # through W_Q, per query
+        dk <- if (causal) rev(cumsum(rev(D / ms))) else rep(sum(D / ms), T)
+        dk <- hd * vv(2) * f$sq2 * (l$scale * (l$scale * dk))      # through W_K, per key
         if (cross) {
           Ga <- Ga + diag(dq, T)
           Gkv <- Gkv + diag(dk, T)
@@ -852,6 +911,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     }
     if (l$norm == "pre") Ga <- Ga * outer(inv_rms(f$Kx), inv_rms(f$Kx))
     Gz <- l$skip^2 * Gh + Ga
+    if (!all(is.finite(diag(Gz)))) abort_overflow(i, "gradient variance")
     if (isTRUE(l$decoder_start)) {
       # the target tokens' gradient; below, the encoder's output gradient
       # is the memory's
@@ -871,7 +931,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     block <- c(rep(seq_len(ne / 2), each = 2), rep(seq_len((d - ne) / 3), each = 3))
   }
   out <- data.frame(layer = seq_len(d), n_in = net$widths[-(d + 1)], n_out = net$widths[-1],
-                    var_s = vapply(fw, function(f) mean(diag(f$Kh)), 0),
+                    var_s = vapply(fw, function(f) mean(f$Kh), 0),
                     var_z = vapply(fw, function(f) mean(diag(f$Kz)), 0),
                     var_grad_s = var_g, var_grad_w = var_gw, mean_s = 0, mean_z = 0,
                     kind = ifelse(kinds %in% c("attention", "cross_attention"), kinds, "ffn"),
