@@ -813,19 +813,23 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       off_mean <- function(M) if (nrow(M) > 1) (sum(M) - sum(diag(M))) / (nrow(M) * (nrow(M) - 1)) else 0
       sq2 <- l$n_in * vv(1) * mean(diag(Ka)) + bv(1)
       sk2 <- l$n_in * vv(2) * max(mean(diag(Kkv)) - off_mean(Kkv), 0)
-      # (Inf, the argmax limit, when it overflows)
-      tau2 <- if (attention == "logits" && l$scale > 0 && sq2 > 0 && sk2 > 0) {
-        l$scale^2 * l$d_k * sq2 * sk2
+      # tau = sqrt(tau2), as a product of square roots: finite up to a
+      # logit scale of 1e308, where scale^2 overflows at 1e154 (and the
+      # moments at sigma = Inf, the argmax, lose the O(1 / sigma) terms
+      # that the logit path's gradient, of order scale^2 / sigma, needs)
+      tau <- if (attention == "logits" && l$scale > 0 && sq2 > 0 && sk2 > 0) {
+        l$scale * sqrt(l$d_k) * sqrt(sq2) * sqrt(sk2)
       } else 0
+      if (!is.finite(tau)) abort_overflow(i, "logit standard deviation")
       # query t sees m_t keys (t, causal; else T): the moments per distinct m
       ms <- if (causal) seq_len(T) else rep(T, T)
       mom <- matrix(0, T, 5, dimnames = list(NULL, softmax_names))
-      if (tau2 > 0) {
+      if (tau > 0) {
         gl <- chisq_nodes(l$d_k)
-        sig <- sqrt(tau2 * gl$x / l$d_k)
+        sig <- tau * sqrt(gl$x / l$d_k)
       }
       for (m in unique(ms)) {
-        mom[ms == m, ] <- rep(if (tau2 > 0) colSums(softmax_moments(m, sig) * gl$w)
+        mom[ms == m, ] <- rep(if (tau > 0) colSums(softmax_moments(m, sig) * gl$w)
                               else softmax_moments(m, 0)[1, ], each = sum(ms == m))
       }
       # the diagonal: sum_s E[A_ts^2] Kv_ss + sum_{s != s'} E[A_ts A_ts'] Kv_ss'
@@ -838,7 +842,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
       kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
       st <- list(Kin_last = diag(Kc), mom = mom, sq2 = sq2, sk2 = sk2,
-                 kv_eff = kv_eff, tau2 = tau2)
+                 kv_eff = kv_eff, tau = tau)
     } else {
       K1 <- l$n_in * vv(1) * Ka + bv(1)
       ak <- activation_kernel(u[[1]]$activation, K1, regime)
@@ -886,7 +890,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       # decoder's input gets the query path only
       Gkv <- Ga
       if (cross) Ga <- matrix(0, T, T)
-      if (f$tau2 > 0) {
+      if (f$tau > 0) {
         # the path through the logits: sum_s E[dL_ts^2] = d_k Gc_tt kv R_t,
         # R_t = E[sum A^2 - 2 sum A^3 + (sum A^2)^2] (dA iid over keys)
         # = m E[A^2 (1 - A)^2] + m (m - 1) q22, without the cancellation of
