@@ -225,6 +225,9 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
                         architecture = c("encoder", "decoder", "encoder_decoder"),
                         decoder_depth = depth, rule = NULL, scale = 1 / sqrt(d_k),
                         alpha = 1, skip = 1, bias = init_constant(0)) {
+  if (missing(d_model)) abort("`d_model` is missing: give the model width.")
+  if (missing(heads)) abort("`heads` is missing: give the number of attention heads.")
+  if (missing(depth)) abort("`depth` is missing: give the number of blocks.")
   d_model <- check_whole(d_model, "d_model", max = max_width)
   heads <- check_whole(heads, "heads", max = d_model * 64)
   d_k <- check_whole(d_k, "d_k", max = max_width)
@@ -607,17 +610,16 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
       q22_scale <- if (scaled) 1 else 1 / sigma
       q211_scale <- if (scaled) 1 else 1 / sigma^2
     }
-    # a^(m-1), a^(m-2), a^(m-3) for every m at once (0^0 = 1)
-    la <- log(a)
-    P1 <- exp(outer(la, mm - 1))
-    P2 <- exp(outer(la, mm - 2))
-    P2[, mm == 2] <- 1
-    P3 <- exp(outer(la, pmax(mm - 3, 0)))
-    P3[, mm <= 3] <- 1
-    out[!one, ] <- cbind(h * crossprod(P1, E[, 1]), h * crossprod(P1, E[, 2]) / 2,
-                         h * crossprod(P1, E[, 3]) / 6,
-                         h * crossprod(P2, E[, 1]^2) / 6 * q22_scale,
-                         ifelse(mm > 2, h * crossprod(P3, E[, 1] * E[, 4]^2) / 6 * q211_scale, 0))
+    # a^(m-1) for every m at once, one matrix product; a^(m-2) and a^(m-3)
+    # as a^(m-1) / a and / a^2 (where a < 1e-100 the integrands are below
+    # 1e-100 of their peak: dropped)
+    P1 <- exp(outer(log(a), mm - 1))
+    big <- a > 1e-100
+    r2 <- ifelse(big, E[, 1]^2 / a, 0)
+    r3 <- ifelse(big, E[, 1] * E[, 4]^2 / a^2, 0)
+    S <- h * crossprod(P1, cbind(E[, 1], E[, 2] / 2, E[, 3] / 6, r2 / 6, r3 / 6))
+    out[!one, ] <- cbind(S[, 1:3, drop = FALSE], S[, 4] * q22_scale,
+                         ifelse(mm > 2, S[, 5] * q211_scale, 0))
   }
   if (length(m) == 1) return(out[1, ])
   out
@@ -637,7 +639,8 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
 softmax_moment_cache <- new.env(parent = emptyenv())
 softmax_names <- c("p2", "p3", "q4", "q22", "q211")
 softmax_prepare <- function(ms) {
-  ms <- setdiff(unique(ms[ms > 1]), as.numeric(ls(softmax_moment_cache)))
+  ms <- unique(ms[ms > 1])
+  ms <- ms[!vapply(as.character(ms), exists, NA, envir = softmax_moment_cache, inherits = FALSE)]
   if (!length(ms)) return(invisible())
   g <- seq(0, 8, by = 0.05)
   v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 5))
@@ -662,8 +665,11 @@ softmax_prepare <- function(ms) {
 softmax_moments <- function(m, sigma) {
   if (m == 1) return(matrix(c(1, 1, 1, 0, 0), length(sigma), 5, byrow = TRUE,
                             dimnames = list(NULL, softmax_names)))
-  softmax_prepare(m)
   f <- softmax_moment_cache[[as.character(m)]]
+  if (is.null(f)) {
+    softmax_prepare(m)
+    f <- softmax_moment_cache[[as.character(m)]]
+  }
   out <- matrix(0, length(sigma), 5, dimnames = list(NULL, softmax_names))
   nk <- length(f$narrow)
   nar <- sigma <= 8
