@@ -526,12 +526,14 @@ uniform_attention <- function(T, causal) {
 uniform_sandwich <- function(M, causal) {
   T <- nrow(M)
   if (!causal) return(matrix(mean(M), T, T))
+  if (T == 1) return(M)
   P <- apply(apply(M, 2, cumsum), 1, cumsum)     # P[t', t]: sums over s' <= t', s <= t
   t(P) / outer(seq_len(T), seq_len(T))
 }
 uniform_sandwich_t <- function(G, causal) {
   T <- nrow(G)
   if (!causal) return(matrix(sum(G) / T^2, T, T))
+  if (T == 1) return(G)
   rc <- function(x) rev(cumsum(rev(x)))
   H <- G / outer(seq_len(T), seq_len(T))
   t(apply(apply(H, 2, rc), 1, rc))
@@ -633,9 +635,9 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
 # = 0, 1/256, ..., 1/8 of p2, p3, q4 and sigma * q22 (w = 0 is sigma = Inf,
 # and sigma^2 * q211 (w = 0 is sigma = Inf, the argmax); q211 = 0 for m =
 # 2 is not splined. Both meet at the exact values at sigma = 8. Relative error
-# below 2e-6 at every sigma from 0 to Inf for m = 2 to 4096 (measured 1.1e-6
-# at worst, near sigma = 1.5 for m = 4096; tested), at a cost that does
-# not depend on sigma.
+# below 5e-6 at every sigma from 0 to Inf for m = 2 to 4096 (measured 2.2e-6
+# at worst, near sigma = 1.5 for m = 256 to 4096; 1e-8 beyond sigma = 8;
+# tested), at a cost that does not depend on sigma.
 softmax_moment_cache <- new.env(parent = emptyenv())
 softmax_names <- c("p2", "p3", "q4", "q22", "q211")
 softmax_prepare <- function(ms) {
@@ -707,6 +709,19 @@ ln_kernel <- function(K) {
   K * outer(inv, inv)
 }
 
+# The most distinct position pairs a non-homogeneous FFN activation's
+# kernel may need (one bivariate quadrature each, about 20 ms: 10 s).
+activation_pairs_max <- 500
+
+abort_pairs <- function(a, T, pairs) {
+  abort(sprintf(paste0(
+    "`seq_len` must be at most %d with causal attention and the FFN's %s, not %s: an activation ",
+    "that is not positively homogeneous (not linear or a ReLU) needs one bivariate quadrature ",
+    "per distinct pair of positions, %s here, at most %s (about %s s)."),
+    floor((sqrt(8 * activation_pairs_max + 1) - 1) / 2), format(a), format(T), big_number(pairs),
+    big_number(activation_pairs_max), format(activation_pairs_max * 0.02)))
+}
+
 # E[f(u_t) f(u_t')] and E[f'(u_t) f'(u_t')] for a centred Gaussian vector
 # u with kernel K (a matrix), elementwise: closed forms for positively
 # homogeneous activations (linear, relu, leaky_relu: the arc-cosine kernel
@@ -731,20 +746,33 @@ activation_kernel <- function(a, K, regime) {
     return(list(f = fk, df = dk))
   }
   n <- nrow(K)
-  fk <- dk <- matrix(0, n, n)
-  for (i in seq_len(n)) {
-    for (j in seq_len(i)) {
-      # rescale to unit variances: E[f(s_i Z1) f(s_j Z2)], corr(Z1, Z2) = rho
-      fi <- function(x) a$f(s[i] * x)
-      fj <- function(x) a$f(s[j] * x)
-      di <- function(x) a$df(s[i] * x)
-      dj <- function(x) a$df(s[j] * x)
-      kn <- if (s[i] > 0) a$kinks / s[i] else numeric()
-      v <- bivariate_expectation(list(fi, di), list(fj, dj), 1, rho[i, j], kinks = kn)
-      fk[i, j] <- fk[j, i] <- v[1]
-      dk[i, j] <- dk[j, i] <- v[2]
-    }
+  # one bivariate quadrature (about 20 ms) per distinct (s_i, s_j, rho_ij),
+  # i >= j: a bidirectional stack's kernel has two (its diagonal and the
+  # rest), a causal one up to T (T + 1) / 2
+  ij <- which(lower.tri(K, diag = TRUE), arr.ind = TRUE)
+  key <- cbind(s[ij[, 1]], s[ij[, 2]], rho[ij])
+  first <- !duplicated(key)
+  if (sum(first) > activation_pairs_max) abort_pairs(a, n, sum(first))
+  u <- which(first)
+  vals <- matrix(0, length(u), 2)
+  for (r in seq_along(u)) {
+    i <- ij[u[r], 1]
+    j <- ij[u[r], 2]
+    # rescale to unit variances: E[f(s_i Z1) f(s_j Z2)], corr(Z1, Z2) = rho
+    fi <- function(x) a$f(s[i] * x)
+    fj <- function(x) a$f(s[j] * x)
+    di <- function(x) a$df(s[i] * x)
+    dj <- function(x) a$df(s[j] * x)
+    kn <- if (s[i] > 0) a$kinks / s[i] else numeric()
+    vals[r, ] <- bivariate_expectation(list(fi, di), list(fj, dj), 1, rho[i, j], kinks = kn)[1:2]
   }
+  # every pair takes the value of its first occurrence
+  grp <- match(do.call(paste, as.data.frame(key)), do.call(paste, as.data.frame(key[u, , drop = FALSE])))
+  fk <- dk <- matrix(0, n, n)
+  fk[ij] <- vals[grp, 1]
+  dk[ij] <- vals[grp, 2]
+  fk[ij[, 2:1, drop = FALSE]] <- vals[grp, 1]
+  dk[ij[, 2:1, drop = FALSE]] <- vals[grp, 2]
   list(f = fk, df = dk)
 }
 
@@ -791,6 +819,10 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     }
   }
   any_causal <- any(vapply(layers, function(l) isTRUE(l$causal), NA))
+  if (any_causal && regime != "linear" && is.null(homogeneous_slope(tr$activation)) &&
+      T * (T + 1) / 2 > activation_pairs_max) {
+    abort_pairs(tr$activation, T, T * (T + 1) / 2)
+  }
   if (attention == "logits") softmax_prepare(if (any_causal) seq_len(T) else T)
   K <- diag(var_x, T)
   # an encoder-decoder: the memory's kernel (the encoder's output), and
@@ -841,7 +873,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       # the diagonal: sum_s E[A_ts^2] Kv_ss + sum_{s != s'} E[A_ts A_ts'] Kv_ss'
       # over the keys s, s' <= m_t, from prefix sums
       dsum <- cumsum(diag(Kv))[ms]
-      asum <- if (causal) diag(apply(apply(Kv, 2, cumsum), 1, cumsum)) else rep(sum(Kv), T)
+      asum <- if (causal) diag(Kc) * ms^2 else rep(sum(Kv), T)
       p2 <- mom[, "p2"]
       e12 <- ifelse(ms > 1, pmax(1 - ms * p2, 0) / (ms * pmax(ms - 1, 1)), 0)
       diag(Kc) <- ifelse(ms > 1, p2 * dsum + e12 * (asum - dsum), diag(Kc))
