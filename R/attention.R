@@ -75,7 +75,10 @@
 #' @param scale The logit scale \eqn{s}: a number, or one per `d_k` (default
 #'   \eqn{1/\sqrt{d_k}}), or rules by name: `"standard"` (\eqn{1/\sqrt{d_k}},
 #'   Vaswani et al. 2017) and `"mup"` (\eqn{1/d_k}, Yang et al. 2021); with
-#'   names, every `d_k` is run with every rule.
+#'   names, every `d_k` is run with every rule. At most 1e100, and at most
+#'   the scale at which the logits' predicted fourth moment reaches 1e140
+#'   (beyond, the simulation's sums would overflow; the error gives the
+#'   limit for the weights and inputs).
 #' @param seq_len Tokens per sequence \eqn{T}, at least 2.
 #' @param inputs Sequences per network.
 #' @param input The distribution of the token entries: a scheme that does
@@ -130,6 +133,7 @@ attention_logits <- function(d_model, d_k, init = init_lecun(), scale = 1 / sqrt
     dk <- grid$d_k[g]
     wm <- weight_moments(init, d_model, dk)
     pred <- attention_prediction(d_model, dk, grid$scale[g], seq_len, wm, xm)
+    check_logit_range(pred, grid$scale[g], d_model, dk, seq_len, wm, xm, length(d_k) > 1 || is.character(scale))
     S <- .Call(C_attention, c(d_model, dk, seq_len, networks, inputs), grid$scale[g],
                wm$code, wm$params, xm$code, xm$params, threads)
     if (isTRUE(attr(S, "interrupted"))) {
@@ -242,6 +246,23 @@ attention_prediction <- function(d, dk, s, T, wm, xm) {
        entropy = log(T) - (T - 1) / (2 * T^2) * ((T - 1) * var_off + var_diag))
 }
 
+# The simulation sums fourth powers of the logits and the summaries take
+# standard deviations of those sums (squares of fourth powers): a fourth
+# moment above 1e140 would overflow (Inf - Inf, NaN, in the summaries). The
+# limit is on the scale, given the weights and inputs (the fourth moment is
+# s^4 times that at s = 1), stated before any simulation.
+attention_m4_max <- 1e140
+check_logit_range <- function(pred, s, d, dk, T, wm, xm, several) {
+  if (pred$m4_logit <= attention_m4_max) return(invisible())
+  m4_1 <- attention_prediction(d, dk, 1, T, wm, xm)$m4_logit
+  smax <- (attention_m4_max / m4_1)^(1 / 4)
+  abort(sprintf(paste0(
+    "`scale` must be at most %s%s for these weights and inputs (the logits' fourth moment, ",
+    "%s * scale^4, must stay below 1e140, which the simulation's sums of squares can hold), not %s."),
+    format(signif(smax, 3)), if (several) sprintf(" (at d_k = %s)", format(dk)) else "",
+    format(signif(m4_1, 4)), format(s, digits = 15)))
+}
+
 # A verdict's t test is calibrated when the per-network values are not too
 # heavy-tailed for the number of networks: the error in the level of a
 # two-sided t test is of order (skewness^2 + excess kurtosis) / networks
@@ -252,6 +273,7 @@ attention_tail_bound <- c(second = 0.01, fourth = 0.01)
 
 tail_index <- function(x) {
   d <- x - mean(x)
+  d <- d / max(abs(d), .Machine$double.xmin)   # scale-free: no overflow of d^4
   m2 <- mean(d^2)
   if (!(m2 > 0)) return(0)
   (mean(d^3) / m2^1.5)^2 + max(0, mean(d^4) / m2^2 - 3)

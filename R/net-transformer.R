@@ -153,7 +153,10 @@
 #' softmax), independent of the values (exact at infinite width for iid
 #' tokens): \eqn{E[A_{ts}^2]}, \eqn{E[A^3]}, \eqn{E[A^4]} and
 #' \eqn{E[A_{ts}^2 A_{ts'}^2]} come from one-dimensional integrals (to
-#' about 1e-9), so the diagonal of \eqn{E[A K_a A^T]} uses
+#' about 1e-9; splined in the logit scale to 5e-6, at a cost that does not
+#' depend on it: as the scale grows the softmax becomes an argmax, and the
+#' moments reach their limits, \eqn{1/m} and 0, at any scale up to 1e308),
+#' so the diagonal of \eqn{E[A K_a A^T]} uses
 #' \eqn{E[\sum_s A_{ts}^2] > 1/m}; the other entries and the pairs of
 #' queries keep the uniform values. The gradient through the logits
 #' (\eqn{dL = A \odot (dA - \mathrm{rowSums}(dA \odot A))}) adds
@@ -173,7 +176,12 @@
 #'   sublayer).
 #' @param d_ff The FFN's inner width.
 #' @param norm `"pre"`, `"post"` or `"none"`.
-#' @param seq_len Tokens per sequence \eqn{T}.
+#' @param seq_len Tokens per sequence \eqn{T}. Predictions cost
+#'   \eqn{O(T^2)} per sublayer (seq_len = 4096, one block: about 5 s of
+#'   CPU bidirectional, 25 s causal, most of it tables computed once per
+#'   session); with causal attention and an FFN activation that is not
+#'   linear or a ReLU, at most 31 (one bivariate quadrature per pair of
+#'   positions).
 #' @param activation The FFN's activation (a name, R function or
 #'   [activation()]).
 #' @param init A scheme for every weight matrix, or a named list (see
@@ -225,6 +233,9 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
                         architecture = c("encoder", "decoder", "encoder_decoder"),
                         decoder_depth = depth, rule = NULL, scale = 1 / sqrt(d_k),
                         alpha = 1, skip = 1, bias = init_constant(0)) {
+  if (missing(d_model)) abort("`d_model` is missing: give the model width.")
+  if (missing(heads)) abort("`heads` is missing: give the number of attention heads.")
+  if (missing(depth)) abort("`depth` is missing: give the number of blocks.")
   d_model <- check_whole(d_model, "d_model", max = max_width)
   heads <- check_whole(heads, "heads", max = d_model * 64)
   d_k <- check_whole(d_k, "d_k", max = max_width)
@@ -515,113 +526,172 @@ uniform_attention <- function(T, causal) {
   A
 }
 
+# A M A^T and A^T G A for the uniform attention matrix A of T positions,
+# without forming A: 1/T times the mean of M everywhere (bidirectional),
+# or with A_ts = 1/t for s <= t (causal) prefix sums of M over rows and
+# columns, divided by t t' (and suffix sums of G / (t t') for A^T G A).
+# O(T^2) where the matrix products were O(T^3).
+uniform_sandwich <- function(M, causal) {
+  T <- nrow(M)
+  if (!causal) return(matrix(mean(M), T, T))
+  if (T == 1) return(M)
+  P <- apply(apply(M, 2, cumsum), 1, cumsum)     # P[t', t]: sums over s' <= t', s <= t
+  t(P) / outer(seq_len(T), seq_len(T))
+}
+uniform_sandwich_t <- function(G, causal) {
+  T <- nrow(G)
+  if (!causal) return(matrix(sum(G) / T^2, T, T))
+  if (T == 1) return(G)
+  rc <- function(x) rev(cumsum(rev(x)))
+  H <- G / outer(seq_len(T), seq_len(T))
+  t(apply(apply(H, 2, rc), 1, rc))
+}
+
 # Moments of A, the softmax of m iid N(0, sigma^2) logits L: p2 = E[A_1^2],
-# p3 = E[A_1^3], q4 = E[A_1^4], q22 = E[A_1^2 A_2^2]. With 1 / S^k =
-# int_0^Inf t^(k-1) exp(-t S) dt / (k-1)! and u = log t, y = u + L:
+# p3 = E[A_1^3], q4 = E[A_1^4], q22 = E[A_1^2 A_2^2], q211 = E[A_1^2 A_2
+# A_3]. With 1 / S^k = int_0^Inf t^(k-1) exp(-t S) dt / (k-1)! and u = log
+# t, y = u + L:
 #   E[A_1^k] = int E[exp(k y - e^y)] a(u)^(m-1) du / (k-1)!,
 #   E[A_1^2 A_2^2] = int E[exp(2 y - e^y)]^2 a(u)^(m-2) du / 3!,
-# a(u) = E[exp(-e^y)]. The integral in u is a trapezoidal rule (step 1/8
-# on the range where the integrand exceeds 1e-20 of its peak: the integrand
-# is analytic and decays doubly exponentially on one side, so the rule
-# converges geometrically). The expectations over L: for sigma <= 1.5 by
-# 80-node half-range Gauss-Hermite quadrature in L; for larger sigma, when
-# the Gaussian is wider than the functions of y, by the trapezoidal rule
-# in y (step 1/32 on [-50, 5]; a(u) as 1 - E[1 - exp(-e^y)], whose
-# integrand vanishes as y -> -Inf, with the mass above y = 5, where 1 -
-# exp(-e^y) = 1 to 1e-64, from the normal CDF, and Euler-Maclaurin's end
-# correction at 5). Checked against
-# stats::integrate and a 3-d grid to 1e-9 (tests/testthat/test-transformer.R).
-softmax_moments_exact <- function(m, sigma) {
-  out <- matrix(0, length(m), 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
+#   E[A_1^2 A_2 A_3] = int E[exp(2 y - e^y)] E[exp(y - e^y)]^2 a(u)^(m-3) du / 3!,
+# a(u) = E[exp(-e^y)]. The integral in u is a trapezoidal rule on the range
+# where the integrand exceeds 1e-20 of its peak (the integrand is analytic
+# and decays doubly exponentially on one side, so the rule converges
+# geometrically). The expectations over L: for sigma <= 1.5 by 80-node
+# half-range Gauss-Hermite quadrature in L, u in steps of 1/8; for larger
+# sigma, when the Gaussian is wider than the functions of y, by the
+# trapezoidal rule in y (step 1/16 on [-50, 5]; a(u) as 1 - E[1 -
+# exp(-e^y)], whose integrand vanishes as y -> -Inf, with the mass above y
+# = 5, where 1 - exp(-e^y) = 1 to 1e-64, from the normal CDF, and
+# Euler-Maclaurin's end correction at 5), and u = sigma v: the functions of
+# u are then Gaussian smoothings of width sigma, so v runs over [-9 - 45 /
+# sigma, 9 + 6.5 / sigma] in steps of 1 / (8 min(sigma, 4)) (u in steps of
+# 1/8 up to sigma = 4, v in steps of 1/32 beyond): a cost that does not
+# grow with sigma, and no density below 1 / sigma (no underflow at sigma =
+# 1e300). q22 falls as 1 / sigma and q211 as 1 / sigma^2; with `scaled =
+# TRUE` the wide branch returns sigma * q22 and sigma^2 * q211, finite as
+# sigma -> Inf. As sigma -> Inf the softmax becomes an argmax: p2, p3, q4 ->
+# 1 / m and q22, q211 -> 0, the values at sigma = Inf. (E[A^2 (1 - A)^2] =
+# p2 - 2 p3 + q4, which cancels at large sigma, is (m - 1) q22 + (m - 1)
+# (m - 2) q211, without cancellation.) Checked against stats::integrate, a 3-d grid and Monte Carlo to
+# 1e-9 (tests/testthat/test-transformer.R, test-transformer-cost.R); halving
+# both steps changes the values by less than 1e-9 at every sigma.
+softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
+  out <- matrix(0, length(m), 5, dimnames = list(NULL, softmax_names))
   one <- m == 1
-  out[one, ] <- rep(c(1, 1, 1, 0), each = sum(one))
+  out[one, ] <- rep(c(1, 1, 1, 0, 0), each = sum(one))
   if (sigma == 0) {
-    out[!one, ] <- cbind(1 / m^2, 1 / m^3, 1 / m^4, 1 / m^4)[!one, , drop = FALSE]
+    out[!one, ] <- cbind(1 / m^2, 1 / m^3, 1 / m^4, 1 / m^4, ifelse(m > 2, 1 / m^4, 0))[!one, , drop = FALSE]
   } else if (any(!one)) {
-    # beyond sigma = 50 the softmax is one-hot to within 1e-100
-    sigma <- min(sigma, 50)
-    h <- 1 / 8
+    mm <- m[!one]
     if (sigma <= 1.5) {
+      h <- 1 / 8
       gh <- gauss_hermite(40L)
       lz <- sigma * gh$x
       u <- seq(-max(lz) - 45, -min(lz) + 6.5, by = h)
       y <- outer(u, lz, "+")
       ey <- exp(y)
       a <- as.vector(exp(-ey) %*% gh$w)
-      e2 <- as.vector(exp(2 * y - ey) %*% gh$w)
-      e3 <- as.vector(exp(3 * y - ey) %*% gh$w)
-      e4 <- as.vector(exp(4 * y - ey) %*% gh$w)
+      E <- cbind(exp(2 * y - ey) %*% gh$w, exp(3 * y - ey) %*% gh$w, exp(4 * y - ey) %*% gh$w,
+                 exp(y - ey) %*% gh$w)
+      q22_scale <- q211_scale <- 1
     } else {
       hy <- 1 / 16
       yy <- seq(-50, 5, by = hy)
       ey <- exp(yy)
-      u <- seq(-9 * sigma - 45, 9 * sigma + 6.5, by = h)
-      nu <- length(u)
       ny <- length(yy)
-      # the trapezoid's weights
       wy <- rep(hy, ny)
       wy[c(1, ny)] <- hy / 2
-      g1 <- -expm1(-ey)
-      # E[g(u_k + L)] = sum_j g(y_j) w_j phi((y_j - u_k) / sigma) / sigma:
-      # y_j - u_k = (y_1 - u_1) + (j - 1 - 2 (k - 1)) hy (u's step is 2 hy),
-      # so the densities are one vector, sliced per u_k (a Toeplitz product)
-      Fm <- cbind(g1, exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey)) * wy
-      idx0 <- 2 * (nu - 1)
-      phi <- stats::dnorm(((yy[1] - u[1]) + (seq_len(ny + idx0) - 1 - idx0) * hy) / sigma) / sigma
-      E <- t(vapply(seq_len(nu), function(k) {
-        crossprod(Fm, phi[seq_len(ny) + idx0 - 2 * (k - 1)])[, 1]
-      }, numeric(4)))
-      # the integral of g1 times the density over [-50, 5], whose integrand
-      # is the density alone at 5 (g1 = 1, g1' = 0 there): the trapezoid
-      # with Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50
-      # at -50)
-      r5 <- (5 - u) / sigma
-      d5 <- -r5 * stats::dnorm(r5) / sigma^2
-      a <- 1 - (E[, 1] - hy^2 / 12 * d5) - stats::pnorm((u - 5) / sigma)
+      h <- 1 / (8 * min(sigma, 4))
+      v <- seq(-9 - 45 / sigma, 9 + 6.5 / sigma, by = h)
+      Fm <- cbind(-expm1(-ey), exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey),
+                  exp(yy - ey)) * wy
+      # sigma E[g(sigma v + L)] = sum_j g(y_j) w_j phi(y_j / sigma - v)
+      z <- outer(yy / sigma, v, "-")
+      G <- crossprod(exp(-z * z / 2), Fm) / sqrt(2 * pi)
+      # the integral of 1 - exp(-e^y) times the density over [-50, 5],
+      # whose integrand is the density alone at 5: the trapezoid with
+      # Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50 at -50)
+      r5 <- 5 / sigma - v
+      d5 <- -r5 * stats::dnorm(r5)
+      a <- stats::pnorm(v - 5 / sigma, lower.tail = FALSE) - (G[, 1] - hy^2 / 12 * d5 / sigma) / sigma
       a <- pmin(pmax(a, 0), 1)
-      e2 <- E[, 2]
-      e3 <- E[, 3]
-      e4 <- E[, 4]
+      E <- G[, 2:5, drop = FALSE]
+      q22_scale <- if (scaled) 1 else 1 / sigma
+      q211_scale <- if (scaled) 1 else 1 / sigma^2
     }
-    for (j in which(!one)) {
-      mj <- m[j]
-      am <- a^(mj - 1)
-      out[j, ] <- c(h * sum(e2 * am), h * sum(e3 * am) / 2, h * sum(e4 * am) / 6,
-                    h * sum(e2^2 * a^(mj - 2)) / 6)
-    }
+    # a^(m-1) for every m at once, one matrix product; a^(m-2) and a^(m-3)
+    # as a^(m-1) / a and / a^2 (where a < 1e-100 the integrands are below
+    # 1e-100 of their peak: dropped)
+    P1 <- exp(outer(log(a), mm - 1))
+    big <- a > 1e-100
+    r2 <- ifelse(big, E[, 1]^2 / a, 0)
+    r3 <- ifelse(big, E[, 1] * E[, 4]^2 / a^2, 0)
+    S <- h * crossprod(P1, cbind(E[, 1], E[, 2] / 2, E[, 3] / 6, r2 / 6, r3 / 6))
+    out[!one, ] <- cbind(S[, 1:3, drop = FALSE], S[, 4] * q22_scale,
+                         ifelse(mm > 2, S[, 5] * q211_scale, 0))
   }
   if (length(m) == 1) return(out[1, ])
   out
 }
 
-# The same, as functions of sigma for m logits: natural cubic splines
-# through exact values on sigma = -8, ..., -0.1, 0, 0.1, ..., 8 (the
-# moments are even in sigma; cached per m, built for several m at once by
-# softmax_prepare()), exact beyond 8. Relative error below 2e-6 (tested).
+# The same, as functions of sigma for m logits (cached per m, built for
+# several m at once by softmax_prepare(); m = 1 is constant): cubic splines
+# of the logarithms (Forsythe, Malcolm and Moler's end conditions) through
+# exact values on sigma = -8, ..., -0.05, 0, 0.05, ..., 8 (the moments are
+# even in sigma) and, beyond 8, in w = 1 / sigma through exact values at w
+# = 0, 1/256, ..., 1/8 of p2, p3, q4 and sigma * q22 (w = 0 is sigma = Inf,
+# and sigma^2 * q211 (w = 0 is sigma = Inf, the argmax); q211 = 0 for m =
+# 2 is not splined. Both meet at the exact values at sigma = 8. Relative error
+# below 5e-6 at every sigma from 0 to Inf for m = 2 to 4096 (measured 2.2e-6
+# at worst, near sigma = 1.5 for m = 256 to 4096; 1e-8 beyond sigma = 8;
+# tested), at a cost that does not depend on sigma.
 softmax_moment_cache <- new.env(parent = emptyenv())
+softmax_names <- c("p2", "p3", "q4", "q22", "q211")
 softmax_prepare <- function(ms) {
-  ms <- setdiff(unique(ms), as.numeric(ls(softmax_moment_cache)))
+  ms <- unique(ms[ms > 1])
+  ms <- ms[!vapply(as.character(ms), exists, NA, envir = softmax_moment_cache, inherits = FALSE)]
   if (!length(ms)) return(invisible())
-  g <- seq(0, 8, by = 0.1)
-  v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 4))
-  dim(v) <- c(length(ms), 4, length(g))
+  g <- seq(0, 8, by = 0.05)
+  v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 5))
+  dim(v) <- c(length(ms), 5, length(g))
+  wk <- (0:32) / 256
+  vw <- vapply(wk, function(w) softmax_moments_exact(ms, 1 / w, scaled = TRUE),
+               matrix(0, length(ms), 5))
+  dim(vw) <- c(length(ms), 5, length(wk))
   # even in sigma: mirrored knots give the spline the right slope at 0
   gg <- c(-rev(g[-1]), g)
   for (j in seq_along(ms)) {
-    softmax_moment_cache[[as.character(ms[j])]] <- lapply(1:4, function(k) {
-      stats::splinefun(gg, c(rev(v[j, k, -1]), v[j, k, ]), method = "natural")
-    })
+    softmax_moment_cache[[as.character(ms[j])]] <- list(
+      narrow = lapply(1:(if (ms[j] > 2) 5 else 4), function(k) {
+        stats::splinefun(gg, log(c(rev(v[j, k, -1]), v[j, k, ])), method = "fmm")
+      }),
+      wide = lapply(1:(if (ms[j] > 2) 5 else 4), function(k) {
+        stats::splinefun(wk, log(vw[j, k, ]), method = "fmm")
+      }))
   }
   invisible()
 }
 softmax_moments <- function(m, sigma) {
-  softmax_prepare(m)
+  if (m == 1) return(matrix(c(1, 1, 1, 0, 0), length(sigma), 5, byrow = TRUE,
+                            dimnames = list(NULL, softmax_names)))
   f <- softmax_moment_cache[[as.character(m)]]
-  out <- vapply(1:4, function(k) f[[k]](pmin(sigma, 8)), numeric(length(sigma)))
-  if (length(sigma) == 1) out <- matrix(out, 1)
-  big <- which(sigma > 8)
-  for (j in big) out[j, ] <- softmax_moments_exact(m, sigma[j])
-  colnames(out) <- c("p2", "p3", "q4", "q22")
+  if (is.null(f)) {
+    softmax_prepare(m)
+    f <- softmax_moment_cache[[as.character(m)]]
+  }
+  out <- matrix(0, length(sigma), 5, dimnames = list(NULL, softmax_names))
+  nk <- length(f$narrow)
+  nar <- sigma <= 8
+  if (any(nar)) {
+    out[nar, 1:nk] <- exp(vapply(1:nk, function(k) f$narrow[[k]](sigma[nar]), numeric(sum(nar))))
+  }
+  if (any(!nar)) {
+    w <- 1 / sigma[!nar]
+    out[!nar, 1:nk] <- exp(vapply(1:nk, function(k) f$wide[[k]](w), numeric(length(w))))
+    out[!nar, 4] <- out[!nar, 4] * w
+    if (nk == 5) out[!nar, 5] <- out[!nar, 5] * w^2
+  }
   out
 }
 
@@ -631,10 +701,12 @@ softmax_moments <- function(m, sigma) {
 # quantile transform is smooth).
 softmax_moments_chisq <- function(m, tau2, dk) {
   if (tau2 <= 0) return(softmax_moments(m, 0)[1, ])
+  gl <- chisq_nodes(dk)
+  colSums(softmax_moments(m, sqrt(tau2 * gl$x / dk)) * gl$w)
+}
+chisq_nodes <- function(dk) {
   gl <- golub_welsch(rep(0, 64), (1:63) / sqrt(4 * (1:63)^2 - 1))
-  p <- (gl$x + 1) / 2
-  x <- stats::qchisq(p, dk)
-  colSums(softmax_moments(m, sqrt(tau2 * x / dk)) * gl$w)
+  list(x = stats::qchisq((gl$x + 1) / 2, dk), w = gl$w)
 }
 
 # The infinite-width map of a layer normalization on a kernel: the
@@ -643,6 +715,19 @@ ln_kernel <- function(K) {
   s <- sqrt(pmax(diag(K), 0))
   inv <- ifelse(s > 0, 1 / s, 0)
   K * outer(inv, inv)
+}
+
+# The most distinct position pairs a non-homogeneous FFN activation's
+# kernel may need (one bivariate quadrature each, about 20 ms: 10 s).
+activation_pairs_max <- 500
+
+abort_pairs <- function(a, T, pairs) {
+  abort(sprintf(paste0(
+    "`seq_len` must be at most %d with causal attention and the FFN's %s, not %s: an activation ",
+    "that is not positively homogeneous (not linear or a ReLU) needs one bivariate quadrature ",
+    "per distinct pair of positions, %s here, at most %s (about %s s)."),
+    floor((sqrt(8 * activation_pairs_max + 1) - 1) / 2), format(a), format(T), big_number(pairs),
+    big_number(activation_pairs_max), format(activation_pairs_max * 0.02)))
 }
 
 # E[f(u_t) f(u_t')] and E[f'(u_t) f'(u_t')] for a centred Gaussian vector
@@ -669,21 +754,42 @@ activation_kernel <- function(a, K, regime) {
     return(list(f = fk, df = dk))
   }
   n <- nrow(K)
-  fk <- dk <- matrix(0, n, n)
-  for (i in seq_len(n)) {
-    for (j in seq_len(i)) {
-      # rescale to unit variances: E[f(s_i Z1) f(s_j Z2)], corr(Z1, Z2) = rho
-      fi <- function(x) a$f(s[i] * x)
-      fj <- function(x) a$f(s[j] * x)
-      di <- function(x) a$df(s[i] * x)
-      dj <- function(x) a$df(s[j] * x)
-      kn <- if (s[i] > 0) a$kinks / s[i] else numeric()
-      v <- bivariate_expectation(list(fi, di), list(fj, dj), 1, rho[i, j], kinks = kn)
-      fk[i, j] <- fk[j, i] <- v[1]
-      dk[i, j] <- dk[j, i] <- v[2]
-    }
+  # one bivariate quadrature (about 20 ms) per distinct (s_i, s_j, rho_ij),
+  # i >= j: a bidirectional stack's kernel has two (its diagonal and the
+  # rest), a causal one up to T (T + 1) / 2
+  ij <- which(lower.tri(K, diag = TRUE), arr.ind = TRUE)
+  key <- cbind(s[ij[, 1]], s[ij[, 2]], rho[ij])
+  first <- !duplicated(key)
+  if (sum(first) > activation_pairs_max) abort_pairs(a, n, sum(first))
+  u <- which(first)
+  vals <- matrix(0, length(u), 2)
+  for (r in seq_along(u)) {
+    i <- ij[u[r], 1]
+    j <- ij[u[r], 2]
+    # rescale to unit variances: E[f(s_i Z1) f(s_j Z2)], corr(Z1, Z2) = rho
+    fi <- function(x) a$f(s[i] * x)
+    fj <- function(x) a$f(s[j] * x)
+    di <- function(x) a$df(s[i] * x)
+    dj <- function(x) a$df(s[j] * x)
+    kn <- if (s[i] > 0) a$kinks / s[i] else numeric()
+    vals[r, ] <- bivariate_expectation(list(fi, di), list(fj, dj), 1, rho[i, j], kinks = kn)[1:2]
   }
+  # every pair takes the value of its first occurrence
+  grp <- match(do.call(paste, as.data.frame(key)), do.call(paste, as.data.frame(key[u, , drop = FALSE])))
+  fk <- dk <- matrix(0, n, n)
+  fk[ij] <- vals[grp, 1]
+  dk[ij] <- vals[grp, 2]
+  fk[ij[, 2:1, drop = FALSE]] <- vals[grp, 1]
+  dk[ij[, 2:1, drop = FALSE]] <- vals[grp, 2]
   list(f = fk, df = dk)
+}
+
+# A prediction that leaves the doubles: an error, not Inf or NaN.
+abort_overflow <- function(i, what) {
+  abort(sprintf(paste0(
+    "The predicted %s overflows at sublayer %d of `net` (beyond %s): its variances grow ",
+    "without bound through the stack (fewer blocks, smaller `skip`/`alpha` or gains, ",
+    "or `norm = \"pre\"` keep them finite)."), what, i, format(.Machine$double.xmax, digits = 3)))
 }
 
 # predict_variance() for transformer nets: the kernel map over the T
@@ -721,6 +827,10 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     }
   }
   any_causal <- any(vapply(layers, function(l) isTRUE(l$causal), NA))
+  if (any_causal && regime != "linear" && is.null(homogeneous_slope(tr$activation)) &&
+      T * (T + 1) / 2 > activation_pairs_max) {
+    abort_pairs(tr$activation, T, T * (T + 1) / 2)
+  }
   if (attention == "logits") softmax_prepare(if (any_causal) seq_len(T) else T)
   K <- diag(var_x, T)
   # an encoder-decoder: the memory's kernel (the encoder's output), and
@@ -735,7 +845,6 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     }
     cross <- isTRUE(l$cross)
     causal <- isTRUE(l$causal)
-    A <- uniform_attention(T, causal)
     Ka <- if (l$norm == "pre") ln_kernel(K) else K
     u <- l$branch
     vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
@@ -744,37 +853,52 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       hd <- l$heads * l$d_k
       Kkv <- if (cross) Kmem else Ka             # the keys' and values' input
       Kv <- l$n_in * vv(3) * Kkv + bv(3)         # the values, per unit
-      Kc <- A %*% Kv %*% t(A)                     # A V (rows of A sum to 1)
+      Kc <- uniform_sandwich(Kv, causal)          # A V (rows of A sum to 1)
       # the logits a query's softmax sees: given q_t, iid over the keys
       # (their common part, from the keys' correlation and biases, cancels)
       off_mean <- function(M) if (nrow(M) > 1) (sum(M) - sum(diag(M))) / (nrow(M) * (nrow(M) - 1)) else 0
       sq2 <- l$n_in * vv(1) * mean(diag(Ka)) + bv(1)
       sk2 <- l$n_in * vv(2) * max(mean(diag(Kkv)) - off_mean(Kkv), 0)
-      tau2 <- if (attention == "logits") l$scale^2 * l$d_k * sq2 * sk2 else 0
-      mom <- matrix(0, T, 4, dimnames = list(NULL, c("p2", "p3", "q4", "q22")))
-      for (t in seq_len(T)) {
-        keys <- if (causal) seq_len(t) else seq_len(T)
-        m <- length(keys)
-        mom[t, ] <- softmax_moments_chisq(m, tau2, l$d_k)
-        if (m == 1) next
-        p2 <- mom[t, "p2"]
-        e12 <- (1 - m * p2) / (m * (m - 1))
-        kv <- Kv[keys, keys, drop = FALSE]
-        Kc[t, t] <- p2 * sum(diag(kv)) + e12 * (sum(kv) - sum(diag(kv)))
+      # tau = sqrt(tau2), as a product of square roots: finite up to a
+      # logit scale of 1e308, where scale^2 overflows at 1e154 (and the
+      # moments at sigma = Inf, the argmax, lose the O(1 / sigma) terms
+      # that the logit path's gradient, of order scale^2 / sigma, needs)
+      tau <- if (attention == "logits" && l$scale > 0 && sq2 > 0 && sk2 > 0) {
+        l$scale * sqrt(l$d_k) * sqrt(sq2) * sqrt(sk2)
+      } else 0
+      if (!is.finite(tau)) abort_overflow(i, "logit standard deviation")
+      # query t sees m_t keys (t, causal; else T): the moments per distinct m
+      ms <- if (causal) seq_len(T) else rep(T, T)
+      mom <- matrix(0, T, 5, dimnames = list(NULL, softmax_names))
+      if (tau > 0) {
+        gl <- chisq_nodes(l$d_k)
+        sig <- tau * sqrt(gl$x / l$d_k)
       }
+      for (m in unique(ms)) {
+        mom[ms == m, ] <- rep(if (tau > 0) colSums(softmax_moments(m, sig) * gl$w)
+                              else softmax_moments(m, 0)[1, ], each = sum(ms == m))
+      }
+      # the diagonal: sum_s E[A_ts^2] Kv_ss + sum_{s != s'} E[A_ts A_ts'] Kv_ss'
+      # over the keys s, s' <= m_t, from prefix sums
+      dsum <- cumsum(diag(Kv))[ms]
+      asum <- if (causal) diag(Kc) * ms^2 else rep(sum(Kv), T)
+      p2 <- mom[, "p2"]
+      e12 <- ifelse(ms > 1, pmax(1 - ms * p2, 0) / (ms * pmax(ms - 1, 1)), 0)
+      diag(Kc) <- ifelse(ms > 1, p2 * dsum + e12 * (asum - dsum), diag(Kc))
       Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
       kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
-      st <- list(Ka = Ka, Kin_last = Kc, Kb = Kb, mom = mom, sq2 = sq2, sk2 = sk2,
-                 kv_eff = kv_eff, tau2 = tau2, A = A)
+      st <- list(Kin_last = diag(Kc), mom = mom, sq2 = sq2, sk2 = sk2,
+                 kv_eff = kv_eff, tau = tau)
     } else {
       K1 <- l$n_in * vv(1) * Ka + bv(1)
       ak <- activation_kernel(u[[1]]$activation, K1, regime)
       Kb <- u[[2]]$n_in * vv(2) * ak$f + bv(2)
-      st <- list(Ka = Ka, Kin_last = ak$f, Kb = Kb, dK1 = ak$df)
+      st <- list(Kin_last = diag(ak$f), dK1 = ak$df)
     }
     Kh <- l$skip^2 * K + l$alpha^2 * Kb
     Kz <- if (l$norm == "post") ln_kernel(Kh) else Kh
-    fw[[i]] <- c(st, list(Kx = K, Kh = Kh, Kz = Kz))
+    if (!all(is.finite(diag(Kz)))) abort_overflow(i, "variance")
+    fw[[i]] <- c(st, list(Kx = diag(K), Kh = diag(Kh), Kz = Kz))
     K <- Kz
   }
   # backward: the gradients' kernel G (dC/dh) and their input's
@@ -782,7 +906,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   Gmem <- matrix(0, T, T)     # the memory's gradient: a sum over cross layers
   var_grad_target <- NULL
   var_g <- var_gw <- numeric(d)
-  inv_rms <- function(Kd) { s <- sqrt(pmax(diag(Kd), 0)); ifelse(s > 0, 1 / s, 0) }
+  inv_rms <- function(kd) { s <- sqrt(pmax(kd, 0)); ifelse(s > 0, 1 / s, 0) }
   for (i in d:1) {
     l <- layers[[i]]
     f <- fw[[i]]
@@ -792,36 +916,37 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     var_g[i] <- mean(diag(Gh))
     # the per-token gradient of the last weight matrix: its input times
     # alpha dC/dh, independent (the input of W_O, or of W_2)
-    var_gw[i] <- l$alpha^2 * mean(diag(f$Kin_last) * diag(Gh))
+    var_gw[i] <- l$alpha^2 * mean(f$Kin_last * diag(Gh))
     u <- l$branch
     vv <- function(k) weight_variance(u[[k]]$init, u[[k]]$n_in, u[[k]]$n_out)
     Gb <- l$alpha^2 * Gh
     if (l$kind == "attention") {
       hd <- l$heads * l$d_k
       cross <- isTRUE(l$cross)
-      A <- f$A
+      causal <- isTRUE(l$causal)
       Gc <- l$n_out * vv(4) * Gb                   # dC/d(AV), per unit
-      # the value path: A^T Gc A, its diagonal with E[A_ts^2]
-      Ga <- t(A) %*% Gc %*% A
-      ms <- if (isTRUE(l$causal)) seq_len(T) else rep(T, T)
-      for (t in seq_len(T)) {
-        keys <- seq_len(ms[t])
-        Ga[cbind(keys, keys)] <- Ga[cbind(keys, keys)] + (f$mom[t, "p2"] - 1 / ms[t]^2) * Gc[t, t]
-      }
+      # the value path: A^T Gc A, its diagonal with E[A_ts^2]: key s gets
+      # (p2_t - 1 / m_t^2) Gc_tt from every query t that sees it (m_t >= s)
+      Ga <- uniform_sandwich_t(Gc, causal)
+      ms <- if (causal) seq_len(T) else rep(T, T)
+      cd <- (f$mom[, "p2"] - 1 / ms^2) * diag(Gc)
+      diag(Ga) <- diag(Ga) + if (causal) rev(cumsum(rev(cd))) else sum(cd)
       Ga <- hd * vv(3) * Ga
       # cross-attention: the value and key paths go to the memory; the
       # decoder's input gets the query path only
       Gkv <- Ga
       if (cross) Ga <- matrix(0, T, T)
-      if (f$tau2 > 0) {
+      if (f$tau > 0) {
         # the path through the logits: sum_s E[dL_ts^2] = d_k Gc_tt kv R_t,
         # R_t = E[sum A^2 - 2 sum A^3 + (sum A^2)^2] (dA iid over keys)
-        R <- ms * f$mom[, "p2"] - 2 * ms * f$mom[, "p3"] + ms * f$mom[, "q4"] +
-          ms * (ms - 1) * f$mom[, "q22"]
+        # = m E[A^2 (1 - A)^2] + m (m - 1) q22, without the cancellation of
+        # p2 - 2 p3 + q4 at large logit scales (R ~ 1 / sigma; scale *
+        # (scale * D), not scale^2, which overflows first)
+        R <- 2 * ms * (ms - 1) * f$mom[, "q22"] + ms * (ms - 1) * (ms - 2) * f$mom[, "q211"]
         D <- l$d_k * diag(Gc) * f$kv_eff * R
-        dq <- hd * vv(1) * l$scale^2 * f$sk2 * D            # through W_Q, per query
-        dk <- vapply(seq_len(T), function(s) sum((D / ms)[ms >= s]), 0)
-        dk <- hd * vv(2) * l$scale^2 * f$sq2 * dk           # through W_K, per key
+        dq <- hd * vv(1) * f$sk2 * (l$scale * (l$scale * D))       # through W_Q, per query
+        dk <- if (causal) rev(cumsum(rev(D / ms))) else rep(sum(D / ms), T)
+        dk <- hd * vv(2) * f$sq2 * (l$scale * (l$scale * dk))      # through W_K, per key
         if (cross) {
           Ga <- Ga + diag(dq, T)
           Gkv <- Gkv + diag(dk, T)
@@ -836,6 +961,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     }
     if (l$norm == "pre") Ga <- Ga * outer(inv_rms(f$Kx), inv_rms(f$Kx))
     Gz <- l$skip^2 * Gh + Ga
+    if (!all(is.finite(diag(Gz)))) abort_overflow(i, "gradient variance")
     if (isTRUE(l$decoder_start)) {
       # the target tokens' gradient; below, the encoder's output gradient
       # is the memory's
@@ -855,7 +981,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     block <- c(rep(seq_len(ne / 2), each = 2), rep(seq_len((d - ne) / 3), each = 3))
   }
   out <- data.frame(layer = seq_len(d), n_in = net$widths[-(d + 1)], n_out = net$widths[-1],
-                    var_s = vapply(fw, function(f) mean(diag(f$Kh)), 0),
+                    var_s = vapply(fw, function(f) mean(f$Kh), 0),
                     var_z = vapply(fw, function(f) mean(diag(f$Kz)), 0),
                     var_grad_s = var_g, var_grad_w = var_gw, mean_s = 0, mean_z = 0,
                     kind = ifelse(kinds %in% c("attention", "cross_attention"), kinds, "ffn"),

@@ -209,7 +209,7 @@ test_that("the softmax moments agree with an independent quadrature", {
   # the spline against the exact values between its knots
   s <- c(0.05, 0.37, 1.44, 1.55, 2.49, 7.77, 12)
   expect_equal(initvar:::softmax_moments(5, s),
-               t(vapply(s, function(v) initvar:::softmax_moments_exact(5, v), numeric(4))),
+               t(vapply(s, function(v) initvar:::softmax_moments_exact(5, v), numeric(5))),
                tolerance = 2e-6)
   expect_equal(initvar:::softmax_moments_exact(4, 0)[["p2"]], 1 / 16)
 })
