@@ -333,7 +333,8 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     out <- structure(list(net = net, networks = done, inputs = inputs,
                           input = input, var_x = var_x,
                           grad = grad, var_grad = var_grad, regime = regime, level = level,
-                          prediction = pred, acc = block_acc(st$acc, d),
+                          prediction = pred, no_prediction = setup$why,
+                          acc = block_acc(st$acc, d),
                           hist = array(st$hist, c(nbins + 2, 3, d)),
                           scale = matrix(spec$scale, n_quantities), cv2 = cv2,
                           hrange = array(hrange, c(2, 3, d)),
@@ -413,9 +414,17 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
   if (inputs * max(w) * (d + 2) > 2^31) {
     abort("`inputs` x widths is too large for one network's workspace.")
   }
-  pred <- list(
-    linear = tryCatch(predict_variance(net, var_x, var_grad, "linear", grad), error = function(e) NULL),
-    mean_field = tryCatch(predict_variance(net, var_x, var_grad, "mean_field", grad), error = function(e) NULL))
+  # a network the theory does not cover (weights of non-zero mean, an
+  # overflowing variance, ...) is simulated without a prediction, and the
+  # reason is kept for print() (never dropped silently)
+  why <- list()
+  try_predict <- function(regime) {
+    tryCatch(predict_variance(net, var_x, var_grad, regime, grad), error = function(e) {
+      why[[regime]] <<- conditionMessage(e)
+      NULL
+    })
+  }
+  pred <- list(linear = try_predict("linear"), mean_field = try_predict("mean_field"))
   mf <- pred$mean_field
   # (NA, not NaN: a quantity the theory does not predict, as a conv layer's
   # weight gradients under a pooled read-out)
@@ -424,6 +433,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
     # an overflowing (or NaN) prediction is no prediction: no reference
     # points or histogram ranges from it; the engine reports an overflow
     pred$mean_field <- mf <- NULL
+    why$mean_field <- "the mean-field prediction is not finite (it overflows double precision)."
   }
   center <- rbind(s = if (is.null(mf)) numeric(d) else mf$mean_s,
                   z = if (is.null(mf)) numeric(d) else mf$mean_z,
@@ -457,7 +467,7 @@ sim_setup <- function(net, inputs, input, var_x, X, grad, var_grad, nbins) {
                                               g = pv[3, ] + pm[3, ]^2)))
   }
   # transformers: no predicted spread yet (the estimated one is used)
-  list(spec = spec, pred = pred, hrange = hrange,
+  list(spec = spec, pred = pred, why = why, hrange = hrange,
        cv2 = if (!is.null(mf) && !inherits(net, "initvar_transformer") && !inherits(net, "initvar_cnn"))
          network_cv2(net, mf, input, inputs, grad, var_x))
 }
@@ -665,6 +675,12 @@ print.initvar_simulation <- function(x, digits = 3, ...) {
   cat(sprintf(paste0("  MCSE from %d independent networks; z on the log scale (t, %d df); ",
                      "agrees: consistent at level %s\n\n"),
               x$networks, x$networks - 1, format(verdict_level)))
+  why <- x$no_prediction[[x$regime]]
+  if (!is.null(why)) {
+    cat(strwrap(paste0("No ", sub("_", "-", x$regime), " prediction: ", why),
+                indent = 2, exdent = 4), sep = "\n")
+    cat("\n")
+  }
   df <- as.data.frame(x)
   f <- function(v) formatC(v, digits = digits, format = "g")
   for (qn in levels(df$quantity)) {

@@ -351,3 +351,15 @@ test_that("the engine's histograms count what a plain-R binning of its trace cou
     }
   }
 })
+
+test_that("a simulation without a prediction says why (issue 21: nothing dropped silently)", {
+  set.seed(21)
+  s <- simulate_network(mlp(c(3, 3, 2), "tanh", init_normal(1, 1)), 16, 4, threads = 1)
+  expect_match(s$no_prediction$mean_field, "non-zero mean")
+  expect_true(any(grepl("No mean-field prediction: `net` has weights with a non-zero mean",
+                        paste(capture.output(print(s)), collapse = " "))))
+  d <- simulate_network(transformer(2, 1, depth = 50, seq_len = 2, norm = "none"), 2, 2, threads = 1)
+  expect_match(d$no_prediction$mean_field, "overflows at sublayer 51")
+  ok <- simulate_network(mlp(c(3, 3, 2), "tanh"), 8, 4, threads = 1)
+  expect_length(ok$no_prediction, 0)
+})
