@@ -237,9 +237,9 @@ test_that("same seed, same result, for 1 and 2 threads and a 2-worker cluster", 
 
 test_that("mlp() and simulate_network() reject bad input, naming the argument", {
   expect_error(mlp(10), "`widths`")
-  expect_error(mlp(c(10, 2.5)), "`widths`")
-  expect_error(mlp(c(10, 0)), "`widths`")
-  expect_error(mlp(c(10, NA)), "`widths`")
+  expect_error(mlp(c(10, 2.5)), "`widths\\[2\\]`")
+  expect_error(mlp(c(10, 0)), "`widths\\[2\\]`")
+  expect_error(mlp(c(10, NA)), "`widths\\[2\\]`")
   expect_error(mlp(c(10, 5), "swishy"), "`activation`")
   expect_error(mlp(c(10, 5), function(x) "a"), "`activation` must be a vectorized R function")
   expect_error(mlp(c(10, 5, 5), c("tanh", "tanh", "tanh")), "`activation`.*per layer")
