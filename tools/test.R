@@ -15,6 +15,7 @@ if (!requireNamespace("testthat", quietly = TRUE)) {
   quit(status = 1)
 }
 suppressPackageStartupMessages(library(testthat))
+options(testthat.progress.max_fails = Inf)   # report every failure, never stop early
 here <- if (dir.exists("tests/testthat")) "tests/testthat" else
   stop("run from the package's top directory", call. = FALSE)
 tier <- Sys.getenv("INITVAR_TESTS", "quick")
