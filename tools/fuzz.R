@@ -75,6 +75,8 @@ unclear_patterns <- c(
   "incorrect number of (dimensions|subscripts)", "must be atomic", "unimplemented type",
   "cannot coerce", "argument \"[^\"]*\" is missing, with no default.*internal")
 method_names <- c("print", "format", "summary", "plot", "as.data.frame", "str")
+suppressPackageStartupMessages(library(initvar))
+source("tests/testthat/helper-hardening.R")   # the hardening tables
 # ---- targeted generators: per-export argument classes and reference checks ----
 # Each generator returns a case: list(call, kind, target, class, check).
 #   kind "bad":   known-invalid input; must be refused (an error, or at least a
@@ -176,100 +178,18 @@ A <- list(
                         function(n) matrix(rnorm(2 * n), n), function() 1, list(),
                         forged("initvar_scheme")[[1]], function(n) c(rnorm(n - 1), NaN)),
              edge = list(1, quote(init_normal()), quote(init_uniform(-1, 1)), function(n) rnorm(n))),
-  any = list(bad = list(NA, "a", 1, list(), NULL, function(x) x), edge = list())
+  any = list(bad = list(NA, "a", 1, list(), NULL, function(x) x), edge = list()),
+  text = list(bad = list(NA, NA_character_, 1, list(), c("a", "b"), function(x) x, NULL, character(0)),
+              edge = list("a", "", "fz text")),
+  # (graphical parameters: whatever plot() takes)
+  plotarg = list(bad = list(), edge = list(NA, "a", 1, NULL, c("red", "blue"), list()))
 )
+if (!setequal(names(A), hardening_arg_classes))
+  stop("the argument classes of tools/fuzz.R and hardening_arg_classes differ")
 
-# Targets: a small valid base call, and the class of each argument fuzzed.
-TG <- list(
-  activation = list(quote(activation("leaky_relu", 0.1)),
-                    c(name = "choice", param = "num", f = "any", df = "any")),
-  attention_layer = list(quote(attention_layer(8, 2)), c(d_model = "size", heads = "size",
-                                                         head_dim = "size", projection = "choice")),
-  attention_logits = list(quote(attention_logits(4, 2, seq_len = 3, inputs = 1, networks = 10,
-                                                 threads = 1)),
-                          c(d_model = "size", d_k = "size", init = "scheme", scale = "num",
-                            seq_len = "size", inputs = "count", input = "scheme",
-                            networks = "count", threads = "threads")),
-  compare_fans = list(quote(compare_fans(conv_layer(4, 4, 3, groups = 4))),
-                      c(layers = "layer", schemes = "any")),
-  compare_schemes = list(quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2,
-                                               threads = 1)),
-                         c(fan_in = "size", fan_out = "size", schemes = "any", reps = "count",
-                           level = "level", threads = "threads", progress = "flag")),
-  conv_layer = list(quote(conv_layer(4, 2, c(3, 3), stride = 2, transposed = TRUE)),
-                    c(in_channels = "size", out_channels = "size", kernel_size = "dimvec",
-                      stride = "dimvec", groups = "size", transposed = "flag")),
-  coordinate_check = list(quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3), 1,
-                                                 networks = 4, batch = 1)),
-                          c(net_fun = "any", widths = "widths", layer = "size", what = "choice",
-                            slope = "num", lr_fun = "any", networks = "count")),
-  critical_line = list(quote(critical_line("tanh", 0.05)), c(activation = "act", sigma_b2 = "num")),
-  dense_layer = list(quote(dense_layer(4, c(2, 3))), c(in_features = "size", out_features = "dimvec",
-                                                       packed = "size")),
-  fans = list(quote(fans(c(4, 3, 3))), c(dim = "dimvec", layout = "choice", convention = "choice")),
-  first_step = list(quote(first_step(hardening_net(), lr = 0.1, networks = 2, batch = 2)),
-                    c(net = "net", lr = "num", optimizer = "choice", batch = "count",
-                      networks = "count", loss = "choice", var_x = "num", eps = "num",
-                      level = "level")),
-  fixed_point = list(quote(fixed_point("tanh", 1.5, 0.05)),
-                     c(activation = "act", sigma_w2 = "num", sigma_b2 = "num")),
-  gain = list(quote(gain("relu")), c(activation = "act", param = "num", method = "choice",
-                                    nodes = "size")),
-  jacobian_spectrum = list(quote(jacobian_spectrum(hardening_net(), 2, threads = 1)),
-                           c(net = "net", networks = "count", input = "choice", var_x = "num",
-                             depths = "widths", layers = "flag", threads = "threads")),
-  mlp = list(quote(mlp(c(3, 4, 2), "tanh", init_he())),
-             c(widths = "widths", activation = "act", init = "scheme", bias = "scheme")),
-  network_norms = list(quote(network_norms(simulate_network(hardening_net(), 2, 2, threads = 1))),
-                       c(x = "net")),
-  new_identity = list(quote(new_identity("a", Var(X) ~ 1, variables = list(X = function(n) rnorm(n)))),
-                      c(id = "any", formula = "formula", assumptions = "any", variables = "any",
-                        draw = "any", params = "any", n = "count")),
-  predict_variance = list(quote(predict_variance(hardening_net())),
-                          c(net = "net", var_x = "num", var_grad = "num", regime = "choice",
-                            grad = "choice", input = "choice")),
-  register_identity = list(quote(register_identity(new_identity("fz_reg", Var(X) ~ 1,
-                                                                variables = list(X = function(n) rnorm(n))),
-                                                   overwrite = TRUE)),
-                           c(identity = "identity", overwrite = "flag")),
-  residual_growth = list(quote(residual_growth(depth = 4, skip = 1, alpha = 0.5)),
-                         c(rule = "rule", depth = "widths", skip = "num", alpha = "num",
-                           gains = "num")),
-  resmlp = list(quote(resmlp(3, 2, "relu", init_he(), branch_depth = 2, norm = "pre")),
-                c(width = "size", depth = "size", activation = "act", init = "scheme",
-                  alpha = "num", skip = "num", branch_depth = "size", norm = "choice",
-                  n_in = "size", n_out = "size", rule = "rule")),
-  sample_weights = list(quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
-                        c(scheme = "scheme", fan_in = "size", fan_out = "size", dim = "dimvec",
-                          layout = "choice", threads = "threads")),
-  simulate_correlation = list(quote(simulate_correlation(hardening_net(), 0.5, networks = 20,
-                                                         pairs = 2, threads = 1)),
-                              c(net = "net", c0 = "num", networks = "count", pairs = "count",
-                                var_x = "num", threads = "threads", level = "level")),
-  simulate_network = list(quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
-                          c(net = "net", networks = "count", inputs = "count", input = "choice",
-                            var_x = "num", grad = "choice", var_grad = "num", regime = "choice",
-                            nbins = "size", level = "level", threads = "threads")),
-  transformer = list(quote(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2)),
-                     c(d_model = "size", heads = "size", d_k = "size", depth = "size",
-                       d_ff = "size", norm = "choice", seq_len = "size", activation = "act",
-                       init = "scheme", architecture = "choice", decoder_depth = "size",
-                       rule = "rule", scale = "num", alpha = "num", skip = "num")),
-  verify = list(quote(verify(E(X^2) ~ 1, X = init_normal(), n = 1e4, threads = 1)),
-                c(id = "formula", n = "count", X = "var", level = "level", threads = "threads",
-                  params = "any", draw = "any")),
-  verify_all = list(quote(verify_all(n = 1e4, threads = 1, ids = "linear_var")),
-                    c(n = "count", level = "level", threads = "threads", ids = "any")),
-  weight_mean = list(quote(weight_mean(init_uniform(0, 1), 3)),
-                     c(scheme = "scheme", fan_in = "dimvec", fan_out = "dimvec", dim = "dimvec",
-                       layout = "choice", layer = "layer")),
-  weight_variance = list(quote(weight_variance(init_glorot(), c(3, 4), c(4, 2))),
-                         c(scheme = "scheme", fan_in = "dimvec", fan_out = "dimvec",
-                           dim = "dimvec", layout = "choice", layer = "layer")),
-  width_sweep = list(quote(width_sweep(c(2, 3), depth = 1, networks = 2, inputs = 2)),
-                     c(widths = "widths", depth = "size", layer = "size", activation = "act",
-                       init = "scheme", networks = "count", inputs = "count", quantity = "choice"))
-)
+# Targets: the call to mutate and the class of each argument, for every export
+# (hardening_fuzz in tests/testthat/helper-hardening.R).
+TG <- lapply(hardening_fuzz, function(e) list(e$call, e$args))
 # values that are valid for some arguments although their class lists them
 # as bad (the argument's default, or documented alternatives)
 valid_for <- list(
@@ -282,17 +202,25 @@ valid_for <- list(
   "sample_weights:dim" = list(NULL), "weight_mean:dim" = list(NULL),
   "weight_variance:dim" = list(NULL), "weight_mean:layer" = list(NULL),
   "weight_variance:layer" = list(NULL), "jacobian_spectrum:depths" = list(NULL),
-  "compare_fans:schemes" = list(), "new_identity:assumptions" = list("a"),
+  "compare_fans:schemes" = list(), "initvar_threads:n" = list(NULL), "scaling_rules:depth" = list(3),
+  "phase_diagram:sigma_w2" = list(3), "linear_regime:sd" = list(3), "init_identity:gain" = list(),
+  "new_identity:assumptions" = list("a"),
   "new_identity:id" = list("a"), "verify:X" = list(1)
 )
 is_valid_for <- function(key, value) {
+  # NULL where it is the argument's default
+  nm <- strsplit(key, ":", fixed = TRUE)[[1]]
+  f <- get0(nm[1], envir = asNamespace("initvar"), mode = "function")
+  if (is.null(value) && !is.null(f) && nm[2] %in% names(formals(f)) &&
+      is.null(formals(f)[[nm[2]]])) return(TRUE)
   any(vapply(valid_for[[key]], function(v) if (is.function(v)) isTRUE(v(value)) else
     identical(v, value), TRUE))
 }
 # constructors, which take activations returning non-finite values
 act_constructors <- c("mlp", "resmlp", "transformer", "activation")
 # arguments that accept vectors (their "bad" c(3, 3) is fine)
-vector_ok <- c("residual_growth:gains", "residual_growth:depth", "weight_variance:fan_in",
+vector_ok <- c("fixed_point:sigma_w2", "fixed_point:sigma_b2", "critical_line:sigma_b2",
+               "dense_layer:in_features", "phase_diagram:sigma_b2", "residual_growth:gains", "residual_growth:depth", "weight_variance:fan_in",
                "weight_variance:fan_out", "weight_mean:fan_in", "weight_mean:fan_out",
                "dense_layer:out_features", "conv_layer:kernel_size", "conv_layer:stride",
                "mlp:activation")
@@ -600,6 +528,17 @@ reference_cases <- list(
            near(t$predicted, 1, 1e-8, "predicted var_logit") %||% mc_near(t, 1)
          })
   },
+  predict_correlation = function() {
+    c0 <- round(runif(1, -1, 1), 2)
+    w <- sample(1:5, rint(2, 4), replace = TRUE)
+    case(bquote(predict_correlation(mlp(.(w), "linear", init_lecun()), .(c0))), "valid",
+         "predict_correlation:linear-preserves-c0", function(v) {
+           v <- as.data.frame(v)
+           col <- intersect(c("correlation", "c", "rho", "prediction"), names(v))[1]
+           if (is.na(col)) return(paste("no correlation column in", paste(names(v), collapse = ", ")))
+           near(v[[col]], rep(c0, nrow(v)), 1e-8, "correlation") %||% near(v$q, rep(1, nrow(v)), 1e-8, "q")
+         })
+  },
   first_step = function() {
     case(bquote(first_step(mlp(.(sample(2:5, 3, TRUE)), .(sample(c("tanh", "relu", "linear"), 1)),
                                init_glorot()), lr = 0.1, networks = 3, batch = 2,
@@ -634,7 +573,7 @@ reference_cases <- list(
   coordinate_check = function() {
     bad <- sample(list(quote(function(n) "a"), quote(function(n) NULL), quote(function() mlp(c(3, 3))),
                        quote(function(n) list()), quote("mlp"), quote(function(n) stop("no"))), 1)[[1]]
-    case(bquote(coordinate_check(.(bad), c(2, 3), 1, networks = 4, batch = 1)), "bad",
+    case(bquote(coordinate_check(.(bad), c(2, 3, 4), 1, networks = 20, batch = 1)), "bad",
          paste0("coordinate_check:net_fun=", deparse(bad)[1]))
   }
 )
@@ -672,7 +611,12 @@ run_case <- function(cs) {
     if (cs$kind == "valid" && out == "refusal") return(list("wrong", paste("refused a valid call:", detail)))
     return(list(out, detail))
   }
-  if (cs$kind == "bad") return(if (warned) list("refusal", "a warning") else list("silent", "returned a value"))
+  if (cs$kind == "bad") {
+    if (warned) return(list("refusal", "a warning"))
+    # internal routines trust their R callers for values (Inf, NULL where
+    # unused): reported, not failed
+    return(if (routine) list("routine_accept", "returned a value") else list("silent", "returned a value"))
+  }
   if (cs$kind %in% c("valid", "check")) {
     msg <- tryCatch(cs$check(v), error = function(e) paste("the check failed:", conditionMessage(e)))
     if (is.null(msg)) {
@@ -685,8 +629,6 @@ run_case <- function(cs) {
 }
 
 if (length(args) && args[1] == "--child") {
-  suppressPackageStartupMessages(library(initvar))
-  source("tests/testthat/helper-hardening.R")
   batch <- readRDS(args[2])
   start <- as.integer(args[3])
   log <- file(args[4], open = "a")
@@ -702,6 +644,8 @@ if (length(args) && args[1] == "--child") {
     cat(sprintf("%d\t%s\t%s\t%.3f\n", i, o[[1]], gsub("[\t\n]", " ", o[[2]]),
                 proc.time()[["elapsed"]] - t0), file = res, append = TRUE)
     while (grDevices::dev.cur() > 2) grDevices::dev.off()
+    if (batch[[i]]$target %in% c("initvar_threads", "C_openmp_threads", "C_blas_threads"))
+      try(initvar::initvar_threads(2), silent = TRUE)
   }
   quit(status = 0)
 }
@@ -714,8 +658,6 @@ seed <- if (length(args) >= 2 && nzchar(args[2])) as.integer(args[2]) else
 do_interrupts <- "--interrupts" %in% args ||
   (Sys.getenv("INITVAR_FUZZ_INTERRUPTS", if (ncalls >= 20000) "1" else "0") == "1")
 cat(sprintf("fuzz seed %d (replay: Rscript tools/fuzz.R %.0f %d)\n", seed, ncalls, seed))
-suppressPackageStartupMessages(library(initvar))
-source("tests/testthat/helper-hardening.R")
 set.seed(seed)
 
 # ---- routines and exports: mutated small valid calls -----------------------
@@ -823,8 +765,7 @@ mutate_exported <- function(name) {
 exported <- getNamespaceExports("initvar")
 missing <- setdiff(c(exported, names(routines)), c(names(hardening_exported), names(hardening_routines)))
 if (length(missing)) stop("not in the hardening tables: ", paste(missing, collapse = ", "))
-no_targeted <- setdiff(exported, c(names(TG), sub("_[a-z]+$", "", names(reference_cases)),
-                                   names(reference_cases)))
+no_targeted <- setdiff(exported, names(TG))
 
 # slow calls (devices, many simulations) are drawn less often
 slow <- c("glorot_report", "plot_simulations", "width_sweep", "compare_schemes", "verify_all",
@@ -859,14 +800,20 @@ deparse1l <- function(cl) paste(deparse(cl, width.cutoff = 200L, nlines = 4L), c
 batch_size <- 2500
 nb <- ceiling(ncalls / batch_size)
 records <- list()   # offending calls: outcome, class, call, detail
-counts <- c(ok = 0, refusal = 0, crash = 0, hang = 0, silent = 0, unclear = 0, wrong = 0)
+counts <- c(ok = 0, refusal = 0, crash = 0, hang = 0, silent = 0, unclear = 0, wrong = 0,
+            routine_accept = 0)
 made <- 0
 spent <- list()     # seconds per target
+routine_accepts <- character()
 rscript <- file.path(R.home("bin"), "Rscript")
 me <- normalizePath("tools/fuzz.R")
 offend <- function(o, cs, detail) {
   counts[[o]] <<- counts[[o]] + 1
   if (o %in% c("ok", "refusal")) return()
+  if (o == "routine_accept") {
+    if (length(routine_accepts) < 5) routine_accepts <<- c(routine_accepts, deparse1l(cs$call))
+    return()
+  }
   records[[length(records) + 1]] <<- list(outcome = o, class = cs$class, target = cs$target,
                                          call = deparse1l(cs$call), detail = detail)
 }
@@ -968,11 +915,14 @@ if (length(records)) {
   }
   cat("\n")
 }
+if (counts[["routine_accept"]] > 0)
+  cat(sprintf("internal routines returned on %d malformed calls (not failed), e.g.\n%s\n",
+              counts[["routine_accept"]], paste0("  ", routine_accepts, collapse = "\n")))
 sp <- sort(unlist(spent), decreasing = TRUE)
 cat("seconds by target (top 8):", paste(sprintf("%s %.1f", names(sp), sp)[seq_len(min(8, length(sp)))],
                                         collapse = ", "), "\n")
 if (length(no_targeted))
-  cat("exports fuzzed by the generic mutation only:", paste(sort(no_targeted), collapse = ", "), "\n")
+  cat("exports without argument classes (hardening_fuzz):", paste(sort(no_targeted), collapse = ", "), "\n")
 cat(sprintf(paste0("fuzz: %.0f calls (%d exports, %d routines, seed %d) in %.0f s: %d crashes, ",
                    "%d hangs, %d silent accepts, %d unclear errors, %d wrong results; ",
                    "%d clear refusals, %d returned; %d interrupt checks%s\n"),
