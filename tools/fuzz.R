@@ -1,6 +1,6 @@
 # Fuzz every exported function and every registered .Call entry point, and
 # check results against plain-R references.
-#   Rscript tools/fuzz.R [calls = 20000] [seed]     (make fuzz: 1e6)
+#   Rscript tools/fuzz.R [calls = 20000] [seed] [--interrupts]     (make fuzz: 1e6)
 # The seed defaults to one drawn from the time and the process id; it is
 # printed, and `Rscript tools/fuzz.R N SEED` replays a run. FUZZ_VERBOSE=1
 # prints every offending call, not only one per class.
@@ -51,11 +51,14 @@
 #                 neither an error nor a warning
 #  wrong result   a small valid case returned a value inconsistent with the
 #                 plain-R reference (or was refused, or printing it failed)
-# Interrupts: with --interrupts (CI: INITVAR_FUZZ_INTERRUPTS=1, the default
-# when N >= 20000), three long calls drawn from the hardening tables are
-# interrupted after a short delay (tools/interrupts.R's interrupt_child()):
-# each must end within 2 s by an interrupt condition; a failure counts as a
-# hang. The full sweep stays in tools/interrupts.R.
+# Interrupts (with --interrupts, or INITVAR_FUZZ_INTERRUPTS=1; on by default
+# when N >= 20000, as in CI): three long calls of the hardening tables are
+# interrupted after a short delay (interrupt_child() of helper-hardening.R,
+# as tools/interrupts.R does): one of those that must keep partial work
+# (simulate_network, verify, a verify() formula) and two others. Each must
+# end within 2 s by an interrupt condition (else a hang), and the first must
+# leave a partial result in last_partial() (else a wrong result). The full
+# sweep (every long call, 1 and 2 threads, memory) stays in tools/interrupts.R.
 # Exits with status 1 if any call crashed, hung, was accepted silently, gave
 # an unclear error or a wrong result. There is no allowlist.
 args <- commandArgs(TRUE)
@@ -652,12 +655,14 @@ if (length(args) && args[1] == "--child") {
 
 # ---- parent ----------------------------------------------------------------
 t_start <- proc.time()[["elapsed"]]
-ncalls <- if (length(args) >= 1) as.numeric(args[1]) else 20000
-seed <- if (length(args) >= 2 && nzchar(args[2])) as.integer(args[2]) else
+pos <- args[!startsWith(args, "--")]
+ncalls <- if (length(pos) >= 1) as.numeric(pos[1]) else 20000
+seed <- if (length(pos) >= 2 && nzchar(pos[2])) as.integer(pos[2]) else
   as.integer((as.numeric(Sys.time()) * 1000 + Sys.getpid() * 7919) %% .Machine$integer.max)
 do_interrupts <- "--interrupts" %in% args ||
   (Sys.getenv("INITVAR_FUZZ_INTERRUPTS", if (ncalls >= 20000) "1" else "0") == "1")
-cat(sprintf("fuzz seed %d (replay: Rscript tools/fuzz.R %.0f %d)\n", seed, ncalls, seed))
+cat(sprintf("fuzz seed %d (replay: Rscript tools/fuzz.R %.0f %d%s)\n", seed, ncalls, seed,
+            if ("--interrupts" %in% args) " --interrupts" else ""))
 set.seed(seed)
 
 # ---- routines and exports: mutated small valid calls -----------------------
@@ -815,7 +820,8 @@ offend <- function(o, cs, detail) {
     return()
   }
   records[[length(records) + 1]] <<- list(outcome = o, class = cs$class, target = cs$target,
-                                         call = deparse1l(cs$call), detail = detail)
+                                         call = if (is.character(cs$call)) cs$call else deparse1l(cs$call),
+                                         detail = detail)
 }
 for (b in seq_len(nb)) {
   m <- min(batch_size, ncalls - (b - 1) * batch_size)
@@ -870,24 +876,37 @@ for (b in seq_len(nb)) {
 secs_calls <- proc.time()[["elapsed"]] - t_start
 
 # ---- interrupts: a few long calls, interrupted after a short delay -----------
+# One call that must keep its partial work (partial = TRUE in the tables, and
+# verify()'s formula), interrupted after 1.5 s: it must end within 2 s by an
+# interrupt and leave a partial result in last_partial(); and two other long
+# calls, interrupted after their table's delay: they must end within 2 s.
 n_intr <- 0
 if (do_interrupts) {
   options(initvar.hardening_helper = normalizePath("tests/testthat/helper-hardening.R"))
   long <- c(Filter(function(e) isTRUE(e$long), hardening_exported),
             Filter(function(e) isTRUE(e$long), hardening_routines))
-  # the cheap-to-start ones (glorot_report and verify_all start slowly)
+  long$verify_formula <- list(interrupt = hardening_exported$verify$interrupt_formula, partial = TRUE)
+  # (glorot_report, verify_all and width_sweep take seconds to start: tools/interrupts.R)
   long <- long[setdiff(names(long), c("glorot_report", "verify_all", "width_sweep"))]
-  for (nm in sample(names(long), 3)) {
+  keep <- names(Filter(function(e) isTRUE(e$partial), long))
+  chosen <- c(sample(keep, 1), sample(setdiff(names(long), keep), 2))
+  for (nm in chosen) {
     n_intr <- n_intr + 1
-    d <- round(runif(1, 0.3, 1.5), 2)
-    r <- interrupt_child(long[[nm]]$interrupt, threads = sample(1:2, 1), reps = 1, delay = d,
-                         timeout = 30)
-    cs <- list(class = paste0(nm, ":interrupt"), target = nm,
-               call = long[[nm]]$interrupt)
-    if (nrow(r) < 1 || r$how[1] != "interrupt" || r$latency[1] > 2) {
-      offend("hang", cs, sprintf("interrupt after %.2f s: %s", d,
-                                 if (nrow(r)) sprintf("ended by %s, %.2f s after SIGINT", r$how[1],
-                                                      r$latency[1]) else "did not end within 30 s"))
+    e <- long[[nm]]
+    partial <- isTRUE(e$partial)
+    d <- if (partial) 1.5 else if (!is.null(e$delay)) sample(e$delay, 1) else round(runif(1, 0.5, 1.5), 2)
+    th <- sample(1:2, 1)
+    r <- interrupt_child(e$interrupt, threads = th, reps = 1, delay = d, timeout = 30,
+                         after = if (partial) quote(!is.null(initvar::last_partial())))
+    cs <- list(class = paste0(nm, if (partial) ":interrupt-partial" else ":interrupt"), target = nm,
+               call = sub("\\bTH\\b", th, deparse1l(e$interrupt)))
+    problem <- if (nrow(r) < 1) "did not end within 30 s of the interrupt" else
+      if (r$how[1] != "interrupt") sprintf("ended by %s, not by an interrupt", r$how[1]) else
+      if (r$latency[1] > 2) sprintf("ended %.2f s after SIGINT (limit 2 s)", r$latency[1]) else
+      if (partial && !isTRUE(attr(r, "after"))) "no partial result in last_partial()"
+    if (length(problem)) {
+      offend(if (nrow(r) < 1 || r$latency[1] > 2) "hang" else "wrong", cs,
+             sprintf("SIGINT after %.2f s at %d threads: %s", d, th, problem))
     } else offend("ok", cs, "")
   }
 }

@@ -25,7 +25,9 @@ hardening_big_net <- function() {
 # Exported functions. gctorture: a small valid call. long: can run long,
 # interrupt: such a call (it must run well over 2 s uninterrupted), delay:
 # when to interrupt it (seconds, recycled over the runs; default in
-# tools/interrupts.R).
+# tools/interrupts.R), partial: TRUE when an interrupt after a second must
+# keep the work done (a partial result in last_partial()); interrupt_formula:
+# for verify(), a formula to interrupt as well.
 hardening_exported <- list(
   activation = list(gctorture = quote(activation("leaky_relu", 0.1))),
   attention_logits = list(
@@ -121,11 +123,15 @@ hardening_exported <- list(
     gctorture = quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
     long = TRUE,
     interrupt = quote(simulate_network(hardening_big_net(), networks = 200, inputs = 1000,
-                                       threads = TH, progress = FALSE))),
+                                       threads = TH, progress = FALSE)),
+    partial = TRUE),
   verify = list(
     gctorture = quote(verify("linear_var", n = 1e4, threads = 1)),
     long = TRUE,
-    interrupt = quote(verify("neuron", n = 1e10, threads = TH))),
+    interrupt = quote(verify("neuron", n = 1e10, threads = TH)),
+    partial = TRUE,
+    # a formula (R-level evaluation of the draws), interrupted the same way
+    interrupt_formula = quote(verify(E(X^2) ~ 1, X = init_normal(), n = 1e10, threads = TH))),
   verify_all = list(
     gctorture = NULL, # 200 networks per Glorot identity: too slow under gctorture
     why = "each Glorot identity simulates 200 networks; verify() is tortured instead",
