@@ -235,7 +235,7 @@ targeted_mutation <- function(name) {
   arg <- sample(names(classes), 1)
   cls <- A[[classes[[arg]]]]
   key <- paste0(name, ":", arg)
-  use_bad <- length(cls$edge) == 0 || runif(1) < 0.75
+  use_bad <- length(cls$bad) > 0 && (length(cls$edge) == 0 || runif(1) < 0.75)
   pool <- if (use_bad) cls$bad else cls$edge
   j <- sample.int(length(pool), 1)
   value <- pool[[j]]
