@@ -28,7 +28,10 @@
 # Calls run in batches in a child R process (ulimit -v 4 GB), each logged
 # before it runs, under a watchdog: a call running more than 10 s is a hang
 # (stopped by setTimeLimit() when it checks for interrupts, else the child is
-# killed); a child that dies is a crash.
+# killed 2 s later); a child that dies is a crash. After a hang, the further
+# calls of the same class (same target, argument and value, or the same
+# reference case) are skipped and counted as such: the class is reported
+# and the run fails already, and a hang costs 10 s.
 #
 # Outcomes, per call:
 #  crash          the child process died in the call
@@ -636,6 +639,9 @@ if (length(args) && args[1] == "--child") {
   start <- as.integer(args[3])
   log <- file(args[4], open = "a")
   res <- args[5]
+  # classes that hung already (in this run): their further calls are skipped
+  f_hung <- args[6]
+  hung <- if (file.exists(f_hung)) readLines(f_hung) else character()
   setwd(tempdir())
   grDevices::pdf(NULL)
   for (i in seq.int(start, length(batch))) {
@@ -643,7 +649,11 @@ if (length(args) && args[1] == "--child") {
     flush(log)
     set.seed(batch[[i]]$seed)
     t0 <- proc.time()[["elapsed"]]
-    o <- run_case(batch[[i]])
+    o <- if (batch[[i]]$class %in% hung) list("skipped", "its class hung before") else run_case(batch[[i]])
+    if (o[[1]] == "hang") {
+      hung <- c(hung, batch[[i]]$class)
+      cat(batch[[i]]$class, "\n", sep = "", file = f_hung, append = TRUE)
+    }
     cat(sprintf("%d\t%s\t%s\t%.3f\n", i, o[[1]], gsub("[\t\n]", " ", o[[2]]),
                 proc.time()[["elapsed"]] - t0), file = res, append = TRUE)
     while (grDevices::dev.cur() > 2) grDevices::dev.off()
@@ -803,10 +813,12 @@ deparse1l <- function(cl) paste(deparse(cl, width.cutoff = 200L, nlines = 4L), c
 
 # ---- run the batches under a watchdog ---------------------------------------
 batch_size <- 2500
+grace <- 2          # seconds past the limit before a call that ignores it is killed
+f_hung <- tempfile("hung")
 nb <- ceiling(ncalls / batch_size)
 records <- list()   # offending calls: outcome, class, call, detail
 counts <- c(ok = 0, refusal = 0, crash = 0, hang = 0, silent = 0, unclear = 0, wrong = 0,
-            routine_accept = 0)
+            routine_accept = 0, skipped = 0)
 made <- 0
 spent <- list()     # seconds per target
 routine_accepts <- character()
@@ -814,7 +826,7 @@ rscript <- file.path(R.home("bin"), "Rscript")
 me <- normalizePath("tools/fuzz.R")
 offend <- function(o, cs, detail) {
   counts[[o]] <<- counts[[o]] + 1
-  if (o %in% c("ok", "refusal")) return()
+  if (o %in% c("ok", "refusal", "skipped")) return()
   if (o == "routine_accept") {
     if (length(routine_accepts) < 5) routine_accepts <<- c(routine_accepts, deparse1l(cs$call))
     return()
@@ -831,9 +843,10 @@ for (b in seq_len(nb)) {
   start <- 1L
   while (start <= m) {
     unlink(c(f_rc, f_log))
-    cmd <- sprintf("ulimit -v 4000000; %s %s --child %s %d %s %s >/dev/null 2>&1 & echo $! > %s.pid; wait $!; echo $? > %s",
+    cmd <- sprintf(paste("ulimit -v 4000000; %s %s --child %s %d %s %s %s >/dev/null 2>&1 &",
+                         "echo $! > %s.pid; wait $! 2>/dev/null; echo $? > %s"),
                    shQuote(rscript), shQuote(me), shQuote(f_batch), start, shQuote(f_log),
-                   shQuote(f_res), f_rc, shQuote(f_rc))
+                   shQuote(f_res), shQuote(f_hung), f_rc, shQuote(f_rc))
     system2("bash", c("-c", shQuote(cmd)), wait = FALSE)
     killed <- FALSE
     repeat {
@@ -845,7 +858,7 @@ for (b in seq_len(nb)) {
         done <- if (file.exists(f_res)) readLines(f_res, warn = FALSE) else character()
         last_done <- if (length(done)) as.integer(sub("\t.*", "", done[length(done)])) else 0L
         if (as.integer(last[1]) > last_done &&
-            as.numeric(Sys.time()) - as.numeric(last[2]) > limit + 5) {
+            as.numeric(Sys.time()) - as.numeric(last[2]) > limit + grace) {
           pid <- as.integer(readLines(paste0(f_rc, ".pid")))
           tools::pskill(pid, tools::SIGKILL)
           killed <- TRUE
@@ -859,8 +872,9 @@ for (b in seq_len(nb)) {
     lg <- if (file.exists(f_log)) readLines(f_log, warn = FALSE) else character()
     i <- if (length(lg)) as.integer(sub(" .*", "", lg[length(lg)])) else start
     o <- if (killed) "hang" else "crash"
-    cat(sprintf("%d\t%s\t%s\t%d\n", i, o, if (killed) sprintf("killed after %d s", limit + 5) else
-      sprintf("the child died (status %d)", status), limit + 5), file = f_res, append = TRUE)
+    cat(sprintf("%d\t%s\t%s\t%d\n", i, o, if (killed) sprintf("killed after %d s", limit + grace) else
+      sprintf("the child died (status %d)", status), limit + grace), file = f_res, append = TRUE)
+    if (killed) cat(batch[[i]]$class, "\n", sep = "", file = f_hung, append = TRUE)
     start <- i + 1L
   }
   res <- readLines(f_res)
@@ -944,10 +958,11 @@ if (length(no_targeted))
   cat("exports without argument classes (hardening_fuzz):", paste(sort(no_targeted), collapse = ", "), "\n")
 cat(sprintf(paste0("fuzz: %.0f calls (%d exports, %d routines, seed %d) in %.0f s: %d crashes, ",
                    "%d hangs, %d silent accepts, %d unclear errors, %d wrong results; ",
-                   "%d clear refusals, %d returned; %d interrupt checks%s\n"),
+                   "%d clear refusals, %d returned, %d skipped (class hung before); ",
+                   "%d interrupt checks%s\n"),
             made, length(exported), length(routines), seed, secs, counts[["crash"]],
             counts[["hang"]], counts[["silent"]], counts[["unclear"]], counts[["wrong"]],
-            counts[["refusal"]], counts[["ok"]], n_intr,
+            counts[["refusal"]], counts[["ok"]], counts[["skipped"]], n_intr,
             if (do_interrupts) sprintf(" (calls %.0f s, interrupts %.0f s)", secs_calls,
                                        secs - secs_calls) else ""))
 quit(status = if (sum(counts[c("crash", "hang", "silent", "unclear", "wrong")]) > 0) 1 else 0)
