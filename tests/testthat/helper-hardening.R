@@ -215,7 +215,8 @@ hardening_routines <- list(
 # refused) or an edge value (which must be refused clearly or handled).
 hardening_arg_classes <- c("size", "count", "num", "flag", "choice", "level", "threads",
                            "act", "scheme", "net", "rule", "layer", "dimvec", "widths",
-                           "identity", "formula", "var", "any", "text", "plotarg")
+                           "identity", "formula", "var", "any", "text", "plotarg", "numvec",
+                           "bound")
 hardening_fuzz <- list(
   activation = list(
     call = quote(activation("leaky_relu", 0.1)),
@@ -225,7 +226,7 @@ hardening_fuzz <- list(
     args = c(d_model = "size", heads = "size", head_dim = "size", projection = "choice")),
   attention_logits = list(
     call = quote(attention_logits(4, 2, seq_len = 3, inputs = 1, networks = 10, threads = 1)),
-    args = c(d_model = "size", d_k = "size", init = "scheme", scale = "num", seq_len = "size",
+    args = c(d_model = "size", d_k = "widths", init = "scheme", scale = "num", seq_len = "size",
              inputs = "count", input = "scheme", networks = "count", threads = "threads")),
   compare_fans = list(
     call = quote(compare_fans(conv_layer(4, 4, 3, groups = 4))),
@@ -245,7 +246,7 @@ hardening_fuzz <- list(
              lr_fun = "any", networks = "count")),
   critical_line = list(
     call = quote(critical_line("tanh", 0.05)),
-    args = c(activation = "act", sigma_b2 = "num")),
+    args = c(activation = "act", sigma_b2 = "numvec")),
   default_schemes = list(
     call = quote(default_schemes()),
     args = c(junk = "any")),
@@ -261,7 +262,7 @@ hardening_fuzz <- list(
              loss = "choice", var_x = "num", eps = "num", level = "level")),
   fixed_point = list(
     call = quote(fixed_point("tanh", 1.5, 0.05)),
-    args = c(activation = "act", sigma_w2 = "num", sigma_b2 = "num")),
+    args = c(activation = "act", sigma_w2 = "numvec", sigma_b2 = "numvec")),
   gain = list(
     call = quote(gain("relu")),
     args = c(activation = "act", param = "num", method = "choice", nodes = "size")),
@@ -308,7 +309,7 @@ hardening_fuzz <- list(
     args = c(junk = "any")),
   init_truncated_normal = list(
     call = quote(init_truncated_normal()),
-    args = c(mean = "num", sd = "num", lower = "num", upper = "num", bounds = "choice")),
+    args = c(mean = "num", sd = "num", lower = "bound", upper = "bound", bounds = "choice")),
   init_uniform = list(
     call = quote(init_uniform()),
     args = c(a = "num", b = "num")),
@@ -333,7 +334,7 @@ hardening_fuzz <- list(
     args = c(clear = "flag")),
   linear_regime = list(
     call = quote(linear_regime("tanh", sd = c(0.5, 1))),
-    args = c(activation = "choice", sd = "widths", mean = "num")),
+    args = c(activation = "choice", sd = "numvec", mean = "num")),
   mlp = list(
     call = quote(mlp(c(3, 4, 2), "tanh", init_he())),
     args = c(widths = "widths", activation = "act", init = "scheme", bias = "scheme")),
@@ -347,7 +348,7 @@ hardening_fuzz <- list(
              used_in = "text", latex = "text", kernel = "any")),
   phase_diagram = list(
     call = quote(phase_diagram("relu", sigma_w2 = c(1, 3), sigma_b2 = c(0, 0.1))),
-    args = c(activation = "act", sigma_w2 = "widths", sigma_b2 = "num")),
+    args = c(activation = "act", sigma_w2 = "numvec", sigma_b2 = "numvec")),
   plot_simulations = list(
     call = quote(plot_simulations(list(a = simulate_network(hardening_net(), 2, 2, threads = 1)),
                  "z")),
@@ -373,7 +374,7 @@ hardening_fuzz <- list(
     args = c(net = "net", var_x = "num", var_grad = "num", regime = "choice")),
   residual_growth = list(
     call = quote(residual_growth(depth = 4, skip = 1, alpha = 0.5)),
-    args = c(rule = "rule", depth = "widths", skip = "num", alpha = "num", gains = "num")),
+    args = c(rule = "rule", depth = "widths", skip = "num", alpha = "num", gains = "numvec")),
   resmlp = list(
     call = quote(resmlp(3, 2, "relu", init_he(), branch_depth = 2, norm = "pre")),
     args = c(width = "size", depth = "size", activation = "act", init = "scheme", alpha = "num",
