@@ -568,6 +568,17 @@ reference_cases <- list(
          "valid", "first_step:finite-table", function(v) no_na_table(v$table) %||%
            (if (anyNA(v$table[setdiff(names(v$table), c("lower", "upper"))])) "NA in the table"))
   },
+  first_step_nets = function() {
+    net <- sample(list(quote(mlp(c(3, 3, 2), "relu", init_zeros())),
+                       quote(mlp(c(3, 3, 2), "tanh", init_constant(0.5))),
+                       quote(resmlp(3, 2)), quote(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2))), 1)[[1]]
+    case(bquote(first_step(.(net), lr = 0.1, networks = 3, batch = 2)), "valid",
+         paste0("first_step:finite-table-", gsub(" ", "", deparse(net)[1])),
+         function(v) no_na_table(v$table) %||%
+           (if (anyNA(v$table[setdiff(names(v$table), c("lower", "upper"))]))
+             paste("NA in", paste(names(v$table)[vapply(v$table, anyNA, TRUE)], collapse = ", "))),
+         target = "first_step")
+  },
   simulate_correlation = function() {
     case(bquote(simulate_correlation(hardening_net(), .(round(runif(1, -1, 1), 2)), networks = 20,
                                      pairs = 2, threads = 1)), "valid", "simulate_correlation:finite",
