@@ -109,7 +109,8 @@ forged <- function(cls) list(call("structure", quote(list()), class = cls),
 A <- list(
   size = list(bad = list(NA, NA_real_, NaN, Inf, -Inf, -1, 0, 2.5, "3", list(3), c(3, 3),
                          numeric(0), NULL, TRUE, 1i, 1e15, 2^31, -2^31),
-              edge = list(1, 1L, 2, 5, 2^20)),
+              # (huge sizes R can store: refused by a preflight, or done in 10 s)
+              edge = list(1, 1L, 2, 5, 2^20, .Machine$integer.max, 1e5)),
   count = list(bad = list(NA, NaN, Inf, -1, 0, 2.5, "3", list(3), c(3, 3), numeric(0), NULL,
                           TRUE, 1e15),
                edge = list(1, 2, 3, 2L)),
@@ -240,7 +241,7 @@ is_valid_for <- function(key, value) {
 # constructors, which take activations returning non-finite values
 act_constructors <- c("mlp", "resmlp", "transformer", "activation")
 # arguments that accept vectors (their "bad" c(3, 3) is fine)
-vector_ok <- c("fixed_point:sigma_w2", "fixed_point:sigma_b2", "critical_line:sigma_b2",
+vector_ok <- c("first_step:lr", "fixed_point:sigma_w2", "fixed_point:sigma_b2", "critical_line:sigma_b2",
                "dense_layer:in_features", "phase_diagram:sigma_b2", "residual_growth:gains", "residual_growth:depth", "weight_variance:fan_in",
                "weight_variance:fan_out", "weight_mean:fan_in", "weight_mean:fan_out",
                "dense_layer:out_features", "conv_layer:kernel_size", "conv_layer:stride",
