@@ -25,7 +25,9 @@ hardening_big_net <- function() {
 # Exported functions. gctorture: a small valid call. long: can run long,
 # interrupt: such a call (it must run well over 2 s uninterrupted), delay:
 # when to interrupt it (seconds, recycled over the runs; default in
-# tools/interrupts.R).
+# tools/interrupts.R), partial: TRUE when an interrupt after a second must
+# keep the work done (a partial result in last_partial()); interrupt_formula:
+# for verify(), a formula to interrupt as well.
 hardening_exported <- list(
   activation = list(gctorture = quote(activation("leaky_relu", 0.1))),
   attention_logits = list(
@@ -121,11 +123,15 @@ hardening_exported <- list(
     gctorture = quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
     long = TRUE,
     interrupt = quote(simulate_network(hardening_big_net(), networks = 200, inputs = 1000,
-                                       threads = TH, progress = FALSE))),
+                                       threads = TH, progress = FALSE)),
+    partial = TRUE),
   verify = list(
     gctorture = quote(verify("linear_var", n = 1e4, threads = 1)),
     long = TRUE,
-    interrupt = quote(verify("neuron", n = 1e10, threads = TH))),
+    interrupt = quote(verify("neuron", n = 1e10, threads = TH)),
+    partial = TRUE,
+    # a formula (R-level evaluation of the draws), interrupted the same way
+    interrupt_formula = quote(verify(E(X^2) ~ 1, X = init_normal(), n = 1e10, threads = TH))),
   verify_all = list(
     gctorture = NULL, # 200 networks per Glorot identity: too slow under gctorture
     why = "each Glorot identity simulates 200 networks; verify() is tortured instead",
@@ -199,6 +205,228 @@ hardening_routines <- list(
                   long = TRUE,
                   interrupt = quote(.Call(initvar:::C_identity_moments, 5L,
                                           c(100, 1, 0, 1, 1, 0, 1, 0, 0, 0), 1e12, TH)))
+)
+
+# Fuzzing: for every exported function, the call the fuzzer mutates (`call`) and
+# the class of each argument (`args`: an argument name -> a class of
+# tools/fuzz.R, listed in hardening_arg_classes). test-hardening.R checks
+# that every export has an entry and every formal argument a class; the
+# fuzzer replaces one argument by a bad value of its class (which must be
+# refused) or an edge value (which must be refused clearly or handled).
+hardening_arg_classes <- c("size", "count", "num", "flag", "choice", "level", "threads",
+                           "act", "scheme", "net", "rule", "layer", "dimvec", "widths",
+                           "identity", "formula", "var", "any", "text", "plotarg", "numvec",
+                           "bound")
+hardening_fuzz <- list(
+  activation = list(
+    call = quote(activation("leaky_relu", 0.1)),
+    args = c(name = "choice", param = "num", f = "any", df = "any", kinks = "any")),
+  attention_layer = list(
+    call = quote(attention_layer(8, 2)),
+    args = c(d_model = "size", heads = "size", head_dim = "size", projection = "choice")),
+  attention_logits = list(
+    call = quote(attention_logits(4, 2, seq_len = 3, inputs = 1, networks = 10, threads = 1)),
+    args = c(d_model = "size", d_k = "widths", init = "scheme", scale = "num", seq_len = "size",
+             inputs = "count", input = "scheme", networks = "count", threads = "threads")),
+  compare_fans = list(
+    call = quote(compare_fans(conv_layer(4, 4, 3, groups = 4))),
+    args = c(layers = "layer", schemes = "any")),
+  compare_schemes = list(
+    call = quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2, threads = 1)),
+    args = c(fan_in = "size", fan_out = "size", schemes = "any", reps = "count", level = "level",
+             threads = "threads", progress = "flag")),
+  conv_layer = list(
+    call = quote(conv_layer(4, 2, c(3, 3), stride = 2, transposed = TRUE)),
+    args = c(in_channels = "size", out_channels = "size", kernel_size = "dimvec",
+             stride = "dimvec", groups = "size", transposed = "flag")),
+  coordinate_check = list(
+    call = quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
+                 batch = 1)),
+    args = c(net_fun = "any", widths = "widths", layer = "size", what = "choice", slope = "num",
+             lr_fun = "any", networks = "count")),
+  critical_line = list(
+    call = quote(critical_line("tanh", 0.05)),
+    args = c(activation = "act", sigma_b2 = "numvec")),
+  default_schemes = list(
+    call = quote(default_schemes()),
+    args = c(junk = "any")),
+  dense_layer = list(
+    call = quote(dense_layer(4, c(2, 3))),
+    args = c(in_features = "size", out_features = "dimvec", packed = "size")),
+  fans = list(
+    call = quote(fans(c(4, 3, 3))),
+    args = c(dim = "dimvec", layout = "choice", convention = "choice")),
+  first_step = list(
+    call = quote(first_step(hardening_net(), lr = 0.1, networks = 2, batch = 2)),
+    args = c(net = "net", lr = "num", optimizer = "choice", batch = "count", networks = "count",
+             loss = "choice", var_x = "num", eps = "num", level = "level")),
+  fixed_point = list(
+    call = quote(fixed_point("tanh", 1.5, 0.05)),
+    args = c(activation = "act", sigma_w2 = "numvec", sigma_b2 = "numvec")),
+  gain = list(
+    call = quote(gain("relu")),
+    args = c(activation = "act", param = "num", method = "choice", nodes = "size")),
+  glorot_report = list(
+    call = quote(glorot_report(2, 2, 3, 1, file = file.path(tempdir(), "g.png"), quiet = TRUE,
+                 threads = 1)),
+    args = c(networks = "count", inputs = "count", width = "size", depth = "size", level = "level",
+             threads = "threads", quiet = "flag", file = "text", progress = "flag")),
+  identities = list(
+    call = quote(identities()),
+    args = c(junk = "any")),
+  init_constant = list(
+    call = quote(init_constant()),
+    args = c(value = "num")),
+  init_glorot = list(
+    call = quote(init_glorot()),
+    args = c(distribution = "choice", gain = "num", convention = "choice")),
+  init_glorot_standard = list(
+    call = quote(init_glorot_standard()),
+    args = c(junk = "any")),
+  init_he = list(
+    call = quote(init_he()),
+    args = c(distribution = "choice", a = "num", mode = "choice", convention = "choice")),
+  init_identity = list(
+    call = quote(init_identity()),
+    args = c(gain = "num")),
+  init_lecun = list(
+    call = quote(init_lecun()),
+    args = c(distribution = "choice", convention = "choice")),
+  init_normal = list(
+    call = quote(init_normal()),
+    args = c(mean = "num", sd = "num")),
+  init_ones = list(
+    call = quote(init_ones()),
+    args = c(junk = "any")),
+  init_orthogonal = list(
+    call = quote(init_orthogonal()),
+    args = c(gain = "num")),
+  init_sparse = list(
+    call = quote(init_sparse()),
+    args = c(sparsity = "num", sd = "num")),
+  init_torch_default = list(
+    call = quote(init_torch_default()),
+    args = c(junk = "any")),
+  init_truncated_normal = list(
+    call = quote(init_truncated_normal()),
+    args = c(mean = "num", sd = "num", lower = "bound", upper = "bound", bounds = "choice")),
+  init_uniform = list(
+    call = quote(init_uniform()),
+    args = c(a = "num", b = "num")),
+  init_variance_scaling = list(
+    call = quote(init_variance_scaling()),
+    args = c(scale = "num", mode = "choice", distribution = "choice", convention = "choice")),
+  init_zeros = list(
+    call = quote(init_zeros()),
+    args = c(junk = "any")),
+  initvar_blas = list(
+    call = quote(initvar_blas()),
+    args = c(junk = "any")),
+  initvar_threads = list(
+    call = quote(initvar_threads()),
+    args = c(n = "threads")),
+  jacobian_spectrum = list(
+    call = quote(jacobian_spectrum(hardening_net(), 2, threads = 1)),
+    args = c(net = "net", networks = "count", input = "choice", var_x = "num", depths = "widths",
+             layers = "flag", threads = "threads")),
+  last_partial = list(
+    call = quote(last_partial()),
+    args = c(clear = "flag")),
+  linear_regime = list(
+    call = quote(linear_regime("tanh", sd = c(0.5, 1))),
+    args = c(activation = "choice", sd = "numvec", mean = "num")),
+  mlp = list(
+    call = quote(mlp(c(3, 4, 2), "tanh", init_he())),
+    args = c(widths = "widths", activation = "act", init = "scheme", bias = "scheme")),
+  network_norms = list(
+    call = quote(network_norms(simulate_network(hardening_net(), 2, 2, threads = 1))),
+    args = c(x = "net")),
+  new_identity = list(
+    call = quote(new_identity("a", Var(X) ~ 1, variables = list(X = function(n) rnorm(n)))),
+    args = c(id = "any", formula = "formula", assumptions = "any", variables = "any", draw = "any",
+             params = "any", n = "count", drops = "any", general = "any", statement = "text",
+             used_in = "text", latex = "text", kernel = "any")),
+  phase_diagram = list(
+    call = quote(phase_diagram("relu", sigma_w2 = c(1, 3), sigma_b2 = c(0, 0.1))),
+    args = c(activation = "act", sigma_w2 = "numvec", sigma_b2 = "numvec")),
+  plot_simulations = list(
+    call = quote(plot_simulations(list(a = simulate_network(hardening_net(), 2, 2, threads = 1)),
+                 "z")),
+    args = c(sims = "net", quantity = "choice", regime = "choice", main = "plotarg",
+             col = "plotarg")),
+  predict_correlation = list(
+    call = quote(predict_correlation(hardening_net(), 0.5)),
+    args = c(net = "net", c0 = "num", var_x = "num")),
+  predict_kurtosis = list(
+    call = quote(predict_kurtosis(mlp(c(3, 3, 2), "relu", init_he()))),
+    args = c(net = "net", input = "choice", method = "choice")),
+  predict_variance = list(
+    call = quote(predict_variance(hardening_net())),
+    args = c(net = "net", var_x = "num", var_grad = "num", regime = "choice", grad = "choice",
+             input = "choice")),
+  register_identity = list(
+    call = quote(register_identity(new_identity("fz_reg", Var(X) ~ 1,
+                                                variables = list(X = function(n) rnorm(n))),
+                 overwrite = TRUE)),
+    args = c(identity = "identity", overwrite = "flag")),
+  residual_depth_profile = list(
+    call = quote(residual_depth_profile(resmlp(3, 2, "relu", init_he(), branch_depth = 2))),
+    args = c(net = "net", var_x = "num", var_grad = "num", regime = "choice")),
+  residual_growth = list(
+    call = quote(residual_growth(depth = 4, skip = 1, alpha = 0.5)),
+    args = c(rule = "rule", depth = "widths", skip = "num", alpha = "num", gains = "numvec")),
+  resmlp = list(
+    call = quote(resmlp(3, 2, "relu", init_he(), branch_depth = 2, norm = "pre")),
+    args = c(width = "size", depth = "size", activation = "act", init = "scheme", alpha = "num",
+             skip = "num", branch_depth = "size", norm = "choice", n_in = "size", n_out = "size",
+             rule = "rule", bias = "scheme", proj_init = "scheme")),
+  sample_weights = list(
+    call = quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
+    args = c(scheme = "scheme", fan_in = "size", fan_out = "size", dim = "dimvec",
+             layout = "choice", threads = "threads")),
+  scaling_rule = list(
+    call = quote(scaling_rule("deepnet", 6, architecture = "encoder_decoder")),
+    args = c(name = "choice", depth = "size", branch_depth = "size", zero_last = "flag",
+             architecture = "choice", part = "choice", decoder_depth = "size", source = "choice",
+             a = "num")),
+  scaling_rules = list(
+    call = quote(scaling_rules(c(2, 3))),
+    args = c(depth = "widths")),
+  simulate_correlation = list(
+    call = quote(simulate_correlation(hardening_net(), 0.5, networks = 20, pairs = 2, threads = 1)),
+    args = c(net = "net", c0 = "num", networks = "count", pairs = "count", var_x = "num",
+             threads = "threads", level = "level")),
+  simulate_network = list(
+    call = quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
+    args = c(net = "net", networks = "count", inputs = "count", input = "choice", var_x = "num",
+             grad = "choice", var_grad = "num", regime = "choice", nbins = "size", level = "level",
+             threads = "threads", cl = "any", progress = "flag", resume = "any", future = "flag")),
+  transformer = list(
+    call = quote(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2)),
+    args = c(d_model = "size", heads = "size", d_k = "size", depth = "size", d_ff = "size",
+             norm = "choice", seq_len = "size", activation = "act", init = "scheme",
+             architecture = "choice", decoder_depth = "size", rule = "rule", scale = "num",
+             alpha = "num", skip = "num", bias = "scheme")),
+  verify = list(
+    call = quote(verify(E(X^2) ~ 1, X = init_normal(), n = 10000, threads = 1)),
+    args = c(id = "formula", n = "count", X = "var", level = "level", threads = "threads",
+             params = "any", draw = "any", drop = "any", future = "flag", progress = "flag")),
+  verify_all = list(
+    call = quote(verify_all(n = 10000, threads = 1, ids = "linear_var")),
+    args = c(n = "count", level = "level", threads = "threads", ids = "any", progress = "flag")),
+  weight_mean = list(
+    call = quote(weight_mean(init_uniform(0, 1), 3)),
+    args = c(scheme = "scheme", fan_in = "dimvec", fan_out = "dimvec", dim = "dimvec",
+             layout = "choice", layer = "layer")),
+  weight_variance = list(
+    call = quote(weight_variance(init_glorot(), c(3, 4), c(4, 2))),
+    args = c(scheme = "scheme", fan_in = "dimvec", fan_out = "dimvec", dim = "dimvec",
+             layout = "choice", layer = "layer")),
+  width_sweep = list(
+    call = quote(width_sweep(c(2, 3), depth = 1, networks = 2, inputs = 2)),
+    args = c(widths = "widths", depth = "size", layer = "size", activation = "act",
+             init = "scheme", networks = "count", inputs = "count", quantity = "choice",
+             progress = "flag"))
 )
 
 # ---- a long call in a child R process, interrupted --------------------------

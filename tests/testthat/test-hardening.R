@@ -32,6 +32,37 @@ test_that("every exported function and registered routine is in the hardening ta
   }
 })
 
+test_that("the fuzzer has a call and argument classes for every export and argument", {
+  exported <- sort(getNamespaceExports("initvar"))
+  expect_identical(setdiff(exported, names(hardening_fuzz)), character(0),
+                   label = "exported functions without a fuzzing entry")
+  expect_identical(setdiff(names(hardening_fuzz), exported), character(0))
+  for (nm in names(hardening_fuzz)) {
+    e <- hardening_fuzz[[nm]]
+    expect_true(is.call(e$call), label = nm)
+    expect_true(is.character(e$args) && !is.null(names(e$args)), label = nm)
+    expect_true(all(e$args %in% hardening_arg_classes), label = paste(nm, "argument classes"))
+    f <- get(nm, envir = asNamespace("initvar"))
+    fm <- setdiff(as.character(names(formals(f))), "...")
+    # every formal argument is fuzzed (functions without any take an unused one)
+    expect_identical(setdiff(fm, names(e$args)), character(0),
+                     label = paste(nm, "arguments without a class"))
+    if (!length(fm)) expect_identical(names(e$args), "junk", label = nm)
+    # (functions with `...` take more: verify()'s random variables)
+    else if (!"..." %in% names(formals(f)))
+      expect_identical(setdiff(names(e$args), fm), character(0), label = paste(nm, "unknown arguments"))
+  }
+})
+
+test_that("the fuzzer's calls run", {
+  # (the slow ones are run by tools/fuzz.R itself)
+  for (nm in setdiff(names(hardening_fuzz), c("glorot_report", "plot_simulations", "compare_schemes",
+                                            "verify_all", "width_sweep"))) {
+    set.seed(1)
+    expect_error(suppressWarnings(eval(hardening_fuzz[[nm]]$call, globalenv())), NA, label = nm)
+  }
+})
+
 test_that("the small valid calls of the tables run", {
   for (nm in names(hardening_routines)) {
     a <- hardening_routines[[nm]]$args()
