@@ -51,7 +51,7 @@ hardening_exported <- list(
   register_identity = list(gctorture = quote(register_identity(
     new_identity("hardening_id", Var(X) ~ 1, variables = list(X = function(n) rnorm(n))),
     overwrite = TRUE))),
-  fans = list(gctorture = quote(fans(c(4, 3, 3)))),
+  fans = list(gctorture = quote(fans(c(4, 3, 3), "torch"))),
   conv_layer = list(gctorture = quote(conv_layer(4, 2, c(3, 3), stride = 2, transposed = TRUE))),
   dense_layer = list(gctorture = quote(dense_layer(4, c(2, 3)))),
   attention_layer = list(gctorture = quote(attention_layer(8, 2))),
@@ -68,6 +68,16 @@ hardening_exported <- list(
   init_glorot = list(gctorture = quote(init_glorot("normal"))),
   init_glorot_standard = list(gctorture = quote(init_glorot_standard())),
   init_he = list(gctorture = quote(init_he())),
+  init_xavier = list(gctorture = quote(init_xavier("normal", gain = 2))),
+  init_kaiming = list(gctorture = quote(init_kaiming(nonlinearity = "tanh"))),
+  cnn = list(gctorture = quote(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2))),
+  position_map = list(gctorture = quote(position_map(
+    predict_variance(cnn(2, depth = 1, spatial = 4), regime = "mean_field"), 1))),
+  plot_position_map = list(gctorture = quote({
+    grDevices::pdf(NULL)
+    plot_position_map(predict_variance(cnn(2, depth = 1, spatial = 4), regime = "mean_field"), 1)
+    grDevices::dev.off()
+  })),
   init_identity = list(gctorture = quote(init_identity())),
   init_lecun = list(gctorture = quote(init_lecun())),
   init_normal = list(gctorture = quote(init_normal())),
@@ -238,7 +248,8 @@ hardening_fuzz <- list(
   conv_layer = list(
     call = quote(conv_layer(4, 2, c(3, 3), stride = 2, transposed = TRUE)),
     args = c(in_channels = "size", out_channels = "size", kernel_size = "dimvec",
-             stride = "dimvec", groups = "size", transposed = "flag")),
+             stride = "dimvec", groups = "size", transposed = "flag", padding = "choice",
+             dilation = "dimvec")),
   coordinate_check = list(
     call = quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
                  batch = 1)),
@@ -254,7 +265,7 @@ hardening_fuzz <- list(
     call = quote(dense_layer(4, c(2, 3))),
     args = c(in_features = "size", out_features = "dimvec", packed = "size")),
   fans = list(
-    call = quote(fans(c(4, 3, 3))),
+    call = quote(fans(c(4, 3, 3), "torch")),
     args = c(dim = "dimvec", layout = "choice", convention = "choice")),
   first_step = list(
     call = quote(first_step(hardening_net(), lr = 0.1, networks = 2, batch = 2)),
@@ -286,6 +297,25 @@ hardening_fuzz <- list(
   init_he = list(
     call = quote(init_he()),
     args = c(distribution = "choice", a = "num", mode = "choice", convention = "choice")),
+  init_xavier = list(
+    call = quote(init_xavier()),
+    args = c(distribution = "choice", gain = "num")),
+  init_kaiming = list(
+    call = quote(init_kaiming(nonlinearity = "relu")),
+    args = c(distribution = "choice", a = "num", mode = "choice", nonlinearity = "choice")),
+  cnn = list(
+    call = quote(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2)),
+    args = c(channels = "widths", kernel = "dimvec", depth = "size", spatial = "dimvec",
+             padding = "choice", activation = "act", init = "scheme", bias = "scheme",
+             stride = "dimvec", dilation = "dimvec", groups = "size", n_out = "size",
+             readout_activation = "act", readout_init = "scheme", readout_bias = "scheme",
+             transposed = "flag")),
+  position_map = list(
+    call = quote(position_map(predict_variance(cnn(2, depth = 1, spatial = 4), regime = "mean_field"), 1)),
+    args = c(x = "any", layer = "size", quantity = "choice")),
+  plot_position_map = list(
+    call = quote(plot_position_map(predict_variance(cnn(2, depth = 1, spatial = 4), regime = "mean_field"), 1)),
+    args = c(x = "any", layer = "size", quantity = "choice", what = "choice", main = "plotarg")),
   init_identity = list(
     call = quote(init_identity()),
     args = c(gain = "num")),

@@ -59,7 +59,7 @@ test_that("the fuzzer's calls run", {
   for (nm in setdiff(names(hardening_fuzz), c("glorot_report", "plot_simulations", "compare_schemes",
                                             "verify_all", "width_sweep"))) {
     set.seed(1)
-    expect_error(suppressWarnings(eval(hardening_fuzz[[nm]]$call, globalenv())), NA, label = nm)
+    expect_error(suppressWarnings(eval(hardening_fuzz[[nm]]$call, new.env(parent = environment()))), NA, label = nm)
   }
 })
 
