@@ -70,3 +70,82 @@ test_that("torch's names and arguments give the scheme they mean (issue 24, item
   expect_error(mlp(c(10, -5, 10)), "`widths\\[2\\]` must be a positive whole number, not -5")
   expect_error(mlp(c(10, 2.5)), "`widths\\[2\\]`")
 })
+
+test_that("a deep or wide chain of widths is a network, whatever prod(widths) is", {
+  # mlp() once bounded prod(widths) as if the widths were an array's shape:
+  # a 32-wide, 10-layer stack (32^11 > 2^52) was refused
+  expect_s3_class(mlp(rep(32, 11), "tanh", init_glorot("normal")), "initvar_mlp")
+  expect_s3_class(mlp(c(784, rep(1000, 5), 10), "tanh", init_glorot()), "initvar_mlp")
+  expect_error(mlp(c(10, -5, 10), "relu", init_he()), "widths\\[2\\]")
+  expect_error(mlp(c(10, 2.5, 10), "relu", init_he()), "widths\\[2\\]")
+})
+
+# The chapters in reading order, from the vignettes themselves: each
+# %\VignetteIndexEntry starts with its zero-padded chapter number, and
+# vignette() and browseVignettes() order by that title (issue 24, item 5).
+chapter_order <- function(dir) {
+  files <- list.files(dir, pattern = "\\.Rmd$", full.names = TRUE)
+  entry <- vapply(files, function(f) {
+    line <- grep("%\\\\VignetteIndexEntry\\{", readLines(f, warn = FALSE), value = TRUE)[1]
+    sub(".*%\\\\VignetteIndexEntry\\{(.*)\\}.*", "\\1", line)
+  }, "")
+  list(name = sub("\\.Rmd$", "", basename(files)), entry = unname(entry))
+}
+
+test_that("the chapters are numbered, and every list of them is in that order (issue 24, item 5)", {
+  root <- file.path("..", "..")
+  skip_if_not(dir.exists(file.path(root, "vignettes")) &&
+                file.exists(file.path(root, "_pkgdown.yml")))   # a source checkout only
+  ch <- chapter_order(file.path(root, "vignettes"))
+  num <- as.integer(sub("^([0-9]+)\\. .*", "\\1", ch$entry))
+  expect_false(anyNA(num))
+  expect_setequal(num, seq_along(num))
+  expect_true(all(grepl("^[0-9]{2}\\. ", ch$entry)))   # zero-padded: "10." after "09."
+  reading <- ch$name[order(num)]
+  # the order vignette() shows: by title, in this locale and in C's
+  expect_identical(ch$name[order(ch$entry)], reading)
+  old <- Sys.getlocale("LC_COLLATE")
+  Sys.setlocale("LC_COLLATE", "C")
+  c_order <- ch$name[order(ch$entry)]
+  Sys.setlocale("LC_COLLATE", old)
+  expect_identical(c_order, reading)
+  # README's list of chapters
+  readme <- readLines(file.path(root, "README.md"))
+  start <- grep("^## Vignettes", readme)
+  sec <- readme[start:(start + grep("^## ", readme[-(1:start)])[1])]
+  items <- grep("^[0-9]+\\. `vignette\\(\"", sec, value = TRUE)
+  expect_identical(sub("^[0-9]+\\. `vignette\\(\"([^\"]+)\".*", "\\1", items), reading)
+  expect_identical(as.integer(sub("\\..*", "", items)), seq_along(reading))
+  # ?initvar's list
+  rd <- readLines(file.path(root, "man", "initvar-package.Rd"))
+  sec <- rd[grep("section\\{Vignettes, in reading order", rd):length(rd)]
+  sec <- sec[seq_len(grep("^\\}", sec)[1])]
+  listed <- regmatches(sec, regexpr("vignette\\(\"[^\"]+\"", sec))
+  expect_identical(sub("vignette\\(\"", "", sub("\"$", "", listed)), reading)
+  # the site's articles index
+  yml <- readLines(file.path(root, "_pkgdown.yml"))
+  art <- yml[grep("^articles:", yml):length(yml)]
+  art <- art[seq_len(c(grep("^[a-z]", art[-1]), length(art))[1])]
+  expect_identical(trimws(sub("^\\s*-\\s*", "", grep("^\\s+- [a-z-]+$", art, value = TRUE))),
+                   reading)
+  # the site's sidebar
+  side <- readLines(file.path(root, "pkgdown", "sidebar.html"))
+  side <- regmatches(side, regexpr("articles/[a-z-]+\\.html", side))
+  expect_identical(sub("articles/(.*)\\.html", "\\1", side), reading)
+  # installed with its vignettes: vignette() lists them in reading order
+  v <- utils::vignette(package = "initvar")$results
+  if (nrow(v)) expect_identical(unname(v[, "Item"]), reading)
+})
+
+test_that("?initvar names every export under one of its headings (issue 24, item 5)", {
+  rd <- file.path("..", "..", "man", "initvar-package.Rd")
+  skip_if_not(file.exists(rd))   # a source checkout only
+  text <- paste(readLines(rd), collapse = "\n")
+  sections <- substring(text, regexpr("\\\\section\\{", text))
+  exports <- getNamespaceExports("initvar")
+  exports <- exports[!grepl("^\\.", exports)]
+  linked <- vapply(exports, function(e)
+    grepl(sprintf("\\link[=%s]{", e), sections, fixed = TRUE) ||
+      grepl(sprintf("\\link{%s}", e), sections, fixed = TRUE), TRUE)
+  expect_identical(sort(exports[!linked]), character(0))
+})
