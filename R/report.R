@@ -166,8 +166,8 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
 #'   random input's own norm by \eqn{\sqrt{2/n_0}}), and tanh's
 #'   \eqn{E[f(s)^2]} is concave in the variance, so the mean over networks
 #'   of \eqn{E[z^2]} sits below its mean-field value by a relative
-#'   \eqn{O(1/n)} amount: 0.016-0.05\% here (5.7\% at layer 10 of a 32-wide
-#'   stack), 0.2-0.4 of the MCSE of 20 networks. Over 20 seeds the
+#'   \eqn{O(1/n)} amount: 0.016-0.05\% here (about 6\% at layer 10 of a
+#'   32-wide stack: [predict_variance()]'s last example computes it), 0.2-0.4 of the MCSE of 20 networks. Over 20 seeds the
 #'   mean of the tanh rows' `z_mean_field` is -0.4 to 0.2: a run where all
 #'   of them sit near -2 is mostly chance (the layers share their networks,
 #'   so their z move together). The finite-width column predicts the gap;

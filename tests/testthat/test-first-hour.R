@@ -149,3 +149,29 @@ test_that("?initvar names every export under one of its headings (issue 24, item
       grepl(sprintf("\\link{%s}", e), sections, fixed = TRUE), TRUE)
   expect_identical(sort(exports[!linked]), character(0))
 })
+
+test_that("?predict_variance's width-4 ReLU figure: the fifth layer's gradient is 0.777 of the prediction", {
+  skip_unless_full()   # about 15 s: 40,000 networks
+  set.seed(12)
+  s <- as.data.frame(simulate_network(mlp(rep(4, 7), "relu", init_he()), networks = 40000,
+                                      inputs = 16, progress = FALSE))
+  r <- s[s$quantity == "grad_s" & s$layer == 5, ]
+  expect_lt(r$mcse, 0.004)
+  expect_lt(abs(r$estimate / r$prediction - 0.777), 4 * r$mcse)
+})
+
+test_that("?predict_variance's width-32 tanh figure: the 1/n correction at layer 10 is about -6%", {
+  net <- mlp(rep(32, 11), "tanh", init_glorot("normal"))
+  rel <- predict_variance(net, regime = "finite_width")$var_s[10] /
+    predict_variance(net, regime = "mean_field")$var_s[10] - 1
+  expect_equal(rel, -0.0597, tolerance = 0.005 / 0.0597)
+})
+
+test_that("?fans: a packed QKV projection's fan-out is one map's, as its definition says", {
+  f <- fans(attention_layer(64, 4))
+  expect_equal(f[["fan_out"]], 64)   # one of the three maps, not 3 x 64
+  expect_equal(fans(attention_layer(64, 4), convention = "torch")[["fan_out"]], 192)
+  rd <- file.path("..", "..", "man", "fans.Rd")
+  skip_if_not(file.exists(rd))
+  expect_true(any(grepl("within one map", readLines(rd), fixed = TRUE)))
+})
