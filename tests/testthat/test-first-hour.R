@@ -175,3 +175,49 @@ test_that("?fans: a packed QKV projection's fan-out is one map's, as its definit
   skip_if_not(file.exists(rd))
   expect_true(any(grepl("within one map", readLines(rd), fixed = TRUE)))
 })
+
+test_that("a verification's printout follows getOption(\"width\") (issue 24, item 6)", {
+  old <- options(width = 60)
+  on.exit(options(old))
+  set.seed(1)
+  out <- capture.output(print(verify("neuron", n = 1e4)))
+  expect_lte(max(nchar(out)), 60)
+  expect_true(any(grepl("^  parameters:  fan_in = 100", out)))
+  out <- capture.output(print(verify(Var(X + Y) ~ Var(X) + Var(Y), X = function(n) rnorm(n),
+                                     Y = function(n) rnorm(n), n = 1e4)))
+  expect_lte(max(nchar(out)), 60)
+  out <- capture.output(print(verify("product_zero_mean", n = 1e4, drop = "zero_mean")))
+  expect_lte(max(nchar(out)), 60)
+})
+
+test_that("tools/check-vignette-lines.R flags wide <pre> lines and words drawn letter by letter", {
+  script <- file.path("..", "..", "tools", "check-vignette-lines.R")
+  skip_if_not(file.exists(script))   # a source checkout only
+  run <- function(html) {
+    f <- tempfile(fileext = ".html")
+    writeLines(html, f)
+    out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), c(script, f),
+                                    stdout = TRUE, stderr = TRUE))
+    list(out = out, status = if (is.null(attr(out, "status"))) 0L else attr(out, "status"))
+  }
+  upright <- paste0('<math><mrow><mo>Var</mo><mo>(</mo><mi>x</mi><mo>)</mo>',
+                    '<mi mathvariant="normal">Cov</mi></mrow></math>')
+  good <- run(c("<html><body>", upright, "<pre><code>#&gt; [1] 1</code></pre>", "</body></html>"))
+  expect_identical(good$status, 0L)
+  wide <- run(c("<pre><code>", strrep("x", 86), "</code></pre>"))
+  expect_identical(wide$status, 1L)
+  expect_match(paste(wide$out, collapse = " "), "wider than 85")
+  # pandoc's \mathrm{Var}: one italic <mi> per letter in Chromium
+  italic <- run('<math><mstyle mathvariant="normal"><mi>V</mi><mi>a</mi><mi>r</mi></mstyle></math>')
+  expect_identical(italic$status, 1L)
+  expect_match(paste(italic$out, collapse = " "), "Var x1")
+  # entities count as one character: "&lt;-" is "<-"
+  expect_identical(run(c("<pre>", paste(rep("&lt;-", 40), collapse = ""), "</pre>"))$status, 0L)
+  # pandoc, where installed: \operatorname{Var} is one upright token
+  skip_if(!nzchar(Sys.which("pandoc")))
+  md <- tempfile(fileext = ".md")
+  writeLines("$\\operatorname{Var}(x) + \\operatorname{Cov}(x, y)$", md)
+  html <- system2("pandoc", c("--mathml", md), stdout = TRUE)
+  expect_true(any(grepl("<m[io][^>]*>Var</m[io]>", html)))
+  expect_identical(run(html)$status, 0L)
+})
