@@ -221,3 +221,10 @@ test_that("tools/check-vignette-lines.R flags wide <pre> lines and words drawn l
   expect_true(any(grepl("<m[io][^>]*>Var</m[io]>", html)))
   expect_identical(run(html)$status, 0L)
 })
+
+test_that("the identities' LaTeX writes Var and Cov as operators, upright in MathML", {
+  latex <- identities()$latex
+  expect_false(any(grepl("\\mathrm{Var}", latex, fixed = TRUE) |
+                     grepl("\\mathrm{Cov}", latex, fixed = TRUE)))
+  expect_true(any(grepl("\\operatorname{Var}", latex, fixed = TRUE)))
+})
