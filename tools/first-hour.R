@@ -72,6 +72,9 @@ check <- function(item, what, code, ...) {
 }
 ok <- function(cond) sprintf('cat(if (isTRUE(%s)) "PASS" else "not as expected", "\\n", sep = "")', cond)
 
+check("-", "initvar loads from the fresh library, not from another one", c(
+  sprintf('print(find.package("initvar")); lib <- %s', deparse(lib)),
+  ok('normalizePath(dirname(find.package("initvar"))) == normalizePath(lib)')))
 check(1, "sample_weights(init_he(), dim = c(784, 256)) is an error naming `layout`", c(
   'm <- err(sample_weights(init_he(), dim = c(784, 256)))', 'print(m)',
   ok('grepl("layout", m)')))
@@ -140,7 +143,10 @@ r <- child(c(sprintf('setwd(%s)', deparse(src)),
              'out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), "tools/test.R", stdout = TRUE, stderr = TRUE))',
              'print(out)',
              ok('!is.null(attr(out, "status")) && any(grepl("install it first", out)) && !any(grepl("Cannot find DESCRIPTION", out))')),
-           libs = empty)
+           libs = empty,
+           # no site library either (a system-wide initvar would hide the
+           # message): Debian's Renviron.site sets R_LIBS_SITE, so skip that file
+           env = c(sprintf("R_LIBS_SITE=%s", empty), "R_ENVIRON=/dev/null"))
 last <- utils::tail(r$out, 1)
 if (r$status == 0 && identical(last, "PASS")) {
   passed <- passed + 1L
