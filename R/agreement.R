@@ -33,10 +33,25 @@ verdict_text <- function(consistent, z, p, level, value = NULL, estimate = NULL)
     return(sprintf("consistent with the identity at level %s (|z| = %.2f, p = %.3g)",
                    format(level), abs(z), p))
   }
-  diff <- if (!is.null(value)) sprintf(": the estimate differs from %s by %s%s",
+  diff <- if (!is.null(value)) sprintf("; the estimate differs from %s by %s%s",
                                       format(signif(value, 4)), format(signif(estimate - value, 3)),
                                       if (value != 0) sprintf(" (%+.1f%%)", 100 * (estimate - value) / abs(value)) else "")
   else ""
-  sprintf("not consistent at level %s (1 in %s true identities is flagged by chance)%s (z = %.1f, p = %.2g)",
-          format(level), format(round(1 / (1 - level)), big.mark = ","), diff, z, p)
+  # the evidence first (z, and how often chance alone gives a |z| this
+  # large), so that a gross rejection (z = 48) does not read like a
+  # borderline one; then what the level means
+  sprintf(paste0("not consistent at level %s: z = %.1f, and chance alone gives |z| this large ",
+                 "with probability %s%s (at level %s, 1 in %s true identities is flagged)"),
+          format(level), z, chance_text(p), diff, format(level),
+          format(round(1 / (1 - level)), big.mark = ","))
+}
+
+# A p-value in words: "0.0031 (about 1 in 320)"; "below 1e-300" when it
+# underflows.
+chance_text <- function(p) {
+  if (is.na(p)) return("unknown")
+  if (p < 1e-300) return("below 1e-300")
+  if (p < 1e-6) return(format(signif(p, 2)))
+  sprintf("%s (about 1 in %s)", format(signif(p, 2)),
+          format(signif(1 / p, 2), big.mark = ",", scientific = FALSE))
 }

@@ -36,9 +36,10 @@
 #' The fan-in that keeps the forward variance (the `n` of Glorot & Bengio's
 #' \eqn{n \mathrm{Var}(W) = 1}) is the number of weight-input products that
 #' make one output unit; the fan-out that keeps the backward variance is the
-#' number of products one input unit takes part in. Both are counted from the
-#' layer's Jacobian and averaged over units, without boundary effects (the
-#' limit of a large input, or circular padding):
+#' number of products one input unit takes part in *within one map* (one
+#' linear map, whose outputs' gradients are summed into that input's). Both
+#' are counted from the map's Jacobian and averaged over units, without
+#' boundary effects (the limit of a large input, or circular padding):
 #'
 #' | layer | real `fan_in` | real `fan_out` |
 #' |---|---|---|
@@ -50,7 +51,16 @@
 #' times on average, and a transposed convolution (its adjoint) sums that many
 #' kernel taps into each output position. A packed projection
 #' (`dense_layer(packed = 3)`, torch's `in_proj_weight` of shape
-#' `(3E, E)`) is three independent maps: its fan-out is that of one of them.
+#' `(3E, E)`) is three independent maps: its fan-out is that of one of them,
+#' `E` (64 for `attention_layer(64, 4)`), not the `3E` = 192 products an
+#' input takes part in over the three. Packing is a storage choice: the
+#' query, key and value projections are the same three maps whether stored
+#' as one weight or as three `nn.Linear` layers (as many implementations
+#' do), and each map's backward pass scales its gradient by its own fan-out
+#' times its weights' variance; the three gradients meet only where the
+#' input branches, as a residual stream's do, which no single weight's
+#' initialization accounts for. So the initialization must not change with
+#' the packing, and torch's `3E` (pytorch#166378) is the framework's artifact.
 #'
 #' Where the frameworks differ from the real fans:
 #'

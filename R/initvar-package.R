@@ -7,40 +7,65 @@
 #' with [glorot_report()], the package's main job, and
 #' `vignette("glorot-derivation", package = "initvar")`.
 #'
-#' @section Sample (1 of 4):
+#' @section Sample (1 of 6):
 #' Every common scheme, with the exact conventions of torch, Keras, JAX and
 #' TensorFlow.js: [init_glorot()], [init_glorot_standard()], [init_he()],
 #' [init_lecun()], [init_variance_scaling()], [init_torch_default()],
-#' [init_orthogonal()], [init_sparse()], [init_identity()] and the
-#' elementary [init_normal()], [init_uniform()], [init_truncated_normal()],
-#' [init_constant()]. [sample_weights()] draws a matrix;
+#' [init_orthogonal()], [init_sparse()], [init_identity()], torch's names
+#' [init_xavier()] and [init_kaiming()], and the elementary [init_normal()],
+#' [init_uniform()], [init_truncated_normal()], [init_constant()],
+#' [init_zeros()], [init_ones()]. [sample_weights()] draws a matrix;
 #' [weight_variance()] and [weight_mean()] give the exact moments a scheme
-#' realizes; [fans()] reads the fans of a torch or Keras shape; [gain()]
-#' gives the gain for an activation; [compare_schemes()] checks the exact
-#' variances against sampled matrices. `plot()` of a scheme draws its
-#' density.
+#' realizes; [fans()] reads the fans of a torch or Keras shape or of a layer
+#' described by [dense_layer()], [conv_layer()] or [attention_layer()];
+#' [compare_fans()] puts each framework's fans beside the real ones;
+#' [gain()] gives the gain for an activation; [compare_schemes()] checks the
+#' exact variances against sampled matrices (of [default_schemes()] or
+#' yours). `plot()` of a scheme draws its density.
 #'
-#' @section Predict (2 of 4):
+#' @section Predict (2 of 6):
 #' [mlp()] describes a dense network with [activation()]s (built-in, or any
-#' R function); [predict_variance()] predicts per layer the variance of the
+#' R function), [resmlp()] a residual one and [transformer()] a stack of
+#' attention and feed-forward blocks; [predict_variance()] predicts per layer the variance of the
 #' activations, the back-propagated gradients and the weight gradients, in
 #' Glorot's linear regime (their eqs. 5-7) or exactly at infinite width
 #' (the mean-field recursion); [linear_regime()] says when the linear
 #' regime holds.
 #'
-#' @section Simulate (3 of 4):
+#' @section Simulate (3 of 6):
 #' [simulate_network()] pushes random inputs forward and gradients backward
 #' through many random networks in C, with Monte Carlo standard errors,
 #' next to the predictions; `plot()` draws variance by layer and Glorot and
 #' Bengio's histograms (figures 6-8); [plot_simulations()] compares several
 #' runs, [width_sweep()] shows the finite-width gap close.
 #' [glorot_report()] runs the paper's experiment end to end.
+#' [initvar_blas()] names the BLAS in use; [last_partial()] returns what an
+#' interrupted run had done.
 #'
-#' @section Verify (4 of 4):
+#' @section Beyond the linear regime: order, chaos and finite width (4 of 6):
+#' [fixed_point()] gives the fixed points, phase and depth scales of signal
+#' propagation, [critical_line()] the edge of chaos and [phase_diagram()]
+#' the whole picture; [predict_correlation()] and [simulate_correlation()]
+#' follow the correlation of two inputs; [predict_kurtosis()] the
+#' non-Gaussianity of a finite network; [network_norms()] the spread of
+#' the squared norms over networks; [jacobian_spectrum()] the singular
+#' values of the input-output Jacobian.
+#'
+#' @section Today's networks: residual depth and attention (5 of 6):
+#' [scaling_rule()] and [scaling_rules()] give the residual depth-scaling
+#' rules (Fixup, SkipInit, ReZero, DeepNet, depth-muP);
+#' [residual_growth()] and [residual_depth_profile()] show the variance and
+#' gradient growth through a residual network; [attention_logits()] checks
+#' attention's \eqn{1/\sqrt{d_k}}; [first_step()] takes one optimizer step
+#' at initialization and [coordinate_check()] tests muP's claim with a null
+#' hypothesis.
+#'
+#' @section Verify (6 of 6):
 #' [identities()] lists the identities the derivation rests on (with their
 #' assumptions); [verify()] checks one by simulation, with a counterexample
 #' when an assumption is dropped, or any identity you write as a formula
-#' over `E()`, `Var()` and `Cov()` ([new_identity()] makes a reusable one);
+#' over `E()`, `Var()` and `Cov()` ([new_identity()] makes a reusable one,
+#' [register_identity()] adds it to the list);
 #' [verify_all()] checks them all, with Holm's family-wise verdict, and
 #' `plot()` of its result is a forest plot of estimates against theory.
 #'
@@ -56,6 +81,14 @@
 #'    and the mean-field recursion.
 #' 6. `vignette("sampling", package = "initvar")`: the schemes and the
 #'    frameworks' conventions.
+#' 7. `vignette("verify-your-own", package = "initvar")`: any E/Var/Cov
+#'    identity checked by simulation.
+#' 8. `vignette("order-and-chaos", package = "initvar")`: the q-map and
+#'    c-map, the phase diagram and the edge of chaos.
+#' 9. `vignette("finite-width", package = "initvar")`: the 1/n gap to the
+#'    mean field in a real network, kurtosis and norms.
+#' 10. `vignette("residual-and-attention", package = "initvar")`: residual
+#'    depth scaling, attention and the first step of training.
 #'
 #' @section Conventions:
 #' A weight matrix has `fan_in` rows and `fan_out` columns, as in Glorot and

@@ -230,6 +230,9 @@ mlp <- function(widths, activation = "tanh", init = init_glorot(),
   if (!is.numeric(widths) || length(widths) < 2) {
     abort_arg("widths", "a vector of at least 2 positive whole numbers", widths)
   }
+  # each width a positive whole number (naming the first bad element); not
+  # check_dim(), which also bounds prod(widths), the size of an array of
+  # that shape, never allocated for a chain of widths
   bad <- which(is.na(widths) | !is.finite(widths) | widths != round(widths) | widths < 1)
   if (length(bad)) {
     abort_arg(sprintf("widths[%d]", bad[1]), "a positive whole number", widths[bad[1]])

@@ -149,7 +149,9 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
 #'   log-scale statistic against `finite_width`, `p` its two-sided p-value
 #'   (t with `networks - 1` degrees of freedom), `agrees` and `verdict` the
 #'   test at level 0.99 (`NA` where too few networks were run for a
-#'   calibrated interval); `z_mean_field` and `agrees_mean_field` the same
+#'   calibrated interval; `networks_needed` then says how many would give
+#'   one, and the printout marks the row "-" and says so below the tables);
+#'   `z_mean_field` and `agrees_mean_field` the same
 #'   against the mean field.
 #' * `p_holm`, `agrees_holm`: Holm's adjustment of `p` over all the rows
 #'   with a verdict, and whether the row is consistent after it at `level`.
@@ -164,8 +166,8 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
 #'   random input's own norm by \eqn{\sqrt{2/n_0}}), and tanh's
 #'   \eqn{E[f(s)^2]} is concave in the variance, so the mean over networks
 #'   of \eqn{E[z^2]} sits below its mean-field value by a relative
-#'   \eqn{O(1/n)} amount: 0.016-0.05\% here (5.7\% at layer 10 of a 32-wide
-#'   stack), 0.2-0.4 of the MCSE of 20 networks. Over 20 seeds the
+#'   \eqn{O(1/n)} amount: 0.016-0.05\% here (about 6\% at layer 10 of a
+#'   32-wide stack: [predict_variance()]'s last example computes it), 0.2-0.4 of the MCSE of 20 networks. Over 20 seeds the
 #'   mean of the tanh rows' `z_mean_field` is -0.4 to 0.2: a run where all
 #'   of them sit near -2 is mostly chance (the layers share their networks,
 #'   so their z move together). The finite-width column predicts the gap;
@@ -204,7 +206,9 @@ print.initvar_scheme_comparison <- function(x, digits = 4, ...) {
 #' @examples
 #' \donttest{
 #' set.seed(1)
-#' res <- glorot_report(networks = 4, inputs = 20, width = 100)
+#' # 40 networks: enough for a calibrated interval at every row (fewer
+#' # leave rows without a verdict, and the printout says how many are needed)
+#' res <- glorot_report(networks = 40, inputs = 20, width = 100)
 #' res$gradient_ratio
 #' res$file
 #' }
@@ -259,6 +263,7 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
                lower = iv$lower, upper = iv$upper,
                z = iv$z, p = iv$p_value, z_mean_field = df$z,
                agrees_mean_field = df$consistent, agrees = agrees,
+               networks_needed = iv$networks_needed,
                verdict = ifelse(is.na(agrees),
                                 sprintf("no verdict: %g networks are too few at this layer (needs %g)",
                                         networks, iv$networks_needed),
@@ -340,7 +345,8 @@ print_glorot_table <- function(table, sims, level, file, ratio, depth, family) {
     for (q in names(titles)) {
       r <- table[table$init == nm & table$quantity == q, ]
       cat("  ", titles[[q]], "\n", sep = "")
-      yn <- function(v) ifelse(is.na(v), "?", ifelse(v, "yes", "NO"))
+      # no verdict: "-", explained below the tables
+      yn <- function(v) ifelse(is.na(v), "-", ifelse(v, "yes", "NO"))
       out <- data.frame(layer = r$layer, paper = r$paper, linear = f(r$linear),
                         mean_field = f(r$mean_field), finite = f(r$finite_width),
                         estimate = f(r$estimate),
@@ -366,15 +372,34 @@ print_glorot_table <- function(table, sims, level, file, ratio, depth, family) {
     depth, ratio[["standard"]], ratio[["normalized"]],
     paste(formatC(fac, digits = 2, format = "f"), collapse = ", "), depth))
   nv <- sum(!is.na(table$agrees))
-  cat(strwrap(sprintf(paste0("Agreement of simulation with the finite-width prediction: %d of %d ",
-                             "comparisons one by one (level %s; with the mean field: %d)."),
-                      sum(table$agrees, na.rm = TRUE), nv, format(verdict_level),
-                      sum(table$agrees_mean_field, na.rm = TRUE)), exdent = 2), sep = "\n")
+  need <- table$networks_needed[is.na(table$agrees) & !is.na(table$networks_needed)]
+  if (length(need)) {
+    cat(strwrap(sprintf(paste0(
+      "Rows with \"-\" under agrees and holm have no verdict: %d networks are too few for ",
+      "a calibrated interval there (the networks' spread is skewed, so the t interval ",
+      "needs %s networks at those rows). %d of %d rows have a verdict; ",
+      "networks = %d gives every row one."),
+      s$networks, if (min(need) == max(need)) format(min(need)) else
+        sprintf("%d to %d", min(need), max(need)),
+      nv, nrow(table), max(need)), exdent = 2), sep = "\n")
+  }
+  if (nv == 0) {
+    cat(strwrap(sprintf(paste0(
+      "Agreement of simulation with the finite-width prediction: no comparison made ",
+      "(with %d networks no row has a calibrated interval; rerun with networks = %d)."),
+      s$networks, max(need)), exdent = 2), sep = "\n")
+  } else {
+    cat(strwrap(sprintf(paste0("Agreement of simulation with the finite-width prediction: %d of %d ",
+                               "comparisons one by one (level %s; with the mean field: %d)."),
+                        sum(table$agrees, na.rm = TRUE), nv, format(verdict_level),
+                        sum(table$agrees_mean_field, na.rm = TRUE)), exdent = 2), sep = "\n")
+  }
   cat(strwrap(sprintf(paste(
     "Family-wise (Holm over the %d rows with a verdict, level %s): %s."),
     nv, format(level), switch(family,
       consistent = "consistent: no row is flagged after adjusting for the number of tests",
-      "no verdict" = "no verdict: too few networks for any row",
+      "no verdict" = sprintf("no verdict: too few networks for any row (rerun with networks = %d)",
+                             max(table$networks_needed, na.rm = TRUE)),
       sprintf("NOT consistent: %s flagged after adjustment",
               paste(sprintf("%s %s layer %d", table$init, table$quantity, table$layer)[
                 which(!table$agrees_holm)], collapse = ", ")))), exdent = 2), sep = "\n")

@@ -33,7 +33,7 @@ builtin_identity_data <- list(
     theory = function(p) p$a * p$mean + p$b),
   linear_var = list(
     statement = "Var(aX + b) = a^2 Var(X)",
-    latex = "\\mathrm{Var}(aX + b) = a^2\\,\\mathrm{Var}(X)",
+    latex = "\\operatorname{Var}(aX + b) = a^2\\,\\operatorname{Var}(X)",
     assumptions = "none: any X with a finite variance, constants a and b",
     used_in = "the fan-in notes: scaling weights by sd scales the variance by sd^2",
     defaults = list(dist = "exponential", mean = 1, sd = 1, a = 2, b = 3),
@@ -42,7 +42,7 @@ builtin_identity_data <- list(
     theory = function(p) p$a^2 * p$sd^2),
   sum_independent = list(
     statement = "Var(X_1 + ... + X_m) = Var(X_1) + ... + Var(X_m) = m sd^2",
-    latex = "\\mathrm{Var}\\Big(\\sum_{i=1}^m X_i\\Big) = \\sum_{i=1}^m \\mathrm{Var}(X_i)",
+    latex = "\\operatorname{Var}\\Big(\\sum_{i=1}^m X_i\\Big) = \\sum_{i=1}^m \\operatorname{Var}(X_i)",
     assumptions = "X_i independent (uncorrelated suffices), each with variance sd^2",
     used_in = "Q&A step 7: the variance of a neuron's sum",
     defaults = list(m = 10, dist = "uniform", mean = 0, sd = 1, rho = 0),
@@ -55,7 +55,7 @@ builtin_identity_data <- list(
     general_text = "Var(sum X_i) = sum Var(X_i) + 2 sum_{i<j} Cov(X_i, X_j) = m sd^2 (1 + (m - 1) rho)"),
   sum_uncorrelated = list(
     statement = "Var(T_1 + ... + T_m) = sum Var(T_i) for T_i = W_i Z: uncorrelated but dependent terms",
-    latex = "\\mathrm{Var}\\Big(\\sum_i W_i Z\\Big) = \\sum_i \\mathrm{Var}(W_i Z)",
+    latex = "\\operatorname{Var}\\Big(\\sum_i W_i Z\\Big) = \\sum_i \\operatorname{Var}(W_i Z)",
     assumptions = "W_i independent with mean 0, independent of Z: the terms share Z (dependent) but are uncorrelated",
     used_in = "Q&A step 7 and the closing covariance proof: uncorrelated is what the sum needs",
     defaults = list(m = 10, mean_w = 0, sd_w = 1, mean_z = 1, sd_z = 1),
@@ -71,7 +71,7 @@ builtin_identity_data <- list(
     general_text = "Var(sum T_i) = m Var(T) + m (m - 1) Cov(T_1, T_2), Cov(T_1, T_2) = E[W]^2 Var(Z)"),
   product_independent = list(
     statement = "Var(XY) = Var(X) Var(Y) + Var(X) E[Y]^2 + Var(Y) E[X]^2",
-    latex = "\\mathrm{Var}(XY) = \\mathrm{Var}(X)\\mathrm{Var}(Y) + \\mathrm{Var}(X)\\mathbb{E}[Y]^2 + \\mathrm{Var}(Y)\\mathbb{E}[X]^2",
+    latex = "\\operatorname{Var}(XY) = \\operatorname{Var}(X)\\operatorname{Var}(Y) + \\operatorname{Var}(X)\\mathbb{E}[Y]^2 + \\operatorname{Var}(Y)\\mathbb{E}[X]^2",
     assumptions = "X and Y independent",
     used_in = "Q&A steps 8-9: the variance of one term w_j x_j",
     defaults = list(mean_x = 1, sd_x = 2, mean_y = -0.5, sd_y = 1, rho = 0, dist = "normal"),
@@ -87,7 +87,7 @@ builtin_identity_data <- list(
     general_text = "bivariate normal: Var(XY) = mx^2 sy^2 + my^2 sx^2 + sx^2 sy^2 (1 + rho^2) + 2 rho sx sy mx my"),
   product_zero_mean = list(
     statement = "Var(XY) = Var(X) Var(Y)",
-    latex = "\\mathrm{Var}(XY) = \\mathrm{Var}(X)\\,\\mathrm{Var}(Y)",
+    latex = "\\operatorname{Var}(XY) = \\operatorname{Var}(X)\\,\\operatorname{Var}(Y)",
     assumptions = "X and Y independent with mean 0",
     used_in = "Q&A step 8 and the fan-in notes: zero-mean weights and inputs",
     defaults = list(mean_x = 0, sd_x = 2, mean_y = 0, sd_y = 1.5, rho = 0, dist = "uniform"),
@@ -103,7 +103,7 @@ builtin_identity_data <- list(
     general_text = "independent X, Y: Var(XY) = Var(X) Var(Y) + Var(X) E[Y]^2 + Var(Y) E[X]^2"),
   neuron = list(
     statement = "Var(w_1 x_1 + ... + w_n x_n) = n Var(W) Var(X)",
-    latex = "\\mathrm{Var}\\Big(\\sum_{j=1}^n w_j x_j\\Big) = n\\,\\mathrm{Var}(W)\\,\\mathrm{Var}(X)",
+    latex = "\\operatorname{Var}\\Big(\\sum_{j=1}^n w_j x_j\\Big) = n\\,\\operatorname{Var}(W)\\,\\operatorname{Var}(X)",
     assumptions = "weights iid with mean 0, independent of the inputs; inputs with mean 0 and a common variance (they may be correlated)",
     used_in = "Q&A steps 6-9 (Glorot eq. 5 for one layer); the fan-in notes, step 1",
     defaults = list(fan_in = 100, weights = "uniform", mean_w = 0, sd_w = 0.1, inputs = "normal",
@@ -134,7 +134,7 @@ builtin_identity_data <- list(
                          "from the product rule; for w = beta x + e: n (beta^2 Var(x^2) + Var(e) Var(x))")),
   fan_in = list(
     statement = "Var(s) / Var(x) = n Var(W) = 1 when sd(W) = 1 / sqrt(n)",
-    latex = "\\frac{\\mathrm{Var}(s)}{\\mathrm{Var}(x)} = n\\,\\mathrm{Var}(W) = 1 \\text{ for } \\mathrm{sd}(W) = 1/\\sqrt{n}",
+    latex = "\\frac{\\operatorname{Var}(s)}{\\operatorname{Var}(x)} = n\\,\\operatorname{Var}(W) = 1 \\text{ for } \\mathrm{sd}(W) = 1/\\sqrt{n}",
     assumptions = "as for `neuron`; the ratio of two variances estimated from the same draws",
     used_in = "the fan-in notes: why sd = 1/sqrt(fan_in) keeps unit variance",
     defaults = list(fan_in = 256, weights = "normal", mean_w = 0, sd_w = NULL, inputs = "uniform",
@@ -151,7 +151,7 @@ builtin_identity_data <- list(
     general_text = "Var(s) / Var(x) = n (Var(W) Var(X) + Var(W) E[X]^2 + Var(X) E[W]^2) / Var(X)"),
   covariance_zero = list(
     statement = "Cov(w_k . z, w_j . z) = 0 for k != j, even when the features of z are correlated",
-    latex = "\\mathrm{Cov}(w_k^\\top z, w_j^\\top z) = \\mathbb{E}[w_k]^\\top \\mathbb{E}[z\\, w_j^\\top z] = 0",
+    latex = "\\operatorname{Cov}(w_k^\\top z, w_j^\\top z) = \\mathbb{E}[w_k]^\\top \\mathbb{E}[z\\, w_j^\\top z] = 0",
     assumptions = "w_k and w_j independent of each other and of z, with mean 0",
     used_in = "Q&A, closing proof: why step 7 holds for dependent features",
     defaults = list(fan_in = 50, mean_w = 0, sd_w = 1, sd_z = 1, rho_z = 0.5),
@@ -164,7 +164,7 @@ builtin_identity_data <- list(
     general_text = "Cov(w_k . z, w_j . z) = E[w]^2 1' Cov(z) 1 = E[w]^2 sd_z^2 (n + n (n - 1) rho)"),
   delta_method = list(
     statement = "Var(f(X)) ~ f'(E[X])^2 Var(X) (delta method); checked against the exact Var(f(X)) by quadrature",
-    latex = "\\mathrm{Var}(f(X)) \\approx f'(\\mathbb{E}X)^2\\,\\mathrm{Var}(X)",
+    latex = "\\operatorname{Var}(f(X)) \\approx f'(\\mathbb{E}X)^2\\,\\operatorname{Var}(X)",
     assumptions = "X ~ N(mean, sd^2) with sd small enough that f is nearly linear (the linear regime)",
     used_in = "Q&A step 2: Var(f(s)) ~ f'(0)^2 Var(s) = Var(s)",
     defaults = list(activation = "tanh", mean = 0, sd = 0.1),
@@ -181,7 +181,7 @@ builtin_identity_data <- list(
     approximation = function(p) delta_derivative(activation(p$activation), p$mean)^2 * p$sd^2),
   layer_independence = list(
     statement = "Var((W^i W^(i+1))_ac) = n Var(W^i) Var(W^(i+1)): independent layers factorize",
-    latex = "\\mathrm{Var}\\big((W^i W^{i+1})_{ac}\\big) = n\\,\\mathrm{Var}(W^i)\\,\\mathrm{Var}(W^{i+1})",
+    latex = "\\operatorname{Var}\\big((W^i W^{i+1})_{ac}\\big) = n\\,\\operatorname{Var}(W^i)\\,\\operatorname{Var}(W^{i+1})",
     assumptions = "the weights of consecutive layers are independent, with mean 0",
     used_in = "Q&A section 2.1: Var(W^i W^(i+1)) = Var(W^i) Var(W^(i+1))",
     defaults = list(fan_in = 100, sd1 = 0.1, sd2 = 0.2, dist = "normal", tied = FALSE),
@@ -194,19 +194,19 @@ builtin_identity_data <- list(
     general_text = "tied: Var(sum_k w_k^2) = n Var(w^2) = n (E[w^4] - sd^4)"),
   glorot_forward = glorot_identity(
     statement = "Var(z^i) = Var(x) prod_{i'=0}^{i-1} n_i' Var(W^i') (Glorot & Bengio eq. 5)",
-    latex = "\\mathrm{Var}(z^i) = \\mathrm{Var}(x) \\prod_{i'=0}^{i-1} n_{i'} \\mathrm{Var}(W^{i'})",
+    latex = "\\operatorname{Var}(z^i) = \\operatorname{Var}(x) \\prod_{i'=0}^{i-1} n_{i'} \\operatorname{Var}(W^{i'})",
     assumptions = "linear regime (f'(0) = 1, f linear), independent zero-mean weights, zero biases, iid inputs",
     used_in = "Glorot & Bengio eq. 5; the Q&A's formula",
     quantity = "z"),
   glorot_backward = glorot_identity(
     statement = "Var(dC/ds^i) = Var(dC/ds^(d-1)) prod_{i'=i+1}^{d-1} n_(i'+1) Var(W^i') (eq. 6, indices corrected)",
-    latex = "\\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial s^i}\\Big) = \\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial s^{d-1}}\\Big) \\prod_{i'=i+1}^{d-1} n_{i'+1} \\mathrm{Var}(W^{i'})",
+    latex = "\\operatorname{Var}\\Big(\\frac{\\partial C}{\\partial s^i}\\Big) = \\operatorname{Var}\\Big(\\frac{\\partial C}{\\partial s^{d-1}}\\Big) \\prod_{i'=i+1}^{d-1} n_{i'+1} \\operatorname{Var}(W^{i'})",
     assumptions = "linear regime, independent zero-mean weights, output gradient independent of the weights",
     used_in = "Glorot & Bengio eq. 6 (their product runs one layer too far)",
     quantity = "grad_s"),
   glorot_weight_gradient = glorot_identity(
     statement = "Var(dC/dW^i) = Var(z^i) Var(dC/ds^i) (Glorot & Bengio eq. 7)",
-    latex = "\\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial W^i}\\Big) = \\mathrm{Var}(z^i)\\,\\mathrm{Var}\\Big(\\frac{\\partial C}{\\partial s^i}\\Big)",
+    latex = "\\operatorname{Var}\\Big(\\frac{\\partial C}{\\partial W^i}\\Big) = \\operatorname{Var}(z^i)\\,\\operatorname{Var}\\Big(\\frac{\\partial C}{\\partial s^i}\\Big)",
     assumptions = "linear regime, independent zero-mean weights, activations independent of back-propagated gradients",
     used_in = "Glorot & Bengio eq. 7 and eq. 14: weight gradients do not shrink with depth",
     quantity = "grad_w")

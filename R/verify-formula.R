@@ -1140,12 +1140,12 @@ new_kernel_identity <- function(id, formula, assumptions, params, drops, stateme
 
 #' @export
 print.initvar_identity <- function(x, ...) {
-  cat("<initvar identity> ", x$id, ": ", x$statement, "\n", sep = "")
-  if (nzchar(x$assumptions)) cat("  assumptions: ", x$assumptions, "\n", sep = "")
+  cat_para("<initvar identity> ", x$id, ": ", x$statement, indent = 0, exdent = 4)
+  if (nzchar(x$assumptions)) cat_field("assumptions:", x$assumptions)
   vars <- c(names(x$variables), if (!is.null(x$draw)) "columns of `draw`")
-  if (length(vars)) cat("  variables:   ", paste(vars, collapse = ", "), "\n", sep = "")
-  if (length(x$params)) cat("  parameters:  ", fmt_params(x$params), "\n", sep = "")
-  if (length(x$drops)) cat("  drops:       ", paste(names(x$drops), collapse = ", "), "\n", sep = "")
+  if (length(vars)) cat_field("variables:", paste(vars, collapse = ", "))
+  if (length(x$params)) cat_field("parameters:", fmt_params(x$params))
+  if (length(x$drops)) cat_field("drops:", paste(names(x$drops), collapse = ", "))
   invisible(x)
 }
 
@@ -1216,14 +1216,15 @@ verify_identity_object <- function(identity, n, args, params, draw, level, drop,
 
 print_formula_verification <- function(x, digits = 4) {
   f <- function(v) format(signif(v, digits))
-  cat("Identity `", x$id, "`: ", x$statement, "\n", sep = "")
-  if (!identical(x$statement, x$formula)) cat("  formula:     ", x$formula, "\n", sep = "")
-  cat("  assumptions: ", x$assumptions, "\n", sep = "")
-  if (!is.null(x$dropped)) cat("  DROPPED:     ", x$dropped, ": ", x$dropped_text, "\n", sep = "")
-  if (length(x$params)) cat("  parameters:  ", fmt_params(x$params), "\n", sep = "")
-  cat(sprintf(paste0("  simulation:  both sides from the same %s draws (plug-in moments); MCSE of the ",
-                     "difference by the delta method\n\n"),
-              format(x$n, big.mark = ",", scientific = FALSE)))
+  cat_para("Identity `", x$id, "`: ", x$statement, indent = 0, exdent = 4)
+  if (!identical(x$statement, x$formula)) cat_field("formula:", x$formula)
+  cat_field("assumptions:", x$assumptions)
+  if (!is.null(x$dropped)) cat_field("DROPPED:", x$dropped, ": ", x$dropped_text)
+  if (length(x$params)) cat_field("parameters:", fmt_params(x$params))
+  cat_field("simulation:", sprintf(paste0("both sides from the same %s draws (plug-in moments); MCSE of the ",
+                                          "difference by the delta method"),
+                                   format(x$n, big.mark = ",", scientific = FALSE)))
+  cat("\n")
   cat(sprintf("  left side    %s   (MCSE %s)\n", f(x$lhs), format(signif(x$mcse_lhs, 2))))
   cat(sprintf("  right side   %s   (MCSE %s)\n", f(x$rhs), format(signif(x$mcse_rhs, 2))))
   cat(sprintf("  difference   %s   (MCSE %s)\n", f(x$difference), format(signif(x$mcse, 2))))
@@ -1237,10 +1238,11 @@ print_formula_verification <- function(x, digits = 4) {
                   format(signif(x$tail_kurtosis, 3))))
     }
   }
-  cat("\n  ", x$verdict, "\n", sep = "")
-  if (!is.null(x$warning)) cat(strwrap(paste("Warning:", x$warning), indent = 2, exdent = 4), sep = "\n")
+  cat("\n")
+  cat_para(x$verdict)
+  if (!is.null(x$warning)) cat_para("Warning: ", x$warning)
   if (!is.null(x$general)) {
-    cat(sprintf("  The general formula, %s, gives %s: %s (z = %.2f).\n", x$general_text, f(x$general),
+    cat_para(sprintf("The general formula, %s, gives %s: %s (z = %.2f).", x$general_text, f(x$general),
                 if (is.na(x$general_z)) "not available" else if (isTRUE(x$general_consistent))
                   "consistent with the left side" else "not consistent with the left side",
                 x$general_z))

@@ -44,23 +44,37 @@ fmt_params <- function(p) {
   paste0(names(p), " = ", vals, collapse = ", ")
 }
 
+# A labelled field of a printout ("  assumptions: ..."), its text wrapped
+# at the console width under the label's column; and a paragraph wrapped
+# likewise. Printouts follow getOption("width"), so that they fit a page.
+cat_field <- function(label, ...) {
+  lab <- sprintf("  %-12s ", label)
+  w <- strwrap(paste0(...), width = max(20, getOption("width") - nchar(lab)))
+  if (!length(w)) w <- ""
+  cat(paste0(c(lab, rep(strrep(" ", nchar(lab)), length(w) - 1)), w), sep = "\n")
+}
+cat_para <- function(..., indent = 2, exdent = indent + 2) {
+  cat(strwrap(paste0(...), width = getOption("width"), indent = indent, exdent = exdent), sep = "\n")
+}
+
 #' @export
 print.initvar_verification <- function(x, digits = 4, ...) {
   if (identical(x$estimand, "formula")) return(print_formula_verification(x, digits))
   f <- function(v) format(signif(v, digits))
-  cat("Identity `", x$id, "`: ", x$statement, "\n", sep = "")
-  cat("  assumptions: ", x$assumptions, "\n", sep = "")
-  if (!is.null(x$dropped)) cat("  DROPPED:     ", x$dropped, ": ", x$dropped_text, "\n", sep = "")
-  cat("  used in:     ", x$used_in, "\n", sep = "")
-  cat("  parameters:  ", fmt_params(x$params), "\n", sep = "")
+  cat_para("Identity `", x$id, "`: ", x$statement, indent = 0, exdent = 4)
+  cat_field("assumptions:", x$assumptions)
+  if (!is.null(x$dropped)) cat_field("DROPPED:", x$dropped, ": ", x$dropped_text)
+  cat_field("used in:", x$used_in)
+  cat_field("parameters:", fmt_params(x$params))
   what <- switch(x$estimand, mean = "sample mean", var = "sample variance",
                  cov = "sample covariance", ratio = "ratio of sample variances",
                  network = "per-layer variance over networks")
   se <- switch(x$estimand, mean = "s / sqrt(n)", var = "sqrt((m4 - m2^2) / n)",
                cov = "sqrt((m22 - m11^2) / n)", ratio = "delta method",
                network = "network-level replicates, delta method")
-  cat(sprintf("  simulation:  %s of %s %s; MCSE: %s\n", what, format(x$n, big.mark = ",", scientific = FALSE),
-              if (x$estimand == "network") "networks" else "draws", se))
+  cat_field("simulation:", sprintf("%s of %s %s; MCSE: %s", what,
+                                   format(x$n, big.mark = ",", scientific = FALSE),
+                                   if (x$estimand == "network") "networks" else "draws", se))
   cat("\n")
   lvl <- paste0(100 * x$level, "%")
   cat(sprintf("  theoretical  %s\n", f(x$theoretical)))
@@ -74,9 +88,10 @@ print.initvar_verification <- function(x, digits = 4, ...) {
                 if (abs(x$approximation / x$theoretical - 1) < 0.05) " (linear regime)" else
                   " (outside the linear regime)"))
   }
-  cat("\n  ", x$verdict, "\n", sep = "")
+  cat("\n")
+  cat_para(x$verdict)
   if (!is.null(x$general)) {
-    cat(sprintf("  The general formula, %s, gives %s: %s (z = %.2f).\n", x$general_text, f(x$general),
+    cat_para(sprintf("The general formula, %s, gives %s: %s (z = %.2f).", x$general_text, f(x$general),
                 if (is.na(x$general_z)) "not available" else if (agreement(
                   x$estimate, x$mcse, x$general, x$df, x$level)$consistent)
                   "consistent with the estimate" else "not consistent with the estimate",

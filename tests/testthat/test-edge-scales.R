@@ -93,6 +93,16 @@ test_that("the linear-regime default says when it does not apply", {
 test_that("verdict words say what a calibrated rejection means", {
   set.seed(3009)
   v <- verify("product_zero_mean", n = 1e5, drop = "zero_mean")
-  expect_match(v$verdict, "^not consistent at level 0.99 \\(1 in 100 true identities is flagged by chance\\)")
+  expect_match(v$verdict, "^not consistent at level 0.99: z = -?[0-9.]+, and chance alone gives \\|z\\| this large with probability")
+  expect_match(v$verdict, "1 in 100 true identities is flagged")
   expect_false(grepl("fails", v$verdict))
+})
+
+test_that("a gross rejection states z and how unlikely chance makes it", {
+  txt <- initvar:::verdict_text(FALSE, 48, 2 * pnorm(-48), 0.99, value = 0, estimate = 0.5)
+  expect_match(txt, "z = 48.0, and chance alone gives |z| this large with probability below 1e-300",
+               fixed = TRUE)
+  txt <- initvar:::verdict_text(FALSE, 2.9, 2 * pnorm(-2.9), 0.99, value = 1, estimate = 1.1)
+  expect_match(txt, "probability 0.0037 (about 1 in 270)", fixed = TRUE)
+  expect_false(grepl("p = 0[ )]", txt))
 })

@@ -77,3 +77,161 @@ test_that("a misspelt choice gets a 'did you mean' (issue 24, item 7)", {
                "`regime` must be one of .*not \"meanfield\". Did you mean \"mean_field\"\\?")
   expect_error(init_he(mode = "fanin"), "Did you mean \"fan_in\"")
 })
+
+test_that("a deep or wide chain of widths is a network, whatever prod(widths) is", {
+  # mlp() once bounded prod(widths) as if the widths were an array's shape:
+  # a 32-wide, 10-layer stack (32^11 > 2^52) was refused
+  expect_s3_class(mlp(rep(32, 11), "tanh", init_glorot("normal")), "initvar_mlp")
+  expect_s3_class(mlp(c(784, rep(1000, 5), 10), "tanh", init_glorot()), "initvar_mlp")
+  expect_error(mlp(c(10, -5, 10), "relu", init_he()), "widths\\[2\\]")
+  expect_error(mlp(c(10, 2.5, 10), "relu", init_he()), "widths\\[2\\]")
+})
+
+# The chapters in reading order, from the vignettes themselves: each
+# %\VignetteIndexEntry starts with its zero-padded chapter number, and
+# vignette() and browseVignettes() order by that title (issue 24, item 5).
+chapter_order <- function(dir) {
+  files <- list.files(dir, pattern = "\\.Rmd$", full.names = TRUE)
+  entry <- vapply(files, function(f) {
+    line <- grep("%\\\\VignetteIndexEntry\\{", readLines(f, warn = FALSE), value = TRUE)[1]
+    sub(".*%\\\\VignetteIndexEntry\\{(.*)\\}.*", "\\1", line)
+  }, "")
+  list(name = sub("\\.Rmd$", "", basename(files)), entry = unname(entry))
+}
+
+test_that("the chapters are numbered, and every list of them is in that order (issue 24, item 5)", {
+  root <- file.path("..", "..")
+  skip_if_not(dir.exists(file.path(root, "vignettes")) &&
+                file.exists(file.path(root, "_pkgdown.yml")))   # a source checkout only
+  ch <- chapter_order(file.path(root, "vignettes"))
+  num <- as.integer(sub("^([0-9]+)\\. .*", "\\1", ch$entry))
+  expect_false(anyNA(num))
+  expect_setequal(num, seq_along(num))
+  expect_true(all(grepl("^[0-9]{2}\\. ", ch$entry)))   # zero-padded: "10." after "09."
+  reading <- ch$name[order(num)]
+  # the order vignette() shows: by title, in this locale and in C's
+  expect_identical(ch$name[order(ch$entry)], reading)
+  old <- Sys.getlocale("LC_COLLATE")
+  Sys.setlocale("LC_COLLATE", "C")
+  c_order <- ch$name[order(ch$entry)]
+  Sys.setlocale("LC_COLLATE", old)
+  expect_identical(c_order, reading)
+  # README's list of chapters
+  readme <- readLines(file.path(root, "README.md"))
+  start <- grep("^## Vignettes", readme)
+  sec <- readme[start:(start + grep("^## ", readme[-(1:start)])[1])]
+  items <- grep("^[0-9]+\\. `vignette\\(\"", sec, value = TRUE)
+  expect_identical(sub("^[0-9]+\\. `vignette\\(\"([^\"]+)\".*", "\\1", items), reading)
+  expect_identical(as.integer(sub("\\..*", "", items)), seq_along(reading))
+  # ?initvar's list
+  rd <- readLines(file.path(root, "man", "initvar-package.Rd"))
+  sec <- rd[grep("section\\{Vignettes, in reading order", rd):length(rd)]
+  sec <- sec[seq_len(grep("^\\}", sec)[1])]
+  listed <- regmatches(sec, regexpr("vignette\\(\"[^\"]+\"", sec))
+  expect_identical(sub("vignette\\(\"", "", sub("\"$", "", listed)), reading)
+  # the site's articles index
+  yml <- readLines(file.path(root, "_pkgdown.yml"))
+  art <- yml[grep("^articles:", yml):length(yml)]
+  art <- art[seq_len(c(grep("^[a-z]", art[-1]), length(art))[1])]
+  expect_identical(trimws(sub("^\\s*-\\s*", "", grep("^\\s+- [a-z-]+$", art, value = TRUE))),
+                   reading)
+  # the site's sidebar
+  side <- readLines(file.path(root, "pkgdown", "sidebar.html"))
+  side <- regmatches(side, regexpr("articles/[a-z-]+\\.html", side))
+  expect_identical(sub("articles/(.*)\\.html", "\\1", side), reading)
+  # installed with its vignettes: vignette() lists them in reading order
+  v <- utils::vignette(package = "initvar")$results
+  if (nrow(v)) expect_identical(unname(v[, "Item"]), reading)
+})
+
+test_that("?initvar names every export under one of its headings (issue 24, item 5)", {
+  rd <- file.path("..", "..", "man", "initvar-package.Rd")
+  skip_if_not(file.exists(rd))   # a source checkout only
+  text <- paste(readLines(rd), collapse = "\n")
+  sections <- substring(text, regexpr("\\\\section\\{", text))
+  exports <- getNamespaceExports("initvar")
+  exports <- exports[!grepl("^\\.", exports)]
+  linked <- vapply(exports, function(e)
+    grepl(sprintf("\\link[=%s]{", e), sections, fixed = TRUE) ||
+      grepl(sprintf("\\link{%s}", e), sections, fixed = TRUE), TRUE)
+  expect_identical(sort(exports[!linked]), character(0))
+})
+
+test_that("?predict_variance's width-4 ReLU figure: the fifth layer's gradient is 0.777 of the prediction", {
+  skip_unless_full()   # about 15 s: 40,000 networks
+  set.seed(12)
+  s <- as.data.frame(simulate_network(mlp(rep(4, 7), "relu", init_he()), networks = 40000,
+                                      inputs = 16, progress = FALSE))
+  r <- s[s$quantity == "grad_s" & s$layer == 5, ]
+  expect_lt(r$mcse, 0.004)
+  expect_lt(abs(r$estimate / r$prediction - 0.777), 4 * r$mcse)
+})
+
+test_that("?predict_variance's width-32 tanh figure: the 1/n correction at layer 10 is about -6%", {
+  net <- mlp(rep(32, 11), "tanh", init_glorot("normal"))
+  rel <- predict_variance(net, regime = "finite_width")$var_s[10] /
+    predict_variance(net, regime = "mean_field")$var_s[10] - 1
+  expect_equal(rel, -0.0597, tolerance = 0.005 / 0.0597)
+})
+
+test_that("?fans: a packed QKV projection's fan-out is one map's, as its definition says", {
+  f <- fans(attention_layer(64, 4))
+  expect_equal(f[["fan_out"]], 64)   # one of the three maps, not 3 x 64
+  expect_equal(fans(attention_layer(64, 4), convention = "torch")[["fan_out"]], 192)
+  rd <- file.path("..", "..", "man", "fans.Rd")
+  skip_if_not(file.exists(rd))
+  expect_true(any(grepl("within one map", readLines(rd), fixed = TRUE)))
+})
+
+test_that("a verification's printout follows getOption(\"width\") (issue 24, item 6)", {
+  old <- options(width = 60)
+  on.exit(options(old))
+  set.seed(1)
+  out <- capture.output(print(verify("neuron", n = 1e4)))
+  expect_lte(max(nchar(out)), 60)
+  expect_true(any(grepl("^  parameters:  fan_in = 100", out)))
+  out <- capture.output(print(verify(Var(X + Y) ~ Var(X) + Var(Y), X = function(n) rnorm(n),
+                                     Y = function(n) rnorm(n), n = 1e4)))
+  expect_lte(max(nchar(out)), 60)
+  out <- capture.output(print(verify("product_zero_mean", n = 1e4, drop = "zero_mean")))
+  expect_lte(max(nchar(out)), 60)
+})
+
+test_that("tools/check-vignette-lines.R flags wide <pre> lines and words drawn letter by letter", {
+  script <- file.path("..", "..", "tools", "check-vignette-lines.R")
+  skip_if_not(file.exists(script))   # a source checkout only
+  run <- function(html) {
+    f <- tempfile(fileext = ".html")
+    writeLines(html, f)
+    out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), c(script, f),
+                                    stdout = TRUE, stderr = TRUE))
+    list(out = out, status = if (is.null(attr(out, "status"))) 0L else attr(out, "status"))
+  }
+  upright <- paste0('<math><mrow><mo>Var</mo><mo>(</mo><mi>x</mi><mo>)</mo>',
+                    '<mi mathvariant="normal">Cov</mi></mrow></math>')
+  good <- run(c("<html><body>", upright, "<pre><code>#&gt; [1] 1</code></pre>", "</body></html>"))
+  expect_identical(good$status, 0L)
+  wide <- run(c("<pre><code>", strrep("x", 86), "</code></pre>"))
+  expect_identical(wide$status, 1L)
+  expect_match(paste(wide$out, collapse = " "), "wider than 85")
+  # pandoc's \mathrm{Var}: one italic <mi> per letter in Chromium
+  italic <- run('<math><mstyle mathvariant="normal"><mi>V</mi><mi>a</mi><mi>r</mi></mstyle></math>')
+  expect_identical(italic$status, 1L)
+  expect_match(paste(italic$out, collapse = " "), "Var x1")
+  # entities count as one character: "&lt;-" is "<-"
+  expect_identical(run(c("<pre>", paste(rep("&lt;-", 40), collapse = ""), "</pre>"))$status, 0L)
+  # pandoc, where installed: \operatorname{Var} is one upright token
+  skip_if(!nzchar(Sys.which("pandoc")))
+  md <- tempfile(fileext = ".md")
+  writeLines("$\\operatorname{Var}(x) + \\operatorname{Cov}(x, y)$", md)
+  html <- system2("pandoc", c("--mathml", md), stdout = TRUE)
+  expect_true(any(grepl("<m[io][^>]*>Var</m[io]>", html)))
+  expect_identical(run(html)$status, 0L)
+})
+
+test_that("the identities' LaTeX writes Var and Cov as operators, upright in MathML", {
+  latex <- identities()$latex
+  expect_false(any(grepl("\\mathrm{Var}", latex, fixed = TRUE) |
+                     grepl("\\mathrm{Cov}", latex, fixed = TRUE)))
+  expect_true(any(grepl("\\operatorname{Var}", latex, fixed = TRUE)))
+})

@@ -47,6 +47,32 @@ test_that("glorot_report(): the finite-width column, its verdicts and the family
   unlink(f)
 })
 
+test_that("glorot_report() explains rows without a verdict, and its example compares (issue 24, item 4)", {
+  set.seed(1)
+  f <- tempfile(fileext = ".png")
+  out <- capture.output(res <- glorot_report(networks = 4, inputs = 20, width = 100,
+                                             file = f, progress = FALSE))
+  tab <- res$table
+  expect_true(all(is.na(tab$agrees)))
+  expect_true(all(tab$networks_needed > 4))
+  # no unexplained "?": rows without a verdict are "-", explained in words
+  expect_false(any(grepl("\\?\\s*$", out)))
+  txt <- paste(out, collapse = " ")
+  expect_match(txt, "4 networks are too\\s+few for a calibrated interval")
+  need <- max(tab$networks_needed)
+  expect_match(txt, sprintf("networks = %d gives every row one", need))
+  expect_false(grepl("0 of 0", txt))
+  expect_match(txt, "no comparison\\s+made")
+  # the example's settings give every row a verdict
+  set.seed(1)
+  out <- capture.output(res <- glorot_report(networks = 40, inputs = 20, width = 100,
+                                             file = f, progress = FALSE))
+  expect_true(all(!is.na(res$table$agrees)))
+  expect_match(paste(out, collapse = " "), "[0-9]+ of 36\\s+comparisons one by one")
+  expect_false(any(grepl("have no verdict", out)))
+  unlink(f)
+})
+
 test_that("glorot_report()'s family-wise verdict is consistent with the finite-width column", {
   # Glorot's network at its usual size, where mean field is off by 1-3 MCSE
   # in the tanh layers; family-wise at level 0.999, a correct prediction
