@@ -58,7 +58,10 @@
 #' gradient growth through a residual network; [attention_logits()] checks
 #' attention's \eqn{1/\sqrt{d_k}}; [first_step()] takes one optimizer step
 #' at initialization and [coordinate_check()] tests muP's claim with a null
-#' hypothesis.
+#' hypothesis. [cnn()] builds convolutional networks (1-D and 2-D, zero,
+#' circular or valid padding, strides, dilations, groups) that the engine
+#' runs and [predict_variance()] predicts position by position;
+#' [position_map()] and [plot_position_map()] show the border's effect.
 #'
 #' @section Verify (6 of 6):
 #' [identities()] lists the identities the derivation rests on (with their
