@@ -226,7 +226,7 @@ hardening_routines <- list(
 hardening_arg_classes <- c("size", "count", "num", "flag", "choice", "level", "threads",
                            "act", "scheme", "net", "rule", "layer", "dimvec", "widths",
                            "identity", "formula", "var", "any", "text", "plotarg", "numvec",
-                           "bound")
+                           "bound", "kernels")
 hardening_fuzz <- list(
   activation = list(
     call = quote(activation("leaky_relu", 0.1)),
@@ -305,9 +305,9 @@ hardening_fuzz <- list(
     args = c(distribution = "choice", a = "num", mode = "choice", nonlinearity = "choice")),
   cnn = list(
     call = quote(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2)),
-    args = c(channels = "widths", kernel = "dimvec", depth = "size", spatial = "dimvec",
+    args = c(channels = "widths", kernel = "kernels", depth = "size", spatial = "dimvec",
              padding = "choice", activation = "act", init = "scheme", bias = "scheme",
-             stride = "dimvec", dilation = "dimvec", groups = "size", n_out = "size",
+             stride = "kernels", dilation = "kernels", groups = "size", n_out = "size",
              readout_activation = "act", readout_init = "scheme", readout_bias = "scheme",
              transposed = "flag")),
   position_map = list(
