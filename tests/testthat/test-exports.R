@@ -13,6 +13,10 @@ test_that("every export runs its small valid call", {
   grDevices::pdf(NULL)
   on.exit(grDevices::dev.off(), add = TRUE)
   env <- new.env(parent = environment())   # the helpers, and initvar attached
+  # the registry is left as found (register_identity()'s call adds one)
+  reg <- get("identity_registry", asNamespace("initvar"))
+  before <- ls(reg)
+  on.exit(rm(list = setdiff(ls(reg), before), envir = reg), add = TRUE)
   ran <- character(0)
   for (nm in exported) {
     e <- hardening_exported[[nm]]
