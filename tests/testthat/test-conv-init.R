@@ -1,0 +1,137 @@
+# Delta-orthogonal kernels (init_delta_orthogonal(), R/init-delta.R) in
+# sample_weights(), weight_variance() and cnn() through the engine; the
+# fan-rule conformance table (fan_conformance(), R/fans.R).
+
+# The centre-tap rows of an engine K x c_out kernel (rows cc taps + tap).
+centre_rows <- function(cin_g, k) {
+  ctr <- initvar:::delta_kernel(k)
+  (seq_len(cin_g) - 1) * ctr$taps + ctr$centre + 1
+}
+
+test_that("sample_weights() puts an orthogonal matrix at the centre tap, zeros elsewhere", {
+  set.seed(11)
+  # torch (out, in, kh, kw), even kernel: centre tap floor((k - 1) / 2) + 1
+  K <- sample_weights(init_delta_orthogonal(1.7), dim = c(6, 4, 3, 4), layout = "torch")
+  M <- K[, , 2, 2]                                       # out x in
+  expect_lt(max(abs(crossprod(M) - 1.7^2 * diag(4))), 1e-12)
+  expect_identical(sum(K[, , -2, ] != 0) + sum(K[, , 2, -2] != 0), 0L)
+  expect_identical(sum(K != 0), 24L)
+  # Keras (kh, kw, in, out); in > out: the co-isometry M^T M = gain^2 I
+  K <- sample_weights(init_delta_orthogonal(0.5), dim = c(2, 5, 7, 3), layout = "keras")
+  M <- K[1, 3, , ]                                       # in x out
+  expect_lt(max(abs(crossprod(M) - 0.25 * diag(3))), 1e-12)
+  expect_gt(max(abs(tcrossprod(M) - 0.25 * diag(7))), 0.1)   # no forward isometry
+  K[1, 3, , ] <- 0
+  expect_true(all(K == 0))
+  # a 2-d shape is a 1 x 1 kernel: the matrix itself, in the layout's orientation
+  M <- sample_weights(init_delta_orthogonal(), dim = c(5, 3), layout = "torch")
+  expect_identical(dim(M), c(5L, 3L))
+  expect_lt(max(abs(crossprod(M) - diag(3))), 1e-12)
+})
+
+test_that("weight_variance() is the variance the draws realize, over the whole kernel", {
+  s <- init_delta_orthogonal(2)
+  # gain^2 / (taps max(c_in, c_out) / groups)
+  expect_equal(weight_variance(s, dim = c(6, 4, 3, 4), layout = "torch"), 4 / (12 * 6))
+  expect_equal(weight_variance(s, dim = c(2, 5, 7, 3), layout = "keras"), 4 / (10 * 7))
+  expect_equal(weight_variance(s, layer = conv_layer(4, 16, c(3, 3))), 4 / (9 * 16))
+  expect_equal(weight_variance(s, layer = conv_layer(8, 12, c(3, 3), groups = 4)), 4 / (9 * 3))
+  expect_equal(weight_mean(s, dim = c(6, 4, 3, 4), layout = "torch"), 0)
+  expect_error(weight_variance(s, layer = conv_layer(4, 4, 3, transposed = TRUE)), "`layer`")
+  # every draw's mean square is the variance exactly (the centre matrix's
+  # squares sum to gain^2 min(c_in, c_out)); one entry's variance over
+  # draws is gain^2 / max(c_in, c_out): a Haar column is uniform on the sphere
+  set.seed(12)
+  R <- 4000
+  e <- numeric(R)
+  for (r in seq_len(R)) {
+    K <- sample_weights(s, dim = c(6, 4, 3, 4), layout = "torch")
+    if (r <= 20) expect_equal(mean(K^2), 4 / 72, tolerance = 1e-13)
+    e[r] <- K[2, 3, 2, 2]
+  }
+  v <- mean(e^2)                                  # the mean is 0 by symmetry
+  mcse <- sd(e^2) / sqrt(R)
+  expect_lt(abs(v - 4 / 6) / mcse, 4)
+  expect_lt(abs(mean(e)) / (sd(e) / sqrt(R)), 4)
+})
+
+test_that("the engine draws delta-orthogonal kernels in cnn(), per group", {
+  set.seed(13)
+  net <- cnn(c(3, 5, 2, 4), kernel = list(c(3, 4), 3, c(2, 2)), spatial = c(6, 7),
+             padding = "circular", activation = "linear",
+             init = init_delta_orthogonal(1.5), groups = c(1, 1, 2))
+  tr <- initvar:::network_trace(net, inputs = 2)
+  W <- tr$W[[1]]                                   # K x c_out, 3 in, 5 out
+  rows <- centre_rows(3, c(3, 4))
+  expect_lt(max(abs(tcrossprod(W[rows, ]) - 2.25 * diag(3))), 1e-12)   # in < out: M M^T
+  expect_true(all(W[-rows, ] == 0))
+  W <- tr$W[[2]]                                   # 5 in, 2 out: co-isometry
+  rows <- centre_rows(5, c(3, 3))
+  expect_lt(max(abs(crossprod(W[rows, ]) - 2.25 * diag(2))), 1e-12)
+  expect_true(all(W[-rows, ] == 0))
+  W <- tr$W[[3]]                                   # groups 2: 1 in, 2 out per group
+  rows <- centre_rows(1, c(2, 2))
+  expect_identical(rows, 1)                        # the tap (0, 0) of a 2 x 2 kernel
+  expect_true(all(W[-rows, ] == 0))
+  expect_equal(sum(W[rows, 1:2]^2), 2.25, tolerance = 1e-12)
+  expect_equal(sum(W[rows, 3:4]^2), 2.25, tolerance = 1e-12)
+  # the weights' variance the engine realizes: mean square = weight_variance()
+  for (i in 1:3) {
+    l <- net$layers[[i]]
+    expect_equal(mean(tr$W[[i]]^2), weight_variance(l$init, layer = l$conv), tolerance = 1e-12)
+  }
+})
+
+test_that("a linear delta-orthogonal cnn keeps every example's norm times gain^depth", {
+  set.seed(14)
+  g <- 1.3
+  for (pad in c("circular", "zero")) {
+    net <- cnn(4, kernel = 3, depth = 6, spatial = c(5, 6), padding = pad,
+               activation = "linear", init = init_delta_orthogonal(g))
+    tr <- initvar:::network_trace(net, inputs = 3)
+    r <- sqrt(rowSums(tr$s[[6]]^2)) / sqrt(rowSums(tr$X^2))
+    expect_lt(max(abs(r / g^6 - 1)), 1e-10)
+    # against a plain-R convolution: at stride 1 with the centre tap aligned
+    # the delta kernel is a 1 x 1 convolution by its centre matrix
+    P <- 30
+    z <- tr$X
+    for (i in 1:6) {
+      M <- tr$W[[i]][centre_rows(4, c(3, 3)), ]
+      s <- matrix(0, 3, 4 * P)
+      for (o in 1:4) for (cc in 1:4) {
+        s[, (o - 1) * P + 1:P] <- s[, (o - 1) * P + 1:P] + M[cc, o] * z[, (cc - 1) * P + 1:P]
+      }
+      expect_lt(max(abs(s - tr$s[[i]])), 1e-12 * max(1, abs(s)))
+      z <- s
+    }
+    # the prediction: uniform over positions, gain^(2 l), border included
+    p <- predict_variance(net, regime = "linear")
+    expect_equal(p$var_s, g^(2 * (1:6)), tolerance = 1e-12)
+    expect_lt(max(abs(position_map(p, 6) - g^12)), 1e-10)
+  }
+  # even kernel, zero padding: the centre tap floor((k - 1) / 2) is aligned too
+  net <- cnn(3, kernel = c(2, 4), depth = 4, spatial = c(4, 5), padding = "zero",
+             activation = "linear", init = init_delta_orthogonal())
+  tr <- initvar:::network_trace(net, inputs = 2)
+  expect_lt(max(abs(rowSums(tr$s[[4]]^2) / rowSums(tr$X^2) - 1)), 1e-10)
+  # in > out: the gradient's norm is kept through the layer (co-isometry)
+  net2 <- cnn(c(3, 6, 3), kernel = 3, spatial = c(4, 4), padding = "circular",
+              activation = "linear", init = init_delta_orthogonal(2))
+  tr <- initvar:::network_trace(net2, inputs = 3)
+  expect_lt(max(abs(rowSums(tr$g[[1]]^2) / rowSums(tr$g[[2]]^2) - 4)), 1e-10)
+})
+
+test_that("delta-orthogonal predictions put the variance at the centre tap", {
+  # ReLU, zero padding, no bias: the mean field is exact per position; the
+  # delta kernel never reads the border, so the maps stay uniform
+  net <- cnn(8, kernel = 3, depth = 3, spatial = c(6, 6), activation = "relu",
+             init = init_delta_orthogonal(sqrt(2)))
+  p <- predict_variance(net, regime = "mean_field")
+  # fan_in Var(W) = gain^2 = 2, E relu(s)^2 = q / 2: q = 2 at every position
+  expect_lt(max(abs(position_map(p, 3) - 2)), 1e-12)
+  expect_lt(max(abs(position_map(p, 1, "var_grad_s") - position_map(p, 1, "var_grad_s")[1])), 1e-12)
+  set.seed(15)
+  sim <- simulate_network(net, networks = 40, inputs = 8, threads = 1)
+  m <- position_map(sim, 3)
+  expect_lt(max(abs((m$estimate - m$prediction) / m$mcse)), 4.5)   # 36 positions
+})
