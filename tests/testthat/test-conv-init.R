@@ -135,3 +135,71 @@ test_that("delta-orthogonal predictions put the variance at the centre tap", {
   m <- position_map(sim, 3)
   expect_lt(max(abs((m$estimate - m$prediction) / m$mcse)), 4.5)   # 36 positions
 })
+
+# ---- fan-rule conformance ---------------------------------------------------
+
+test_that("fan_conformance() reproduces pytorch#23854 exactly", {
+  tab <- fan_conformance()
+  r <- tab[tab$type == "depthwise" & tab$framework == "torch", ]
+  expect_identical(nrow(r), 1L)
+  expect_identical(c(r$fan_in, r$fan_out, r$real_fan_in, r$real_fan_out), c(9, 36, 9, 9))
+  expect_false(r$correct)
+  expect_equal(r$var_glorot, 2 / 45, tolerance = 1e-15)
+  expect_equal(r$target_glorot, 2 / 18, tolerance = 1e-15)
+  expect_equal(r$ratio_glorot, 0.4, tolerance = 1e-15)
+  expect_equal(r$var_he_fan_out, 2 / 36, tolerance = 1e-15)
+  expect_equal(r$target_he_fan_out, 2 / 9, tolerance = 1e-15)
+  expect_equal(r$ratio_he_fan_out, 0.25, tolerance = 1e-15)
+  expect_equal(c(r$var_he, r$ratio_he), c(2 / 9, 1), tolerance = 1e-15)
+  # the same layer given by hand, torch alone
+  r2 <- fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)), frameworks = "torch")
+  expect_equal(r2$ratio_glorot, 0.4, tolerance = 1e-15)
+})
+
+test_that("fan_conformance() has every framework's rule for every conv type", {
+  tab <- fan_conformance()
+  expect_identical(nrow(tab), 8L * 5L)
+  cell <- function(type, fw) tab[tab$type == type & tab$framework == fw, ]
+  fans_of <- function(type, fw) unlist(cell(type, fw)[c("fan_in", "fan_out")], use.names = FALSE)
+  # standard and dilated: everyone right (TF.js's He: the uncorrected truncation)
+  for (fw in c("torch", "keras", "jax", "mlx", "tfjs")) {
+    for (type in c("standard", "dilated")) {
+      expect_true(cell(type, fw)$correct, label = paste(type, fw))
+      expect_equal(cell(type, fw)$ratio_glorot, 1, tolerance = 1e-15)
+    }
+  }
+  expect_equal(cell("standard", "tfjs")$ratio_he, 0.7737413, tolerance = 1e-6)
+  expect_equal(cell("standard", "keras")$ratio_he, 1, tolerance = 1e-14)   # corrected
+  # grouped Conv2d(16, 32, 3, groups = 4): fan_out 32 x 9, not 8 x 9; TF.js has none
+  for (fw in c("torch", "keras", "jax", "mlx")) expect_identical(fans_of("grouped", fw), c(36, 288))
+  expect_identical(cell("grouped", "tfjs")$fan_in, NA_real_)
+  expect_identical(cell("grouped", "tfjs")$ratio_he, NA_real_)
+  # depthwise: Keras's and TF.js's kernel (k, in, 1) gives fan_in in x 9
+  expect_identical(fans_of("depthwise", "keras"), c(36, 9))
+  expect_identical(fans_of("depthwise", "tfjs"), c(36, 9))
+  expect_identical(fans_of("depthwise", "mlx"), c(9, 36))
+  expect_equal(cell("depthwise", "keras")$ratio_he, 0.25, tolerance = 1e-15)
+  # transposed at stride 2, ConvTranspose2d(16, 8, 4, stride = 2): real (64, 128)
+  expect_identical(unlist(cell("transposed_stride2", "torch")[c("real_fan_in", "real_fan_out")],
+                          use.names = FALSE), c(64, 128))
+  expect_identical(fans_of("transposed_stride2", "torch"), c(128, 256))
+  expect_identical(fans_of("transposed_stride2", "keras"), c(128, 256))
+  expect_identical(fans_of("transposed_stride2", "jax"), c(256, 128))
+  expect_identical(fans_of("transposed_stride2", "mlx"), c(256, 128))
+  expect_equal(cell("transposed_stride2", "mlx")$ratio_he, 0.25, tolerance = 1e-15)
+  # at stride 1, MLX's and Flax's axes are right; torch's and Keras's swapped
+  expect_true(cell("transposed", "mlx")$correct)
+  expect_true(cell("transposed", "jax")$correct)
+  expect_equal(cell("transposed", "torch")$ratio_he, 2, tolerance = 1e-15)
+  # grouped transposed: torch only
+  for (fw in c("keras", "jax", "mlx", "tfjs")) {
+    expect_identical(cell("grouped_transposed", fw)$fan_in, NA_real_, label = fw)
+  }
+  expect_identical(fans_of("grouped_transposed", "torch"), c(64, 256))
+  expect_equal(cell("grouped_transposed", "torch")$ratio_he, 2, tolerance = 1e-15)
+  # the rows agree with compare_fans() where both have the framework
+  cf <- compare_fans(conformance <- list(g = conv_layer(16, 32, c(3, 3), groups = 4)))
+  expect_equal(cf$ratio_glorot[cf$framework == "torch"], cell("grouped", "torch")$ratio_glorot)
+  expect_error(fan_conformance(frameworks = "caffe"), "`frameworks`")
+  expect_error(fan_conformance(list(dense_layer(3, 4))), "`layers\\[\\[1\\]\\]`")
+})
