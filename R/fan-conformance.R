@@ -56,10 +56,30 @@
 #' `fan_in`; dilation and padding change neither, which is why no framework
 #' is wrong about a dilated convolution.
 #'
+#' @section Simulated cells:
+#' With `simulate = TRUE` each available cell is also run by the engine
+#' ([simulate_network()]): a linear [cnn()] on an 8 x 8 input (1-d layers:
+#' length 8) under circular padding (no border, so the real fans hold
+#' exactly on average) whose first layer is a 1 x 1 delta-orthogonal
+#' (isometric) convolution and whose second is the cell's layer, its
+#' weights drawn from the framework's concrete distribution (the
+#' framework's fans, its truncation). He (`fan_in`) and Glorot are read
+#' from the layer's output variance, `Var(s) / (real fan_in x target)`, He
+#' `fan_out` from the first layer's gradient, `Var(dC/ds) / (real fan_out x
+#' target)`: each estimates the cell's ratio, with its MCSE over
+#' networks. The engine runs no transposed convolution: a transposed
+#' layer's forward variance is that of its adjoint convolution's backward
+#' pass (and the other way round), which is what is simulated.
+#'
 #' @param layers `NULL` for the standard table, or a (named) list of
 #'   [conv_layer()]s (or one).
 #' @param frameworks Any of `"torch"`, `"keras"`, `"jax"`, `"mlx"`,
 #'   `"tfjs"`.
+#' @param simulate `TRUE` to add, for each rule, `sim_ratio_<rule>` and
+#'   `sim_mcse_<rule>`, simulated as described below.
+#' @param networks,inputs For `simulate = TRUE`: networks and inputs per
+#'   network of each simulation.
+#' @param threads Threads of the simulations.
 #' @return A data frame, one row per layer and framework: `type` (the
 #'   name), `layer` (its label), `framework`, `fan_in`, `fan_out` (the
 #'   framework's), `real_fan_in`, `real_fan_out`, `correct`, and for `he`
@@ -74,7 +94,15 @@
 #' xtabs(ratio_he_fan_out ~ type + framework, tab)
 #' @export
 fan_conformance <- function(layers = NULL,
-                            frameworks = c("torch", "keras", "jax", "mlx", "tfjs")) {
+                            frameworks = c("torch", "keras", "jax", "mlx", "tfjs"),
+                            simulate = FALSE, networks = 50, inputs = 8,
+                            threads = initvar_threads()) {
+  check_flag(simulate, "simulate")
+  if (simulate) {
+    check_whole(networks, "networks", min = 2, max = 1e6)
+    check_whole(inputs, "inputs", max = 1e6)
+    threads <- check_whole(threads, "threads", max = max_threads)
+  }
   all_fw <- c("torch", "keras", "jax", "mlx", "tfjs")
   if (!is.character(frameworks) || length(frameworks) < 1 || anyNA(frameworks) ||
       !all(frameworks %in% all_fw) || anyDuplicated(frameworks)) {
@@ -115,6 +143,14 @@ fan_conformance <- function(layers = NULL,
         row[[paste0("var_", nm)]] <- v
         row[[paste0("target_", nm)]] <- target
         row[[paste0("ratio_", nm)]] <- v / target
+        if (simulate) {
+          sm <- if (is.na(v)) c(NA_real_, NA_real_) else
+            simulate_cell(l, resolve_scheme(framework_rule(nm, fw), f[["fan_in"]], f[["fan_out"]]),
+                          if (nm == "he_fan_out") "backward" else "forward", target,
+                          networks, inputs, threads)
+          row[[paste0("sim_ratio_", nm)]] <- sm[1]
+          row[[paste0("sim_mcse_", nm)]] <- sm[2]
+        }
       }
       rows[[length(rows) + 1]] <- row
     }
@@ -173,4 +209,34 @@ framework_fans <- function(l, fw) {
   if (g == 1) return(c(fan_in = ci * rf, fan_out = co * rf))
   if (g == ci) return(c(fan_in = ci * rf, fan_out = co / ci * rf))   # DepthwiseConv2D
   na
+}
+
+# One simulated cell (see ?fan_conformance, "Simulated cells"): the ratio
+# of the realized forward (or backward) variance to the real fan times the
+# target, and its MCSE. `r` is the framework's concrete distribution.
+simulate_cell <- function(l, r, which, target, networks, inputs, threads) {
+  real <- real_fans(l)
+  fan <- if (which == "forward") real[["fan_in"]] else real[["fan_out"]]
+  conv <- l
+  if (l$transposed) {
+    # the adjoint convolution: the transposed layer's forward is its backward
+    conv <- conv_layer(l$out_channels, l$in_channels, l$kernel_size, l$stride, l$groups,
+                       dilation = l$dilation)
+    which <- if (which == "forward") "backward" else "forward"
+  }
+  ci <- conv$in_channels
+  nd <- length(conv$kernel_size)
+  # the layer's weights: the framework's distribution, whatever the fans
+  w <- do.call(new_scheme, c(list("framework", "the framework's draw", r$family),
+                             r[setdiff(names(r), "family")]))
+  net <- cnn(c(ci, ci, conv$out_channels), kernel = list(1, conv$kernel_size),
+             spatial = rep(8, nd), padding = "circular", activation = "linear",
+             init = list(init_delta_orthogonal(), w), stride = list(1, conv$stride),
+             dilation = list(1, conv$dilation), groups = c(1, conv$groups))
+  sim <- simulate_network(net, networks = networks, inputs = inputs, regime = "linear",
+                          threads = threads, progress = FALSE)
+  tab <- as.data.frame(sim)
+  row <- if (which == "forward") tab[tab$layer == 2 & tab$quantity == "s", ] else
+    tab[tab$layer == 1 & tab$quantity == "grad_s", ]
+  c(row$estimate, row$mcse) / (fan * target)
 }

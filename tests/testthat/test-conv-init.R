@@ -203,3 +203,26 @@ test_that("fan_conformance() has every framework's rule for every conv type", {
   expect_error(fan_conformance(frameworks = "caffe"), "`frameworks`")
   expect_error(fan_conformance(list(dense_layer(3, 4))), "`layers\\[\\[1\\]\\]`")
 })
+
+test_that("fan_conformance(simulate = TRUE): the engine realizes each cell's ratio", {
+  set.seed(21)
+  tab <- fan_conformance(list(depthwise = conv_layer(4, 4, c(3, 3), groups = 4),
+                              t2 = conv_layer(16, 8, c(4, 4), stride = 2, transposed = TRUE),
+                              grouped = conv_layer(8, 8, 3, groups = 2)),
+                         frameworks = c("torch", "mlx", "tfjs"), simulate = TRUE,
+                         networks = 40, threads = 1)
+  ok <- !is.na(tab$ratio_he)
+  expect_identical(sum(!ok), 1L)                     # TF.js: no grouped convolution
+  expect_true(all(is.na(tab$sim_ratio_he[!ok])))
+  z <- unlist(lapply(c("he", "he_fan_out", "glorot"), function(r) {
+    (tab[[paste0("sim_ratio_", r)]] - tab[[paste0("ratio_", r)]])[ok] /
+      tab[[paste0("sim_mcse_", r)]][ok]
+  }))
+  expect_length(z, 24)
+  expect_lt(max(abs(z)), 4)                          # 24 z-scores, family-wise ~0.002
+  # pytorch#23854 in the engine: the depthwise layer's backward variance is a quarter
+  r <- tab[tab$type == "depthwise" & tab$framework == "torch", ]
+  expect_lt(abs(r$sim_ratio_he_fan_out - 0.25), 4 * r$sim_mcse_he_fan_out)
+  expect_gt(abs(r$sim_ratio_he_fan_out - 1), 20 * r$sim_mcse_he_fan_out)
+  expect_error(fan_conformance(simulate = NA), "`simulate`")
+})
