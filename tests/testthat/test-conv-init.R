@@ -136,6 +136,21 @@ test_that("delta-orthogonal predictions put the variance at the centre tap", {
   expect_lt(max(abs((m$estimate - m$prediction) / m$mcse)), 4.5)   # 36 positions
 })
 
+test_that("delta-orthogonal simulations are bit-identical at 1 and 2 threads", {
+  net <- cnn(c(3, 6, 6), kernel = 3, spatial = c(5, 5), activation = "tanh",
+             init = init_delta_orthogonal(1.2), groups = c(1, 2))
+  set.seed(16)
+  a <- simulate_network(net, networks = 6, inputs = 4, threads = 1, progress = FALSE)
+  set.seed(16)
+  b <- simulate_network(net, networks = 6, inputs = 4, threads = 2, progress = FALSE)
+  expect_identical(as.data.frame(a)$estimate, as.data.frame(b)$estimate)
+  expect_identical(a$position, b$position)
+  # the engine refuses a malformed kernel geometry before drawing (spec check)
+  sp <- initvar:::sim_setup(net, 4, "normal", 1, NULL, "normal", 1, 10)$spec
+  sp$wpar[3] <- 9   # centre tap 9 of a 9-tap kernel
+  expect_error(.Call(initvar:::C_test_network_trace, sp, 0), "delta-orthogonal")
+})
+
 # ---- fan-rule conformance ---------------------------------------------------
 
 test_that("fan_conformance() reproduces pytorch#23854 exactly", {
