@@ -39,7 +39,9 @@
 #' \deqn{q_{l+1}(p) = \frac{\sigma_w^2}{|k|} \sum_{o:\, s p + d o - \pi
 #'   \in \mathrm{input}} E[f(z)^2]_{q_l(s p + d o - \pi)} + \sigma_b^2,}
 #' out-of-bounds taps reading the padding's zeros (not \eqn{f(0)}); circular
-#' padding wraps the position. Backward, each input position sums
+#' padding wraps the position. For [init_delta_orthogonal()] kernels each
+#' tap carries its own variance (all of it at the centre tap), and the sum
+#' is weighted accordingly. Backward, each input position sums
 #' \eqn{\mathrm{Var}(W) c_{out}/\mathrm{groups}} times the gradient
 #' variances of the (tap, output position) pairs that read it, times
 #' \eqn{E f'(s)^2} there; a weight's gradient sums over positions. The
