@@ -91,7 +91,8 @@
 #' @examples
 #' tab <- fan_conformance()
 #' tab[tab$type == "depthwise" & tab$framework == "torch", ]   # pytorch#23854
-#' xtabs(ratio_he_fan_out ~ type + framework, tab)
+#' # He fan_out's realized / target variance (NA: no such layer)
+#' round(tapply(tab$ratio_he_fan_out, tab[c("type", "framework")], sum), 3)
 #' @export
 fan_conformance <- function(layers = NULL,
                             frameworks = c("torch", "keras", "jax", "mlx", "tfjs"),

@@ -69,7 +69,7 @@
 #' K <- sample_weights(init_delta_orthogonal(), dim = c(8, 8, 3, 3), layout = "torch")
 #' M <- K[, , 2, 2]                 # the centre tap: out x in
 #' round(crossprod(M), 12)          # the identity
-#' sum(K[, , -2, ] != 0)            # every other tap is 0
+#' sum(K != 0)                      # 64: the centre tap's 8 x 8, zeros elsewhere
 #' weight_variance(init_delta_orthogonal(), dim = c(8, 8, 3, 3), layout = "torch")  # 1 / 72
 #' weight_variance(init_delta_orthogonal(2), layer = conv_layer(4, 16, c(3, 3)))    # 4 / 144
 #' net <- cnn(8, kernel = 3, depth = 4, spatial = c(8, 8), padding = "circular",
