@@ -114,6 +114,20 @@ test_that("a linear delta-orthogonal cnn keeps every example's norm times gain^d
              activation = "linear", init = init_delta_orthogonal())
   tr <- initvar:::network_trace(net, inputs = 2)
   expect_lt(max(abs(rowSums(tr$s[[4]]^2) / rowSums(tr$X^2) - 1)), 1e-10)
+  # 1-d, dilation 2, odd kernel, zero padding: the centre tap reads p itself
+  net <- cnn(5, kernel = 5, depth = 3, spatial = 11, dilation = 2, padding = "zero",
+             activation = "linear", init = init_delta_orthogonal())
+  tr <- initvar:::network_trace(net, inputs = 2)
+  expect_lt(max(abs(rowSums(tr$s[[3]]^2) / rowSums(tr$X^2) - 1)), 1e-10)
+  # even kernel with dilation 2: the centre tap reads p - 1 (pad 1, tap 0):
+  # a shift, an isometry under circular padding, not under zero padding
+  for (pad in c("circular", "zero")) {
+    net <- cnn(3, kernel = 2, depth = 2, spatial = c(4, 4), dilation = 2, padding = pad,
+               activation = "linear", init = init_delta_orthogonal())
+    tr <- initvar:::network_trace(net, inputs = 2)
+    r <- rowSums(tr$s[[2]]^2) / rowSums(tr$X^2)
+    if (pad == "circular") expect_lt(max(abs(r - 1)), 1e-10) else expect_true(all(r < 1 - 1e-3))
+  }
   # in > out: the gradient's norm is kept through the layer (co-isometry)
   net2 <- cnn(c(3, 6, 3), kernel = 3, spatial = c(4, 4), padding = "circular",
               activation = "linear", init = init_delta_orthogonal(2))
