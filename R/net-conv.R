@@ -39,7 +39,9 @@
 #' \deqn{q_{l+1}(p) = \frac{\sigma_w^2}{|k|} \sum_{o:\, s p + d o - \pi
 #'   \in \mathrm{input}} E[f(z)^2]_{q_l(s p + d o - \pi)} + \sigma_b^2,}
 #' out-of-bounds taps reading the padding's zeros (not \eqn{f(0)}); circular
-#' padding wraps the position. Backward, each input position sums
+#' padding wraps the position. For [init_delta_orthogonal()] kernels each
+#' tap carries its own variance (all of it at the centre tap), and the sum
+#' is weighted accordingly. Backward, each input position sums
 #' \eqn{\mathrm{Var}(W) c_{out}/\mathrm{groups}} times the gradient
 #' variances of the (tap, output position) pairs that read it, times
 #' \eqn{E f'(s)^2} there; a weight's gradient sums over positions. The
@@ -241,7 +243,7 @@ conv_unit <- function(l) {
   rows <- if (l$pool) l$conv$in_features else l$conv$in_channels / l$conv$groups * prod(l$conv$kernel_size)
   cols <- if (l$pool) l$conv$out_features else l$conv$out_channels
   list(n_in = rows, n_out = cols, fans = c(f[["fan_in"]], f[["fan_out"]]),
-       activation = l$activation, init = l$init, bias = l$bias)
+       activation = l$activation, init = delta_scheme(l$init, l$conv), bias = l$bias)
 }
 
 conv_kind <- list(
@@ -329,18 +331,31 @@ conv_taps <- function(l) {
 # sum over taps of v at the input positions each output position reads
 # (zeros of the padding read 0), and its adjoint: sum over the (tap, output
 # position) pairs that read each input position.
-tap_sum <- function(taps, v) {
+# With weights w, tap j's terms are multiplied by w[j] (the per-tap weight
+# variances over their mean: 1 for iid kernels; see tap_weights()).
+tap_sum <- function(taps, v, w = rep(1, ncol(taps))) {
   m <- matrix(v[taps], nrow(taps))
   m[is.na(m)] <- 0
-  rowSums(m)
+  drop(m %*% w)
 }
-tap_scatter <- function(taps, g, n_in) {
+tap_scatter <- function(taps, g, n_in, w = rep(1, ncol(taps))) {
   out <- numeric(n_in)
   for (j in seq_len(ncol(taps))) {
     ok <- !is.na(taps[, j])
-    out[taps[ok, j]] <- out[taps[ok, j]] + g[ok]   # one tap reads each input once
+    out[taps[ok, j]] <- out[taps[ok, j]] + w[j] * g[ok]   # one tap reads each input once
   }
   out
+}
+
+# Each tap's weight variance over the kernel's mean variance, in the
+# engine's tap order: all 1, but for init_delta_orthogonal(), whose
+# variance is all at the centre tap (R/init-delta.R).
+tap_weights <- function(l) {
+  k <- prod(l$conv$kernel_size)
+  if (l$init$family != "delta_orthogonal") return(rep(1, k))
+  w <- numeric(k)
+  w[delta_kernel(l$conv$kernel_size)$centre + 1] <- k
+  w
 }
 
 # E[f(s)], Var(f(s)) and E[f'(s)^2] for s ~ N(mu, q), vectorized over q
@@ -420,11 +435,12 @@ cnn_predict <- function(net, var_x, var_grad, regime, grad) {
       next
     }
     taps <- conv_taps(l)
+    tw <- tap_weights(l)
     cing <- l$conv$in_channels / l$conv$groups
-    q <- v[i] * cing * tap_sum(taps, m2_in) + bv[i]
+    q <- v[i] * cing * tap_sum(taps, m2_in, tw) + bv[i]
     am <- act_moments(a, q, bm[i], regime)
     fw[[i]] <- list(q = q, m1 = am$m1, var = am$var, dfd2 = am$dfd2, taps = taps,
-                    m2_prev = m2_in)
+                    tw = tw, m2_prev = m2_in)
     if (!is.null(K)) {
       # the kernel over position pairs: sum over taps of the input kernel
       # at the pairs of positions each reads (zeros read 0), plus the bias
@@ -433,7 +449,7 @@ cnn_predict <- function(net, var_x, var_grad, regime, grad) {
       for (j in seq_len(ncol(taps))) {
         ix <- taps[, j]
         ok <- !is.na(ix)
-        Ks[ok, ok] <- Ks[ok, ok] + Kz[ix[ok], ix[ok]]
+        Ks[ok, ok] <- Ks[ok, ok] + tw[j] * Kz[ix[ok], ix[ok]]
       }
       Ks <- v[i] * cing * Ks + bv[i]
       K <- pair_moments(a, Ks, bm[i], regime)
@@ -450,7 +466,8 @@ cnn_predict <- function(net, var_x, var_grad, regime, grad) {
       dz <- if (l$pool) {
         rep(v[i + 1] * l$conv$out_features * vg[[i + 1]] / n_in^2, n_in)
       } else {
-        v[i + 1] * l$conv$out_channels / l$conv$groups * tap_scatter(fw[[i + 1]]$taps, vg[[i + 1]], n_in)
+        v[i + 1] * l$conv$out_channels / l$conv$groups * tap_scatter(fw[[i + 1]]$taps, vg[[i + 1]], n_in,
+                                                                     fw[[i + 1]]$tw)
       }
       vg[[i]] <- fw[[i]]$dfd2 * dz
       # Under a pooled read-out every position of a channel shares one

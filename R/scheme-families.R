@@ -70,7 +70,7 @@ family_table <- list(
     }),
   identity = list(
     code = 5L, fan_free = FALSE,
-    resolve = function(s, rows, cols, total, diag) {
+    resolve = function(s, rows, cols, total, diag, ...) {
       list(family = "identity", gain = s$gain, total = total, diag = diag)
     },
     moments = function(r) {
@@ -111,7 +111,27 @@ family_table <- list(
     density = function(r) NULL,
     sample = function(r, dim, shape, threads) {
       matrix_to_shape(.Call(C_sample_sparse, r$rows, r$cols, r$nzero, r$sd, threads), shape)
-    })
+    }),
+  # R/init-delta.R: a conv kernel zero but at its centre tap, where each
+  # group's c_in/G x c_out/G matrix is orthogonal; `kernel` (taps, centre
+  # tap in the engine's order, groups) comes from the layer or the shape
+  delta_orthogonal = list(
+    code = 8L, fan_free = FALSE,
+    resolve = function(s, rows, cols, total, diag, kernel = NULL) {
+      kn <- if (is.null(kernel)) list(taps = 1, centre = 0, groups = 1) else kernel
+      list(family = "delta_orthogonal", gain = s$gain, taps = kn$taps, centre = kn$centre,
+           groups = kn$groups, c_in = rows / kn$taps, c_out = cols / kn$groups)
+    },
+    moments = function(r) {
+      c(mean = 0, var = r$gain^2 / (r$taps * max(r$c_in, r$c_out)))
+    },
+    text = function(x, fmt) {
+      sprintf("0 but at the kernel's centre tap: %s x a Haar-random orthogonal channel matrix",
+              fmt(x$gain))
+    },
+    c_params = function(r) c(r$gain, r$taps, r$centre, r$groups),
+    density = function(r) NULL,
+    sample = function(r, dim, shape, threads) sample_delta_orthogonal(r, shape, threads))
 )
 
 # The families' C codes by name, and those defined without the layer size.

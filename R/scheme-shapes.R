@@ -7,7 +7,7 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
   layout <- check_choice(layout, c("torch", "keras"), "layout")
   if (!is.null(dim)) {
     dim <- check_dim(dim, "dim")
-    if (length(dim) == 1 && (scheme$family %in% c("identity", "orthogonal", "sparse"))) {
+    if (length(dim) == 1 && (scheme$family %in% c("identity", "orthogonal", "sparse", "delta_orthogonal"))) {
       abort_arg("dim", sprintf("a shape with at least 2 dimensions for `init_%s()`",
                                scheme$family), dim)
     }
@@ -28,13 +28,15 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
       rows <- dim[1]
       cols <- dim[2]
     }
-    if (scheme$family %in% c("orthogonal", "sparse") && rows * cols > max_vector_length) {
+    if (scheme$family %in% c("orthogonal", "sparse", "delta_orthogonal") &&
+        rows * cols > max_vector_length) {
       abort_arg("dim", "a shape R can store", dim)
     }
     return(list(dim = dim, layout = layout, fan_in = f[["fan_in"]],
                 fan_out = f[["fan_out"]], rows = rows, cols = cols,
                 total = prod(dim), diag = min(f[["in_units"]], f[["out_units"]]),
-                as_is = scheme$family == "sparse" && layout == "torch"))
+                as_is = scheme$family == "sparse" && layout == "torch",
+                kernel = if (scheme$family == "delta_orthogonal") delta_kernel(shape_kernel(dim, layout))))
   }
   if (missing(fan_in)) {
     abort("`fan_in` is missing: give `fan_in` (and `fan_out`), or `dim`.")
@@ -142,5 +144,6 @@ shape_layout <- function(layout, dim, needs_fans = TRUE, fan_in = NULL, fan_out 
 
 resolve_for <- function(scheme, shape) {
   resolve_scheme(scheme, shape$fan_in, shape$fan_out, rows = shape$rows,
-                 cols = shape$cols, total = shape$total, diag = shape$diag)
+                 cols = shape$cols, total = shape$total, diag = shape$diag,
+                 kernel = if (!is.null(shape$kernel)) shape$kernel else scheme$kernel)
 }

@@ -469,9 +469,11 @@ mode_n <- function(mode, fan_in, fan_out) {
 # entries.
 resolve_scheme <- function(scheme, fan_in, fan_out, rows = fan_in,
                            cols = fan_out, total = rows * cols,
-                           diag = min(rows, cols)) {
+                           diag = min(rows, cols), kernel = scheme$kernel) {
   if (scheme$family != "variance_scaling") {
-    return(family_of(scheme$family)$resolve(scheme, rows, cols, total, diag))
+    # (kernel: the taps, centre tap and groups of a conv kernel, for
+    # init_delta_orthogonal(); NULL for a matrix)
+    return(family_of(scheme$family)$resolve(scheme, rows, cols, total, diag, kernel = kernel))
   }
   switch(scheme$family,
     variance_scaling = {
@@ -514,6 +516,8 @@ scheme_variance_text <- function(x) {
       }
     },
     orthogonal = sprintf("Var(W) = %s^2 / max(fan_in, fan_out)", fmt(x$gain)),
+    delta_orthogonal = sprintf(
+      "Var(W) = %s^2 / (taps * max(c_in, c_out) / groups), over the whole kernel", fmt(x$gain)),
     sparse = sprintf("Var(W) = %s^2 * (1 - ceiling(%s * fan_in) / fan_in)",
                      fmt(x$sd), fmt(x$sparsity)),
     identity = "fixed entries (see ?weight_variance)",

@@ -255,7 +255,19 @@ void iv_read_spec(SEXP spec, spec_t *sp)
         } else if (wk == FAM_SPARSE) {
             if (p[0] < 0 || p[0] > nin || p[0] != floor(p[0]))
                 error("sparse weights need 0 <= nzero <= fan_in.");
-        } else if (wk < FAM_UNIFORM || wk > FAM_SPARSE) {
+        } else if (wk == FAM_DELTA_ORTHO) {
+            /* gain, taps, centre tap, groups */
+            if (!R_FINITE(p[2]) || !R_FINITE(p[3]) || p[1] < 1 || p[1] != floor(p[1]) ||
+                p[2] < 0 || p[2] >= p[1] || p[2] != floor(p[2]) || p[3] < 1 ||
+                p[3] != floor(p[3]) || fmod((double) nin, p[1]) != 0 ||
+                fmod((double) nout, p[3]) != 0)
+                error("delta-orthogonal weights need taps dividing fan_in, 0 <= centre < taps "
+                      "and groups dividing the outputs.");
+            int ci = (int) (nin / p[1]), co = (int) (nout / p[3]);
+            int m = ci > co ? ci : co, k = ci > co ? co : ci;
+            int lw = iv_qr_lwork(m, k);
+            if (lw > sp->lwork) sp->lwork = lw;
+        } else if (wk < FAM_UNIFORM || wk > FAM_DELTA_ORTHO) {
             error("`spec$wkind` has an unknown code.");
         }
         const double *bp = sp->bpar + 4 * i;

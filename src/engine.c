@@ -65,6 +65,11 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
                 size_t need = (size_t) sp->uin[u] * sp->uout[u];
                 if (need > scratch) scratch = need;
             }
+            if (sp->wkind[u] == FAM_DELTA_ORTHO) {
+                /* the groups' centre matrices and their transposes (src/propagate.c) */
+                size_t need = 2 * (size_t) sp->uin[u] * sp->uout[u];
+                if (need > scratch) scratch = need;
+            }
         }
         ws->D[i] = ws->A[i] = ws->R[i] = ws->P[i] = NULL;
         if (sp->kind[i] == LAYER_RESIDUAL) {

@@ -241,6 +241,32 @@ void iv_draw_layer(const spec_t *sp, int i, uint64_t base, double *W, double *bi
         }
         break;
     }
+    case FAM_DELTA_ORTHO: {
+        /* a conv kernel (rows: in-group channel cc, tap: cc taps + tap) that
+           is zero but at the centre tap, where each group's c_in/G x
+           c_out/G matrix is gain times a Haar matrix with orthonormal
+           columns (or rows), drawn group after group from the stream */
+        iv_family g = { FAM_NORMAL, 0.0, 1.0, 0, 0, 0, 0, 1, 0 };
+        const int taps = (int) p[1], ctr = (int) p[2], G = (int) p[3];
+        const int ci = nin / taps, co = nout / G;
+        const R_xlen_t nm = (R_xlen_t) ci * co;
+        double *M = scratch, *T = scratch + nm;
+        memset(W, 0, nw * sizeof(double));
+        for (int gr = 0; gr < G; gr++) {
+            iv_fill(M, nm, &g, &r);
+            if (ci >= co) {
+                iv_orthonormalize(M, ci, co, p[0], tau, work, sp->lwork);
+            } else {
+                iv_orthonormalize(M, co, ci, p[0], tau, work, sp->lwork);
+                iv_transpose(M, co, ci, T);
+                memcpy(M, T, (size_t) nm * sizeof(double));
+            }
+            for (int o = 0; o < co; o++)
+                for (int c = 0; c < ci; c++)
+                    W[(R_xlen_t) c * taps + ctr + (R_xlen_t) (gr * co + o) * nin] = M[c + (R_xlen_t) o * ci];
+        }
+        break;
+    }
     case FAM_SPARSE:
         for (int k = 0; k < nout; k++)
             iv_sparse_column(W + (R_xlen_t) k * nin, nin, (int) p[0], p[1], perm, &r);
