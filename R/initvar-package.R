@@ -61,7 +61,10 @@
 #' hypothesis. [cnn()] builds convolutional networks (1-D and 2-D, zero,
 #' circular or valid padding, strides, dilations, groups) that the engine
 #' runs and [predict_variance()] predicts position by position;
-#' [position_map()] and [plot_position_map()] show the border's effect.
+#' [position_map()] and [plot_position_map()] show the border's effect;
+#' [init_delta_orthogonal()] draws Xiao et al.'s delta-orthogonal kernels,
+#' and [fan_conformance()] tabulates the fans every framework uses for
+#' convolutions against the real ones.
 #'
 #' @section Verify (6 of 6):
 #' [identities()] lists the identities the derivation rests on (with their

@@ -69,6 +69,9 @@ hardening_exported <- list(
   init_glorot_standard = list(gctorture = quote(init_glorot_standard())),
   init_he = list(gctorture = quote(init_he())),
   init_xavier = list(gctorture = quote(init_xavier("normal", gain = 2))),
+  init_delta_orthogonal = list(gctorture = quote(init_delta_orthogonal(1.5))),
+  fan_conformance = list(gctorture = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)),
+                                                           frameworks = "torch"))),
   init_kaiming = list(gctorture = quote(init_kaiming(nonlinearity = "tanh"))),
   cnn = list(gctorture = quote(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2))),
   position_map = list(gctorture = quote(position_map(
@@ -297,6 +300,13 @@ hardening_fuzz <- list(
   init_he = list(
     call = quote(init_he()),
     args = c(distribution = "choice", a = "num", mode = "choice", convention = "choice")),
+  init_delta_orthogonal = list(
+    call = quote(init_delta_orthogonal(1.5)),
+    args = c(gain = "num")),
+  fan_conformance = list(
+    call = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)), frameworks = "torch")),
+    args = c(layers = "any", frameworks = "choice", simulate = "flag", networks = "count",
+             inputs = "count", threads = "threads")),
   init_xavier = list(
     call = quote(init_xavier()),
     args = c(distribution = "choice", gain = "num")),
