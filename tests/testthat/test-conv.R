@@ -334,6 +334,7 @@ test_that("simulated variances agree with the per-position predictions (calibrat
 })
 
 test_that("a conv simulation stops within 2 s of SIGINT, 1 and 2 threads", {
+  skip_unless_full()
   skip_on_cran()
   skip_on_os(c("windows", "mac", "solaris"))
   if (!file.exists("/proc/self/status")) skip("needs /proc (Linux)")

@@ -266,6 +266,7 @@ sim_correlation <- function(widths, f, sw, bias_mean, bias_sd, c0, R) {
 }
 
 test_that("predict_correlation() agrees with simulated wide networks", {
+  skip_unless_full()
   set.seed(20240611)
   cases <- list(
     list(act = "tanh", f = tanh, sw = 2.5, bm = 0, bsd = sqrt(0.05), c0 = 0.9, d = 6),

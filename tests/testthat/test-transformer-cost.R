@@ -47,6 +47,7 @@ test_that("the softmax moments match stats::integrate at every logit scale (m = 
 })
 
 test_that("the softmax moments match Monte Carlo for m = 3 and 16 (MCSE)", {
+  skip_unless_full()
   set.seed(21)
   n <- 2e5
   for (m in c(3, 16)) {
@@ -81,6 +82,7 @@ test_that("q211 closes the identity E[A^2 (1 - A)^2] = (m - 1) q22 + (m - 1) (m 
 })
 
 test_that("both sides of the branch points agree, and the argmax is the limit", {
+  skip_unless_full()
   for (m in c(2, 5, 256, 4096)) {
     # sigma = 8: the splines in sigma and in 1 / sigma
     lo <- initvar:::softmax_moments(m, 8 - 1e-7)
@@ -179,6 +181,7 @@ test_that("transformer() with a missing argument names transformer() and the arg
 })
 
 test_that("long sequences: a causal seq_len = 512 prediction is quadratic, not cubic", {
+  skip_unless_full()
   net <- transformer(8, 2, depth = 1, seq_len = 512, architecture = "decoder")
   tm <- elapsed(p <- predict_variance(net, regime = "mean_field"))
   expect_lt(tm, 120)
