@@ -451,5 +451,41 @@ compare_fans <- function(layers, schemes = list(he = init_he(), glorot = init_gl
   }
   out <- do.call(rbind, rows)
   rownames(out) <- NULL
+  class(out) <- c("initvar_fan_comparison", "data.frame")
   out
+}
+
+#' @rdname compare_fans
+#' @param x A `compare_fans()` result.
+#' @param main Title; a sensible one by default.
+#' @param ... Further graphical parameters for [graphics::barplot()].
+#' @section Plot:
+#' `plot()` draws, for each framework (and layer), the variance each scheme
+#' realizes as a ratio to the variance it asks for (1 is right), and
+#' returns that matrix invisibly (rows: the scheme; columns: framework
+#' within layer).
+#' @export
+plot.initvar_fan_comparison <- function(x, main = NULL, ...) {
+  cols <- intersect(c("ratio_he", "ratio_he_fan_out", "ratio_glorot"), names(x))
+  m <- t(as.matrix(as.data.frame(unclass(x))[, cols, drop = FALSE]))
+  rownames(m) <- c(ratio_he = "He (fan_in)", ratio_he_fan_out = "He (fan_out)",
+                   ratio_glorot = "Glorot")[cols]
+  several <- length(unique(x$layer)) > 1
+  colnames(m) <- if (several) paste0(x$framework, "\n", abbreviate(x$layer, 12)) else x$framework
+  if (is.null(main)) {
+    main <- if (several) "Variance realized / variance asked, by framework" else
+      paste0(x$layer[1], ": variance realized / asked")
+  }
+  top <- max(c(m, 1), na.rm = TRUE) * 1.2
+  graphics::barplot(m, beside = TRUE, ylim = c(0, top), main = main,
+                    ylab = "realized / target variance", col = c("#1b6ca8", "#7fb3d5", "#c0392b")[seq_along(cols)],
+                    legend.text = rownames(m), args.legend = list(bty = "n", cex = 0.8), ...)
+  graphics::abline(h = 1, lty = 2, col = "grey30")
+  invisible(m)
+}
+
+#' @export
+print.initvar_fan_comparison <- function(x, ...) {
+  print(as.data.frame(unclass(x), stringsAsFactors = FALSE), ...)
+  invisible(x)
 }

@@ -552,3 +552,31 @@ print.initvar_coordinate_check <- function(x, ...) {
   }
   invisible(x)
 }
+
+#' @describeIn first_step Draw each layer's relative change after the step,
+#'   `rms(dz) / rms(z)`, with +- 2 MCSE: the picture of "how much did one
+#'   step move each layer". Returns the data drawn, invisibly.
+#' @param x A `first_step()` result.
+#' @param main Title; a sensible one by default.
+#' @param ... Further graphical parameters for [graphics::plot()].
+#' @export
+plot.initvar_first_step <- function(x, main = NULL, ...) {
+  t <- as.data.frame(x)
+  if (is.null(main)) {
+    lr <- unique(x$lr)
+    main <- sprintf("One %s step (lr = %s): how much each layer moves", x$optimizer[1],
+                    if (length(lr) == 1) format(lr, digits = 3) else "per layer")
+  }
+  ok <- is.finite(t$rel_dz) & t$rel_dz > 0
+  lo <- t$rel_dz - 2 * t$rel_dz_mcse
+  lo <- ifelse(is.finite(lo) & lo > 0, lo, NA)
+  hi <- ifelse(is.finite(t$rel_dz_mcse), t$rel_dz + 2 * t$rel_dz_mcse, NA)
+  yr <- range(c(t$rel_dz[ok], lo, hi), na.rm = TRUE, finite = TRUE)
+  if (!all(is.finite(yr))) yr <- c(1e-3, 1)
+  graphics::plot(t$layer[ok], t$rel_dz[ok], log = "y", ylim = yr, pch = 19, col = "#1b6ca8",
+                 xlab = "layer", ylab = expression(rms(Delta * z) / rms(z)), xaxt = "n",
+                 xlim = range(t$layer) + c(-0.3, 0.3), main = main, ...)
+  graphics::axis(1, at = t$layer)
+  graphics::segments(t$layer, lo, t$layer, hi, col = "#1b6ca8")
+  invisible(data.frame(layer = t$layer, rel_dz = t$rel_dz, lower = lo, upper = hi))
+}

@@ -191,8 +191,17 @@ forest <- function(labels, estimate, lower, upper, reference, ok, main, xlab, ..
   hi <- (upper - reference) / scale
   labels <- ifelse(zero, paste0(labels, " *"), labels)
   y <- rev(seq_len(k))
-  xr <- range(c(lo, hi, e, 0), finite = TRUE)
+  # one wild interval must not squash the others to dots: the axis spans
+  # twice the third-largest reach (or all, when few rows), and what lies
+  # beyond is clipped at the edge with an arrow and its value
+  reach <- pmax(abs(lo), abs(hi), abs(e), na.rm = TRUE)
+  reach <- reach[is.finite(reach)]
+  lim <- if (length(reach) > 3) 2 * sort(reach, decreasing = TRUE)[3] else max(c(reach, 1e-6))
+  lim <- max(lim, 1e-6)
+  clipped <- is.finite(e) & (pmax(abs(lo), abs(hi), abs(e), na.rm = TRUE) > lim)
+  xr <- range(c(pmax(pmin(c(lo, hi, e), lim), -lim), 0), finite = TRUE)
   xr <- xr + c(-1, 1) * 0.05 * max(diff(xr), 1e-6)
+  clamp <- function(v) pmax(pmin(v, xr[2]), xr[1])
   op <- graphics::par(mar = c(4.5, max(6, 0.5 * max(nchar(labels))), 3.5, 1))
   on.exit(graphics::par(op))
   graphics::plot(NA, xlim = xr, ylim = c(0.5, k + 0.5), yaxt = "n", ylab = "", xlab = xlab,
@@ -200,14 +209,22 @@ forest <- function(labels, estimate, lower, upper, reference, ok, main, xlab, ..
   graphics::axis(2, at = y, labels = labels, las = 1, cex.axis = 0.75)
   graphics::abline(v = 0, col = "grey40")
   col <- ifelse(is.na(ok), "grey50", ifelse(ok, "#2e8b57", "#c0392b"))
-  graphics::segments(lo, y, hi, y, col = col, lwd = 2)
-  graphics::points(e, y, pch = 19, col = col)
+  graphics::segments(clamp(lo), y, clamp(hi), y, col = col, lwd = 2)
+  graphics::points(clamp(e), y, pch = ifelse(clipped & abs(e) > lim, NA, 19), col = col)
+  for (i in which(clipped)) {
+    side <- if (max(hi[i], e[i], na.rm = TRUE) > lim) 2 else 1
+    from <- clamp(if (side == 2) lo[i] else hi[i])
+    if (abs(from - xr[side]) < 0.04 * diff(xr)) from <- xr[side] - (if (side == 2) 1 else -1) * 0.08 * diff(xr)
+    graphics::arrows(from, y[i], xr[side], y[i], length = 0.06, col = col[i], lwd = 2)
+    graphics::text(xr[side], y[i] + 0.3, formatC(e[i], digits = 2, format = "g"),
+                   adj = if (side == 2) 1 else 0, cex = 0.65, col = col[i])
+  }
   graphics::legend("bottomright", bty = "n", cex = 0.75, pch = 19, col = c("#2e8b57", "#c0392b"),
                    legend = c("consistent with theory", "not consistent"))
   if (any(zero)) graphics::mtext("* theory is 0: deviation in interval half-widths", side = 1,
                                  line = 3.3, adj = 1, cex = 0.7)
   invisible(data.frame(label = labels, deviation = e, lower = lo, upper = hi, ok = ok,
-                       stringsAsFactors = FALSE))
+                       clipped = clipped, stringsAsFactors = FALSE))
 }
 
 #' Forest plots of checks against theory

@@ -54,7 +54,9 @@ plot.initvar_simulation <- function(x, type = c("variance", "histogram", "across
               quantity)
   }
   d <- dim(x$acc)[3]
-  if (is.null(layers)) layers <- seq_len(d)
+  # histograms of the hidden layers by default: the output layer's spread
+  # (a softmax's, a read-out's) would squash them, as in Glorot's figures
+  if (is.null(layers)) layers <- if (type == "histogram" && d > 1) seq_len(d - 1) else seq_len(d)
   if (!is.numeric(layers) || length(layers) == 0 || anyNA(layers) ||
       any(!layers %in% seq_len(d))) {
     abort_arg("layers", sprintf("a vector of layer numbers between 1 and %d", d), layers)

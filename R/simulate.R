@@ -663,7 +663,37 @@ sim_intervals <- function(est, mcse, pred, J, level, cv2 = NULL) {
 }
 
 #' @export
-summary.initvar_simulation <- function(object, ...) as.data.frame(object)
+summary.initvar_simulation <- function(object, ...) {
+  df <- as.data.frame(object)
+  rows <- lapply(split(df, df$quantity, drop = TRUE), function(s) {
+    ratio <- s$estimate / s$prediction
+    data.frame(quantity = as.character(s$quantity[1]), layers = nrow(s),
+               agree = sum(s$consistent %in% TRUE), disagree = sum(s$consistent %in% FALSE),
+               no_verdict = sum(is.na(s$consistent)),
+               max_abs_z = if (any(is.finite(s$z))) max(abs(s$z), na.rm = TRUE) else NA_real_,
+               ratio_min = if (any(is.finite(ratio))) min(ratio[is.finite(ratio)]) else NA_real_,
+               ratio_max = if (any(is.finite(ratio))) max(ratio[is.finite(ratio)]) else NA_real_,
+               stringsAsFactors = FALSE)
+  })
+  out <- do.call(rbind, rows)
+  rownames(out) <- NULL
+  structure(out, class = c("summary.initvar_simulation", "data.frame"),
+            networks = object$networks, inputs = object$inputs, regime = object$regime,
+            level = verdict_level)
+}
+
+#' @export
+print.summary.initvar_simulation <- function(x, digits = 3, ...) {
+  cat(sprintf("<initvar simulation summary> %d networks x %d inputs; %s prediction; verdicts at level %s\n",
+              attr(x, "networks"), attr(x, "inputs"), sub("_", "-", attr(x, "regime")),
+              format(attr(x, "level"))))
+  tab <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+  tab$quantity <- vapply(tab$quantity, function(q) paste0("Var(", quantities[[q]], ")"), "")
+  for (v in c("max_abs_z", "ratio_min", "ratio_max")) tab[[v]] <- signif(tab[[v]], digits)
+  print(tab, row.names = FALSE)
+  cat("ratio: simulated / predicted, over the layers; the full table: as.data.frame()\n")
+  invisible(x)
+}
 
 #' @export
 print.initvar_simulation <- function(x, digits = 3, ...) {

@@ -99,3 +99,34 @@ test_that("networks with blocks are drawn as blocks, sublayers and skips (issue 
   m <- plot(mlp(c(4, 3, 2), "relu", init_he()))
   expect_identical(names(m), c("layer", "n_in", "n_out", "activation", "weights", "var_w"))
 })
+
+test_that("first_step(), compare_fans(), summary() and the checks' plots say what a teacher needs (issue 24, item 3)", {
+  grDevices::pdf(NULL)
+  on.exit(grDevices::dev.off())
+  set.seed(24)
+  f <- first_step(mlp(c(8, 8, 8, 2), "tanh"), lr = 0.1, networks = 8, batch = 4)
+  p <- plot(f)                               # errored ("'x' is a list ...")
+  expect_identical(p$layer, 1:3)
+  expect_equal(p$rel_dz, as.data.frame(f)$rel_dz)
+  expect_true(all(p$lower < p$rel_dz & p$rel_dz < p$upper, na.rm = TRUE))
+  cf <- compare_fans(conv_layer(4, 4, 3, groups = 4))
+  expect_s3_class(cf, "data.frame")
+  m <- plot(cf)                              # was a pairs() plot
+  expect_identical(dim(m), c(3L, 3L))
+  expect_equal(m["Glorot", ], c(torch = 0.4, keras = 0.4, jax = 0.4))
+  s <- simulate_network(mlp(c(10, 10, 10, 4), "tanh"), 16, 8, threads = 1)
+  su <- summary(s)                           # was the whole table
+  expect_identical(nrow(su), 4L)
+  expect_identical(su$layers, rep(3L, 4))
+  expect_identical(su$agree + su$disagree + su$no_verdict, su$layers)
+  expect_lt(length(capture.output(print(su))), 16)
+  h <- plot(s, type = "histogram", quantity = "z")   # the output layer left out
+  expect_setequal(unique(h$z$layer), 1:2)
+  # one wild interval is clipped at the edge, not squashing the others
+  x <- data.frame(id = c("a", "b", "c", "d", "e"), estimate = c(1.01, 0.99, 1, 1.02, 50),
+                  theoretical = 1, lower = c(0.98, 0.96, 0.97, 0.99, 40),
+                  upper = c(1.04, 1.02, 1.03, 1.05, 60), consistent = c(TRUE, TRUE, TRUE, TRUE, FALSE))
+  class(x) <- c("initvar_verifications", "data.frame")
+  r <- plot(x)
+  expect_identical(r$clipped, c(FALSE, FALSE, FALSE, FALSE, TRUE))
+})
