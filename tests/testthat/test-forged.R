@@ -1,0 +1,41 @@
+# Objects that carry a package class but were not made by its constructors
+# ("forged") are refused with an initvar error that names the user's
+# function and the argument.
+
+expect_forged_error <- function(expr, fun, arg) {
+  e <- tryCatch({ expr; NULL }, error = identity)
+  expect_s3_class(e, "initvar_error")
+  expect_identical(as.character(conditionCall(e)[[1]]), fun)
+  expect_match(conditionMessage(e), paste0("`", arg, "(`|\\[)"))
+}
+
+forged_schemes <- list(structure(list(a = 1), class = "initvar_scheme"),
+                       structure(list(), class = "initvar_scheme"),
+                       structure(list(family = "nope", name = "x"), class = "initvar_scheme"))
+
+test_that("forged schemes are refused by every function taking a scheme", {
+  bad_scale <- init_glorot(); bad_scale$scale <- NA
+  for (f in c(forged_schemes, list(bad_scale))) {
+    expect_forged_error(weight_variance(f, 3), "weight_variance", "scheme")
+    expect_forged_error(weight_mean(f, 3), "weight_mean", "scheme")
+    expect_forged_error(sample_weights(f, 3, 4, threads = 1), "sample_weights", "scheme")
+    expect_forged_error(mlp(c(3, 4, 2), "tanh", init = f), "mlp", "init")
+    expect_forged_error(mlp(c(3, 4, 2), "tanh", bias = f), "mlp", "bias")
+    expect_forged_error(resmlp(3, depth = 2, init = f), "resmlp", "init")
+    expect_forged_error(resmlp(3, depth = 2, proj_init = f), "resmlp", "proj_init")
+    expect_forged_error(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2, init = f), "cnn", "init")
+    expect_forged_error(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2, bias = f), "cnn", "bias")
+    expect_forged_error(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2, readout_bias = f),
+                        "cnn", "readout_bias")
+    expect_forged_error(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2, init = f),
+                        "transformer", "init")
+  }
+})
+
+test_that("real schemes still pass the scheme check", {
+  for (s in list(init_glorot(), init_he("normal", convention = "keras"), init_orthogonal(),
+                 init_identity(), init_sparse(0.1), init_truncated_normal(), init_zeros(),
+                 init_uniform(0, 1), init_lecun())) {
+    expect_true(is.finite(weight_variance(s, 4, 3)))
+  }
+})
