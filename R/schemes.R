@@ -51,11 +51,11 @@ scheme_problem <- function(s) {
     r <- resolve_scheme(s, 4, 3)
     m <- dist_moments(r)
     p <- family_c_params(r)$params
-    all(vapply(r[-1], function(v) is.numeric(v) && length(v) == 1 && is.finite(v), TRUE)) &&
+    all(vapply(r[-1], function(v) is.numeric(v) && length(v) == 1 && !is.na(v), TRUE)) &&
       (fam != "sparse" || (is.numeric(s$sparsity) && length(s$sparsity) == 1 &&
                              isTRUE(s$sparsity >= 0 && s$sparsity < 1))) &&
       is.numeric(m) && length(m) == 2 && all(is.finite(m)) && m[[2]] >= 0 &&
-      length(p) == 4 && all(is.finite(p))
+      length(p) == 4 && !anyNA(p)
   }, error = function(e) FALSE, warning = function(w) FALSE)
   if (!isTRUE(ok)) return(sprintf("its %s parameters do not give finite moments", fam))
   NULL
