@@ -39,3 +39,35 @@ test_that("real schemes still pass the scheme check", {
     expect_true(is.finite(weight_variance(s, 4, 3)))
   }
 })
+
+test_that("forged activations are refused by every function taking an activation", {
+  for (a in list(structure(list(), class = "initvar_activation"),
+                 structure(list(a = 1), class = "initvar_activation"))) {
+    expect_forged_error(fixed_point(a, sigma_w2 = 1.5, sigma_b2 = 0.05), "fixed_point", "activation")
+    expect_forged_error(critical_line(a, sigma_b2 = 0.05), "critical_line", "activation")
+    expect_forged_error(phase_diagram(a, sigma_w2 = c(1, 3), sigma_b2 = c(0, 0.1)),
+                        "phase_diagram", "activation")
+    expect_forged_error(mlp(c(3, 4, 2), a), "mlp", "activation")
+    expect_forged_error(cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2, activation = a),
+                        "cnn", "activation")
+    expect_forged_error(resmlp(3, depth = 2, activation = a), "resmlp", "activation")
+    expect_forged_error(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2, activation = a),
+                        "transformer", "activation")
+  }
+  bad_df <- activation("tanh"); bad_df$df <- function(x) x[-1]
+  expect_forged_error(mlp(c(3, 4, 2), bad_df), "mlp", "activation")
+})
+
+test_that("a failing R activation gives one clear message, without warnings", {
+  e <- expect_error(mlp(c(3, 4, 2), function(x) stop("boom")), class = "initvar_error")
+  expect_match(conditionMessage(e), "`activation[[1]]` must be", fixed = TRUE)
+  expect_match(conditionMessage(e), "boom", fixed = TRUE)
+  expect_no_match(conditionMessage(e), "not a function")
+  # right length only for 5 inputs: refused, not a "longer object length" warning
+  for (f in list(function(x) rep(1, 5), function(x) if (length(x) == 5) x else x[-1])) {
+    expect_no_warning(e <- expect_error(mlp(c(3, 4, 2), f), class = "initvar_error"))
+    expect_match(conditionMessage(e), "returns \\d+ values? for \\d+ inputs?")
+  }
+  expect_error(activation("a", f = function(x) rep(1, 5)), "`f` must be", class = "initvar_error")
+  expect_s3_class(mlp(c(3, 4, 2), function(x) x * pnorm(x)), "initvar_mlp")
+})
