@@ -420,6 +420,7 @@ residual_cv2_step <- function(l, fwd, mf_var_in, mf_mean_in, pz) {
 residual_depth_profile <- function(net, var_x = 1, var_grad = 1,
                                    regime = c("mean_field", "linear")) {
   if (!inherits(net, "initvar_resmlp")) abort_arg("net", "a network from `resmlp()`", net)
+  check_mlp(net)
   check_number(var_x, "var_x", min = 0, min_open = TRUE)
   check_number(var_grad, "var_grad", min = 0, min_open = TRUE)
   regime <- check_choice(regime, c("mean_field", "linear"), "regime")

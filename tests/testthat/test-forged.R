@@ -71,3 +71,39 @@ test_that("a failing R activation gives one clear message, without warnings", {
   expect_error(activation("a", f = function(x) rep(1, 5)), "`f` must be", class = "initvar_error")
   expect_s3_class(mlp(c(3, 4, 2), function(x) x * pnorm(x)), "initvar_mlp")
 })
+
+test_that("forged networks are refused by every function taking a network", {
+  no_layers <- resmlp(3, 2); no_layers$layers <- NULL
+  na_width <- mlp(c(3, 4, 2)); na_width$widths[2] <- NA
+  bad_kind <- mlp(c(3, 4, 2)); bad_kind$layers[[1]]$kind <- "bogus"
+  bad_chain <- mlp(c(3, 4, 2)); bad_chain$layers[[2]]$n_in <- 5
+  empty <- mlp(c(3, 4, 2)); empty$layers <- list()
+  nets <- list(structure(list(a = 1), class = "initvar_mlp"),
+               structure(list(), class = "initvar_mlp"),
+               structure(list(a = 1), class = c("initvar_transformer", "initvar_mlp")),
+               structure(list(a = 1), class = c("initvar_resmlp", "initvar_mlp")),
+               no_layers, na_width, bad_kind, bad_chain, empty)
+  for (n in nets) {
+    expect_forged_error(predict_variance(n), "predict_variance", "net")
+    expect_forged_error(predict_kurtosis(n), "predict_kurtosis", "net")
+    expect_forged_error(predict_correlation(n, 0.5), "predict_correlation", "net")
+    expect_forged_error(simulate_network(n, networks = 2, inputs = 2, threads = 1),
+                        "simulate_network", "net")
+    expect_forged_error(simulate_correlation(n, 0.5, networks = 20, pairs = 2, threads = 1),
+                        "simulate_correlation", "net")
+    expect_forged_error(jacobian_spectrum(n, networks = 2, threads = 1), "jacobian_spectrum", "net")
+    expect_forged_error(first_step(n, lr = 0.1, networks = 2, batch = 2), "first_step", "net")
+    expect_forged_error(residual_depth_profile(n), "residual_depth_profile", "net")
+  }
+  expect_match(tryCatch(predict_variance(bad_chain), error = conditionMessage),
+               "layer 1 outputs 4 units but layer 2 takes 5", fixed = TRUE)
+})
+
+test_that("real networks pass the network check", {
+  for (n in list(mlp(c(3, 4, 2)), resmlp(3, 2), resmlp(3, 2, n_in = 5, n_out = 2),
+                 cnn(c(2, 3), kernel = 3, spatial = c(4, 4), n_out = 2),
+                 transformer(4, 2, depth = 2, d_ff = 3, seq_len = 2,
+                             architecture = "encoder_decoder"))) {
+    expect_null(initvar:::network_problem(n))
+  }
+})
