@@ -107,3 +107,23 @@ test_that("real networks pass the network check", {
     expect_null(initvar:::network_problem(n))
   }
 })
+
+test_that("a fan given is checked even where the scheme ignores it", {
+  u <- init_uniform(0, 1)
+  bad <- list(NULL, NA, NaN, "3", list(3), numeric(0), -1, 2.5)
+  for (b in bad) {
+    expect_forged_error(weight_mean(u, fan_in = b), "weight_mean", "fan_in")
+    expect_forged_error(weight_variance(u, fan_in = b), "weight_variance", "fan_in")
+    expect_forged_error(weight_mean(u, fan_in = 3, fan_out = b), "weight_mean", "fan_out")
+    expect_forged_error(weight_variance(init_zeros(), fan_in = 3, fan_out = b), "weight_variance", "fan_out")
+    expect_forged_error(sample_weights(u, fan_in = b, threads = 1), "sample_weights", "fan_in")
+    expect_forged_error(sample_weights(u, fan_in = 3, fan_out = b, threads = 1), "sample_weights", "fan_out")
+  }
+  expect_forged_error(weight_mean(u, fan_out = NA), "weight_mean", "fan_out")
+  expect_forged_error(sample_weights(u, dim = 3, fan_out = NA, threads = 1), "sample_weights", "fan_out")
+  # without fans, or with good ones, the fan-free schemes still answer
+  expect_equal(weight_mean(u), 0.5)
+  expect_equal(weight_mean(u, 3, 4), 0.5)
+  expect_equal(weight_variance(u, fan_out = 3), 1 / 12)
+  expect_length(sample_weights(u, dim = 4, threads = 1), 4)
+})
