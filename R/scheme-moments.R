@@ -8,6 +8,7 @@ layer_moments <- function(scheme, layer, fans_given, dim) {
   if (!inherits(layer, "initvar_layer")) {
     abort_arg("layer", "a layer such as `conv_layer(64, 16, c(4, 4), transposed = TRUE)`", layer)
   }
+  check_fan_layer(layer, "layer")
   if (fans_given || !is.null(dim)) {
     abort("Give `layer` alone, not with `fan_in`, `fan_out` or `dim`: the layer determines the fans.")
   }

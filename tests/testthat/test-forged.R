@@ -6,7 +6,9 @@ expect_forged_error <- function(expr, fun, arg) {
   e <- tryCatch({ expr; NULL }, error = identity)
   expect_s3_class(e, "initvar_error")
   expect_identical(as.character(conditionCall(e)[[1]]), fun)
-  expect_match(conditionMessage(e), paste0("`", arg, "(`|\\[)"))
+  msg <- conditionMessage(e)
+  expect_true(grepl(paste0("`", arg, "`"), msg, fixed = TRUE) ||
+                grepl(paste0("`", arg, "[["), msg, fixed = TRUE), label = msg)
 }
 
 forged_schemes <- list(structure(list(a = 1), class = "initvar_scheme"),
@@ -126,4 +128,35 @@ test_that("a fan given is checked even where the scheme ignores it", {
   expect_equal(weight_mean(u, 3, 4), 0.5)
   expect_equal(weight_variance(u, fan_out = 3), 1 / 12)
   expect_length(sample_weights(u, dim = 4, threads = 1), 4)
+})
+
+test_that("forged layers are refused by compare_fans(), fans() and weight_variance(layer =)", {
+  bad_groups <- conv_layer(4, 8, 3); bad_groups$groups <- 3
+  for (l in list(structure(list(), class = "initvar_layer"),
+                 structure(list(a = 1), class = "initvar_layer"),
+                 structure(list(kind = "dense"), class = "initvar_layer"), bad_groups)) {
+    expect_forged_error(compare_fans(l), "compare_fans", "layers")
+    expect_forged_error(compare_fans(list(conv_layer(3, 16, 3), l)), "compare_fans", "layers[[2]]")
+    expect_forged_error(fans(l), "fans", "dim")
+    expect_forged_error(weight_variance(init_he(), layer = l), "weight_variance", "layer")
+  }
+  for (l in list(conv_layer(3, 16, 3), conv_layer(64, 16, c(4, 4), stride = 2, transposed = TRUE),
+                 conv_layer(16, 16, c(3, 3), groups = 16), dense_layer(512, c(8, 64)),
+                 attention_layer(512, 8), attention_layer(512, 8, projection = "output"))) {
+    expect_null(initvar:::fan_layer_problem(l))
+  }
+})
+
+test_that("forged scaling rules are refused by resmlp(), transformer() and residual_growth()", {
+  bad_gains <- scaling_rule("fixup", 4); bad_gains$gains <- 1
+  for (r in list(structure(list(), class = "initvar_scaling_rule"),
+                 structure(list(a = 1), class = "initvar_scaling_rule"), bad_gains)) {
+    expect_forged_error(residual_growth(r, depth = 4), "residual_growth", "rule")
+    expect_forged_error(resmlp(3, depth = 4, rule = r), "resmlp", "rule")
+    expect_forged_error(transformer(4, 2, depth = 4, d_ff = 3, seq_len = 2, rule = r),
+                        "transformer", "rule")
+  }
+  for (nm in initvar:::scaling_rule_names) {
+    expect_null(initvar:::rule_problem(scaling_rule(nm, 6)))
+  }
 })
