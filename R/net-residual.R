@@ -187,9 +187,7 @@ resmlp <- function(width, depth, activation = "relu", init = init_he(), alpha = 
 
 # `rule` is a scaling rule made for `depth` blocks (resmlp(), transformer()).
 check_rule <- function(rule, depth) {
-  if (!inherits(rule, "initvar_scaling_rule")) {
-    abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
-  }
+  check_rule_object(rule, "rule")
   if (rule$depth != depth) {
     abort(sprintf("`rule` is for depth %s, not `depth` = %s: make it with `scaling_rule(\"%s\", %s, ...)`.",
                   format(rule$depth), format(depth), rule$name, format(depth)))
