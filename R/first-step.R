@@ -453,10 +453,21 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
   # every network first, so that a bad `net_fun`, `layer` or `batch` at the
   # last width is refused before any width runs
   dots <- list(...)
+  if (!takes_one_argument(net_fun)) {
+    abort(sprintf("`net_fun` must be a function of one argument (the width) returning `mlp()`, not %s.",
+                  function_arguments(net_fun)))
+  }
+  if (!takes_one_argument(lr_fun)) {
+    abort(sprintf("`lr_fun` must be a function of one argument (the width), not %s.",
+                  function_arguments(lr_fun)))
+  }
   nets <- lapply(widths, function(n) {
-    net <- net_fun(n)
-    if (!inherits(net, "initvar_mlp")) {
-      abort(sprintf("`net_fun(%g)` must return a network from `mlp()`.", n))
+    net <- tryCatch(net_fun(n), error = function(e) {
+      abort(sprintf("`net_fun` failed at width %g: `net_fun(%g)` gives the error \"%s\"",
+                    n, n, conditionMessage(e)))
+    })
+    if (!inherits(net, "initvar_mlp") || !is.null(network_problem(net))) {
+      abort(sprintf("`net_fun(%g)` must return a network from `mlp()`, not %s.", n, describe(net)))
     }
     d <- length(net$widths) - 1
     check_whole(layer, "layer", max = d)
@@ -480,7 +491,11 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
   interrupted <- tryCatch({
     for (i in seq_along(widths)) {
       n <- widths[i]
-      fs <- tryCatch(first_step(nets[[i]], lr = lr_fun(n), networks = networks, ...),
+      lr <- tryCatch(lr_fun(n), error = function(e) {
+        abort(sprintf("`lr_fun` failed at width %g: `lr_fun(%g)` gives the error \"%s\"",
+                      n, n, conditionMessage(e)))
+      })
+      fs <- tryCatch(first_step(nets[[i]], lr = lr, networks = networks, ...),
                      initvar_interrupt = function(e) e)
       if (inherits(fs, "initvar_interrupt")) {
         in_progress <- fs$partial
@@ -551,4 +566,23 @@ print.initvar_coordinate_check <- function(x, ...) {
                 if (isTRUE(s$consistent)) "consistent" else "NOT consistent", format(verdict_level)))
   }
   invisible(x)
+}
+
+# Whether `f` can be called with one positional argument: a primitive, or a
+# closure with at least one formal (or `...`) and no other formal without
+# a default.
+takes_one_argument <- function(f) {
+  if (is.primitive(f)) return(TRUE)
+  fm <- formals(f)
+  if (length(fm) == 0) return(FALSE)
+  if (names(fm)[1] == "...") return(TRUE)
+  rest <- fm[-1]
+  rest <- rest[names(rest) != "..."]
+  all(vapply(rest, function(v) !(is.name(v) && !nzchar(as.character(v))), TRUE))
+}
+
+function_arguments <- function(f) {
+  fm <- names(formals(f))
+  if (length(fm) == 0) "a function of no arguments" else
+    sprintf("a function of %s", paste0("`", fm, "`", collapse = ", "))
 }

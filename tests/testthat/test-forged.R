@@ -160,3 +160,23 @@ test_that("forged scaling rules are refused by resmlp(), transformer() and resid
     expect_null(initvar:::rule_problem(scaling_rule(nm, 6)))
   }
 })
+
+test_that("coordinate_check() names `net_fun` and the width when net_fun fails", {
+  e <- expect_error(coordinate_check(function(n) stop("no"), c(2, 3, 4), 1, networks = 20, batch = 1),
+                    class = "initvar_error")
+  expect_identical(as.character(conditionCall(e)[[1]]), "coordinate_check")
+  expect_match(conditionMessage(e), "`net_fun` failed at width 2", fixed = TRUE)
+  expect_match(conditionMessage(e), "no", fixed = TRUE)
+  for (f in list(function() mlp(c(3, 3)), function(n, m) mlp(c(3, n)))) {
+    expect_forged_error(coordinate_check(f, c(2, 3, 4), 1, networks = 20, batch = 1),
+                        "coordinate_check", "net_fun")
+  }
+  expect_forged_error(coordinate_check(function(n) 3, c(2, 3, 4), 1, networks = 20, batch = 1),
+                      "coordinate_check", "net_fun(2)")
+  expect_forged_error(coordinate_check(function(n) mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
+                                       batch = 1, what = "first_step",
+                                       lr_fun = function(w) stop("bad lr")),
+                      "coordinate_check", "lr_fun")
+  expect_s3_class(coordinate_check(function(n, ...) mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
+                                   batch = 1), "data.frame")
+})
