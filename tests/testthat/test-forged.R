@@ -180,3 +180,19 @@ test_that("coordinate_check() names `net_fun` and the width when net_fun fails",
   expect_s3_class(coordinate_check(function(n, ...) mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
                                    batch = 1), "data.frame")
 })
+
+test_that("first_step(): an undefined relative change is NA, not NaN, and print() says why", {
+  set.seed(1)
+  z <- first_step(mlp(c(3, 3, 2), "relu", init_zeros()), lr = 0.1, networks = 3, batch = 2)
+  expect_true(all(is.na(z$table$rel_dz)) && !any(is.nan(z$table$rel_dz)))
+  expect_true(all(is.na(z$table$rel_dz_mcse)) && !any(is.nan(z$table$rel_dz_mcse)))
+  expect_equal(z$table$lower, c(0, 0))
+  out <- capture.output(print(z))
+  expect_length(grep("rel_dz NA", out), 1)
+  expect_match(grep("rel_dz NA", out, value = TRUE), "exactly 0 at initialization")
+  k <- first_step(mlp(c(3, 3, 2), "tanh", init_constant(0.5)), lr = 0.1, networks = 3, batch = 2)
+  expect_false(anyNA(k$table))
+  expect_true(all(is.finite(as.matrix(k$table))))
+  expect_equal(k$table$rel_dz_mcse[k$table$ms_dz == 0], rep(0, sum(k$table$ms_dz == 0)))
+  expect_length(grep("rel_dz NA", capture.output(print(k))), 0)
+})
