@@ -184,12 +184,35 @@ derive_activation <- function(f, kinks) {
 
 check_activation_function <- function(f, arg) {
   if (!is.function(f)) abort_arg(arg, "a vectorized R function", f)
-  x <- c(-2, -0.5, 0, 0.5, 2)
-  v <- tryCatch(f(x), error = function(e) e)
-  if (inherits(v, "error") || !is.numeric(v) || length(v) != length(x)) {
-    abort_arg(arg, "a vectorized R function returning one number per input (f(c(-2, -0.5, 0, 0.5, 2)) fails)", f)
+  why <- activation_function_problem(f)
+  if (!is.null(why)) {
+    abort(sprintf("`%s` must be a vectorized R function returning one number per input: %s.",
+                  arg, why))
   }
   invisible(f)
+}
+
+# Why `f` is not a vectorized function of one argument (NULL when it is):
+# it is probed on inputs of several lengths (1, 5 and 7), since the
+# derivatives and expectations call it on vectors of any length.
+activation_function_problem <- function(f) {
+  probes <- list(0.3, c(-2, -0.5, 0, 0.5, 2), seq(-3, 3, length.out = 7))
+  for (x in probes) {
+    call <- sprintf("f(%s)", if (length(x) == 1) format(x) else
+      sprintf("c(%s)", paste(format(x, digits = 3, trim = TRUE), collapse = ", ")))
+    v <- tryCatch(f(x), error = function(e) e)
+    if (inherits(v, "error")) {
+      return(sprintf("%s fails (%s)", call, conditionMessage(v)))
+    }
+    if (!is.numeric(v)) {
+      return(sprintf("%s returns %s, not numbers", call, describe(v)))
+    }
+    if (length(v) != length(x)) {
+      return(sprintf("%s returns %d value%s for %d input%s", call, length(v),
+                     if (length(v) == 1) "" else "s", length(x), if (length(x) == 1) "" else "s"))
+    }
+  }
+  NULL
 }
 
 check_kinks <- function(kinks) {

@@ -116,7 +116,10 @@ fans <- function(dim, layout = NULL,
   convention_given <- !missing(convention)
   if (!is.null(layout)) layout <- check_choice(layout, c("torch", "keras"), "layout")
   convention <- check_choice(convention, c("real", "torch", "keras", "jax"), "convention")
-  if (inherits(dim, "initvar_layer")) return(layer_fans_of(dim, convention))
+  if (inherits(dim, "initvar_layer")) {
+    check_fan_layer(dim, "dim")
+    return(layer_fans_of(dim, convention))
+  }
   if (convention_given) {
     abort_arg("convention", paste0(
       "left out for a shape `dim` (it applies to a layer such as `conv_layer(3, 16, 3)`; ",
@@ -407,14 +410,13 @@ print.initvar_layer <- function(x, ...) {
 #' @export
 compare_fans <- function(layers, schemes = list(he = init_he(), glorot = init_glorot(),
                                                  he_fan_out = init_he(mode = "fan_out"))) {
-  if (inherits(layers, "initvar_layer")) layers <- list(layers)
+  single <- inherits(layers, "initvar_layer")
+  if (single) layers <- list(layers)
   if (!is.list(layers) || length(layers) == 0) {
     abort_arg("layers", "a layer such as `conv_layer(3, 16, 3)` or a list of layers", layers)
   }
   for (i in seq_along(layers)) {
-    if (!inherits(layers[[i]], "initvar_layer")) {
-      abort_arg(sprintf("layers[[%d]]", i), "a layer such as `conv_layer(3, 16, 3)`", layers[[i]])
-    }
+    check_fan_layer(layers[[i]], if (single) "layers" else sprintf("layers[[%d]]", i))
   }
   if (!is.list(schemes) || length(schemes) == 0 || is.null(names(schemes)) ||
       any(!nzchar(names(schemes)))) {
@@ -488,4 +490,67 @@ plot.initvar_fan_comparison <- function(x, main = NULL, ...) {
 print.initvar_fan_comparison <- function(x, ...) {
   print(as.data.frame(unclass(x), stringsAsFactors = FALSE), ...)
   invisible(x)
+}
+
+# `l` is a layer from conv_layer(), dense_layer() or attention_layer(): an
+# object of class initvar_layer of another make (forged) is an error naming
+# `arg`.
+check_fan_layer <- function(l, arg) {
+  if (!inherits(l, "initvar_layer")) {
+    abort_arg(arg, "a layer such as `conv_layer(3, 16, 3)`", l)
+  }
+  why <- fan_layer_problem(l)
+  if (!is.null(why)) {
+    abort(sprintf("`%s` must be a layer such as `conv_layer(3, 16, 3)`, not a forged <initvar_layer> (%s).",
+                  arg, why))
+  }
+  invisible(l)
+}
+
+# Why an object of class initvar_layer is not one the constructors make
+# (NULL when it is): kind "dense" with positive whole `in_features`,
+# `out_features` and `packed` (and, for attention, a projection "qkv" or
+# "output"); or kind "conv" with positive whole channels and `groups`
+# dividing both, and `kernel_size`, `stride` and `dilation` of positive
+# whole numbers, one per dimension, a flag `transposed` and a known padding.
+fan_layer_problem <- function(l) {
+  if (!is.list(l)) return("not a list")
+  sizes <- function(v, n = NULL) {
+    is.numeric(v) && length(v) >= 1 && all(is.finite(v)) && all(v >= 1) && all(v == round(v)) &&
+      (is.null(n) || length(v) == n)
+  }
+  kind <- l$kind
+  if (!is.character(kind) || length(kind) != 1 || !kind %in% c("dense", "conv")) {
+    return("its `kind` is not \"dense\" or \"conv\"")
+  }
+  if (kind == "dense") {
+    for (nm in c("in_features", "out_features")) {
+      if (!sizes(l[[nm]])) return(sprintf("its `%s` are not positive whole numbers", nm))
+    }
+    if (!sizes(l$packed, 1)) return("its `packed` is not a positive whole number")
+    if (!is.null(l$attention) && (!is.list(l$attention) ||
+                                  !identical(l$attention$projection, "qkv") &&
+                                  !identical(l$attention$projection, "output"))) {
+      return("its `attention` has no projection \"qkv\" or \"output\"")
+    }
+    return(NULL)
+  }
+  for (nm in c("in_channels", "out_channels", "groups")) {
+    if (!sizes(l[[nm]], 1)) return(sprintf("its `%s` is not a positive whole number", nm))
+  }
+  if (l$in_channels %% l$groups != 0 || l$out_channels %% l$groups != 0) {
+    return("its `groups` does not divide its channels")
+  }
+  if (!sizes(l$kernel_size)) return("its `kernel_size` is not positive whole numbers")
+  for (nm in c("stride", "dilation")) {
+    if (!sizes(l[[nm]], length(l$kernel_size))) {
+      return(sprintf("its `%s` is not one positive whole number per dimension of `kernel_size`", nm))
+    }
+  }
+  if (!isTRUE(l$transposed) && !isFALSE(l$transposed)) return("its `transposed` is not TRUE or FALSE")
+  if (!is.character(l$padding) || length(l$padding) != 1 ||
+      !l$padding %in% c("zero", "circular", "valid")) {
+    return("its `padding` is not \"zero\", \"circular\" or \"valid\"")
+  }
+  NULL
 }

@@ -37,7 +37,10 @@
 #'   batch and the layer's units, then over networks), their square roots
 #'   (`rms_z`, `rms_dz`, by the delta method), and the relative change
 #'   `rel_dz` \eqn{= \sqrt{E[\overline{(\Delta z)^2}] /
-#'   E[\overline{z^2}]}}. It runs in R (the products through the BLAS, the
+#'   E[\overline{z^2}]}}: `NA` (and its MCSE too) for a layer whose
+#'   activations are exactly 0 at initialization (zero weights and biases),
+#'   where it is undefined; exactly 0, with MCSE 0, where no network changes
+#'   the layer at all. It runs in R (the products through the BLAS, the
 #'   weights from [sample_weights()]), one network at a time.
 #'
 #' @param net A network from [mlp()], [resmlp()] or [transformer()] (then `batch` counts rows: whole sequences).
@@ -336,9 +339,14 @@ first_step_table <- function(per, net, level) {
   mdz <- colMeans(matrix(per[, , 2], J))
   sz <- apply(matrix(per[, , 1], J), 2, stats::sd) / sqrt(J)
   sdz <- apply(matrix(per[, , 2], J), 2, stats::sd) / sqrt(J)
-  # relative change: sqrt(mdz / mz), delta method on the network means
-  rel <- sqrt(mdz / mz)
+  # relative change: sqrt(mdz / mz), delta method on the network means.
+  # Undefined (NA) where the activations are exactly 0 at initialization
+  # (mz = 0: zero weights and biases); exactly 0 with no Monte Carlo error
+  # where no network changed them at all (mdz = 0, every ms_dz 0).
+  rel <- ifelse(mz > 0, sqrt(mdz / mz), NA_real_)
   cv <- vapply(seq_len(d), function(i) {
+    if (!(mz[i] > 0)) return(NA_real_)
+    if (mdz[i] == 0) return(0)
     S <- stats::cov(cbind(per[, i, 1], per[, i, 2])) / J
     g <- c(-mdz[i] / mz[i]^2, 1 / mz[i]) / (2 * rel[i])
     sqrt(max(drop(crossprod(g, S %*% g)), 0))
@@ -350,7 +358,8 @@ first_step_table <- function(per, net, level) {
   data.frame(layer = seq_len(d), n_out = net$widths[-1], ms_z = mz, ms_z_mcse = sz,
              ms_dz = mdz, ms_dz_mcse = sdz, rms_z = sqrt(mz),
              rms_dz = rms_dz, rms_dz_mcse = rms_mcse, rel_dz = rel, rel_dz_mcse = cv,
-             lower = sqrt(exp(ag$lower)), upper = sqrt(exp(ag$upper)))
+             lower = ifelse(mdz > 0, sqrt(exp(ag$lower)), 0),
+             upper = ifelse(mdz > 0, sqrt(exp(ag$upper)), 0))
 }
 
 #' @export
@@ -372,6 +381,11 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
   print(data.frame(layer = t$layer, n_out = t$n_out, rms_z = f(t$rms_z), rms_dz = f(t$rms_dz),
                    mcse = formatC(t$rms_dz_mcse, digits = 2, format = "g"),
                    rel_dz = f(t$rel_dz)), row.names = FALSE)
+  undefined <- t$layer[is.na(t$rel_dz)]
+  if (length(undefined)) {
+    cat(sprintf("  rel_dz NA: the activations of layer%s %s are exactly 0 at initialization, so their relative change is undefined\n",
+                if (length(undefined) > 1) "s" else "", paste(undefined, collapse = ", ")))
+  }
   invisible(x)
 }
 
@@ -453,10 +467,21 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
   # every network first, so that a bad `net_fun`, `layer` or `batch` at the
   # last width is refused before any width runs
   dots <- list(...)
+  if (!takes_one_argument(net_fun)) {
+    abort(sprintf("`net_fun` must be a function of one argument (the width) returning `mlp()`, not %s.",
+                  function_arguments(net_fun)))
+  }
+  if (!takes_one_argument(lr_fun)) {
+    abort(sprintf("`lr_fun` must be a function of one argument (the width), not %s.",
+                  function_arguments(lr_fun)))
+  }
   nets <- lapply(widths, function(n) {
-    net <- net_fun(n)
-    if (!inherits(net, "initvar_mlp")) {
-      abort(sprintf("`net_fun(%g)` must return a network from `mlp()`.", n))
+    net <- tryCatch(net_fun(n), error = function(e) {
+      abort(sprintf("`net_fun` failed at width %g: `net_fun(%g)` gives the error \"%s\"",
+                    n, n, conditionMessage(e)))
+    })
+    if (!inherits(net, "initvar_mlp") || !is.null(network_problem(net))) {
+      abort(sprintf("`net_fun(%g)` must return a network from `mlp()`, not %s.", n, describe(net)))
     }
     d <- length(net$widths) - 1
     check_whole(layer, "layer", max = d)
@@ -480,7 +505,11 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
   interrupted <- tryCatch({
     for (i in seq_along(widths)) {
       n <- widths[i]
-      fs <- tryCatch(first_step(nets[[i]], lr = lr_fun(n), networks = networks, ...),
+      lr <- tryCatch(lr_fun(n), error = function(e) {
+        abort(sprintf("`lr_fun` failed at width %g: `lr_fun(%g)` gives the error \"%s\"",
+                      n, n, conditionMessage(e)))
+      })
+      fs <- tryCatch(first_step(nets[[i]], lr = lr, networks = networks, ...),
                      initvar_interrupt = function(e) e)
       if (inherits(fs, "initvar_interrupt")) {
         in_progress <- fs$partial
@@ -579,4 +608,23 @@ plot.initvar_first_step <- function(x, main = NULL, ...) {
   graphics::axis(1, at = t$layer)
   graphics::segments(t$layer, lo, t$layer, hi, col = "#1b6ca8")
   invisible(data.frame(layer = t$layer, rel_dz = t$rel_dz, lower = lo, upper = hi))
+}
+
+# Whether `f` can be called with one positional argument: a primitive, or a
+# closure with at least one formal (or `...`) and no other formal without
+# a default.
+takes_one_argument <- function(f) {
+  if (is.primitive(f)) return(TRUE)
+  fm <- formals(f)
+  if (length(fm) == 0) return(FALSE)
+  if (names(fm)[1] == "...") return(TRUE)
+  rest <- fm[-1]
+  rest <- rest[names(rest) != "..."]
+  all(vapply(rest, function(v) !(is.name(v) && !nzchar(as.character(v))), TRUE))
+}
+
+function_arguments <- function(f) {
+  fm <- names(formals(f))
+  if (length(fm) == 0) "a function of no arguments" else
+    sprintf("a function of %s", paste0("`", fm, "`", collapse = ", "))
 }

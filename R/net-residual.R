@@ -187,9 +187,7 @@ resmlp <- function(width, depth, activation = "relu", init = init_he(), alpha = 
 
 # `rule` is a scaling rule made for `depth` blocks (resmlp(), transformer()).
 check_rule <- function(rule, depth) {
-  if (!inherits(rule, "initvar_scaling_rule")) {
-    abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
-  }
+  check_rule_object(rule, "rule")
   if (rule$depth != depth) {
     abort(sprintf("`rule` is for depth %s, not `depth` = %s: make it with `scaling_rule(\"%s\", %s, ...)`.",
                   format(rule$depth), format(depth), rule$name, format(depth)))
@@ -420,6 +418,7 @@ residual_cv2_step <- function(l, fwd, mf_var_in, mf_mean_in, pz) {
 residual_depth_profile <- function(net, var_x = 1, var_grad = 1,
                                    regime = c("mean_field", "linear")) {
   if (!inherits(net, "initvar_resmlp")) abort_arg("net", "a network from `resmlp()`", net)
+  check_mlp(net)
   check_number(var_x, "var_x", min = 0, min_open = TRUE)
   check_number(var_grad, "var_grad", min = 0, min_open = TRUE)
   regime <- check_choice(regime, c("mean_field", "linear"), "regime")

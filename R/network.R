@@ -159,18 +159,48 @@ activation_gain <- function(a) {
 }
 
 as_activation <- function(x, arg) {
-  if (inherits(x, "initvar_activation")) return(x)
+  if (inherits(x, "initvar_activation")) {
+    why <- activation_problem(x)
+    if (!is.null(why)) {
+      abort(sprintf(paste0("`%s` must be an activation name, an R function or an `activation()`, ",
+                           "not a forged <initvar_activation> (%s)."), arg, why))
+    }
+    return(x)
+  }
   if (is.character(x) && length(x) == 1 && !is.na(x)) {
     canon <- canonical_activation(x, arg)
     return(activation(canon))
   }
   if (is.function(x)) {
+    check_activation_function(x, arg)
     return(tryCatch(activation(x), error = function(e) {
-      abort_arg(arg, paste0("a vectorized R function of one argument (",
-                            conditionMessage(e), ")"), x)
+      abort(sprintf("`%s` could not be made an activation: %s", arg, conditionMessage(e)))
     }))
   }
   abort_arg(arg, "an activation name, an R function or an `activation()`", x)
+}
+
+# Why an object of class initvar_activation is not one activation() makes
+# (NULL when it is): a list with a `name`, a known engine `code`, a numeric
+# `param`, finite `kinks`, and `f` and `df` vectorized functions.
+activation_problem <- function(a) {
+  if (!is.list(a)) return("not a list")
+  if (!is.character(a$name) || length(a$name) != 1 || is.na(a$name)) return("it has no `name`")
+  if (!is.numeric(a$code) || length(a$code) != 1 || !a$code %in% activation_codes) {
+    return("its `code` is not a known activation code")
+  }
+  if (!is.numeric(a$param) || length(a$param) != 1 || is.na(a$param)) {
+    return("its `param` is not a number")
+  }
+  if (!is.numeric(a$kinks) || anyNA(a$kinks) || !all(is.finite(a$kinks))) {
+    return("its `kinks` are not finite numbers")
+  }
+  for (nm in c("f", "df")) {
+    if (!is.function(a[[nm]])) return(sprintf("its `%s` is not a function", nm))
+    why <- activation_function_problem(a[[nm]])
+    if (!is.null(why)) return(sprintf("its `%s`: %s", nm, sub("^f\\(", paste0(nm, "("), why)))
+  }
+  NULL
 }
 
 # One value, or one per layer, as a list of length d.

@@ -291,9 +291,7 @@ scaling_rules <- function(depth = c(10, 100), ...) {
 #' @export
 residual_growth <- function(rule = NULL, depth = rule$depth, skip = 1, alpha = 1, gains = 1) {
   if (!is.null(rule)) {
-    if (!inherits(rule, "initvar_scaling_rule")) {
-      abort_arg("rule", "a rule from `scaling_rule()`, or NULL", rule)
-    }
+    check_rule_object(rule, "rule")
     # the rule sets the multipliers: a `skip` given too would be ignored
     given <- c(skip = !missing(skip), alpha = !missing(alpha), gains = !missing(gains))
     if (any(given)) {
@@ -324,4 +322,43 @@ residual_growth <- function(rule = NULL, depth = rule$depth, skip = 1, alpha = 1
     check_whole(depth[i], if (length(depth) > 1) sprintf("depth[%d]", i) else "depth", min = 0, max = 1e8)
   }
   (skip^2 + alpha^2 * prod(gains^2))^depth
+}
+
+# `rule` is a rule from scaling_rule(): one of another make (a forged
+# <initvar_scaling_rule>) is an error naming `arg`.
+check_rule_object <- function(rule, arg = "rule") {
+  if (!inherits(rule, "initvar_scaling_rule")) {
+    abort_arg(arg, "a rule from `scaling_rule()`, or NULL", rule)
+  }
+  why <- rule_problem(rule)
+  if (!is.null(why)) {
+    abort(sprintf("`%s` must be a rule from `scaling_rule()`, or NULL, not a forged <initvar_scaling_rule> (%s).",
+                  arg, why))
+  }
+  invisible(rule)
+}
+
+# Why an object of class initvar_scaling_rule is not one scaling_rule()
+# makes (NULL when it is): a `name` and `label`, a whole `depth` and
+# `branch_depth` of at least 1, finite `skip` and `alpha`, and one finite
+# gain per branch layer.
+rule_problem <- function(r) {
+  if (!is.list(r)) return("not a list")
+  for (nm in c("name", "label")) {
+    if (!is.character(r[[nm]]) || length(r[[nm]]) != 1 || is.na(r[[nm]])) {
+      return(sprintf("it has no `%s`", nm))
+    }
+  }
+  if (!r$name %in% scaling_rule_names) return(sprintf("unknown rule \"%s\"", r$name))
+  whole <- function(v) is.numeric(v) && length(v) == 1 && is.finite(v) && v >= 1 && v == round(v)
+  if (!whole(r$depth)) return("its `depth` is not a positive whole number")
+  if (!whole(r$branch_depth)) return("its `branch_depth` is not a positive whole number")
+  for (nm in c("skip", "alpha")) {
+    v <- r[[nm]]
+    if (!is.numeric(v) || length(v) != 1 || !is.finite(v)) return(sprintf("its `%s` is not a finite number", nm))
+  }
+  if (!is.numeric(r$gains) || length(r$gains) != r$branch_depth || !all(is.finite(r$gains))) {
+    return("its `gains` are not one finite number per branch layer")
+  }
+  NULL
 }

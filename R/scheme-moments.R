@@ -8,6 +8,7 @@ layer_moments <- function(scheme, layer, fans_given, dim) {
   if (!inherits(layer, "initvar_layer")) {
     abort_arg("layer", "a layer such as `conv_layer(64, 16, c(4, 4), transposed = TRUE)`", layer)
   }
+  check_fan_layer(layer, "layer")
   if (fans_given || !is.null(dim)) {
     abort("Give `layer` alone, not with `fan_in`, `fan_out` or `dim`: the layer determines the fans.")
   }
@@ -25,7 +26,22 @@ scheme_moments <- function(scheme, fan_in, fan_out, dim, layout) {
   if (missing(fan_in) && is.null(dim) && scheme$family %in% fan_free) {
     return(dist_moments(resolve_scheme(scheme, 1, 1)))
   }
-  dist_moments(resolve_for(scheme, layer_shape(scheme, fan_in, fan_out, dim, layout)))
+  # forced here: a fan-free family's resolve() never reads the shape, and a
+  # lazy shape would leave bad fans (NA, NULL, "3") unchecked
+  shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
+  dist_moments(resolve_for(scheme, shape))
+}
+
+# `fan_out` given without `fan_in`: checked even where the scheme ignores it.
+check_lone_fan_out <- function(fan_in_missing, fan_out_missing, fan_out) {
+  if (fan_in_missing && !fan_out_missing) {
+    if (is.numeric(fan_out) && length(fan_out) > 1) {
+      for (v in fan_out) check_whole(v, "fan_out")
+    } else {
+      check_whole(fan_out, "fan_out")
+    }
+  }
+  invisible(TRUE)
 }
 
 #' Exact mean and variance of a scheme's weights
@@ -81,6 +97,7 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                             layout = NULL, layer = NULL, ...) {
   check_dots(...)
   check_scheme(scheme)
+  check_lone_fan_out(missing(fan_in), missing(fan_out), if (!missing(fan_out)) fan_out)
   layout <- shape_layout(layout, if (is.null(layer)) dim, !(scheme$family %in% fan_free),
                          if (!missing(fan_in)) fan_in, if (!missing(fan_out)) fan_out)
   if (!is.null(layer)) {
@@ -103,6 +120,7 @@ weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                         layout = NULL, layer = NULL, ...) {
   check_dots(...)
   check_scheme(scheme)
+  check_lone_fan_out(missing(fan_in), missing(fan_out), if (!missing(fan_out)) fan_out)
   layout <- shape_layout(layout, if (is.null(layer)) dim, !(scheme$family %in% fan_free),
                          if (!missing(fan_in)) fan_in, if (!missing(fan_out)) fan_out)
   if (!is.null(layer)) {

@@ -15,7 +15,50 @@ check_scheme <- function(scheme, arg = "scheme") {
   if (!inherits(scheme, "initvar_scheme")) {
     abort_arg(arg, "an initialization scheme such as `init_glorot()`", scheme)
   }
+  problem <- scheme_problem(scheme)
+  if (!is.null(problem)) {
+    abort(sprintf(
+      "`%s` must be an initialization scheme such as `init_glorot()`, not a forged <initvar_scheme> (%s).",
+      arg, problem))
+  }
   invisible(scheme)
+}
+
+# Why an object of class initvar_scheme is not one the constructors make
+# (NULL when it is): its family must be one of `family_table` (or a
+# variance-scaling rule drawing from uniform, normal or truncated normal),
+# and resolved for a small layer it must have finite moments and finite
+# sampler parameters.
+scheme_problem <- function(s) {
+  if (!is.list(s)) return("not a list")
+  fam <- s$family
+  if (!is.character(fam) || length(fam) != 1 || is.na(fam)) return("it has no `family`")
+  if (!fam %in% c(names(family_table), "variance_scaling")) {
+    return(sprintf("unknown family \"%s\"", fam))
+  }
+  if (!is.character(s$name) || length(s$name) != 1 || is.na(s$name)) return("it has no `name`")
+  if (fam == "variance_scaling") {
+    if (!is.character(s$draw) || length(s$draw) != 1 ||
+        !s$draw %in% c("uniform", "normal", "truncated_normal")) {
+      return("its `draw` is not uniform, normal or truncated_normal")
+    }
+    if (!is.character(s$mode) || length(s$mode) != 1 ||
+        !s$mode %in% c("fan_in", "fan_out", "fan_avg", "fan_geo_avg")) {
+      return("its `mode` is not a known fan mode")
+    }
+  }
+  ok <- tryCatch({
+    r <- resolve_scheme(s, 4, 3)
+    m <- dist_moments(r)
+    p <- family_c_params(r)$params
+    all(vapply(r[-1], function(v) is.numeric(v) && length(v) == 1 && !is.na(v), TRUE)) &&
+      (fam != "sparse" || (is.numeric(s$sparsity) && length(s$sparsity) == 1 &&
+                             isTRUE(s$sparsity >= 0 && s$sparsity < 1))) &&
+      is.numeric(m) && length(m) == 2 && all(is.finite(m)) && m[[2]] >= 0 &&
+      length(p) == 4 && !anyNA(p)
+  }, error = function(e) FALSE, warning = function(w) FALSE)
+  if (!isTRUE(ok)) return(sprintf("its %s parameters do not give finite moments", fam))
+  NULL
 }
 
 conventions <- c("initvar", "torch", "keras", "jax", "tfjs")

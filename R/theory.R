@@ -410,7 +410,96 @@ softmax_grad_var <- function(net, q, mu, regime) {
 
 check_mlp <- function(net, arg = "net") {
   if (!inherits(net, "initvar_mlp")) abort_arg(arg, "a network from `mlp()`", net)
+  why <- network_problem(net)
+  if (!is.null(why)) {
+    abort(sprintf(
+      "`%s` must be a network from `mlp()`, `resmlp()`, `cnn()` or `transformer()`, not a forged <%s> (%s).",
+      arg, class(net)[1], why))
+  }
   invisible(net)
+}
+
+# Why an object of class initvar_mlp is not a network the constructors make
+# (NULL when it is). Its `layers` must be a non-empty list of layers of
+# known kinds (`layer_kinds`), each with finite positive sizes, a real
+# `init` scheme and, where present, a real activation and bias; consecutive
+# layers must chain (n_out of one = n_in of the next) and `widths` must be
+# the sizes along the chain. A plain mlp without `layers` (made before
+# layers existed) is read from its per-layer summaries, which must then
+# make such layers. resmlp(), cnn() and transformer() networks must carry
+# their own description (`residual`, `cnn`, `transformer`).
+network_problem <- function(net) {
+  if (!is.list(net)) return("not a list")
+  layers <- net$layers
+  if (is.null(layers)) {
+    if (!identical(class(net), "initvar_mlp")) return("it has no `layers`")
+    w <- net$widths
+    if (!is.numeric(w) || length(w) < 2 || !is.list(net$activation) ||
+        length(net$activation) != length(w) - 1 || !is.list(net$init) ||
+        length(net$init) != length(w) - 1 || !is.list(net$bias) ||
+        length(net$bias) != length(w) - 1) {
+      return("it has no `layers`, and no `widths`, `activation`, `init` and `bias` of one per layer")
+    }
+    layers <- tryCatch(net_layers(net), error = function(e) NULL)
+    if (is.null(layers)) return("its per-layer summaries do not make layers")
+  }
+  if (!is.list(layers) || inherits(layers, "initvar_net_layer") || length(layers) == 0) {
+    return("its `layers` is not a non-empty list of layers")
+  }
+  for (i in seq_along(layers)) {
+    why <- layer_problem(layers[[i]])
+    if (!is.null(why)) return(sprintf("its layer %d %s", i, why))
+  }
+  n_in <- vapply(layers, function(l) l$n_in, 0)
+  n_out <- vapply(layers, function(l) l$n_out, 0)
+  if (length(layers) > 1 && any(n_out[-length(layers)] != n_in[-1])) {
+    i <- which(n_out[-length(layers)] != n_in[-1])[1]
+    return(sprintf("its layer %d outputs %s units but layer %d takes %s", i,
+                   format(n_out[i]), i + 1, format(n_in[i + 1])))
+  }
+  w <- net$widths
+  if (!is.numeric(w) || length(w) != length(layers) + 1 || anyNA(w) ||
+      any(w != c(n_in[1], n_out))) {
+    return("its `widths` are not the sizes of its layers")
+  }
+  for (sub in c("residual", "cnn", "transformer")) {
+    if (inherits(net, paste0("initvar_", sub)) && !is.list(net[[sub]])) {
+      return(sprintf("it has no `%s` description", sub))
+    }
+  }
+  NULL
+}
+
+layer_problem <- function(l, depth = 0) {
+  if (!is.list(l) || !inherits(l, "initvar_net_layer")) return("is not a layer")
+  if (!is.character(l$kind) || length(l$kind) != 1 || !l$kind %in% names(layer_kinds)) {
+    return("is not of a known kind")
+  }
+  for (nm in c("n_in", "n_out")) {
+    v <- l[[nm]]
+    if (!is.numeric(v) || length(v) != 1 || is.na(v) || !is.finite(v) || v <= 0) {
+      return(sprintf("has no positive `%s`", nm))
+    }
+  }
+  if (!inherits(l$init, "initvar_scheme") || !is.null(scheme_problem(l$init))) {
+    return("has no real `init` scheme")
+  }
+  if (!is.null(l$bias) && (!inherits(l$bias, "initvar_scheme") || !is.null(scheme_problem(l$bias)))) {
+    return("has no real `bias` scheme")
+  }
+  if (l$kind %in% c("dense", "residual") &&
+      (!inherits(l$activation, "initvar_activation") || !is.null(activation_problem(l$activation)))) {
+    return("has no real activation")
+  }
+  if (l$kind == "conv" && !is.list(l$conv)) return("has no `conv` description")
+  if (l$kind == "residual" && depth == 0) {
+    if (!is.list(l$branch) || length(l$branch) == 0) return("has no branch")
+    for (b in l$branch) {
+      why <- layer_problem(b, depth + 1)
+      if (!is.null(why)) return(paste("has a branch layer that", why))
+    }
+  }
+  NULL
 }
 
 # Whether Glorot's linear regime describes activation `a` near 0: f(0) = 0,
