@@ -576,7 +576,8 @@ uniform_sandwich_t <- function(G, causal) {
 # (m - 2) q211, without cancellation.) Checked against stats::integrate, a 3-d grid and Monte Carlo to
 # 1e-9 (tests/testthat/test-transformer.R, test-transformer-cost.R); halving
 # both steps changes the values by less than 1e-9 at every sigma.
-softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
+softmax_moments_exact <- function(m, sigma, scaled = FALSE, engine = c("C", "R")) {
+  engine <- match.arg(engine)
   out <- matrix(0, length(m), 5, dimnames = list(NULL, softmax_names))
   one <- m == 1
   out[one, ] <- rep(c(1, 1, 1, 0, 0), each = sum(one))
@@ -607,8 +608,12 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
       Fm <- cbind(-expm1(-ey), exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey),
                   exp(yy - ey)) * wy
       # sigma E[g(sigma v + L)] = sum_j g(y_j) w_j phi(y_j / sigma - v)
-      z <- outer(yy / sigma, v, "-")
-      G <- crossprod(exp(-z * z / 2), Fm) / sqrt(2 * pi)
+      G <- if (engine == "C") {
+        .Call(C_gauss_smooth, yy / sigma, v, Fm) / sqrt(2 * pi)
+      } else {
+        z <- outer(yy / sigma, v, "-")
+        crossprod(exp(-z * z / 2), Fm) / sqrt(2 * pi)
+      }
       # the integral of 1 - exp(-e^y) times the density over [-50, 5],
       # whose integrand is the density alone at 5: the trapezoid with
       # Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50 at -50)
@@ -623,11 +628,18 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
     # a^(m-1) for every m at once, one matrix product; a^(m-2) and a^(m-3)
     # as a^(m-1) / a and / a^2 (where a < 1e-100 the integrands are below
     # 1e-100 of their peak: dropped)
-    P1 <- exp(outer(log(a), mm - 1))
     big <- a > 1e-100
     r2 <- ifelse(big, E[, 1]^2 / a, 0)
     r3 <- ifelse(big, E[, 1] * E[, 4]^2 / a^2, 0)
-    S <- h * crossprod(P1, cbind(E[, 1], E[, 2] / 2, E[, 3] / 6, r2 / 6, r3 / 6))
+    W <- cbind(E[, 1], E[, 2] / 2, E[, 3] / 6, r2 / 6, r3 / 6)
+    S <- if (engine == "C") {
+      # the powers by repeated multiplication along m ascending (src/softmax.c)
+      o <- order(mm)
+      S <- h * .Call(C_softmax_powsum, as.double(a), W, as.integer(mm[o]))
+      S[order(o), , drop = FALSE]
+    } else {
+      h * crossprod(exp(outer(log(a), mm - 1)), W)
+    }
     out[!one, ] <- cbind(S[, 1:3, drop = FALSE], S[, 4] * q22_scale,
                          ifelse(mm > 2, S[, 5] * q211_scale, 0))
   }
