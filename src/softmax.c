@@ -5,7 +5,8 @@
  * the 4096 m of a causal seq_len = 4096).
  *
  * C_gauss_smooth(x, v, F): G[j, k] = sum_i exp(-(x_i - v_j)^2 / 2) F[i, k]
- * for x and v on uniform grids (x_i = x_0 + i dx; v in any order). The
+ * for x and v on uniform grids (x_i = x_0 + i dx; v in any order; x
+ * constant, as at sigma = Inf, by one exp per term). The
  * Gaussian factors by the recurrence g_{i+1} = g_i r_i, r_{i+1} = r_i
  * exp(-dx^2), r_i = exp(-dx (x_i - v) - dx^2 / 2), outward from the node
  * nearest v_j, exact (one exp) every 32 nodes, so that the relative error
@@ -35,6 +36,16 @@ SEXP C_gauss_smooth(SEXP x_, SEXP v_, SEXP F_)
     SEXP G_ = PROTECT(allocMatrix(REALSXP, (int) nv, nk));
     double *G = REAL(G_);
     for (R_xlen_t e = 0; e < nv * nk; e++) G[e] = 0;
+    if (!(dx > 0) || !R_FINITE(dx)) {
+        /* not an ascending grid (x constant at sigma = Inf): one exp per term */
+        for (R_xlen_t j = 0; j < nv; j++)
+            for (R_xlen_t i = 0; i < n; i++) {
+                double z = x[i] - v[j], g = exp(-z * z / 2);
+                for (int k = 0; k < nk; k++) G[j + (R_xlen_t) k * nv] += g * F[i + (R_xlen_t) k * n];
+            }
+        UNPROTECT(1);
+        return G_;
+    }
     double c = exp(-dx * dx);
     for (R_xlen_t j = 0; j < nv; j++) {
         double vj = v[j];
