@@ -33,6 +33,7 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(test_jacobian, 2),
     CALLDEF(gauss_smooth, 3),
     CALLDEF(softmax_powsum, 3),
+    CALLDEF(prefix2, 2),
     {NULL, NULL, 0}
 };
 

@@ -109,3 +109,30 @@ SEXP C_softmax_powsum(SEXP a_, SEXP W_, SEXP m_)
     UNPROTECT(1);
     return S_;
 }
+
+/* C_prefix2(M, suffix): the two-dimensional prefix sums Q[i, j] = sum of
+ * M[s, s'] over s <= i, s' <= j (with `suffix`, over s >= i, s' >= j) of a
+ * square or rectangular matrix: the causal uniform attention's A M A^T and
+ * A^T G A (uniform_sandwich(), R/net-transformer.R) in O(T^2) without R's
+ * apply() over rows and columns. */
+SEXP C_prefix2(SEXP M_, SEXP suffix_)
+{
+    if (!isReal(M_) || !isMatrix(M_)) error("prefix2: bad arguments");
+    int nr = nrows(M_), nc = ncols(M_), suf = asLogical(suffix_) == TRUE;
+    const double *M = REAL(M_);
+    SEXP Q_ = PROTECT(allocMatrix(REALSXP, nr, nc));
+    double *Q = REAL(Q_);
+    for (int jj = 0; jj < nc; jj++) {
+        int j = suf ? nc - 1 - jj : jj;
+        int jprev = suf ? j + 1 : j - 1;
+        double run = 0;   /* the column's running sum over rows */
+        for (int ii = 0; ii < nr; ii++) {
+            int i = suf ? nr - 1 - ii : ii;
+            R_xlen_t e = i + (R_xlen_t) j * nr;
+            run += M[e];
+            Q[e] = run + (jj > 0 ? Q[i + (R_xlen_t) jprev * nr] : 0);
+        }
+    }
+    UNPROTECT(1);
+    return Q_;
+}
