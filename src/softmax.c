@@ -16,7 +16,7 @@
  * C_softmax_powsum(a, W, m): S[j, k] = sum_u a_u^(m_j - 1) W[u, k] for
  * 0 <= a_u <= 1 and m ascending (m_j >= 2): the powers by repeated
  * multiplication along m (a relative error of m eps, 5e-13 at m = 4096),
- * stopping where they underflow to 0.
+ * the nodes whose power has underflowed to 0 dropped.
  */
 #include <R.h>
 #include <Rinternals.h>
@@ -89,22 +89,40 @@ SEXP C_softmax_powsum(SEXP a_, SEXP W_, SEXP m_)
     for (R_xlen_t j = 0; j < nm; j++) {
         if (m[j] < 2 || (j > 0 && m[j] < m[j - 1])) error("softmax_powsum: `m` must ascend from 2");
     }
+    if (nk != 5) error("softmax_powsum: `W` must have 5 columns");
     SEXP S_ = PROTECT(allocMatrix(REALSXP, (int) nm, nk));
     double *S = REAL(S_);
-    for (R_xlen_t e = 0; e < nm * nk; e++) S[e] = 0;
-    for (R_xlen_t u = 0; u < nu; u++) {
-        double au = a[u];
-        if (!(au > 0) || nm == 0) continue;
-        double p = pow(au, (double) (m[0] - 1));
-        for (R_xlen_t j = 0; j < nm; j++) {
-            if (j > 0) {
-                int gap = m[j] - m[j - 1];
-                if (gap == 1) p *= au;
-                else if (gap > 1) p *= pow(au, (double) gap);
+    /* m outermost: p[i] = a^(m - 1) at the nodes with a > 0, updated in
+       place, the five sums in registers (over u ascending, as before);
+       a power that underflows to 0 stays 0 for every larger m (a <= 1),
+       so the trailing nodes at 0 are dropped */
+    double *p = (double *) R_alloc(nu, sizeof(double));
+    int *keep = (int *) R_alloc(nu, sizeof(int));
+    R_xlen_t nkeep = 0;
+    for (R_xlen_t u = 0; u < nu; u++) if (a[u] > 0) keep[nkeep++] = (int) u;
+    const double *W0 = W, *W1 = W + nu, *W2 = W + 2 * nu, *W3 = W + 3 * nu, *W4 = W + 4 * nu;
+    for (R_xlen_t i = 0; i < nkeep; i++) p[i] = pow(a[keep[i]], (double) (m[0] - 1));
+    for (R_xlen_t j = 0; j < nm; j++) {
+        if (j > 0) {
+            int gap = m[j] - m[j - 1];
+            if (gap == 1) {
+                for (R_xlen_t i = 0; i < nkeep; i++) p[i] *= a[keep[i]];
+            } else if (gap > 1) {
+                for (R_xlen_t i = 0; i < nkeep; i++) p[i] *= pow(a[keep[i]], (double) gap);
             }
-            if (p == 0) break;
-            for (int k = 0; k < nk; k++) S[j + (R_xlen_t) k * nm] += p * W[u + (R_xlen_t) k * nu];
         }
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+        R_xlen_t last = -1;
+        for (R_xlen_t i = 0; i < nkeep; i++) {
+            double pi = p[i];
+            if (pi == 0) continue;
+            last = i;
+            int u = keep[i];
+            s0 += pi * W0[u]; s1 += pi * W1[u]; s2 += pi * W2[u]; s3 += pi * W3[u]; s4 += pi * W4[u];
+        }
+        /* the trailing zeros stay 0 for every larger m */
+        nkeep = last + 1;
+        S[j] = s0; S[j + nm] = s1; S[j + 2 * nm] = s2; S[j + 3 * nm] = s3; S[j + 4 * nm] = s4;
     }
     UNPROTECT(1);
     return S_;
