@@ -535,15 +535,15 @@ uniform_sandwich <- function(M, causal) {
   T <- nrow(M)
   if (!causal) return(matrix(mean(M), T, T))
   if (T == 1) return(M)
-  # sums over s <= t, s' <= t' (src/softmax.c)
-  .Call(C_prefix2, M + 0, FALSE) / outer(seq_len(T), seq_len(T))
+  # sums over s <= t, s' <= t', divided by t t' (src/softmax.c)
+  .Call(C_prefix2, M + 0, FALSE)
 }
 uniform_sandwich_t <- function(G, causal) {
   T <- nrow(G)
   if (!causal) return(matrix(sum(G) / T^2, T, T))
   if (T == 1) return(G)
-  # sums of G / (t t') over s >= t, s' >= t'
-  .Call(C_prefix2, G / outer(seq_len(T), seq_len(T)), TRUE)
+  # sums of G / (s s') over s >= t, s' >= t'
+  .Call(C_prefix2, G + 0, TRUE)
 }
 
 # Moments of A, the softmax of m iid N(0, sigma^2) logits L: p2 = E[A_1^2],

@@ -128,11 +128,11 @@ SEXP C_softmax_powsum(SEXP a_, SEXP W_, SEXP m_)
     return S_;
 }
 
-/* C_prefix2(M, suffix): the two-dimensional prefix sums Q[i, j] = sum of
- * M[s, s'] over s <= i, s' <= j (with `suffix`, over s >= i, s' >= j) of a
- * square or rectangular matrix: the causal uniform attention's A M A^T and
- * A^T G A (uniform_sandwich(), R/net-transformer.R) in O(T^2) without R's
- * apply() over rows and columns. */
+/* C_prefix2(M, suffix): the causal uniform attention's A M A^T and A^T G A
+ * (uniform_sandwich(), R/net-transformer.R; A_ts = 1 / t for s <= t) in
+ * O(T^2) without R's apply() over rows and columns: Q[i, j] = the sum of
+ * M[s, s'] over s <= i, s' <= j, divided by i j (1-based); with `suffix`,
+ * the sum of M[s, s'] / (s s') over s >= i, s' >= j. */
 SEXP C_prefix2(SEXP M_, SEXP suffix_)
 {
     if (!isReal(M_) || !isMatrix(M_)) error("prefix2: bad arguments");
@@ -140,6 +140,7 @@ SEXP C_prefix2(SEXP M_, SEXP suffix_)
     const double *M = REAL(M_);
     SEXP Q_ = PROTECT(allocMatrix(REALSXP, nr, nc));
     double *Q = REAL(Q_);
+    /* Q holds the undivided sums first (prefix) */
     for (int jj = 0; jj < nc; jj++) {
         int j = suf ? nc - 1 - jj : jj;
         int jprev = suf ? j + 1 : j - 1;
@@ -147,9 +148,13 @@ SEXP C_prefix2(SEXP M_, SEXP suffix_)
         for (int ii = 0; ii < nr; ii++) {
             int i = suf ? nr - 1 - ii : ii;
             R_xlen_t e = i + (R_xlen_t) j * nr;
-            run += M[e];
+            run += suf ? M[e] / ((double) (i + 1) * (double) (j + 1)) : M[e];
             Q[e] = run + (jj > 0 ? Q[i + (R_xlen_t) jprev * nr] : 0);
         }
+    }
+    if (!suf) {
+        for (int j = 0; j < nc; j++)
+            for (int i = 0; i < nr; i++) Q[i + (R_xlen_t) j * nr] /= (double) (i + 1) * (double) (j + 1);
     }
     UNPROTECT(1);
     return Q_;
