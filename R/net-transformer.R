@@ -180,8 +180,8 @@
 #'   \eqn{O(T^2)} per sublayer (seq_len = 4096, one block: about 4 s of
 #'   CPU bidirectional, 5.5 s causal in a fresh session, about 1 s and 2.5 s
 #'   of it softmax tables computed once per session); with causal
-#'   attention and an FFN activation that is not linear or a ReLU, at most 31 (one bivariate quadrature per pair of
-#'   positions).
+#'   attention and an FFN activation that is not linear or a ReLU, at most
+#'   31 (one bivariate quadrature per pair of positions).
 #' @param activation The FFN's activation (a name, R function or
 #'   [activation()]).
 #' @param init A scheme for every weight matrix, or a named list (see
