@@ -177,11 +177,11 @@
 #' @param d_ff The FFN's inner width.
 #' @param norm `"pre"`, `"post"` or `"none"`.
 #' @param seq_len Tokens per sequence \eqn{T}. Predictions cost
-#'   \eqn{O(T^2)} per sublayer (seq_len = 4096, one block: about 5 s of
-#'   CPU bidirectional, 25 s causal, most of it tables computed once per
-#'   session); with causal attention and an FFN activation that is not
-#'   linear or a ReLU, at most 31 (one bivariate quadrature per pair of
-#'   positions).
+#'   \eqn{O(T^2)} per sublayer (seq_len = 4096, one block: about 4 s of
+#'   CPU bidirectional, 5.5 s causal in a fresh session, about 1 s and 2.5 s
+#'   of it softmax tables computed once per session); with causal
+#'   attention and an FFN activation that is not linear or a ReLU, at most
+#'   31 (one bivariate quadrature per pair of positions).
 #' @param activation The FFN's activation (a name, R function or
 #'   [activation()]).
 #' @param init A scheme for every weight matrix, or a named list (see
@@ -535,16 +535,15 @@ uniform_sandwich <- function(M, causal) {
   T <- nrow(M)
   if (!causal) return(matrix(mean(M), T, T))
   if (T == 1) return(M)
-  P <- apply(apply(M, 2, cumsum), 1, cumsum)     # P[t', t]: sums over s' <= t', s <= t
-  t(P) / outer(seq_len(T), seq_len(T))
+  # sums over s <= t, s' <= t', divided by t t' (src/softmax.c)
+  .Call(C_prefix2, M + 0, FALSE)
 }
 uniform_sandwich_t <- function(G, causal) {
   T <- nrow(G)
   if (!causal) return(matrix(sum(G) / T^2, T, T))
   if (T == 1) return(G)
-  rc <- function(x) rev(cumsum(rev(x)))
-  H <- G / outer(seq_len(T), seq_len(T))
-  t(apply(apply(H, 2, rc), 1, rc))
+  # sums of G / (s s') over s >= t, s' >= t'
+  .Call(C_prefix2, G + 0, TRUE)
 }
 
 # Moments of A, the softmax of m iid N(0, sigma^2) logits L: p2 = E[A_1^2],
@@ -576,7 +575,8 @@ uniform_sandwich_t <- function(G, causal) {
 # (m - 2) q211, without cancellation.) Checked against stats::integrate, a 3-d grid and Monte Carlo to
 # 1e-9 (tests/testthat/test-transformer.R, test-transformer-cost.R); halving
 # both steps changes the values by less than 1e-9 at every sigma.
-softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
+softmax_moments_exact <- function(m, sigma, scaled = FALSE, engine = c("C", "R")) {
+  engine <- match.arg(engine)
   out <- matrix(0, length(m), 5, dimnames = list(NULL, softmax_names))
   one <- m == 1
   out[one, ] <- rep(c(1, 1, 1, 0, 0), each = sum(one))
@@ -607,8 +607,12 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
       Fm <- cbind(-expm1(-ey), exp(2 * yy - ey), exp(3 * yy - ey), exp(4 * yy - ey),
                   exp(yy - ey)) * wy
       # sigma E[g(sigma v + L)] = sum_j g(y_j) w_j phi(y_j / sigma - v)
-      z <- outer(yy / sigma, v, "-")
-      G <- crossprod(exp(-z * z / 2), Fm) / sqrt(2 * pi)
+      G <- if (engine == "C") {
+        .Call(C_gauss_smooth, yy / sigma, v, Fm) / sqrt(2 * pi)
+      } else {
+        z <- outer(yy / sigma, v, "-")
+        crossprod(exp(-z * z / 2), Fm) / sqrt(2 * pi)
+      }
       # the integral of 1 - exp(-e^y) times the density over [-50, 5],
       # whose integrand is the density alone at 5: the trapezoid with
       # Euler-Maclaurin's end correction -h^2/12 f'(5) (f is ~e^-50 at -50)
@@ -623,11 +627,18 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
     # a^(m-1) for every m at once, one matrix product; a^(m-2) and a^(m-3)
     # as a^(m-1) / a and / a^2 (where a < 1e-100 the integrands are below
     # 1e-100 of their peak: dropped)
-    P1 <- exp(outer(log(a), mm - 1))
     big <- a > 1e-100
     r2 <- ifelse(big, E[, 1]^2 / a, 0)
     r3 <- ifelse(big, E[, 1] * E[, 4]^2 / a^2, 0)
-    S <- h * crossprod(P1, cbind(E[, 1], E[, 2] / 2, E[, 3] / 6, r2 / 6, r3 / 6))
+    W <- cbind(E[, 1], E[, 2] / 2, E[, 3] / 6, r2 / 6, r3 / 6)
+    S <- if (engine == "C") {
+      # the powers by repeated multiplication along m ascending (src/softmax.c)
+      o <- order(mm)
+      S <- h * .Call(C_softmax_powsum, as.double(a), W, as.integer(mm[o]))
+      S[order(o), , drop = FALSE]
+    } else {
+      h * crossprod(exp(outer(log(a), mm - 1)), W)
+    }
     out[!one, ] <- cbind(S[, 1:3, drop = FALSE], S[, 4] * q22_scale,
                          ifelse(mm > 2, S[, 5] * q211_scale, 0))
   }
@@ -645,53 +656,93 @@ softmax_moments_exact <- function(m, sigma, scaled = FALSE) {
 # 2 is not splined. Both meet at the exact values at sigma = 8. Relative error
 # below 5e-6 at every sigma from 0 to Inf for m = 2 to 4096 (measured 2.2e-6
 # at worst, near sigma = 1.5 for m = 256 to 4096; 1e-8 beyond sigma = 8;
-# tested), at a cost that does not depend on sigma.
+# tested), at a cost that does not depend on sigma. Built once per session
+# and m, the inner sums in C (src/softmax.c): about 0.5 s of CPU for one m
+# (a bidirectional sequence), 2 s for the 4095 m of a causal seq_len = 4096
+# (was 4 s and 25 s in R).
+#
+# The tables keep, per m, the logarithms at the knots (a 321 x 5 and a 33 x
+# 5 matrix); the splines are evaluated as weights on the knots (the fmm
+# spline is linear in the values: the splines of the unit vectors, built
+# once per session, at the points), so that the many m of a causal
+# sequence share one matrix product instead of one splinefun() each.
 softmax_moment_cache <- new.env(parent = emptyenv())
 softmax_names <- c("p2", "p3", "q4", "q22", "q211")
+softmax_knots <- local({
+  g <- seq(0, 8, by = 0.05)
+  list(g = g, gg = c(-rev(g[-1]), g), wk = (0:32) / 256)
+})
 softmax_prepare <- function(ms) {
   ms <- unique(ms[ms > 1])
   ms <- ms[!vapply(as.character(ms), exists, NA, envir = softmax_moment_cache, inherits = FALSE)]
   if (!length(ms)) return(invisible())
-  g <- seq(0, 8, by = 0.05)
+  g <- softmax_knots$g
   v <- vapply(g, function(s) softmax_moments_exact(ms, s), matrix(0, length(ms), 5))
   dim(v) <- c(length(ms), 5, length(g))
-  wk <- (0:32) / 256
+  wk <- softmax_knots$wk
   vw <- vapply(wk, function(w) softmax_moments_exact(ms, 1 / w, scaled = TRUE),
                matrix(0, length(ms), 5))
   dim(vw) <- c(length(ms), 5, length(wk))
   # even in sigma: mirrored knots give the spline the right slope at 0
-  gg <- c(-rev(g[-1]), g)
+  ng <- length(g)
   for (j in seq_along(ms)) {
-    softmax_moment_cache[[as.character(ms[j])]] <- list(
-      narrow = lapply(1:(if (ms[j] > 2) 5 else 4), function(k) {
-        stats::splinefun(gg, log(c(rev(v[j, k, -1]), v[j, k, ])), method = "fmm")
-      }),
-      wide = lapply(1:(if (ms[j] > 2) 5 else 4), function(k) {
-        stats::splinefun(wk, log(vw[j, k, ]), method = "fmm")
-      }))
+    nar <- log(t(v[j, , c(ng:2, 1:ng), drop = TRUE]))
+    wide <- log(t(vw[j, , , drop = TRUE]))
+    if (ms[j] == 2) nar[, 5] <- wide[, 5] <- 0   # q211 = 0: not splined
+    softmax_moment_cache[[as.character(ms[j])]] <- list(narrow = nar, wide = wide)
   }
   invisible()
 }
-softmax_moments <- function(m, sigma) {
-  if (m == 1) return(matrix(c(1, 1, 1, 0, 0), length(sigma), 5, byrow = TRUE,
-                            dimnames = list(NULL, softmax_names)))
-  f <- softmax_moment_cache[[as.character(m)]]
-  if (is.null(f)) {
-    softmax_prepare(m)
-    f <- softmax_moment_cache[[as.character(m)]]
+# The fmm splines through the unit vectors on the knots (once per session)
+softmax_basis <- function() {
+  b <- softmax_moment_cache$.basis
+  if (is.null(b)) {
+    unit <- function(x) lapply(seq_along(x), function(i) {
+      stats::splinefun(x, as.numeric(seq_along(x) == i), method = "fmm")
+    })
+    b <- list(narrow = unit(softmax_knots$gg), wide = unit(softmax_knots$wk))
+    softmax_moment_cache$.basis <- b
   }
-  out <- matrix(0, length(sigma), 5, dimnames = list(NULL, softmax_names))
-  nk <- length(f$narrow)
+  b
+}
+# The weights on the knots of the splines at `x`
+softmax_weights <- function(fs, x) {
+  if (!length(x)) return(matrix(0, 0, length(fs)))
+  matrix(vapply(fs, function(f) f(x), numeric(length(x))), length(x))
+}
+# The moments for each m in `ms` (one row per m) at the logit scales
+# `sigma`, averaged with weights `w` (sum 1); m = 1 is constant.
+softmax_moments_mean <- function(ms, sigma, w = rep(1 / length(sigma), length(sigma))) {
+  out <- matrix(0, length(ms), 5, dimnames = list(NULL, softmax_names))
+  out[ms == 1, ] <- rep(c(1, 1, 1, 0, 0), each = sum(ms == 1))
+  mm <- unique(ms[ms > 1])
+  if (!length(mm)) return(out)
+  softmax_prepare(mm)
+  b <- softmax_basis()
+  tabs <- mget(as.character(mm), envir = softmax_moment_cache)
   nar <- sigma <= 8
+  acc <- matrix(0, length(mm), 5)
   if (any(nar)) {
-    out[nar, 1:nk] <- exp(vapply(1:nk, function(k) f$narrow[[k]](sigma[nar]), numeric(sum(nar))))
+    Bn <- softmax_weights(b$narrow, sigma[nar])
+    Y <- exp(Bn %*% do.call(cbind, lapply(tabs, `[[`, "narrow")))
+    acc <- acc + matrix(colSums(Y * w[nar]), length(mm), 5, byrow = TRUE)
   }
   if (any(!nar)) {
-    w <- 1 / sigma[!nar]
-    out[!nar, 1:nk] <- exp(vapply(1:nk, function(k) f$wide[[k]](w), numeric(length(w))))
-    out[!nar, 4] <- out[!nar, 4] * w
-    if (nk == 5) out[!nar, 5] <- out[!nar, 5] * w^2
+    ww <- 1 / sigma[!nar]
+    Bw <- softmax_weights(b$wide, ww)
+    Y <- exp(Bw %*% do.call(cbind, lapply(tabs, `[[`, "wide")))
+    sc <- rep(c(1, 1, 1, 0, 0), each = length(ww)) + c(0, 0, 0, 1, 0) %x% ww + c(0, 0, 0, 0, 1) %x% ww^2
+    Y <- Y * as.vector(sc)
+    acc <- acc + matrix(colSums(Y * w[!nar]), length(mm), 5, byrow = TRUE)
   }
+  acc[mm == 2, 5] <- 0
+  out[ms > 1, ] <- acc[match(ms[ms > 1], mm), , drop = FALSE]
+  out
+}
+softmax_moments <- function(m, sigma) {
+  stopifnot(length(m) == 1)
+  out <- matrix(0, length(sigma), 5, dimnames = list(NULL, softmax_names))
+  for (i in seq_along(sigma)) out[i, ] <- softmax_moments_mean(m, sigma[i], 1)[1, ]
   out
 }
 
@@ -874,10 +925,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
         gl <- chisq_nodes(l$d_k)
         sig <- tau * sqrt(gl$x / l$d_k)
       }
-      for (m in unique(ms)) {
-        mom[ms == m, ] <- rep(if (tau > 0) colSums(softmax_moments(m, sig) * gl$w)
-                              else softmax_moments(m, 0)[1, ], each = sum(ms == m))
-      }
+      mom[] <- if (tau > 0) softmax_moments_mean(ms, sig, gl$w) else softmax_moments_mean(ms, 0, 1)
       # the diagonal: sum_s E[A_ts^2] Kv_ss + sum_{s != s'} E[A_ts A_ts'] Kv_ss'
       # over the keys s, s' <= m_t, from prefix sums
       dsum <- cumsum(diag(Kv))[ms]

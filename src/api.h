@@ -44,6 +44,11 @@ SEXP C_test_moments(SEXP x, SEXP y);
 SEXP C_test_vocabulary(void);
 SEXP C_test_act_eval(SEXP code, SEXP param, SEXP x);
 SEXP C_test_jacobian(SEXP spec, SEXP net);
+
+/* softmax.c: the softmax moments' sums (R/net-transformer.R) */
+SEXP C_gauss_smooth(SEXP x, SEXP v, SEXP F);
+SEXP C_softmax_powsum(SEXP a, SEXP W, SEXP m);
+SEXP C_prefix2(SEXP M, SEXP suffix);
 SEXP C_test_fill_repeat(SEXP n, SEXP family, SEXP params, SEXP threads, SEXP reps);
 
 #endif

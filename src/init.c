@@ -31,6 +31,9 @@ static const R_CallMethodDef CallEntries[] = {
     CALLDEF(jacobian, 4),
     CALLDEF(correlation, 4),
     CALLDEF(test_jacobian, 2),
+    CALLDEF(gauss_smooth, 3),
+    CALLDEF(softmax_powsum, 3),
+    CALLDEF(prefix2, 2),
     {NULL, NULL, 0}
 };
 

@@ -201,3 +201,51 @@ test_that("a non-homogeneous FFN activation: distinct pairs only, and a stated l
   expect_lt(tm, 5)
   expect_match(conditionMessage(err), "not 40")
 })
+
+# The first prediction of a session builds the softmax tables: its sums in
+# C (src/softmax.c: the Gaussian smoothing by a recurrence, the powers
+# a^(m - 1) by repeated multiplication) agree with the R sums they replace
+# (engine = "R"), at every branch: sigma = 0, the Gauss-Hermite branch, the
+# wide branch (u in steps of 1/8, then v in steps of 1/32), the knot at
+# sigma = Inf and m unsorted.
+test_that("the softmax moments' C sums equal the R sums", {
+  ms <- c(4096, 2, 3, 1, 7, 300, 64)
+  for (s in c(0, 0.05, 1.5, 1.6, 4, 8, 300, 1e300, Inf)) {
+    for (sc in c(FALSE, TRUE)) {
+      a <- initvar:::softmax_moments_exact(ms, s, scaled = sc)
+      b <- initvar:::softmax_moments_exact(ms, s, scaled = sc, engine = "R")
+      expect_equal(a, b, tolerance = 1e-12)
+    }
+  }
+})
+
+test_that("the splines of many m at once equal those of one m", {
+  sig <- c(0.3, 2, 7.9, 8.1, 50, 1e5)
+  w <- c(0.1, 0.2, 0.3, 0.2, 0.1, 0.1)
+  ms <- c(1, 2, 3, 17, 3, 1)
+  all <- initvar:::softmax_moments_mean(ms, sig, w)
+  for (j in seq_along(ms)) {
+    one <- colSums(initvar:::softmax_moments(ms[j], sig) * w)
+    expect_equal(all[j, ], one, tolerance = 1e-13)
+  }
+  expect_equal(all[ms == 1, ], matrix(c(1, 1, 1, 0, 0), 2, 5, byrow = TRUE,
+                                      dimnames = list(NULL, colnames(all))))
+})
+
+test_that("the causal uniform sandwiches equal the matrix products", {
+  set.seed(3)
+  for (T in c(1, 2, 9, 33)) {
+    M <- matrix(rnorm(T * T), T)
+    A <- initvar:::uniform_attention(T, TRUE)
+    expect_equal(initvar:::uniform_sandwich(M, TRUE), A %*% M %*% t(A), tolerance = 1e-13)
+    expect_equal(initvar:::uniform_sandwich_t(M, TRUE), t(A) %*% M %*% A, tolerance = 1e-13)
+  }
+})
+
+# The first prediction's cost: the tables of one m (bidirectional) in
+# about 1 s of CPU (was 4 s; bounded generously for loaded machines).
+test_that("a fresh table for one m is cheap", {
+  m <- 1234 + sample.int(1000, 1)   # not cached by an earlier test
+  t <- system.time(initvar:::softmax_prepare(m))[["user.self"]]
+  expect_lt(t, 4)
+})
