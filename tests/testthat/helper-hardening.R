@@ -162,6 +162,10 @@ hardening_exported <- list(
 # Registered C routines: valid small arguments (a function, so that the spec
 # is built when needed), and for long ones a long call.
 hardening_routines <- list(
+  # the softmax-moment tables' kernels (src/softmax.c)
+  gauss_smooth = list(args = function() list(c(-1, 0, 1), c(-0.5, 0.5), matrix(1, 3, 2))),
+  softmax_powsum = list(args = function() list(c(0.5, 0.25), matrix(1, 2, 5), c(2L, 3L))),
+  prefix2 = list(args = function() list(matrix(c(1, 2, 3, 4), 2), FALSE)),
   sample_iid = list(args = function() list(c(3, 4), 2L, c(0, 1, 0, 0), 1L),
                     long = TRUE,
                     interrupt = quote(.Call(initvar:::C_sample_iid, c(15000, 15000), 3L,
