@@ -99,11 +99,11 @@ fan_conformance <- function(layers = NULL,
                             simulate = FALSE, networks = 50, inputs = 8,
                             threads = initvar_threads()) {
   check_flag(simulate, "simulate")
-  if (simulate) {
-    check_whole(networks, "networks", min = 2, max = 1e6)
-    check_whole(inputs, "inputs", max = 1e6)
-    threads <- check_whole(threads, "threads", max = max_threads)
-  }
+  # checked even when `simulate = FALSE` leaves them unused: a bad value is
+  # never ignored
+  check_whole(networks, "networks", min = 2, max = 1e6)
+  check_whole(inputs, "inputs", max = 1e6)
+  threads <- check_whole(threads, "threads", max = max_threads)
   all_fw <- c("torch", "keras", "jax", "mlx", "tfjs")
   if (!is.character(frameworks) || length(frameworks) < 1 || anyNA(frameworks) ||
       !all(frameworks %in% all_fw) || anyDuplicated(frameworks)) {

@@ -63,6 +63,15 @@ sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
       if (arg == "fan_in") fan_in else fan_out)
   }
   shape <- layer_shape(scheme, fan_in, fan_out, dim, layout)
+  # a memory preflight, as simulate_network() and first_step() have: the
+  # draw is refused before R fails to allocate it
+  if (shape$total * 8 > sample_max_bytes) {
+    abort(sprintf(paste0(
+      "The weights asked for are %s doubles (%.1f GB), more than `sample_weights()` draws in one ",
+      "call (%g GB): give smaller `%s`, or draw the layer in parts."),
+      big_number(shape$total), shape$total * 8 / 1e9, sample_max_bytes / 2^30,
+      if (is.null(dim)) "fan_in`, `fan_out" else "dim"))
+  }
   r <- resolve_for(scheme, shape)
   dm <- shape$dim
   family_of(r$family)$sample(r, dm, shape, threads)
@@ -99,3 +108,7 @@ sample_identity <- function(gain, dm, layout) {
   out[idx] <- gain
   out
 }
+
+# The largest draw of one call (16 GiB), the same bound as first_step()'s
+# workspace.
+sample_max_bytes <- 16 * 2^30

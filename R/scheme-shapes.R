@@ -44,10 +44,10 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
   check_whole(fan_in, "fan_in")
   if (missing(fan_out)) fan_out <- fan_in
   check_whole(fan_out, "fan_out")
-  if (fan_in * fan_out > max_vector_length) {
+  if (as.double(fan_in) * fan_out > max_vector_length) {
     abort(sprintf(
       "`fan_in` * `fan_out` is %s elements, more than R can store in one vector (%s).",
-      big_number(fan_in * fan_out),
+      big_number(as.double(fan_in) * fan_out),
       big_number(max_vector_length)))
   }
   list(dim = c(fan_in, fan_out), layout = "initvar", fan_in = fan_in,

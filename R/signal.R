@@ -161,6 +161,11 @@ signal_activation <- function(activation, arg = "activation") {
   if (a$code == activation_codes[["r_function"]]) {
     a$f <- checked_activation(a$f, arg, "f")
     a$df <- checked_activation(a$df, arg, "f'")
+    # probed up front, so that an answer that never evaluates f' (no fixed
+    # point) is not returned for an activation the maps cannot integrate
+    probe <- c(-3, -1, -0.1, 0, 0.1, 1, 3)
+    a$f(probe)
+    a$df(probe)
   }
   a
 }

@@ -244,7 +244,7 @@ is_valid_for <- function(key, value) {
     identical(v, value), TRUE))
 }
 # constructors, which take activations returning non-finite values
-act_constructors <- c("mlp", "resmlp", "transformer", "activation")
+act_constructors <- c("mlp", "resmlp", "transformer", "activation", "cnn")
 # arguments that accept vectors (their "bad" c(3, 3) is fine)
 vector_ok <- c("first_step:lr", "fixed_point:sigma_w2", "fixed_point:sigma_b2", "critical_line:sigma_b2",
                "dense_layer:in_features", "phase_diagram:sigma_b2", "residual_growth:gains", "residual_growth:depth", "weight_variance:fan_in",

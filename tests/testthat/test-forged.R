@@ -196,3 +196,17 @@ test_that("first_step(): an undefined relative change is NA, not NaN, and print(
   expect_equal(k$table$rel_dz_mcse[k$table$ms_dz == 0], rep(0, sum(k$table$ms_dz == 0)))
   expect_length(grep("rel_dz NA", capture.output(print(k))), 0)
 })
+
+test_that("huge layers are refused before any allocation, with exact numbers (issue 21)", {
+  expect_error(sample_weights(init_glorot(), fan_in = 3, fan_out = 2147483647L, threads = 1),
+               "6,442,450,941 doubles .* more than `sample_weights\\(\\)` draws in one call")
+  expect_error(weight_mean(init_uniform(0, 1), 2147483647L),
+               "is 4,611,686,014,132,420,6[0-9]{2} elements, more than R can store")
+  expect_equal(weight_mean(init_uniform(0, 1), 2147483647L, 2), 0.5)
+  # fan_conformance() checks its arguments even when it does not simulate
+  expect_error(fan_conformance(threads = 2.5), "`threads`")
+  expect_error(fan_conformance(networks = c(3, 3)), "`networks`")
+  # an activation the q-map cannot integrate is refused before any answer
+  a <- activation("nan_df", f = function(x) x, df = function(x) rep(NaN, length(x)))
+  expect_error(fixed_point(a, 1.5, 0.05), "`activation` must return finite values.*f' is NaN")
+})
