@@ -67,7 +67,7 @@ bivariate_expectation <- function(fs, gs, q, cc, mu = 0, kinks = numeric()) {
   }
   if (cc >= 1 || cc <= -1) {
     sgn <- if (cc >= 1) 1 else -1
-    return(vapply(seq_along(fs), function(k) normal_expectation(
+    return(vapply(seq_along(fs), function(k) sig_expect(
       function(x) fs[[k]](x) * gs[[k]](mu + sgn * (x - mu)), sq, mu, kinks = c(kinks, 2 * mu - kinks)), 0))
   }
   sb <- signal_s_breaks(kinks)
@@ -130,11 +130,11 @@ second_derivative <- function(a) {
 # E[f'(sqrt(q) Z)^2]; at q = 0 its limit q -> 0, the average of the one-sided
 # values at a kink (SELU: (lambda^2 + (lambda alpha)^2) / 2), not f'(0)^2.
 dfd2 <- function(a, q) {
-  normal_expectation(function(x) a$df(x)^2, if (q == 0) 1e-300 else sqrt(q), kinks = a$kinks)
+  sig_expect(function(x) a$df(x)^2, if (q == 0) 1e-300 else sqrt(q), kinks = a$kinks)
 }
 
 # E[f(sqrt(q) Z)^2]
-q_moment <- function(a, q) normal_expectation(function(x) a$f(x)^2, sqrt(q), kinks = a$kinks)
+q_moment <- function(a, q) sig_expect(function(x) a$f(x)^2, sqrt(q), kinks = a$kinks)
 
 # dV/dq / sigma_w2 = E[f'(u)^2 + f(u) f''(u)], u = sqrt(q) Z (Schoenholz et
 # al. 2017, eq. 8): with the analytic f'' of a built-in activation, and for a
@@ -148,9 +148,9 @@ q_slope <- function(a, q) {
   f2 <- second_derivative(a)
   if (is.null(f2)) {
     sq <- sqrt(q)
-    return(normal_expectation(function(x) a$f(x)^2 * ((x / sq)^2 - 1), sq, kinks = a$kinks) / (2 * q))
+    return(sig_expect(function(x) a$f(x)^2 * ((x / sq)^2 - 1), sq, kinks = a$kinks) / (2 * q))
   }
-  normal_expectation(function(x) a$df(x)^2 + a$f(x) * f2(x), sqrt(q), kinks = a$kinks)
+  sig_expect(function(x) a$df(x)^2 + a$f(x) * f2(x), sqrt(q), kinks = a$kinks)
 }
 
 signal_activation <- function(activation, arg = "activation") {
@@ -270,8 +270,8 @@ q_fixed_point <- function(a, sw, sb) {
 c_map_v <- function(a, q, cc, sw, sb, vq = sw * q_moment(a, q) + sb) {
   if (cc == 0) {
     # independent: products of 1-D expectations (an odd f gives exactly 0)
-    m1 <- normal_expectation(a$f, sqrt(q), kinks = a$kinks)
-    d1 <- normal_expectation(a$df, sqrt(q), kinks = a$kinks)
+    m1 <- sig_expect(a$f, sqrt(q), kinks = a$kinks)
+    d1 <- sig_expect(a$df, sqrt(q), kinks = a$kinks)
     return(c(value = (sw * m1^2 + sb) / vq, slope = sw * d1^2))
   }
   v <- bivariate_expectation(list(a$f, a$df), list(a$f, a$df), q, cc, kinks = a$kinks)
@@ -763,7 +763,7 @@ predict_correlation <- function(net, c0, var_x = 1) {
     cc[i] <- if (q[i] > 0) max(min(cov / q[i], 1), -1) else NA_real_
     if (i == d) break
     a <- net$activation[[i]]
-    m2 <- normal_expectation(function(x) a$f(x)^2, sqrt(q[i]), bm[i], kinks = a$kinks)
+    m2 <- sig_expect(function(x) a$f(x)^2, sqrt(q[i]), bm[i], kinks = a$kinks)
     m11 <- if (is.na(cc[i])) a$f(bm[i])^2 else
       bivariate_expectation(list(a$f), list(a$f), q[i], cc[i], mu = bm[i], kinks = a$kinks)
   }
@@ -884,4 +884,19 @@ predict_kurtosis <- function(net, input = c("gaussian", "fixed", "uniform"),
   kurt <- 3 * r0 * cumprod(c(1, 1 + k / w[1 + seq_len(d - 1)]))
   data.frame(layer = seq_len(d), n_in = w[-(d + 1)], n_out = w[-1],
              kurtosis = kurt, excess = kurt - 3)
+}
+
+# normal_expectation() for the signal maps: an integrand that overflows
+# (exp's square at s = 377) is an error naming the activation and what to
+# do, from the user's function, not the quadrature's bare message.
+sig_expect <- function(...) {
+  tryCatch(normal_expectation(...), error = function(e) {
+    msg <- conditionMessage(e)
+    if (!grepl("integrand is not finite", msg, fixed = TRUE)) stop(e)
+    abort(paste0(
+      "`activation` grows too fast for the q- and c-maps' quadrature (", sub("\\.$", "", msg), "): ",
+      "its square, or its derivative's, overflows double precision there, where the Gaussian ",
+      "weight is tiny but the product is Inf * 0. Activations that grow like exp() are outside ",
+      "what these maps compute; a bounded or polynomially growing one is not."))
+  })
 }

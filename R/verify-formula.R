@@ -223,6 +223,7 @@ split_variables <- function(args, params) {
   }
   for (nm in names(vars)) {
     v <- vars[[nm]]
+    if (inherits(v, "initvar_scheme")) check_scheme(v, nm)   # a forged one is refused
     if (inherits(v, "initvar_scheme") && !v$family %in% fan_free) {
       abort_arg(nm, paste("an elementwise distribution (`init_normal()`, `init_uniform()`,",
                           "`init_truncated_normal()`, `init_constant()`) or a function of n; a scheme",
@@ -1032,6 +1033,7 @@ check_identity_usable <- function(pf, variables, draw, params, drops, general) {
       if (!is.function(v) && !inherits(v, "initvar_scheme")) {
         abort_arg(sprintf("%s$%s", arg, nm), "a function of n or an elementwise scheme", v)
       }
+      if (inherits(v, "initvar_scheme")) check_scheme(v, sprintf("%s$%s", arg, nm))
       if (inherits(v, "initvar_scheme") && !v$family %in% fan_free) {
         abort_arg(sprintf("%s$%s", arg, nm), paste(
           "an elementwise distribution (`init_normal()`, `init_uniform()`,",

@@ -149,11 +149,13 @@ A <- list(
                             quote(init_uniform(-1, 1)), quote(init_sparse()),
                             quote(init_truncated_normal()), quote(init_normal(sd = 1e100)),
                             quote(init_normal(sd = 1e-300)))),
-  net = list(bad = c(list(NULL, "net", 1, list(), quote({n <- hardening_net(); n$widths[2] <- NA; n}),
-                          quote({n <- hardening_net(); n$layers <- NULL; n})),
+  # (a plain mlp() without `layers`, as 0.1.0 saved them, is rebuilt from
+  # its per-layer lists: valid, so an edge value)
+  net = list(bad = c(list(NULL, "net", 1, list(), quote({n <- hardening_net(); n$widths[2] <- NA; n})),
                      forged("initvar_mlp"), forged(c("initvar_resmlp", "initvar_mlp")),
                      forged(c("initvar_transformer", "initvar_mlp"))),
              edge = list(quote(mlp(c(2, 1, 2), "relu", init_he())), quote(resmlp(3, 2)),
+                         quote({n <- hardening_net(); n$layers <- NULL; n}),
                          quote(mlp(c(3, 3, 2), "linear", init_zeros())),
                          quote(mlp(c(3, 3, 2), "tanh", init_normal(sd = 1e6))),
                          quote(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2)))),

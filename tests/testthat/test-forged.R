@@ -210,3 +210,10 @@ test_that("huge layers are refused before any allocation, with exact numbers (is
   a <- activation("nan_df", f = function(x) x, df = function(x) rep(NaN, length(x)))
   expect_error(fixed_point(a, 1.5, 0.05), "`activation` must return finite values.*f' is NaN")
 })
+
+test_that("the signal maps name an activation their quadrature cannot integrate; verify() refuses forged schemes", {
+  expect_error(fixed_point(activation("exp", f = exp, df = exp), sigma_w2 = 1.5, sigma_b2 = 0.05),
+               "`activation` grows too fast for the q- and c-maps' quadrature")
+  expect_error(verify(E(X^2) ~ 1, X = structure(list(), class = "initvar_scheme"), n = 10000, threads = 1),
+               "`X` must be an initialization scheme")
+})
