@@ -572,6 +572,8 @@ critical_one <- function(a, sb, call) {
 #' unbounded.
 #'
 #' @inheritParams fixed_point
+#' @param progress Show a progress bar over the grid (default: in an
+#'   interactive session).
 #' @param sigma_w2,sigma_b2 The grid: increasing vectors of \eqn{\sigma_w^2 >
 #'   0} and \eqn{\sigma_b^2 \ge 0}.
 #' @return An `initvar_phase_diagram`: a list with `activation`, `sigma_w2`,
@@ -585,7 +587,8 @@ critical_one <- function(a, sb, call) {
 #' plot(phase_diagram("relu", seq(0.5, 3, by = 0.5), c(0, 0.1)))
 #' @export
 phase_diagram <- function(activation, sigma_w2 = seq(0.25, 4, by = 0.25),
-                          sigma_b2 = seq(0, 0.3, by = 0.05)) {
+                          sigma_b2 = seq(0, 0.3, by = 0.05), progress = interactive()) {
+  check_flag(progress, "progress")
   a <- signal_activation(activation)
   for (nm in c("sigma_w2", "sigma_b2")) {
     x <- get(nm)
@@ -594,7 +597,14 @@ phase_diagram <- function(activation, sigma_w2 = seq(0.25, 4, by = 0.25),
     if (!ok) abort_arg(nm, sprintf("an increasing vector of at least 2 finite numbers %s",
                                    if (nm == "sigma_w2") "> 0" else ">= 0"), x)
   }
-  tab <- do.call(rbind, lapply(sigma_b2, function(sb) fixed_point(a, sigma_w2, sb)))
+  # a progress bar over the grid's columns (a tanh grid takes 10-30 s)
+  bar <- progress_bar(progress, length(sigma_b2), "phase diagram")
+  frame <- environment()
+  tab <- do.call(rbind, lapply(seq_along(sigma_b2), function(j) {
+    r <- fixed_point(a, sigma_w2, sigma_b2[j])
+    progress_set(bar, j, .envir = frame)
+    r
+  }))
   rownames(tab) <- NULL
   m <- function(v) matrix(v, length(sigma_w2), length(sigma_b2))
   structure(list(activation = a, sigma_w2 = sigma_w2, sigma_b2 = sigma_b2, table = tab,
@@ -821,8 +831,10 @@ predict_correlation <- function(net, c0, var_x = 1) {
 #'   kurtosis enters through \eqn{\kappa = 3c + e v^2 n \langle f^4
 #'   \rangle} (\eqn{e = -6/5} for uniform weights): with a Gaussian input
 #'   the first layer of uniform weights has kurtosis \eqn{3 + 2.4/n_0}
-#'   exactly. For the exact cases it is the first-order term of the product
-#'   above, \eqn{3 (1 + 2/n_0 + \sum_j k_j / n_j)}.
+#'   exactly. It is a leading-order expansion in \eqn{1/n}: for the exact
+#'   cases it is the first-order term of the product above, \eqn{3 (1 +
+#'   2/n_0 + \sum_j k_j / n_j)}, and differs from the product at
+#'   \eqn{O(1/n^2)}, which is visible in narrow stacks.
 #'
 #' @param net A network from [mlp()].
 #' @param input `"gaussian"`, `"fixed"` or `"uniform"` (a random input with

@@ -702,9 +702,10 @@ print.initvar_simulation <- function(x, digits = 3, ...) {
               x$networks, x$inputs, paste(w, collapse = "-"), x$seconds))
   cat(sprintf("  inputs: %s, Var(x) = %s; output gradient: %s; prediction: %s regime\n",
               x$input, format(x$var_x, digits = 4), x$grad, x$regime))
-  cat(sprintf(paste0("  MCSE from %d independent networks; z on the log scale (t, %d df); ",
-                     "agrees: consistent at level %s\n\n"),
-              x$networks, x$networks - 1, format(verdict_level)))
+  cat(sprintf(paste0("  MCSE from %d independent networks; z on the log scale (t, %d df)\n",
+                     "  agrees: consistent at level %s (a test; as.data.frame()'s intervals ",
+                     "are at level %s)\n\n"),
+              x$networks, x$networks - 1, format(verdict_level), format(x$level)))
   why <- x$no_prediction[[x$regime]]
   if (!is.null(why)) {
     cat(strwrap(paste0("No ", sub("_", "-", x$regime), " prediction: ", why),

@@ -392,7 +392,7 @@ hardening_fuzz <- list(
              used_in = "text", latex = "text", kernel = "any")),
   phase_diagram = list(
     call = quote(phase_diagram("relu", sigma_w2 = c(1, 3), sigma_b2 = c(0, 0.1))),
-    args = c(activation = "act", sigma_w2 = "numvec", sigma_b2 = "numvec")),
+    args = c(activation = "act", sigma_w2 = "numvec", sigma_b2 = "numvec", progress = "flag")),
   plot_simulations = list(
     call = quote(plot_simulations(list(a = simulate_network(hardening_net(), 2, 2, threads = 1)),
                  "z")),
