@@ -226,6 +226,7 @@ glorot_report <- function(networks = 20, inputs = 100, width = 1000, depth = 5,
     abort_arg("file", "a path ending in .png or .pdf", file)
   }
   check_number(level, min = 0, max = 1, min_open = TRUE, max_open = TRUE)
+  check_flag(quiet, "quiet")
   widths <- c(width, rep(width, depth), 10)
   acts <- c(rep("tanh", depth), "linear")
   inits <- list(standard = init_glorot_standard(), normalized = init_glorot("uniform"))

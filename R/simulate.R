@@ -365,7 +365,10 @@ simulate_network <- function(net, networks = 100, inputs = 256,
         progress_set(bar, st$blocks)
       }
     } else if (is.null(cl)) {
-      workspace <- .Call(C_workspace, spec, threads)
+      workspace <- tryCatch(.Call(C_workspace, spec, threads), error = function(e) {
+        abort(paste0("`net` is too large to simulate here: ", conditionMessage(e),
+                     " Use fewer `inputs`, narrower layers or fewer threads."))
+      })
       for (k in seq_len(nblocks - st$blocks) + st$blocks) {
         r <- sim_block_worker(block(k), spec, threads, workspace)
         if (is.null(r)) break   # interrupted in C: this block is abandoned

@@ -792,6 +792,14 @@ check_formula_names <- function(pf, var_names, const_names, draw_names,
                                           consts = "a constant", draw = "a column of `draw`",
                                           give = paste("pass it as a random variable (a function of n or",
                                                        "a scheme), a constant, or a column of `draw`"))) {
+  # every function the formula calls is found from its environment now, not
+  # when the first chunk is evaluated
+  for (fn in setdiff(unique(c(call_names(pf$lhs), call_names(pf$rhs))), moment_ops)) {
+    if (!exists(fn, envir = pf$env, mode = "function")) {
+      abort(sprintf(paste0("The formula calls `%s()`, which is not a function found from the ",
+                           "formula's environment: define it first."), fn))
+    }
+  }
   clash <- function(a, b, wa, wb) {
     both <- intersect(a, b)
     if (length(both)) {
@@ -1003,7 +1011,7 @@ new_identity <- function(id, formula, assumptions = "", variables = list(), draw
   if (length(bad)) abort_arg("general", sprintf("named after `drops` (%s)",
                                                  paste(names(drops), collapse = ", ")), bad[1])
   check_whole(n, "n", min = verify_min_draws, max = 1e13)
-  if (!is.null(latex) && !(is.character(latex) && length(latex) == 1)) {
+  if (!is.null(latex) && !(is.character(latex) && length(latex) == 1 && !is.na(latex))) {
     abort_arg("latex", "NULL or a single string", latex)
   }
   check_identity_usable(pf, variables, draw, params, drops, general)

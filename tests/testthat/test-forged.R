@@ -217,3 +217,18 @@ test_that("the signal maps name an activation their quadrature cannot integrate;
   expect_error(verify(E(X^2) ~ 1, X = structure(list(), class = "initvar_scheme"), n = 10000, threads = 1),
                "`X` must be an initialization scheme")
 })
+
+test_that("fuzzer finds of seed 337: unknown functions, NA latex, a vector quiet, a huge workspace", {
+  expect_error(new_identity("a", formula = E(zzz_no_such_fn(X)) ~ 0,
+                            variables = list(X = function(n) rnorm(n))),
+               "calls `zzz_no_such_fn\\(\\)`, which is not a function found")
+  expect_error(verify(E(zzz_no_such_fn(X)) ~ 0, X = init_normal(), n = 1e4),
+               "calls `zzz_no_such_fn\\(\\)`")
+  expect_error(new_identity("a", formula = Var(X) ~ 1, variables = list(X = function(n) rnorm(n)),
+                            latex = NA_character_), "`latex`")
+  expect_error(glorot_report(2, inputs = 2, width = 3, depth = 1, file = file.path(tempdir(), "g.png"),
+                             quiet = c(TRUE, FALSE), threads = 1), "`quiet` must be TRUE or FALSE")
+  e <- tryCatch(width_sweep(c(1e5, 1e5), depth = 1, networks = 2, inputs = 2), error = function(e) e)
+  expect_s3_class(e, "initvar_error")
+  expect_match(conditionMessage(e), "too large to simulate|`widths`|`inputs`")
+})

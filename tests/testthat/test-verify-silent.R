@@ -129,9 +129,9 @@ test_that("formulas call functions of stats and the user's own, global or local"
   set.seed(2117)
   v <- verify(make(), n = 1e4)
   expect_lt(abs(v$lhs - 1), 5 * v$mcse)
-  # a function that does not exist: a clear error naming the expression
+  # a function that does not exist: a clear error naming it, before any draw
   expect_user_error(verify(E(no_such_function(X)) ~ 0, X = init_normal(), n = 1e4),
-                    "evaluating `no_such_function\\(X\\)` on a chunk of draws failed")
+                    "calls `no_such_function\\(\\)`, which is not a function found")
 })
 
 # ---- 3. Ctrl-C keeps the finished chunks ----------------------------------------
