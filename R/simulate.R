@@ -366,8 +366,12 @@ simulate_network <- function(net, networks = 100, inputs = 256,
       }
     } else if (is.null(cl)) {
       workspace <- tryCatch(.Call(C_workspace, spec, threads), error = function(e) {
-        abort(paste0("`net` is too large to simulate here: ", conditionMessage(e),
-                     " Use fewer `inputs`, narrower layers or fewer threads."))
+        bytes <- suppressWarnings(as.numeric(sub(".*allocate ([0-9.e+]+) bytes.*", "\\1",
+                                                 conditionMessage(e))))
+        abort(sprintf(paste0("`net` is too large to simulate here: the workspace of one network%s ",
+                             "was refused by the system. Use fewer `inputs`, narrower layers or ",
+                             "fewer threads."),
+                      if (is.finite(bytes)) sprintf(" (%.1f GB)", bytes / 1e9) else ""))
       })
       for (k in seq_len(nblocks - st$blocks) + st$blocks) {
         r <- sim_block_worker(block(k), spec, threads, workspace)

@@ -796,8 +796,8 @@ check_formula_names <- function(pf, var_names, const_names, draw_names,
   # when the first chunk is evaluated
   for (fn in setdiff(unique(c(call_names(pf$lhs), call_names(pf$rhs))), moment_ops)) {
     if (!exists(fn, envir = pf$env, mode = "function")) {
-      abort(sprintf(paste0("The formula calls `%s()`, which is not a function found from the ",
-                           "formula's environment: define it first."), fn))
+      abort(sprintf(paste0("The formula calls `%s()`, but no function of that name is found ",
+                           "from the formula's environment: define it first."), fn))
     }
   }
   clash <- function(a, b, wa, wb) {

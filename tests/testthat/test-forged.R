@@ -221,7 +221,7 @@ test_that("the signal maps name an activation their quadrature cannot integrate;
 test_that("fuzzer finds of seed 337: unknown functions, NA latex, a vector quiet, a huge workspace", {
   expect_error(new_identity("a", formula = E(zzz_no_such_fn(X)) ~ 0,
                             variables = list(X = function(n) rnorm(n))),
-               "calls `zzz_no_such_fn\\(\\)`, which is not a function found")
+               "calls `zzz_no_such_fn\\(\\)`, but no function of that name is found")
   expect_error(verify(E(zzz_no_such_fn(X)) ~ 0, X = init_normal(), n = 1e4),
                "calls `zzz_no_such_fn\\(\\)`")
   expect_error(new_identity("a", formula = Var(X) ~ 1, variables = list(X = function(n) rnorm(n)),

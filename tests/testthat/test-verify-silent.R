@@ -131,7 +131,7 @@ test_that("formulas call functions of stats and the user's own, global or local"
   expect_lt(abs(v$lhs - 1), 5 * v$mcse)
   # a function that does not exist: a clear error naming it, before any draw
   expect_user_error(verify(E(no_such_function(X)) ~ 0, X = init_normal(), n = 1e4),
-                    "calls `no_such_function\\(\\)`, which is not a function found")
+                    "calls `no_such_function\\(\\)`, but no function of that name is found")
 })
 
 # ---- 3. Ctrl-C keeps the finished chunks ----------------------------------------
