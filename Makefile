@@ -29,6 +29,7 @@ bench: install
 	INITVAR_BENCH_THREADS=2 Rscript bench/sample.R
 	Rscript bench/propagate.R
 	Rscript bench/identities.R
+	Rscript bench/test-tiers.R
 
 # ---- hardening (see README, "Hardening") ------------------------------------
 # fuzz: 1e6 malformed calls to every .Call entry point and exported function
