@@ -74,6 +74,8 @@
 #' [register_identity()] adds it to the list);
 #' [verify_all()] checks them all, with Holm's family-wise verdict, and
 #' `plot()` of its result is a forest plot of estimates against theory.
+#' [read_weights()] reads a saved model's tensors (safetensors, NumPy `.npy`
+#' and `.npz`, or R arrays) with their names, shapes and stored types.
 #'
 #' @section Vignettes, in reading order:
 #' 1. `vignette("fan-in", package = "initvar")`: why sd = 1/sqrt(fan_in).
