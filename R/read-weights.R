@@ -254,12 +254,13 @@ st_entry <- function(e, name, path) {
   }
   shape <- e[["shape"]]
   if (is.null(shape) || !is.list(shape) || isTRUE(attr(shape, "json_object"))) bad("no `shape` array")
+  scalar_ints <- function(l) all(vapply(l, function(s) is.numeric(s) && length(s) == 1, TRUE))
+  if (!scalar_ints(shape)) bad("`shape` is not an array of non-negative integers")
   shape <- unlist(shape)
-  if (length(e[["shape"]]) && (!is.numeric(shape) || length(shape) != length(e[["shape"]]) ||
-                                 any(shape < 0 | shape != round(shape)))) bad("`shape` is not an array of non-negative integers")
+  if (length(shape) && any(shape < 0 | shape != round(shape))) bad("`shape` is not an array of non-negative integers")
   shape <- as.double(shape)
   off <- e[["data_offsets"]]
-  offv <- if (is.list(off)) unlist(off)
+  offv <- if (is.list(off) && !isTRUE(attr(off, "json_object")) && scalar_ints(off)) unlist(off)
   if (!is.numeric(offv) || length(offv) != 2 || length(off) != 2 || any(offv < 0 | offv != round(offv))) {
     bad("`data_offsets` is not two non-negative integers")
   }
