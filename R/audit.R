@@ -88,7 +88,8 @@ audit_init <- function(weights, schemes, layout = NULL, level = 0.99) {
 }
 
 check_audit_schemes <- function(schemes) {
-  if (inherits(schemes, "initvar_scheme")) return(list(".*" = schemes))
+  single <- inherits(schemes, "initvar_scheme")
+  if (single) schemes <- list(".*" = schemes)
   if (!is.list(schemes) || length(schemes) == 0 || is.null(base::names(schemes)) ||
       any(is.na(base::names(schemes))) || any(!nzchar(base::names(schemes)))) {
     abort_arg("schemes", "a scheme such as `init_glorot()`, or a list of schemes named by regular expressions on the tensor names", schemes)
@@ -98,6 +99,11 @@ check_audit_schemes <- function(schemes) {
     if (!inherits(schemes[[k]], "initvar_scheme")) {
       abort(sprintf("`schemes`[[\"%s\"]] must be an initialization scheme such as `init_glorot()`, not %s.",
                     p, describe(schemes[[k]])))
+    }
+    fam <- schemes[[k]]$family
+    if (!is.character(fam) || length(fam) != 1 || !fam %in% c(base::names(family_table), "variance_scaling")) {
+      abort(sprintf("%s is not a scheme made by initvar's constructors, such as `init_glorot()`.",
+                    if (single) "`schemes`" else sprintf("`schemes`[[\"%s\"]]", p)))
     }
     ok <- tryCatch({ grepl(p, "x"); TRUE }, error = function(e) FALSE, warning = function(e) FALSE)
     if (!ok) abort(sprintf("`schemes`: the name \"%s\" is not a valid regular expression.", p))
@@ -123,6 +129,8 @@ audit_moments <- function(scheme, d, layout, nm) {
   })
 }
 
+scheme_label <- function(s) if (is.character(s$label) && length(s$label) == 1) s$label else s$family
+
 shape_text <- function(d) paste(format(d, scientific = FALSE, trim = TRUE), collapse = "x")
 
 audit_tensor <- function(x, nm, schemes, layout, alpha) {
@@ -145,7 +153,7 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
     return(row)
   }
   scheme <- schemes[[hit[1]]]
-  row$scheme <- scheme$label
+  row$scheme <- scheme_label(scheme)
   if (n == 0) {
     row$looks_like <- "not audited: empty"
     return(row)
@@ -196,7 +204,7 @@ audit_catalogue <- function() {
 }
 
 looks_like <- function(v, row, d, m, scheme, alpha, lay) {
-  declared <- scheme$label
+  declared <- scheme_label(scheme)
   if (all(v == v[1])) {
     what <- if (v[1] == 0) "all zeros" else if (v[1] == 1) "all ones" else
       sprintf("constant %s", format(v[1], digits = 6))
