@@ -74,6 +74,10 @@
 #' [register_identity()] adds it to the list);
 #' [verify_all()] checks them all, with Holm's family-wise verdict, and
 #' `plot()` of its result is a forest plot of estimates against theory.
+#' [read_weights()] reads a saved model's tensors (safetensors, NumPy `.npy`
+#' and `.npz`, or R arrays) with their names, shapes and stored types, and
+#' [audit_init()] tests each against the scheme it claims, with Holm's
+#' family-wise verdict and the common scheme it looks like.
 #'
 #' @section Vignettes, in reading order:
 #' 1. `vignette("fan-in", package = "initvar")`: why sd = 1/sqrt(fan_in).

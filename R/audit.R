@@ -1,0 +1,291 @@
+# audit_init(): every tensor of a model tested against the scheme it claims
+# (its exact mean and variance at the tensor's fans), a Holm family-wise
+# verdict, and which common scheme the tensor looks like.
+
+#' Audit a model's initialization: every tensor against its scheme
+#'
+#' Tests each tensor of a model against the initialization scheme it should
+#' have been drawn from, and says which common scheme it looks like: a
+#' silently overwritten initialization (a tensor of ones, a framework's
+#' default where another scheme was meant) is flagged.
+#'
+#' For each tensor, the fans come from its shape by [fans()], under the
+#' same layout rule as [sample_weights()] (a shape torch and Keras read
+#' differently needs `layout`). The scheme's exact mean \eqn{\mu} and
+#' variance \eqn{\sigma^2} at those fans ([weight_mean()],
+#' [weight_variance()]) are compared with the tensor's: the sample variance
+#' \eqn{s^2} by \eqn{z = (s^2 - \sigma^2) / se} with
+#' \eqn{se^2 = m_4 / n - \sigma^4 (n - 3) / (n (n - 1))}, the exact variance
+#' of a sample variance, where \eqn{m_4} is the scheme's exact fourth
+#' central moment (uniform, normal and symmetric truncated normal schemes)
+#' or else the sample's; the mean by \eqn{(\bar x - \mu) / (\sigma /
+#' \sqrt{n})}. The tensor's p-value is Bonferroni's over the two (twice the
+#' smaller two-sided p-value), `consistent` is `p_value >= 1 - level`, and
+#' `consistent_holm` is Holm's family-wise verdict over the audited
+#' tensors. A scheme of constant weights is consistent only with a tensor
+#' of exactly that value. The entries are treated as independent draws (an
+#' orthogonal or identity matrix's are not: its test is approximate).
+#'
+#' `looks_like` names the schemes of a small catalogue (Glorot uniform and
+#' normal, He normal and uniform, LeCun normal, torch's default
+#' \eqn{U(-1/\sqrt{fan_{in}}, 1/\sqrt{fan_{in}})}, zeros, ones, a
+#' constant) whose mean, variance and (for the uniform and normal ones)
+#' fourth moment the tensor is consistent with, each tested at `level`:
+#' for example `"torch default, not Glorot (Xavier) uniform"`, or `"all
+#' ones: overwritten"`.
+#'
+#' @param weights A path to a safetensors, `.npy` or `.npz` file, or a named
+#'   list of arrays, read by [read_weights()].
+#' @param schemes One scheme (such as [init_glorot()]) for every tensor, or
+#'   a named list of schemes whose names are regular expressions on the
+#'   tensor names: the first that matches gives a tensor's scheme, and a
+#'   tensor no pattern matches is reported, not audited.
+#' @param layout `NULL`, `"torch"` (out, in, k...) or `"keras"` (k..., in,
+#'   out): how the shapes are read. It must be named when a shape's fans
+#'   are ambiguous (a non-square matrix, for a scheme that needs fans).
+#' @param level Confidence level of each verdict, in (0, 1): a correct
+#'   tensor is flagged with probability `1 - level`, and a correct model
+#'   (by `consistent_holm`) with at most that probability.
+#' @return An object of class `initvar_audit`: `as.data.frame()` gives one
+#'   row per tensor with columns `tensor`, `shape`, `dtype`, `scheme` (its
+#'   label), `audited`, `n`, `mean`, `expected_mean`, `var`,
+#'   `expected_var`, `ratio` (`var / expected_var`), `se` (of `var`), `z`
+#'   (of the variance), `z_mean`, `p_value`, `consistent`,
+#'   `consistent_holm` and `looks_like`. `print()` shows the table and the
+#'   verdict; `plot()` draws each audited tensor's variance ratio with its
+#'   interval at `level`.
+#' @seealso [read_weights()]; [weight_variance()] for the exact moments.
+#' @examples
+#' set.seed(1)
+#' w <- list(
+#'   fc1.weight = sample_weights(init_glorot(), dim = c(64, 32), layout = "torch"),
+#'   fc2.weight = sample_weights(init_torch_default(), dim = c(16, 64), layout = "torch"),
+#'   fc2.bias = array(1, 16))
+#' a <- audit_init(w, list("weight$" = init_glorot(), "bias$" = init_zeros()),
+#'                 layout = "torch")
+#' a
+#' as.data.frame(a)[, c("tensor", "ratio", "consistent", "looks_like")]
+#' plot(a)
+#' @export
+audit_init <- function(weights, schemes, layout = NULL, level = 0.99) {
+  if (missing(weights)) abort("`weights` is missing: give a file path or a named list of arrays.")
+  if (missing(schemes)) abort("`schemes` is missing: give a scheme such as `init_glorot()`, or a named list of them.")
+  level <- check_number(level, "level", min = 0, max = 1, min_open = TRUE, max_open = TRUE)
+  if (!is.null(layout)) layout <- check_choice(layout, c("torch", "keras"), "layout")
+  schemes <- check_audit_schemes(schemes)
+  w <- tryCatch(read_weights(weights), initvar_error = function(e) {
+    abort(sub("^`path`", "`weights`", conditionMessage(e)))
+  })
+  alpha <- 1 - level
+  rows <- lapply(base::names(w), function(nm) audit_tensor(w[[nm]], nm, schemes, layout, alpha))
+  tab <- do.call(rbind, rows)
+  tab$consistent_holm <- NA
+  a <- tab$audited & !is.na(tab$p_value)
+  if (any(a)) tab$consistent_holm[a] <- stats::p.adjust(tab$p_value[a], "holm") >= alpha
+  tab <- tab[, c(setdiff(base::names(tab), c("consistent_holm", "looks_like")), "consistent_holm", "looks_like")]
+  rownames(tab) <- NULL
+  structure(list(table = tab, level = level, layout = layout), class = "initvar_audit")
+}
+
+check_audit_schemes <- function(schemes) {
+  single <- inherits(schemes, "initvar_scheme")
+  if (single) schemes <- list(".*" = schemes)
+  if (!is.list(schemes) || length(schemes) == 0 || is.null(base::names(schemes)) ||
+      any(is.na(base::names(schemes))) || any(!nzchar(base::names(schemes)))) {
+    abort_arg("schemes", "a scheme such as `init_glorot()`, or a list of schemes named by regular expressions on the tensor names", schemes)
+  }
+  for (k in seq_along(schemes)) {
+    p <- base::names(schemes)[k]
+    if (!inherits(schemes[[k]], "initvar_scheme")) {
+      abort(sprintf("`schemes`[[\"%s\"]] must be an initialization scheme such as `init_glorot()`, not %s.",
+                    p, describe(schemes[[k]])))
+    }
+    fam <- schemes[[k]]$family
+    if (!is.character(fam) || length(fam) != 1 || !fam %in% c(base::names(family_table), "variance_scaling")) {
+      abort(sprintf("%s is not a scheme made by initvar's constructors, such as `init_glorot()`.",
+                    if (single) "`schemes`" else sprintf("`schemes`[[\"%s\"]]", p)))
+    }
+    ok <- tryCatch({ grepl(p, "x"); TRUE }, error = function(e) FALSE, warning = function(e) FALSE)
+    if (!ok) abort(sprintf("`schemes`: the name \"%s\" is not a valid regular expression.", p))
+  }
+  schemes
+}
+
+# Exact mean, variance and (where known) fourth central moment of a scheme
+# on a shape; errors name the tensor.
+audit_moments <- function(scheme, d, layout, nm) {
+  tryCatch({
+    lay <- shape_layout(layout, d, !(scheme$family %in% fan_free), or_fans = FALSE)
+    shape <- layer_shape(scheme, dim = d, layout = lay)
+    r <- resolve_for(scheme, shape)
+    m <- dist_moments(r)
+    fm <- if (r$family %in% c("uniform", "normal") ||
+              (r$family == "truncated_normal" && isTRUE(all.equal(r$lower, -r$upper)))) family_moments(r)
+    list(mean = m[["mean"]], var = m[["var"]], m4 = if (!is.null(fm)) fm$m4 else NA_real_,
+         family = r$family, value = if (r$family == "constant") r$value,
+         fan_in = shape$fan_in, fan_out = shape$fan_out, layout = lay)
+  }, initvar_error = function(e) {
+    abort(sprintf("tensor \"%s\" (shape %s): %s", nm, shape_text(d), conditionMessage(e)))
+  })
+}
+
+scheme_label <- function(s) if (is.character(s$label) && length(s$label) == 1) s$label else s$family
+
+shape_text <- function(d) paste(format(d, scientific = FALSE, trim = TRUE), collapse = "x")
+
+audit_tensor <- function(x, nm, schemes, layout, alpha) {
+  d <- if (is.null(dim(x))) length(x) else dim(x)
+  dtype <- if (is.null(attr(x, "dtype"))) NA_character_ else attr(x, "dtype")
+  v <- as.double(x)
+  n <- length(v)
+  hit <- which(vapply(base::names(schemes), function(p) grepl(p, nm), TRUE))
+  row <- data.frame(tensor = nm, shape = shape_text(d), dtype = dtype, scheme = NA_character_,
+                    audited = FALSE, n = n, mean = NA_real_, expected_mean = NA_real_,
+                    var = NA_real_, expected_var = NA_real_, ratio = NA_real_, se = NA_real_,
+                    z = NA_real_, z_mean = NA_real_, p_value = NA_real_, consistent = NA,
+                    looks_like = NA_character_, stringsAsFactors = FALSE)
+  if (n > 0 && all(is.finite(v))) {
+    row$mean <- mean(v)
+    if (n > 1) row$var <- stats::var(v)
+  }
+  if (length(hit) == 0) {
+    row$looks_like <- "not audited: no pattern of `schemes` matches"
+    return(row)
+  }
+  scheme <- schemes[[hit[1]]]
+  row$scheme <- scheme_label(scheme)
+  if (n == 0) {
+    row$looks_like <- "not audited: empty"
+    return(row)
+  }
+  m <- audit_moments(scheme, d, layout, nm)
+  row$audited <- TRUE
+  row$expected_mean <- m$mean
+  row$expected_var <- m$var
+  if (!all(is.finite(v))) {
+    row$p_value <- 0
+    row$consistent <- FALSE
+    row$looks_like <- sprintf("%d non-finite values", sum(!is.finite(v)))
+    return(row)
+  }
+  if (m$var == 0) {
+    tol <- 8 * .Machine$double.eps * max(1, abs(m$mean))
+    ok <- all(abs(v - m$mean) <= tol)
+    row$p_value <- if (ok) 1 else 0
+    if (n > 1) row$ratio <- if (row$var == 0) NaN else Inf
+  } else {
+    z_mean <- (row$mean - m$mean) / sqrt(m$var / n)
+    p_mean <- 2 * stats::pnorm(-abs(z_mean))
+    p <- p_mean
+    if (n > 1) {
+      m4 <- m$m4
+      if (!is.finite(m4)) m4 <- mean((v - row$mean)^4)
+      se2 <- m4 / n - m$var^2 * (n - 3) / (n * (n - 1))
+      se <- sqrt(max(se2, 0))
+      row$se <- se
+      row$ratio <- row$var / m$var
+      row$z <- if (se > 0) (row$var - m$var) / se else if (row$var == m$var) 0 else Inf
+      p <- min(1, 2 * min(p_mean, 2 * stats::pnorm(-abs(row$z))))
+    }
+    row$z_mean <- z_mean
+    row$p_value <- p
+  }
+  row$consistent <- row$p_value >= alpha
+  row$looks_like <- looks_like(v, row, d, m, scheme, alpha,
+                              if (scheme$family %in% fan_free) layout else m$layout)
+  row
+}
+
+# The catalogue looks_like() tries: name, scheme.
+audit_catalogue <- function() {
+  list("Glorot uniform" = init_glorot("uniform"), "Glorot normal" = init_glorot("normal"),
+       "He normal" = init_he("normal"), "He uniform" = init_he("uniform"),
+       "LeCun normal" = init_lecun("normal"), "torch default" = init_torch_default())
+}
+
+looks_like <- function(v, row, d, m, scheme, alpha, lay) {
+  declared <- scheme_label(scheme)
+  if (all(v == v[1])) {
+    what <- if (v[1] == 0) "all zeros" else if (v[1] == 1) "all ones" else
+      sprintf("constant %s", format(v[1], digits = 6))
+    return(if (isTRUE(row$consistent)) what else paste0(what, ": overwritten"))
+  }
+  n <- length(v)
+  if (n < 2 || length(d) < 2) {
+    return(if (isTRUE(row$consistent)) declared else paste("not", declared))
+  }
+  s2 <- mean(v^2)
+  s4 <- mean(v^4)
+  fits <- vapply(audit_catalogue(), function(sc) {
+    mm <- tryCatch(audit_moments(sc, d, lay, ""), error = function(e) NULL)
+    if (is.null(mm) || !is.finite(mm$m4)) return(FALSE)
+    # raw moments about the catalogue's mean 0: E x^2 = var, E x^4 = m4,
+    # with m8 exact for the uniform and normal draws
+    m8 <- if (mm$family == "uniform") (3 * mm$var)^4 / 9 else 105 * mm$var^4
+    z <- c((mean(v) - mm$mean) / sqrt(mm$var / n),
+           (s2 - mm$var) / sqrt((mm$m4 - mm$var^2) / n),
+           (s4 - mm$m4) / sqrt((m8 - mm$m4^2) / n))
+    all(2 * stats::pnorm(-abs(z)) >= alpha / 3)
+  }, TRUE)
+  found <- base::names(fits)[fits]
+  text <- if (length(found)) paste(found, collapse = " or ") else "none of the catalogue"
+  if (!isTRUE(row$consistent)) text <- paste0(text, ", not ", declared)
+  text
+}
+
+#' @rdname audit_init
+#' @param x An `initvar_audit` object.
+#' @param row.names,optional,... Ignored (for the generics).
+#' @export
+as.data.frame.initvar_audit <- function(x, row.names = NULL, optional = FALSE, ...) {
+  x$table
+}
+
+#' @rdname audit_init
+#' @export
+print.initvar_audit <- function(x, ...) {
+  t <- x$table
+  a <- t$audited
+  cat(sprintf("<initvar_audit> %d tensors, %d audited at level %s\n", nrow(t), sum(a),
+              format(x$level)))
+  show <- data.frame(tensor = t$tensor, shape = t$shape,
+                     ratio = formatC(t$ratio, format = "f", digits = 3),
+                     z = formatC(t$z, format = "f", digits = 1),
+                     p = format.pval(t$p_value, digits = 2),
+                     ok = ifelse(is.na(t$consistent_holm), "-", ifelse(t$consistent_holm, "yes", "NO")),
+                     looks_like = t$looks_like, stringsAsFactors = FALSE)
+  print(show, row.names = FALSE, right = FALSE)
+  bad <- sum(a & !is.na(t$consistent_holm) & !t$consistent_holm)
+  cat(if (bad == 0) "Every audited tensor is consistent with its scheme (Holm, family-wise).\n" else
+    sprintf("%d tensor%s inconsistent with %s scheme (Holm, family-wise).\n", bad,
+            if (bad == 1) " is" else "s are", if (bad == 1) "its" else "their"))
+  invisible(x)
+}
+
+#' @rdname audit_init
+#' @param main Plot title.
+#' @export
+plot.initvar_audit <- function(x, main = "Variance / expected variance", ...) {
+  t <- x$table
+  t <- t[t$audited & is.finite(t$ratio) & t$ratio > 0, , drop = FALSE]
+  if (nrow(t) == 0) {
+    graphics::plot.new()
+    graphics::title(main = main)
+    graphics::text(0.5, 0.5, "no tensor with a finite, positive variance ratio")
+    return(invisible(x))
+  }
+  q <- stats::qnorm(1 - (1 - x$level) / 2)
+  lo <- pmax((t$var - q * t$se) / t$expected_var, 1e-3 * min(t$ratio))
+  hi <- (t$var + q * t$se) / t$expected_var
+  lo[!is.finite(lo)] <- t$ratio[!is.finite(lo)]
+  hi[!is.finite(hi)] <- t$ratio[!is.finite(hi)]
+  k <- nrow(t)
+  col <- ifelse(is.na(t$consistent_holm) | t$consistent_holm, "black", "red")
+  graphics::plot(t$ratio, seq_len(k), log = "x", xlim = range(c(lo, hi, 1)), ylim = c(0.5, k + 0.5),
+                 yaxt = "n", pch = 19, col = col, xlab = "sample variance / scheme's variance",
+                 ylab = "", main = main, ...)
+  graphics::segments(lo, seq_len(k), hi, seq_len(k), col = col)
+  graphics::abline(v = 1, lty = 2)
+  graphics::axis(2, seq_len(k), t$tensor, las = 1, cex.axis = 0.7)
+  invisible(x)
+}

@@ -1,0 +1,150 @@
+# audit_init(): correct tensors are consistent, at the nominal rate over
+# seeds; torch's default where Glorot was declared, and an overwrite with
+# ones, are flagged.
+
+test_that("tensors drawn by sample_weights() with their schemes are consistent", {
+  set.seed(11)
+  w <- list(
+    fc1.weight = sample_weights(init_glorot(), dim = c(128, 64), layout = "torch"),
+    fc2.weight = sample_weights(init_he(), dim = c(32, 128), layout = "torch"),
+    conv.weight = sample_weights(init_he("uniform"), dim = c(16, 3, 3, 3), layout = "torch"),
+    fc3.weight = sample_weights(init_torch_default(), dim = c(10, 32), layout = "torch"),
+    fc3.bias = array(0, 10),
+    norm.weight = array(1, 32))
+  a <- audit_init(w, list("^fc1" = init_glorot(), "^fc2" = init_he(), "^conv" = init_he("uniform"),
+                          "fc3.weight" = init_torch_default(), "bias$" = init_zeros(),
+                          "norm" = init_ones()), layout = "torch")
+  d <- as.data.frame(a)
+  expect_s3_class(d, "data.frame")
+  expect_true(all(c("tensor", "shape", "scheme", "n", "mean", "expected_mean", "var", "expected_var",
+                    "ratio", "se", "z", "p_value", "consistent", "consistent_holm",
+                    "looks_like") %in% names(d)))
+  expect_identical(d$tensor, names(w))
+  expect_true(all(d$audited))
+  expect_true(all(d$consistent_holm))
+  expect_equal(d$expected_var[1], 2 / (128 + 64))
+  expect_equal(d$expected_var[2], 2 / 128)
+  expect_equal(d$expected_var[3], 2 / 27)
+  expect_match(d$looks_like[1], "Glorot uniform")
+  expect_match(d$looks_like[2], "He normal")
+  expect_match(d$looks_like[4], "torch default")
+  expect_identical(d$looks_like[5:6], c("all zeros", "all ones"))
+  expect_output(print(a), "Every audited tensor is consistent")
+  grDevices::pdf(NULL)
+  on.exit(grDevices::dev.off())
+  expect_identical(plot(a), a)
+})
+
+test_that("torch's default declared as Glorot at Linear(256, 1024) is flagged", {
+  # torch layout (out, in) = (1024, 256): torch's default has variance
+  # 1 / (3 * 256) = 1/768, Glorot 2 / 1280 = 1/640, 1.2x more. With 262144
+  # entries the variance's z is about -96 (se / var about 0.0017): over 10
+  # seeds every one is flagged, the largest z is below -90.
+  zs <- numeric(0)
+  for (seed in 1:10) {
+    set.seed(seed)
+    w <- list(lin.weight = sample_weights(init_torch_default(), dim = c(1024, 256), layout = "torch"))
+    d <- as.data.frame(audit_init(w, init_glorot(), layout = "torch"))
+    expect_false(d$consistent_holm)
+    expect_match(d$looks_like, "^torch default, not Glorot")
+    expect_equal(d$ratio, 640 / 768, tolerance = 0.01)
+    zs <- c(zs, d$z)
+  }
+  expect_lt(max(zs), -90)
+  # and the reverse: Glorot where torch's default was declared
+  set.seed(3)
+  w <- list(lin.weight = sample_weights(init_glorot(), dim = c(1024, 256), layout = "torch"))
+  d <- as.data.frame(audit_init(w, init_torch_default(), layout = "torch"))
+  expect_false(d$consistent_holm)
+  expect_equal(d$ratio, 1.2, tolerance = 0.01)
+  expect_match(d$looks_like, "Glorot uniform.*, not torch")
+})
+
+test_that("a tensor of ones declared Glorot is flagged as overwritten", {
+  set.seed(2)
+  w <- list(a = sample_weights(init_glorot(), dim = c(20, 10), layout = "torch"),
+            dt_proj.bias = array(1, c(8, 8)))
+  a <- audit_init(w, init_glorot(), layout = "torch")
+  d <- as.data.frame(a)
+  expect_identical(d$consistent_holm, c(TRUE, FALSE))
+  expect_identical(d$looks_like[2], "all ones: overwritten")
+  expect_output(print(a), "1 tensor is inconsistent")
+})
+
+test_that("patterns: first match wins, unmatched tensors are reported, not audited", {
+  set.seed(4)
+  w <- list(x.weight = sample_weights(init_lecun(), dim = c(30, 30)),
+            y = array(0.5, c(3, 3)))
+  d <- as.data.frame(audit_init(w, list("weight" = init_lecun(), "x" = init_zeros())))
+  expect_identical(d$audited, c(TRUE, FALSE))
+  expect_match(d$scheme[1], "LeCun")
+  expect_true(is.na(d$consistent_holm[2]))
+  expect_match(d$looks_like[2], "not audited")
+  # a square matrix needs no layout
+  expect_true(d$consistent[1])
+})
+
+test_that("audit_init() reads a file: an F32 safetensors written from R", {
+  set.seed(5)
+  m <- sample_weights(init_glorot("normal"), dim = c(40, 20), layout = "torch")
+  p <- tempfile(fileext = ".safetensors")
+  on.exit(unlink(p))
+  hdr <- '{"__metadata__":{"format":"pt"},"l.weight":{"dtype":"F32","shape":[40,20],"data_offsets":[0,3200]}}'
+  con <- file(p, "wb")
+  n <- nchar(hdr)
+  writeBin(as.raw(c(n %% 256, n %/% 256, 0, 0, 0, 0, 0, 0)), con)
+  writeBin(charToRaw(hdr), con)
+  writeBin(as.vector(t(m)), con, size = 4, endian = "little")   # C order
+  close(con)
+  d <- as.data.frame(audit_init(p, init_glorot("normal"), layout = "torch"))
+  expect_identical(d$dtype, "F32")
+  expect_identical(d$shape, "40x20")
+  expect_true(d$consistent_holm)
+  expect_error(audit_init(paste0(p, "x"), init_glorot()), "`weights`")
+})
+
+test_that("argument errors name audit_init() and the argument", {
+  w <- list(a = matrix(0.1, 4, 2))
+  e <- tryCatch(audit_init(w, init_glorot()), error = identity)
+  expect_s3_class(e, "initvar_error")
+  expect_identical(as.character(conditionCall(e)[[1]]), "audit_init")
+  expect_match(conditionMessage(e), "Name its `layout`")
+  expect_error(audit_init(w, init_glorot()), "tensor \"a\"")
+  expect_error(audit_init(w, 1), "`schemes` must be")
+  expect_error(audit_init(w, list(init_glorot())), "`schemes` must be")
+  expect_error(audit_init(w, list("[" = init_glorot())), "regular expression")
+  forged <- structure(list(), class = "initvar_scheme")
+  expect_error(audit_init(w, forged), "`schemes` is not a scheme made by", class = "initvar_error")
+  expect_error(audit_init(w, list(x = forged)), "`schemes`\\[\\[\"x\"\\]\\]", class = "initvar_error")
+  expect_error(audit_init(w, init_glorot(), layout = "jax"), "`layout`")
+  expect_error(audit_init(w, init_glorot(), level = 1), "`level`")
+  expect_error(audit_init(w), "`schemes` is missing")
+  expect_error(audit_init(list(b = array(1, 3)), init_glorot(), layout = "torch"), "tensor \"b\"")
+  d <- as.data.frame(audit_init(list(b = c(1, NaN)), init_normal()))
+  expect_false(d$consistent)
+  expect_match(d$looks_like, "non-finite")
+})
+
+test_that("calibration: correct tensors are flagged at the nominal rate", {
+  # 200 seeds, level 0.99: the number flagged is Binomial(200, 0.01) per
+  # test, and the family-wise count (Holm over 4 tensors) at most that;
+  # bands at 1e-4 each side.
+  flagged <- 0
+  family <- 0
+  schemes <- list("^a" = init_glorot(), "^b" = init_he(), "^c" = init_torch_default(),
+                  "^d" = init_lecun("truncated_normal"))
+  for (seed in 1:200) {
+    set.seed(1000 + seed)
+    w <- list(a = sample_weights(init_glorot(), dim = c(64, 32), layout = "torch"),
+              b = sample_weights(init_he(), dim = c(48, 16), layout = "torch"),
+              c = sample_weights(init_torch_default(), dim = c(24, 40), layout = "torch"),
+              d = sample_weights(init_lecun("truncated_normal"), dim = c(32, 32), layout = "torch"))
+    d <- as.data.frame(audit_init(w, schemes, layout = "torch"))
+    flagged <- flagged + sum(!d$consistent[1])
+    family <- family + any(!d$consistent_holm)
+  }
+  band <- stats::qbinom(c(1e-4, 1 - 1e-4), 200, 0.01)
+  expect_gte(flagged, band[1])
+  expect_lte(flagged, band[2])
+  expect_lte(family, band[2])
+})
