@@ -69,6 +69,9 @@ hardening_exported <- list(
   init_glorot_standard = list(gctorture = quote(init_glorot_standard())),
   init_he = list(gctorture = quote(init_he())),
   init_xavier = list(gctorture = quote(init_xavier("normal", gain = 2))),
+  read_weights = list(gctorture = quote(read_weights(list(w = matrix(0.5, 2, 2))))),
+  audit_init = list(gctorture = quote(audit_init(list(w = matrix(c(0.1, -0.2, 0.3, -0.05), 2)),
+                                                 init_glorot()))),
   init_delta_orthogonal = list(gctorture = quote(init_delta_orthogonal(1.5))),
   fan_conformance = list(gctorture = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)),
                                                            frameworks = "torch"))),
@@ -311,6 +314,12 @@ hardening_fuzz <- list(
     call = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)), frameworks = "torch")),
     args = c(layers = "any", frameworks = "choice", simulate = "flag", networks = "count",
              inputs = "count", threads = "threads")),
+  read_weights = list(
+    call = quote(read_weights(list(w = matrix(0.5, 2, 2)))),
+    args = c(path = "any", names = "text")),
+  audit_init = list(
+    call = quote(audit_init(list(w = matrix(c(0.1, -0.2, 0.3, -0.05), 2)), init_glorot())),
+    args = c(weights = "any", schemes = "scheme", layout = "choice", level = "level")),
   init_xavier = list(
     call = quote(init_xavier()),
     args = c(distribution = "choice", gain = "num")),
