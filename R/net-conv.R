@@ -155,16 +155,10 @@ cnn <- function(channels, kernel = 3, depth = NULL, spatial,
     paddings[i] <- check_choice(paddings[i], c("zero", "circular", "valid"),
                                 if (length(padding) > 1) sprintf("padding[%d]", i) else "padding")
   }
-  acts <- per_layer(activation, d, "activation",
-                    function(x) inherits(x, "initvar_activation") ||
-                      is.function(x) || (is.character(x) && length(x) == 1))
-  acts <- lapply(seq_len(d), function(i) {
-    as_activation(acts[[i]], if (d == 1) "activation" else sprintf("activation[[%d]]", i))
-  })
-  inits <- per_layer(init, d, "init", function(x) inherits(x, "initvar_scheme"))
-  for (i in seq_len(d)) check_scheme(inits[[i]], if (d == 1) "init" else sprintf("init[[%d]]", i))
-  biases <- per_layer(bias, d, "bias", function(x) inherits(x, "initvar_scheme"))
-  for (i in seq_len(d)) check_bias_scheme(biases[[i]], if (d == 1) "bias" else sprintf("bias[[%d]]", i))
+  parts <- layer_parts(activation, init, bias, d)
+  acts <- parts$activation
+  inits <- parts$init
+  biases <- parts$bias
   layers <- vector("list", d + !is.null(n_out))
   sp <- as.double(spatial)
   for (i in seq_len(d)) {
@@ -224,14 +218,6 @@ cnn <- function(channels, kernel = 3, depth = NULL, spatial,
   net
 }
 
-check_bias_scheme <- function(s, arg) {
-  check_scheme(s, arg)
-  if (!s$family %in% fan_free) {
-    abort_arg(arg, "a scheme that does not depend on the layer size, such as `init_constant(0)`",
-              s$label)
-  }
-  invisible(s)
-}
 
 # ---- the layer kind ---------------------------------------------------------
 

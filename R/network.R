@@ -271,28 +271,41 @@ mlp <- function(widths, activation = "tanh", init = init_glorot(),
     abort_arg("widths", "a vector of widths no larger than 16,777,216", widths)
   }
   d <- length(widths) - 1L
-  acts <- per_layer(activation, d, "activation",
-                    function(x) inherits(x, "initvar_activation") ||
-                      is.function(x) || (is.character(x) && length(x) == 1))
-  acts <- lapply(seq_len(d), function(i) {
-    as_activation(acts[[i]], if (d == 1) "activation" else sprintf("activation[[%d]]", i))
-  })
-  inits <- per_layer(init, d, "init", function(x) inherits(x, "initvar_scheme"))
-  for (i in seq_len(d)) check_scheme(inits[[i]], if (d == 1) "init" else sprintf("init[[%d]]", i))
-  biases <- per_layer(bias, d, "bias", function(x) inherits(x, "initvar_scheme"))
-  for (i in seq_len(d)) {
-    arg <- if (d == 1) "bias" else sprintf("bias[[%d]]", i)
-    check_scheme(biases[[i]], arg)
-    if (!biases[[i]]$family %in% fan_free) {
-      abort_arg(arg, "a scheme that does not depend on the layer size, such as `init_constant(0)`",
-                biases[[i]]$label)
-    }
-  }
+  parts <- layer_parts(activation, init, bias, d)
+  acts <- parts$activation
+  inits <- parts$init
+  biases <- parts$bias
   layers <- lapply(seq_len(d), function(i) {
     new_layer("dense", widths[i], widths[i + 1], activation = acts[[i]], init = inits[[i]],
               bias = biases[[i]])
   })
   new_network(layers)
+}
+
+# The per-layer activation, weight scheme and bias scheme of a chain of d
+# layers (mlp(), cnn()): each argument one value or one per layer, checked
+# and named by element (`init[[2]]`); biases must not depend on the layer.
+layer_parts <- function(activation, init, bias, d) {
+  name <- function(arg, i) if (d == 1) arg else sprintf("%s[[%d]]", arg, i)
+  acts <- per_layer(activation, d, "activation",
+                    function(x) inherits(x, "initvar_activation") ||
+                      is.function(x) || (is.character(x) && length(x) == 1))
+  acts <- lapply(seq_len(d), function(i) as_activation(acts[[i]], name("activation", i)))
+  inits <- per_layer(init, d, "init", function(x) inherits(x, "initvar_scheme"))
+  for (i in seq_len(d)) check_scheme(inits[[i]], name("init", i))
+  biases <- per_layer(bias, d, "bias", function(x) inherits(x, "initvar_scheme"))
+  for (i in seq_len(d)) check_bias_scheme(biases[[i]], name("bias", i))
+  list(activation = acts, init = inits, bias = biases)
+}
+
+# A bias scheme: a real scheme that does not depend on the layer size.
+check_bias_scheme <- function(s, arg) {
+  check_scheme(s, arg)
+  if (!s$family %in% fan_free) {
+    abort_arg(arg, "a scheme that does not depend on the layer size, such as `init_constant(0)`",
+              s$label)
+  }
+  invisible(s)
 }
 
 # ---- a network is a list of layers ------------------------------------------
