@@ -187,14 +187,17 @@ finite_width_overflow <- function(i, m2) {
 # dense layers; a residual block reads its branch's own). Returns per layer
 # the mean-field K (= q), the corrections dG (to Var(s)), dA (to E[z^2]), dm
 # (to E[z]), the mean-field E[z] and E[z^2], and kap, cc (dense layers; NA
-# for residual blocks).
+# for residual blocks), and the output's Var(z^2) and Cov(z_a^2, z_b^2)
+# (var_f2, cc_f2; `input`: the input's state).
 finite_width_forward <- function(net, v, bv, bm, e, var_x, input) {
   w <- net$widths
   d <- length(w) - 1
   layers <- net_layers(net)
   out <- list(K = numeric(d), dG = numeric(d), kap = numeric(d), cc = numeric(d),
-              A0 = numeric(d), dA = numeric(d), m0 = numeric(d), dm = numeric(d))
+              A0 = numeric(d), dA = numeric(d), m0 = numeric(d), dm = numeric(d),
+              var_f2 = numeric(d), cc_f2 = numeric(d))
   st <- fw_input_state(var_x, input)
+  out$input <- st
   overflow <- function(i) finite_width_overflow(i, st$A0)
   for (i in seq_len(d)) {
     if (layers[[i]]$kind == "residual") {
@@ -203,6 +206,7 @@ finite_width_forward <- function(net, v, bv, bm, e, var_x, input) {
       out$K[i] <- out$kap[i] <- out$cc[i] <- NA_real_
       out$dG[i] <- r$dG; out$A0[i] <- st$A0; out$dA[i] <- r$dA
       out$m0[i] <- 0; out$dm[i] <- 0
+      out$var_f2[i] <- st$var_f2; out$cc_f2[i] <- st$cc_f2
       next
     }
     step <- tryCatch(fw_dense_step(st, w[i], v[i], bv[i], bm[i], e[i], net$activation[[i]]),
@@ -210,6 +214,7 @@ finite_width_forward <- function(net, v, bv, bm, e, var_x, input) {
     st <- step$out
     out$K[i] <- step$K; out$dG[i] <- step$dG; out$kap[i] <- step$kap; out$cc[i] <- step$cc
     out$A0[i] <- st$A0; out$dA[i] <- st$dA; out$m0[i] <- step$m0; out$dm[i] <- step$dm
+    out$var_f2[i] <- st$var_f2; out$cc_f2[i] <- st$cc_f2
   }
   out
 }
@@ -299,4 +304,65 @@ finite_width_grad_ratio <- function(net, v, bm, fw) {
     ratio[i] <- Tm / Tmf
   }
   ratio
+}
+
+# The 1/n correction to Var(dC/dW) of every dense layer (Gaussian weights,
+# an output gradient g independent of the network). Layer i's weight
+# gradient is dC/dW_ab = z_a (dC/ds_i)_b, z = z^(i-1) its input, so
+#   Var(dC/dW_ab) = E[z_a^2 (dC/ds_i)_b^2] = Var(g) E[z_a^2 |t_d|^2],
+# t = J e_b the tangent of the gradient ratio above. Mean field factors
+# this as E[z^2] E|t_d|^2; at finite width z_a^2 and |t_d|^2 are correlated
+# through the shared squared norms: with Z = z_a^2, P_m = Cov(Z, G_m) (G_m
+# = v_m |z^(m-1)|^2 + sigma_b^2, the conditional variance of layer m's
+# pre-activations) and Q_m = Cov(Z, H_m) (H_m the tangent's),
+#   P_i     = v_i [Var(z^2) + (n_(i-1) - 1) Cov(z_a^2, z_c^2)]     (z = z^(i-1)),
+#   P_(m+1) = n_m v_(m+1) A'_m P_m,
+#   Q_(i+1) = v_(i+1) h'_i P_i,   Q_(m+1) = n_m v_(m+1) (h_m Q_m + T_m h'_m P_m),
+# (h = <f'^2>_K, A = <f^2>_K, primes d/dK; given z, s_b ~ N(mu, G), so Z
+# reaches f'(s_b)^2 and f(s_c)^2 only through G), all O(1/n) relative to
+# E[Z] T. So Q_d / T_d = sum_(m = i..d-1) (h'_m / h_m) P_m, and
+#   Var(dC/dW^(i-1)) = Var(dC/ds_i) [E[z^2] + dA + sum_m (h'_m / h_m) P_m]
+# to O(1/n^2), with Var(dC/ds_i) and E[z^2] + dA already corrected. 0 at
+# the top layer (dC/ds_d = g is independent of z) and for ReLU and linear
+# networks (h' = 0). Returns the bracket per layer; `m2` the mean-field
+# E[z^2] of each layer's input.
+finite_width_grad_w_factor <- function(net, bm, fw, m2) {
+  w <- net$widths
+  d <- length(w) - 1
+  dA_in <- c(0, fw$dA[-d])
+  fac <- m2 + dA_in
+  if (d < 2) return(fac)
+  hr <- Ap <- numeric(d)
+  for (m in seq_len(d)) {
+    a <- net$activation[[m]]
+    K <- fw$K[m]
+    mu <- bm[m]
+    slope <- homogeneous_slope(a)
+    if (K == 0 || (!is.null(slope) && mu == 0)) {
+      # <f'^2> does not depend on K: exactly 0
+      hr[m] <- 0
+      Ap[m] <- if (K == 0) 0 else (1 + slope^2) / 2
+      next
+    }
+    sd <- sqrt(K)
+    ex <- function(g) normal_expectation(g, sd, mu, kinks = a$kinks)
+    h2 <- function(x) { z <- (x - mu) / sd; z^2 - 1 }
+    h <- ex(function(x) a$df(x)^2)
+    h1 <- ex(function(x) a$df(x)^2 * h2(x)) / (2 * K)
+    hr[m] <- if (h > 0) h1 / h else 0
+    Ap[m] <- ex(function(x) a$f(x)^2 * h2(x)) / (2 * K)
+  }
+  vf2 <- c(fw$input$var_f2, fw$var_f2[-d])
+  cf2 <- c(fw$input$cc_f2, fw$cc_f2[-d])
+  v <- vapply(seq_len(d), function(i) weight_variance(net$init[[i]], w[i], w[i + 1]), 0)
+  for (i in seq_len(d - 1)) {
+    P <- v[i] * (vf2[i] + (w[i] - 1) * cf2[i])
+    R <- 0
+    for (m in i:(d - 1)) {
+      R <- R + hr[m] * P
+      P <- w[m + 1] * v[m + 1] * Ap[m] * P
+    }
+    fac[i] <- fac[i] + R
+  }
+  fac
 }
