@@ -99,6 +99,9 @@
 #'    mean field in a real network, kurtosis and norms.
 #' 10. `vignette("residual-and-attention", package = "initvar")`: residual
 #'    depth scaling, attention and the first step of training.
+#' 11. `vignette("convolutions", package = "initvar")`: He's fan for a
+#'    convolution, the zero border position by position, the frameworks'
+#'    grouped fans and delta-orthogonal kernels at depth.
 #'
 #' @section Conventions:
 #' A weight matrix has `fan_in` rows and `fan_out` columns, as in Glorot and
