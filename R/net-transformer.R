@@ -186,14 +186,14 @@
 #' not shrink with \eqn{d}). Measured against the engine
 #' (`tools/transformer-gradients.R`, 4 heads, `seq_len = 8`), the
 #' prediction at the first sublayer differs from the simulation by
-#' \eqn{-6.5 \pm 2}\% (pre-LN), \eqn{-9.6 \pm 7}\% (post-LN) and
-#' \eqn{+0.5 \pm 0.5}\% (DeepNet) at depth 12, \eqn{d = 64}; by
-#' \eqn{-3.2 \pm 1.3}\%, \eqn{-10.6 \pm 7.5}\% and \eqn{-0.2 \pm 0.4}\%
-#' at \eqn{d = 256}; at depth 100 by \eqn{-28 \pm 14}\% and \eqn{-20 \pm
-#' 2}\% (pre-LN, \eqn{d} 64 and 256) and \eqn{-1.6 \pm 0.8}\% and
-#' \eqn{-0.2 \pm 0.5}\% (DeepNet), while standard post-LN is far off (46
+#' \eqn{-6.5 \pm 2}% (pre-LN), \eqn{-9.6 \pm 7}% (post-LN) and
+#' \eqn{+0.5 \pm 0.5}% (DeepNet) at depth 12, \eqn{d = 64}; by
+#' \eqn{-3.2 \pm 1.3}%, \eqn{-10.6 \pm 7.5}% and \eqn{-0.2 \pm 0.4}%
+#' at \eqn{d = 256}; at depth 100 by \eqn{-28 \pm 14}% and \eqn{-20 \pm
+#' 2}% (pre-LN, \eqn{d} 64 and 256) and \eqn{-1.6 \pm 0.8}% and
+#' \eqn{-0.2 \pm 0.5}% (DeepNet), while standard post-LN is far off (46
 #' predicted against \eqn{2.7 \pm 1.5} at \eqn{d = 64}). The documented
-#' regime is an expected relative error of at most 5\%: about
+#' regime is an expected relative error of at most 5%: about
 #' \eqn{\exp(\sum_i f_i / d) - 1 + 0.013 \sum_i f_i} over the post-LN
 #' sublayers below the last, plus \eqn{\exp(1.9 N^{0.6}/d + 0.11 (N -
 #' 12)_+ / 88) - 1} for \eqn{N} pre-LN blocks: pre-LN depth 12 needs

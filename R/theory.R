@@ -211,7 +211,7 @@
 #' (below 1e-300 of the integrand's scale) is returned as 0.
 #'
 #' For [transformer()] nets the gradient's mean field is documented to
-#' hold (to 5\%) only where its 1/d_model errors, compounding over the
+#' hold (to 5%) only where its 1/d_model errors, compounding over the
 #' normalized sublayers, stay small (pre-LN depth 12 needs d_model 256;
 #' DeepNet holds at d_model 64 up to depth 100; standard post-LN does not
 #' hold at d_model 64): see "Where the prediction holds" in
