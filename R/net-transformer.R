@@ -140,7 +140,9 @@
 #' 2009) or, for other activations, by bivariate quadrature; a layer
 #' normalization maps the kernel to its correlation (and divides gradients
 #' by the root mean square, its infinite-width Jacobian \eqn{I / r}, as for
-#' [resmlp()]). Errors of order \eqn{1/d} per sublayer, so of order
+#' [resmlp()], with the exact \eqn{1/d} terms of the top normalization's
+#' projection and of \eqn{E[1/r^2]}: see "Where the prediction holds").
+#' The other errors are of order \eqn{1/d} per sublayer, so of order
 #' `depth / d_model` through the stack: measured and tested to shrink with
 #' \eqn{d}.
 #'
@@ -198,8 +200,9 @@
 #' sublayers below the last, plus \eqn{\exp(1.9 N^{0.6}/d + 0.11 (N -
 #' 12)_+ / 88) - 1} for \eqn{N} pre-LN blocks: pre-LN depth 12 needs
 #' \eqn{d \ge 256}; standard post-LN is outside it from depth 4; DeepNet
-#' is inside up to depth 100 at \eqn{d \ge 64}, where it agrees with the
-#' simulation within its MCSE at every sublayer. [predict_variance()]
+#' is inside up to depth 100 at \eqn{d \ge 64} (at depth 12, \eqn{d =
+#' 64}, it agrees with the simulation within its MCSE at every sublayer;
+#' at the first sublayer, z = -2.0 at depth 100). [predict_variance()]
 #' returns the check as attribute `regime_check` (`estimated_error`,
 #' `bound`, `inside`) and, with `regime = "mean_field"` (also inside
 #' [simulate_network()]), says so in a message when outside. Without
