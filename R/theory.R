@@ -222,6 +222,14 @@
 #' A value whose whole mass lies more than 37.5 standard deviations away
 #' (below 1e-300 of the integrand's scale) is returned as 0.
 #'
+#' For [transformer()] nets the gradient's mean field is documented to
+#' hold (to 5%) only where its 1/d_model errors, compounding over the
+#' normalized sublayers, stay small (pre-LN depth 12 needs d_model 256;
+#' DeepNet holds at d_model 64 up to depth 100; standard post-LN does not
+#' hold at d_model 64): see "Where the prediction holds" in
+#' [transformer()]. The result's attribute `regime_check` gives the
+#' expected error, and a message says when a call is outside.
+#'
 #' @param net A network from [mlp()].
 #' @param var_x Variance of each input feature (zero mean).
 #' @param var_grad Variance of the output gradient \eqn{\partial C /
