@@ -21,10 +21,7 @@
 #include "sample.h"
 #include "interrupt.h"
 #include "threads.h"
-#include "api.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "api.h"   /* omp.h comes with threads.h */
 
 #define ATT_NSUM 6
 

@@ -36,7 +36,7 @@ static void spec_index(SEXP spec, int *pos)
 static SEXP spec_elt(SEXP spec, const int *pos, int f, SEXPTYPE type, R_xlen_t len)
 {
     SEXP x = FIELD(f);
-    if (TYPEOF(x) != type || (len >= 0 && XLENGTH(x) != len))
+    if ((SEXPTYPE) TYPEOF(x) != type || (len >= 0 && XLENGTH(x) != len))
         error("`spec$%s` has the wrong type or length.", spec_names[f]);
     return x;
 }

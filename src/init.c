@@ -8,7 +8,9 @@
 
 /* Registered as "sample_iid" etc.; useDynLib(.fixes = "C_") names the R
    objects C_sample_iid etc., the same as the C functions. */
-#define CALLDEF(name, n) {#name, (DL_FUNC) &C_##name, n}
+/* Through void (*)(void), the generic function pointer type that
+   -Wcast-function-type (in -Wextra) accepts as a cast target. */
+#define CALLDEF(name, n) {#name, (DL_FUNC) (void (*)(void)) &C_##name, n}
 
 static const R_CallMethodDef CallEntries[] = {
     CALLDEF(sample_iid, 4),

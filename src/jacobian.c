@@ -31,10 +31,7 @@
 #include "interrupt.h"
 #include "engine.h"
 #include "threads.h"
-#include "api.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "api.h"   /* omp.h comes with threads.h */
 
 /* The networks are the engine's (engine.h): the spec's `engine` field is an
    engine spec with a batch of one input, read by iv_read_spec(), and the

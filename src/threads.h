@@ -22,7 +22,16 @@
 #define INITVAR_THREADS_H
 
 #ifdef _OPENMP
-#include <omp.h>
+/* Rinternals.h defines `match` as Rf_match, and clang's omp.h uses the
+   word in a pragma ("declare variant match(...)"): hide the macro while
+   omp.h is read, wherever this header comes in the include order. */
+# ifdef match
+#  undef match
+#  include <omp.h>
+#  define match Rf_match
+# else
+#  include <omp.h>
+# endif
 #endif
 
 /* Record the process that loaded initvar; called from R_init_initvar. */
