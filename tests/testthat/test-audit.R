@@ -148,3 +148,71 @@ test_that("calibration: correct tensors are flagged at the nominal rate", {
   expect_lte(flagged, band[2])
   expect_lte(family, band[2])
 })
+
+test_that("streamed statistics: windows of any size give the plain-R moments", {
+  # weights_stats() reads a file tensor by tensor in windows of `chunk`
+  # elements; its moments must equal mean(), var() and the central fourth
+  # moment of the whole tensor, for every window size and dtype.
+  set.seed(21)
+  a <- matrix(rnorm(300, 0.3, 2), 20, 15)
+  b <- array(runif(64, -1, 1), c(4, 4, 4))
+  p <- tempfile(fileext = ".safetensors")
+  on.exit(unlink(p))
+  f16 <- function(x) {  # round to half precision's 10-bit mantissa (normal range)
+    e <- floor(log2(abs(x)))
+    round(x / 2^(e - 10)) * 2^(e - 10)
+  }
+  bh <- f16(b)
+  half_bits <- function(x) {
+    e <- floor(log2(abs(x)))
+    (x < 0) * 32768 + (e + 15) * 1024 + (abs(x) / 2^e - 1) * 1024
+  }
+  hdr <- sprintf('{"a":{"dtype":"F64","shape":[20,15],"data_offsets":[0,2400]},"b":{"dtype":"F16","shape":[4,4,4],"data_offsets":[2400,2528]},"c":{"dtype":"F32","shape":[],"data_offsets":[2528,2532]},"e":{"dtype":"F32","shape":[0,3],"data_offsets":[2532,2532]}}')
+  con <- file(p, "wb")
+  writeBin(c(as.raw(c(nchar(hdr) %% 256, nchar(hdr) %/% 256)), raw(6)), con)
+  writeBin(charToRaw(hdr), con)
+  writeBin(as.vector(aperm(a)), con, size = 8, endian = "little")
+  writeBin(as.integer(half_bits(as.vector(aperm(bh, 3:1)))), con, size = 2, endian = "little")
+  writeBin(0.25, con, size = 4, endian = "little")
+  close(con)
+  ref <- function(v) c(mean(v), var(v), mean((v - mean(v))^4), mean(v^2), mean(v^4), min(v), max(v))
+  for (chunk in c(1, 7, 64, 2^20)) {
+    s <- initvar:::weights_stats(p, chunk = chunk)
+    expect_identical(names(s), c("a", "b", "c", "e"))
+    got <- function(x) unlist(x$stats[c("mean", "var", "m4", "raw2", "raw4", "min", "max")])
+    expect_equal(unname(got(s$a)), ref(as.vector(a)), tolerance = 1e-12)
+    expect_equal(unname(got(s$b)), ref(as.vector(bh)), tolerance = 1e-12)
+    expect_identical(s$b$d, c(4, 4, 4))
+    expect_identical(s$b$dtype, "F16")
+    expect_identical(s$c$stats$mean, 0.25)
+    expect_identical(s$c$d, 1)
+    expect_identical(s$e$stats$n, 0)
+  }
+  # the audit of the file equals the audit of the arrays read whole
+  sch <- list("^a" = init_normal(0.3, 2), "^b" = init_uniform(-1, 1), "^c" = init_constant(0.25))
+  d_file <- as.data.frame(audit_init(p, sch))
+  d_list <- as.data.frame(audit_init(read_weights(p), sch))
+  expect_equal(d_file, d_list, tolerance = 1e-12)
+  expect_identical(d_file$consistent_holm, c(TRUE, TRUE, TRUE, NA))
+})
+
+test_that("streamed statistics of a .npy file and a list agree with the whole array", {
+  set.seed(22)
+  m <- matrix(rnorm(50), 10, 5)
+  p <- tempfile(fileext = ".npy")
+  on.exit(unlink(p))
+  h <- "{'descr': '>f8', 'fortran_order': True, 'shape': (10, 5), }"
+  h <- paste0(h, strrep(" ", 128 - 10 - nchar(h) - 1), "\n")
+  con <- file(p, "wb")
+  writeBin(as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, nchar(h), 0)), con)
+  writeBin(charToRaw(h), con)
+  writeBin(as.vector(m), con, size = 8, endian = "big")
+  close(con)
+  s <- initvar:::weights_stats(p, chunk = 3)
+  expect_equal(s[[1]]$stats$var, var(as.vector(m)), tolerance = 1e-12)
+  expect_equal(s[[1]]$stats$mean, mean(m), tolerance = 1e-12)
+  expect_identical(s[[1]]$d, c(10, 5))
+  sl <- initvar:::weights_stats(list(w = m))
+  expect_equal(sl$w$stats$m4, mean((m - mean(m))^4), tolerance = 1e-12)
+  expect_identical(sl$w$dtype, "F64")
+})
