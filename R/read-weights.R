@@ -639,19 +639,20 @@ npz_each <- function(path, names, fun) {
 # ---- streamed per-tensor statistics ------------------------------------------
 # What audit_init() needs of a tensor, computed in windows of `chunk`
 # elements so that no tensor is held whole: its count, non-finite count,
-# sums of the powers 1..4 about a shift (the first window's mean), raw
-# second and fourth moments, minimum and maximum. The statistics do not
+# sums of the powers 1..4 about a shift (the first window's mean), minimum
+# and maximum. The statistics do not
 # depend on the order of the elements, so C or Fortran order is irrelevant.
+# The raw moments are derived from the shifted sums.
 
 stats_new <- function() {
-  list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), r2 = 0, r4 = 0, min = Inf, max = -Inf)
+  list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf)
 }
 
 stats_add <- function(a, v) {
   v <- as.double(v)
   a$n <- a$n + length(v)
-  f <- is.finite(v)
-  if (!all(f)) {
+  if (!is.finite(sum(v))) {   # one pass when every value is finite
+    f <- is.finite(v)
     a$bad <- a$bad + sum(!f)
     v <- v[f]
   }
@@ -660,11 +661,9 @@ stats_add <- function(a, v) {
   d <- v - a$shift
   d2 <- d * d
   a$s <- a$s + c(sum(d), sum(d2), sum(d2 * d), sum(d2 * d2))
-  v2 <- v * v
-  a$r2 <- a$r2 + sum(v2)
-  a$r4 <- a$r4 + sum(v2 * v2)
-  a$min <- min(a$min, v)
-  a$max <- max(a$max, v)
+  r <- range(v)
+  a$min <- min(a$min, r[1])
+  a$max <- max(a$max, r[2])
   a
 }
 
@@ -683,8 +682,10 @@ stats_finish <- function(a) {
     out$var <- if (n > 1) 0 else NA_real_
     out$m4 <- 0
   }
-  out$raw2 <- a$r2 / n
-  out$raw4 <- a$r4 / n
+  # raw moments about 0 from the shifted sums: x = d + c
+  cc <- a$shift
+  out$raw2 <- (a$s[2] + 2 * cc * a$s[1]) / n + cc^2
+  out$raw4 <- (a$s[4] + 4 * cc * a$s[3] + 6 * cc^2 * a$s[2] + 4 * cc^3 * a$s[1]) / n + cc^4
   out
 }
 
