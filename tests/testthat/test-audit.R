@@ -216,3 +216,32 @@ test_that("streamed statistics of a .npy file and a list agree with the whole ar
   expect_equal(sl$w$stats$m4, mean((m - mean(m))^4), tolerance = 1e-12)
   expect_identical(sl$w$dtype, "F64")
 })
+
+test_that("power: the 1.2x gap both ways at Linear(32, 128), a zeroed branch, ones", {
+  # torch layout (128, 32): torch's default variance 1 / 96, Glorot's
+  # 2 / 160 = 1 / 80, 1.2x more. n = 4096 entries: the variance's relative
+  # standard error is about sqrt(0.8 / 4096) = 0.014 (uniform draws), so
+  # |z| is about 12 against a cut near 2.8: a miss has probability below
+  # 1e-20 per seed. tools/audit-power.R measures the power at smaller sizes.
+  for (seed in 1:20) {
+    set.seed(500 + seed)
+    w <- list(x = sample_weights(init_torch_default(), dim = c(128, 32), layout = "torch"))
+    d <- as.data.frame(audit_init(w, init_glorot(), layout = "torch"))
+    expect_false(d$consistent)
+    expect_lt(d$z, -8)
+    w <- list(x = sample_weights(init_glorot(), dim = c(128, 32), layout = "torch"))
+    d <- as.data.frame(audit_init(w, init_torch_default(), layout = "torch"))
+    expect_false(d$consistent)
+    expect_gt(d$z, 8)
+  }
+  # a residual branch zeroed where He was declared, a bias left at ones
+  # where a uniform draw was declared: flagged, and named
+  set.seed(7)
+  w <- list(block.0.weight = sample_weights(init_he(), dim = c(64, 16), layout = "torch"),
+            block.1.weight = array(0, c(64, 16)),
+            dt_proj.bias = array(1, 16))
+  d <- as.data.frame(audit_init(w, list("weight" = init_he(), "bias" = init_uniform(-0.1, 0.1)),
+                                layout = "torch"))
+  expect_identical(d$consistent_holm, c(TRUE, FALSE, FALSE))
+  expect_identical(d$looks_like[2:3], c("all zeros: overwritten", "all ones: overwritten"))
+})
