@@ -99,6 +99,8 @@
 #'    mean field in a real network, kurtosis and norms.
 #' 10. `vignette("residual-and-attention", package = "initvar")`: residual
 #'    depth scaling, attention and the first step of training.
+#' 12. `vignette("12-audit", package = "initvar")`: auditing a saved
+#'    model's initialization with [audit_init()].
 #'
 #' @section Conventions:
 #' A weight matrix has `fan_in` rows and `fan_out` columns, as in Glorot and
