@@ -19,12 +19,22 @@
 #' of a sample variance, where \eqn{m_4} is the scheme's exact fourth
 #' central moment (uniform, normal and symmetric truncated normal schemes)
 #' or else the sample's; the mean by \eqn{(\bar x - \mu) / (\sigma /
-#' \sqrt{n})}. The tensor's p-value is Bonferroni's over the two (twice the
-#' smaller two-sided p-value), `consistent` is `p_value >= 1 - level`, and
+#' \sqrt{n})}. A tensor of a uniform, normal or truncated normal scheme
+#' with at least 80 entries also gets a family test: Pearson's chi-square
+#' (15 degrees of freedom) over 16 bins equally likely under the scheme,
+#' which tells a uniform from a normal of the same variance (not applied to
+#' `BF16` tensors of more than \eqn{2^{16}} entries or `F16` of more than
+#' \eqn{2^{22}}, whose rounding alone would be detected). The tensor's
+#' p-value is Bonferroni's over its two or three tests, `consistent` is
+#' `p_value >= 1 - level`, and
 #' `consistent_holm` is Holm's family-wise verdict over the audited
 #' tensors. A scheme of constant weights is consistent only with a tensor
 #' of exactly that value. The entries are treated as independent draws (an
 #' orthogonal or identity matrix's are not: its test is approximate).
+#'
+#' A file is read tensor by tensor, each in windows of about a million
+#' elements whose moments and bin counts are accumulated, so a file of many
+#' gigabytes is audited in a few hundred megabytes of memory.
 #'
 #' `looks_like` names the schemes of a small catalogue (Glorot uniform and
 #' normal, He normal and uniform, LeCun normal, torch's default
@@ -50,7 +60,8 @@
 #'   row per tensor with columns `tensor`, `shape`, `dtype`, `scheme` (its
 #'   label), `audited`, `n`, `mean`, `expected_mean`, `var`,
 #'   `expected_var`, `ratio` (`var / expected_var`), `se` (of `var`), `z`
-#'   (of the variance), `z_mean`, `p_value`, `consistent`,
+#'   (of the variance), `z_mean`, `chisq` and `p_dist` (the family test,
+#'   `NA` where not applied), `p_value`, `consistent`,
 #'   `consistent_holm` and `looks_like`. `print()` shows the table and the
 #'   verdict; `plot()` draws each audited tensor's variance ratio with its
 #'   interval at `level`.
@@ -74,7 +85,14 @@ audit_init <- function(weights, schemes, layout = NULL, level = 0.99) {
   if (!is.null(layout)) layout <- check_choice(layout, c("torch", "keras"), "layout")
   schemes <- check_audit_schemes(schemes)
   # tensor by tensor, in windows: a file's tensors are never held whole
-  w <- tryCatch(weights_stats(weights), initvar_error = function(e) {
+  breaks_for <- function(nm, d, dtype, n) {
+    hit <- which(vapply(base::names(schemes), function(p) grepl(p, nm), TRUE))
+    if (length(hit) == 0) return(NULL)
+    m <- tryCatch(audit_moments(schemes[[hit[1]]], d, layout, nm), error = function(e) NULL)
+    if (is.null(m)) return(NULL)   # audit_tensor() raises the error, naming audit_init()
+    audit_breaks(m$r, n, dtype)
+  }
+  w <- tryCatch(weights_stats(weights, breaks_for = breaks_for), initvar_error = function(e) {
     abort(sub("^`path`", "`weights`", conditionMessage(e)))
   })
   alpha <- 1 - level
@@ -123,11 +141,35 @@ audit_moments <- function(scheme, d, layout, nm) {
     fm <- if (r$family %in% c("uniform", "normal") ||
               (r$family == "truncated_normal" && isTRUE(all.equal(r$lower, -r$upper)))) family_moments(r)
     list(mean = m[["mean"]], var = m[["var"]], m4 = if (!is.null(fm)) fm$m4 else NA_real_,
-         family = r$family, value = if (r$family == "constant") r$value,
+         family = r$family, value = if (r$family == "constant") r$value, r = r,
          fan_in = shape$fan_in, fan_out = shape$fan_out, layout = lay)
   }, initvar_error = function(e) {
     abort(sprintf("tensor \"%s\" (shape %s): %s", nm, shape_text(d), conditionMessage(e)))
   })
+}
+
+# The distribution test's bins: 16 equally likely under the resolved
+# scheme (uniform, normal, truncated normal), when the tensor has at least
+# 5 entries expected per bin, and its stored precision cannot move a
+# detectable mass across a bin edge (BF16 beyond 2^16 entries, F16 beyond
+# 2^22 are binned no more).
+audit_bins <- 16L
+audit_breaks <- function(r, n, dtype) {
+  if (n < 5 * audit_bins) return(NULL)
+  if (identical(dtype, "BF16") && n > 2^16) return(NULL)
+  if (identical(dtype, "F16") && n > 2^22) return(NULL)
+  p <- seq_len(audit_bins - 1L) / audit_bins
+  b <- switch(r$family,
+    uniform = if (r$b > r$a) r$a + (r$b - r$a) * p,
+    normal = if (r$sd > 0) stats::qnorm(p, r$mean, r$sd),
+    truncated_normal = {
+      lo <- stats::pnorm(r$lower)
+      hi <- stats::pnorm(r$upper)
+      if (r$sd > 0 && hi - lo > 1e-6) r$mean + r$sd * stats::qnorm(lo + (hi - lo) * p)
+    },
+    NULL)
+  if (is.null(b) || !all(is.finite(b)) || any(diff(b) <= 0)) return(NULL)
+  b
 }
 
 scheme_label <- function(s) if (is.character(s$label) && length(s$label) == 1) s$label else s$family
@@ -146,7 +188,8 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
   row <- data.frame(tensor = nm, shape = shape_text(d), dtype = dtype, scheme = NA_character_,
                     audited = FALSE, n = n, mean = NA_real_, expected_mean = NA_real_,
                     var = NA_real_, expected_var = NA_real_, ratio = NA_real_, se = NA_real_,
-                    z = NA_real_, z_mean = NA_real_, p_value = NA_real_, consistent = NA,
+                    z = NA_real_, z_mean = NA_real_, chisq = NA_real_, p_dist = NA_real_,
+                    p_value = NA_real_, consistent = NA,
                     looks_like = NA_character_, stringsAsFactors = FALSE)
   if (n > 0 && finite) {
     row$mean <- st$mean
@@ -189,7 +232,17 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
       row$se <- se
       row$ratio <- row$var / m$var
       row$z <- if (se > 0) (row$var - m$var) / se else if (row$var == m$var) 0 else Inf
-      p <- min(1, 2 * min(p_mean, 2 * stats::pnorm(-abs(row$z))))
+      p_var <- 2 * stats::pnorm(-abs(row$z))
+      counts <- st$counts
+      if (!is.null(counts) && sum(counts) == n) {
+        # Pearson's chi-square over the equally likely bins: the family test
+        e <- n / length(counts)
+        row$chisq <- sum((counts - e)^2) / e
+        row$p_dist <- stats::pchisq(row$chisq, length(counts) - 1, lower.tail = FALSE)
+        p <- min(1, 3 * min(p_mean, p_var, row$p_dist))
+      } else {
+        p <- min(1, 2 * min(p_mean, p_var))
+      }
     }
     row$z_mean <- z_mean
     row$p_value <- p

@@ -644,8 +644,10 @@ npz_each <- function(path, names, fun) {
 # depend on the order of the elements, so C or Fortran order is irrelevant.
 # The raw moments are derived from the shifted sums.
 
-stats_new <- function() {
-  list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf)
+# `breaks`: NULL, or the inner edges of bins whose counts are kept.
+stats_new <- function(breaks = NULL) {
+  list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf,
+       breaks = breaks, counts = if (!is.null(breaks)) numeric(length(breaks) + 1))
 }
 
 stats_add <- function(a, v) {
@@ -664,13 +666,17 @@ stats_add <- function(a, v) {
   r <- range(v)
   a$min <- min(a$min, r[1])
   a$max <- max(a$max, r[2])
+  if (!is.null(a$breaks)) {
+    k <- length(a$breaks) + 1L
+    a$counts <- a$counts + tabulate(findInterval(v, a$breaks) + 1L, k)
+  }
   a
 }
 
 # Mean, sample variance, central fourth moment (divisor n), raw moments.
 stats_finish <- function(a) {
   out <- list(n = a$n, bad = a$bad, mean = NA_real_, var = NA_real_, m4 = NA_real_,
-              raw2 = NA_real_, raw4 = NA_real_, min = a$min, max = a$max)
+              raw2 = NA_real_, raw4 = NA_real_, min = a$min, max = a$max, counts = a$counts)
   n <- a$n
   if (n == 0 || a$bad > 0) return(out)
   dm <- a$s[1] / n
@@ -690,8 +696,8 @@ stats_finish <- function(a) {
 }
 
 # The statistics of one indexed tensor, read from `con` in windows.
-stats_stream <- function(con, e, path, name, chunk) {
-  a <- stats_new()
+stats_stream <- function(con, e, path, name, chunk, breaks = NULL) {
+  a <- stats_new(breaks)
   if (e$n == 0) return(a)
   seek(con, e$offset)
   left <- e$n
@@ -708,13 +714,19 @@ stats_stream <- function(con, e, path, name, chunk) {
 
 # Per-tensor statistics of a weights file or list: a named list of
 # list(d = the shape audit_init() reads fans from, dtype, stats).
-weights_stats <- function(path, chunk = 2^20) {
+# `breaks_for(name, d, dtype, n)`, if given, returns the bin edges whose
+# counts are kept for that tensor, or NULL.
+weights_stats <- function(path, chunk = 2^20, breaks_for = NULL) {
   one <- function(d, dtype, a) list(d = d, dtype = dtype, stats = stats_finish(a))
   entry_d <- function(shape) if (length(shape) == 0) 1 else shape
+  bins <- function(name, d, dtype, n) if (!is.null(breaks_for)) breaks_for(name, d, dtype, n)
   if (is.list(path) && !is.data.frame(path)) {
     w <- read_weights(path)
-    return(lapply(w, function(x) one(if (is.null(dim(x))) length(x) else dim(x), attr(x, "dtype"),
-                                     stats_add(stats_new(), x))))
+    return(lapply(stats::setNames(seq_along(w), names(w)), function(i) {
+      x <- w[[i]]
+      d <- if (is.null(dim(x))) length(x) else dim(x)
+      one(d, attr(x, "dtype"), stats_add(stats_new(bins(names(w)[i], d, attr(x, "dtype"), length(x))), x))
+    }))
   }
   read_weights_check_path(path)
   size <- file.size(path)
@@ -723,8 +735,10 @@ weights_stats <- function(path, chunk = 2^20) {
   magic <- readBin(con, "raw", 8)
   if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) {
     e <- npy_index(con, size, 0, path, "")
-    out <- list(one(entry_d(e$shape), e$dtype, stats_stream(con, e, path, "", chunk)))
-    names(out) <- sub("\\.npy$", "", basename(path))
+    nm <- sub("\\.npy$", "", basename(path))
+    d <- entry_d(e$shape)
+    out <- list(one(d, e$dtype, stats_stream(con, e, path, "", chunk, bins(nm, d, e$dtype, e$n))))
+    names(out) <- nm
     return(out)
   }
   if (length(magic) >= 4 && identical(magic[1:4], as.raw(c(0x50, 0x4b, 0x03, 0x04)))) {
@@ -732,12 +746,16 @@ weights_stats <- function(path, chunk = 2^20) {
     on.exit()
     return(npz_each(path, NULL, function(con, size, m) {
       e <- npy_index(con, size, 0, path, m)
-      one(entry_d(e$shape), e$dtype, stats_stream(con, e, path, m, chunk))
+      d <- entry_d(e$shape)
+      one(d, e$dtype, stats_stream(con, e, path, m, chunk,
+                                   bins(sub("\\.npy$", "", m), d, e$dtype, e$n)))
     }))
   }
   ix <- st_index(con, size, magic, path)$entries
   lapply(stats::setNames(seq_along(ix), names(ix)), function(i) {
     e <- ix[[i]]
-    one(entry_d(e$shape), e$dtype, stats_stream(con, e, path, names(ix)[i], chunk))
+    d <- entry_d(e$shape)
+    one(d, e$dtype, stats_stream(con, e, path, names(ix)[i], chunk,
+                                 bins(names(ix)[i], d, e$dtype, e$n)))
   })
 }

@@ -131,6 +131,7 @@ test_that("calibration: correct tensors are flagged at the nominal rate", {
   # bands at 1e-4 each side.
   flagged <- 0
   family <- 0
+  dist <- numeric(4)
   schemes <- list("^a" = init_glorot(), "^b" = init_he(), "^c" = init_torch_default(),
                   "^d" = init_lecun("truncated_normal"))
   for (seed in 1:200) {
@@ -142,11 +143,14 @@ test_that("calibration: correct tensors are flagged at the nominal rate", {
     d <- as.data.frame(audit_init(w, schemes, layout = "torch"))
     flagged <- flagged + sum(!d$consistent[1])
     family <- family + any(!d$consistent_holm)
+    dist <- dist + (d$p_dist < 0.01)
   }
   band <- stats::qbinom(c(1e-4, 1 - 1e-4), 200, 0.01)
   expect_gte(flagged, band[1])
   expect_lte(flagged, band[2])
   expect_lte(family, band[2])
+  # the chi-square family test alone, per tensor: Binomial(200, 0.01) each
+  expect_true(all(dist >= band[1] & dist <= band[2]))
 })
 
 test_that("streamed statistics: windows of any size give the plain-R moments", {
@@ -244,4 +248,31 @@ test_that("power: the 1.2x gap both ways at Linear(32, 128), a zeroed branch, on
                                 layout = "torch"))
   expect_identical(d$consistent_holm, c(TRUE, FALSE, FALSE))
   expect_identical(d$looks_like[2:3], c("all zeros: overwritten", "all ones: overwritten"))
+})
+
+test_that("the family test: chi-square over 16 equally likely bins", {
+  # its statistic equals a plain-R Pearson chi-square at the scheme's
+  # quantiles, and it tells a uniform from a normal of the same variance
+  # (Glorot uniform declared Glorot normal), which the mean and variance
+  # cannot: at 64 x 64 the p-value was below 1e-58 at each of 50 seeds
+  # (the uniform leaves the outer bins nearly empty), so 1e-8 has room.
+  set.seed(31)
+  x <- sample_weights(init_glorot("normal"), dim = c(64, 64))
+  d <- as.data.frame(audit_init(list(w = x), init_glorot("normal")))
+  q <- stats::qnorm(seq_len(15) / 16, 0, sqrt(2 / 128))
+  cnt <- tabulate(findInterval(as.vector(x), q) + 1, 16)
+  expect_equal(d$chisq, sum((cnt - 256)^2 / 256), tolerance = 1e-12)
+  expect_equal(d$p_dist, stats::pchisq(d$chisq, 15, lower.tail = FALSE), tolerance = 1e-12)
+  for (seed in 1:10) {
+    set.seed(600 + seed)
+    w <- list(w = sample_weights(init_glorot("uniform"), dim = c(64, 64)))
+    d <- as.data.frame(audit_init(w, init_glorot("normal")))
+    expect_lt(abs(d$z), 6)          # the variance agrees ...
+    expect_lt(d$p_dist, 1e-8)       # ... the family does not
+    expect_false(d$consistent)
+  }
+  # small tensors (fewer than 80 entries) and constant schemes are not binned
+  d <- as.data.frame(audit_init(list(b = rnorm(50), c = array(0, 100)),
+                                list("b" = init_normal(), "c" = init_zeros())))
+  expect_true(all(is.na(d$p_dist)))
 })
