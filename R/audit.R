@@ -90,7 +90,7 @@ audit_init <- function(weights, schemes, layout = NULL, level = 0.99) {
     if (length(hit) == 0) return(NULL)
     m <- tryCatch(audit_moments(schemes[[hit[1]]], d, layout, nm), error = function(e) NULL)
     if (is.null(m)) return(NULL)   # audit_tensor() raises the error, naming audit_init()
-    audit_breaks(m$r, n, dtype)
+    audit_spec(m, d, n, dtype)
   }
   w <- tryCatch(weights_stats(weights, breaks_for = breaks_for), initvar_error = function(e) {
     abort(sub("^`path`", "`weights`", conditionMessage(e)))
@@ -172,6 +172,33 @@ audit_breaks <- function(r, n, dtype) {
   b
 }
 
+# What to accumulate for a tensor: its bins, and for an orthogonal scheme
+# its Gram matrix (rows in row-major order: torch's (out, in, k...) has rows
+# of length prod(in, k...), Keras's (k..., in, out) rows of length out),
+# when the Gram is at most 2048 x 2048 (and the rows, for a wide matrix,
+# at most 2^22 entries).
+audit_spec <- function(m, d, n, dtype) {
+  spec <- list(breaks = audit_breaks(m$r, n, dtype))
+  if (m$family == "orthogonal" && length(d) >= 2 && n > 0) {
+    block <- if (identical(m$layout, "keras")) d[length(d)] else prod(d[-1])
+    nrow <- n / block
+    if (min(block, nrow) <= 2048 && (nrow >= block || n <= 2^22)) {
+      spec$block <- block
+      spec$tall <- nrow >= block
+    }
+  }
+  spec
+}
+
+# The rounding tolerance of a Gram matrix of a stored orthogonal matrix:
+# each entry rounded with relative error u moves each Gram entry by at
+# most (2u + u^2) gain^2 (Cauchy-Schwarz); a float64 QR's own error is
+# about 2^-52 sqrt(k).
+gram_tolerance <- function(dtype, gain2, k) {
+  u <- switch(if (is.na(dtype)) "F64" else dtype, F32 = 2^-24, F16 = 2^-11, BF16 = 2^-8, 2^-53)
+  gain2 * (3 * u + 64 * 2^-52 * sqrt(k))
+}
+
 scheme_label <- function(s) if (is.character(s$label) && length(s$label) == 1) s$label else s$family
 
 shape_text <- function(d) paste(format(d, scientific = FALSE, trim = TRUE), collapse = "x")
@@ -189,6 +216,7 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
                     audited = FALSE, n = n, mean = NA_real_, expected_mean = NA_real_,
                     var = NA_real_, expected_var = NA_real_, ratio = NA_real_, se = NA_real_,
                     z = NA_real_, z_mean = NA_real_, chisq = NA_real_, p_dist = NA_real_,
+                    ortho_err = NA_real_,
                     p_value = NA_real_, consistent = NA,
                     looks_like = NA_character_, stringsAsFactors = FALSE)
   if (n > 0 && finite) {
@@ -246,6 +274,20 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
     }
     row$z_mean <- z_mean
     row$p_value <- p
+  }
+  if (m$family == "orthogonal" && !is.null(st$gram)) {
+    # orthogonality is exact, not a draw: max |G - gain^2 I| against the
+    # stored type's rounding decides
+    g2 <- m$r$gain^2
+    k <- nrow(st$gram)
+    row$ortho_err <- max(abs(st$gram - g2 * diag(k)))
+    ok <- row$ortho_err <= gram_tolerance(dtype, g2, n / k)
+    row$p_value <- if (ok) 1 else 0
+    row$consistent <- ok
+    row$looks_like <- if (ok) "orthogonal" else
+      if (st$min == st$max) looks_like(st, row, d, m, scheme, alpha, m$layout) else
+      sprintf("not orthogonal (max |G - gain^2 I| = %s)", format(row$ortho_err, digits = 3))
+    return(row)
   }
   row$consistent <- row$p_value >= alpha
   row$looks_like <- looks_like(st, row, d, m, scheme, alpha,

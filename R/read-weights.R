@@ -644,10 +644,21 @@ npz_each <- function(path, names, fun) {
 # depend on the order of the elements, so C or Fortran order is irrelevant.
 # The raw moments are derived from the shifted sums.
 
-# `breaks`: NULL, or the inner edges of bins whose counts are kept.
-stats_new <- function(breaks = NULL) {
-  list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf,
-       breaks = breaks, counts = if (!is.null(breaks)) numeric(length(breaks) + 1))
+# `spec`: NULL, or list(breaks = inner edges of bins whose counts are kept,
+# or NULL; block = NULL, or the row length of a matrix, in row-major
+# order, whose Gram matrix is kept: M'M when it has at least as many rows
+# as columns, else M M' from its rows collected).
+stats_new <- function(spec = NULL) {
+  breaks <- spec$breaks
+  a <- list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf,
+            breaks = breaks, counts = if (!is.null(breaks)) numeric(length(breaks) + 1))
+  if (!is.null(spec$block)) {
+    a$block <- spec$block
+    a$tall <- spec$tall
+    a$gram <- if (spec$tall) matrix(0, spec$block, spec$block)
+    a$rows <- list()
+  }
+  a
 }
 
 stats_add <- function(a, v) {
@@ -670,6 +681,10 @@ stats_add <- function(a, v) {
     k <- length(a$breaks) + 1L
     a$counts <- a$counts + tabulate(findInterval(v, a$breaks) + 1L, k)
   }
+  if (!is.null(a$block) && a$bad == 0) {
+    m <- matrix(v, ncol = a$block, byrow = TRUE)
+    if (a$tall) a$gram <- a$gram + crossprod(m) else a$rows[[length(a$rows) + 1L]] <- m
+  }
   a
 }
 
@@ -677,6 +692,9 @@ stats_add <- function(a, v) {
 stats_finish <- function(a) {
   out <- list(n = a$n, bad = a$bad, mean = NA_real_, var = NA_real_, m4 = NA_real_,
               raw2 = NA_real_, raw4 = NA_real_, min = a$min, max = a$max, counts = a$counts)
+  if (!is.null(a$block) && a$bad == 0 && a$n > 0) {
+    out$gram <- if (a$tall) a$gram else tcrossprod(do.call(rbind, a$rows))
+  }
   n <- a$n
   if (n == 0 || a$bad > 0) return(out)
   dm <- a$s[1] / n
@@ -696,8 +714,9 @@ stats_finish <- function(a) {
 }
 
 # The statistics of one indexed tensor, read from `con` in windows.
-stats_stream <- function(con, e, path, name, chunk, breaks = NULL) {
-  a <- stats_new(breaks)
+stats_stream <- function(con, e, path, name, chunk, spec = NULL) {
+  a <- stats_new(spec)
+  if (!is.null(a$block)) chunk <- max(1, floor(chunk / a$block)) * a$block   # whole rows
   if (e$n == 0) return(a)
   seek(con, e$offset)
   left <- e$n
@@ -714,8 +733,8 @@ stats_stream <- function(con, e, path, name, chunk, breaks = NULL) {
 
 # Per-tensor statistics of a weights file or list: a named list of
 # list(d = the shape audit_init() reads fans from, dtype, stats).
-# `breaks_for(name, d, dtype, n)`, if given, returns the bin edges whose
-# counts are kept for that tensor, or NULL.
+# `breaks_for(name, d, dtype, n)`, if given, returns the `spec` of
+# stats_new() for that tensor (bins, Gram matrix), or NULL.
 weights_stats <- function(path, chunk = 2^20, breaks_for = NULL) {
   one <- function(d, dtype, a) list(d = d, dtype = dtype, stats = stats_finish(a))
   entry_d <- function(shape) if (length(shape) == 0) 1 else shape
@@ -725,7 +744,11 @@ weights_stats <- function(path, chunk = 2^20, breaks_for = NULL) {
     return(lapply(stats::setNames(seq_along(w), names(w)), function(i) {
       x <- w[[i]]
       d <- if (is.null(dim(x))) length(x) else dim(x)
-      one(d, attr(x, "dtype"), stats_add(stats_new(bins(names(w)[i], d, attr(x, "dtype"), length(x))), x))
+      dt <- attr(x, "dtype")
+      spec <- bins(names(w)[i], d, dt, length(x))
+      # a Gram matrix is kept from rows in row-major order, as in a file
+      if (!is.null(spec$block)) x <- as.vector(t(matrix(as.double(x), ncol = spec$block)))
+      one(d, dt, stats_add(stats_new(spec), x))
     }))
   }
   read_weights_check_path(path)

@@ -276,3 +276,55 @@ test_that("the family test: chi-square over 16 equally likely bins", {
                                 list("b" = init_normal(), "c" = init_zeros())))
   expect_true(all(is.na(d$p_dist)))
 })
+
+test_that("orthogonal schemes: max |G - gain^2 I| against the stored type's rounding", {
+  # G is W'W (or W W' for a wide matrix) of the rows in the file's
+  # row-major order: torch's (out, in, k...) flattened to out rows,
+  # Keras's (k..., in, out) to rows of length out. Stored as F32 the
+  # Gram error is at most about 3 * 2^-24 * gain^2; a Glorot draw, a gain
+  # of 1 declared for gain 2, and ones are all far off.
+  set.seed(41)
+  w <- list(tall = sample_weights(init_orthogonal(2), dim = c(64, 32), layout = "torch"),
+            wide = sample_weights(init_orthogonal(2), dim = c(8, 4, 3, 3), layout = "torch"),
+            glorot = sample_weights(init_glorot(), dim = c(64, 32), layout = "torch"),
+            ones = array(1, c(8, 8)))
+  p <- tempfile(fileext = ".safetensors")
+  on.exit(unlink(p))
+  bytes <- vapply(w, function(x) 4 * length(x), 1)
+  end <- cumsum(bytes)
+  hdr <- paste0("{", paste(sprintf('"%s":{"dtype":"F32","shape":[%s],"data_offsets":[%d,%d]}',
+                                   names(w), vapply(w, function(x) paste(dim(x), collapse = ","), ""),
+                                   end - bytes, end), collapse = ","), "}")
+  con <- file(p, "wb")
+  writeBin(c(as.raw(c(nchar(hdr) %% 256, nchar(hdr) %/% 256)), raw(6)), con)
+  writeBin(charToRaw(hdr), con)
+  for (x in w) writeBin(as.vector(aperm(x, rev(seq_along(dim(x))))), con, size = 4, endian = "little")
+  close(con)
+  sch <- list("tall|wide|glorot|ones" = init_orthogonal(2))
+  d_list <- as.data.frame(audit_init(w, sch, layout = "torch"))
+  expect_identical(d_list$consistent, c(TRUE, TRUE, FALSE, FALSE))
+  expect_lt(max(d_list$ortho_err[1:2]), 1e-13)
+  m <- matrix(w$wide, 8)   # wide: 8 rows of 36, W W' = 4 I
+  expect_equal(d_list$ortho_err[2], max(abs(tcrossprod(m) - 4 * diag(8))))
+  for (chunk in c(36, 100, 2^20)) {
+    s <- initvar:::weights_stats(p, chunk = chunk, breaks_for = function(nm, d, dt, n) {
+      initvar:::audit_spec(list(family = "orthogonal", layout = "torch",
+                                      r = list(family = "orthogonal")), d, n, dt)
+    })
+    expect_equal(s$tall$stats$gram, crossprod(matrix(w$tall, 64)), tolerance = 1e-6)
+    expect_equal(s$wide$stats$gram, tcrossprod(m), tolerance = 1e-6)
+  }
+  d_file <- as.data.frame(audit_init(p, sch, layout = "torch"))
+  expect_identical(d_file$consistent, c(TRUE, TRUE, FALSE, FALSE))
+  expect_true(all(d_file$ortho_err[1:2] > 0 & d_file$ortho_err[1:2] < 3 * 4 * 2^-24 * 1.01))
+  expect_identical(d_file$looks_like[c(1, 4)], c("orthogonal", "all ones: overwritten"))
+  expect_match(d_file$looks_like[3], "not orthogonal")
+  # the gain matters: gain 1 declared for a gain-2 matrix
+  d <- as.data.frame(audit_init(w["tall"], init_orthogonal(1), layout = "torch"))
+  expect_false(d$consistent)
+  # Keras's layout: rows of length out
+  k <- sample_weights(init_orthogonal(), dim = c(3, 3, 4, 8), layout = "keras")
+  d <- as.data.frame(audit_init(list(k = k), init_orthogonal(), layout = "keras"))
+  expect_true(d$consistent)
+  expect_lt(d$ortho_err, 1e-13)
+})
