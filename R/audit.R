@@ -29,8 +29,15 @@
 #' `p_value >= 1 - level`, and
 #' `consistent_holm` is Holm's family-wise verdict over the audited
 #' tensors. A scheme of constant weights is consistent only with a tensor
-#' of exactly that value. The entries are treated as independent draws (an
-#' orthogonal or identity matrix's are not: its test is approximate).
+#' of exactly that value. An orthogonal scheme is decided exactly too: the
+#' tensor's rows in stored (row-major) order, \eqn{W}, must have
+#' \eqn{\max |W^T W - g^2 I|} (rows >= columns; \eqn{W W^T} otherwise)
+#' within the stored type's rounding, \eqn{(3u + 2^{-46}\sqrt{k}) g^2} with
+#' \eqn{u = 2^{-24}} for `F32`, \eqn{2^{-11}} for `F16`, \eqn{2^{-8}} for
+#' `BF16` (column `ortho_err`; a Gram matrix larger than 2048 x 2048 is not
+#' formed, and the moment tests apply). Otherwise the entries are treated
+#' as independent draws (an identity matrix's are not: its test is
+#' approximate).
 #'
 #' A file is read tensor by tensor, each in windows of about a million
 #' elements whose moments and bin counts are accumulated, so a file of many
@@ -61,7 +68,7 @@
 #'   label), `audited`, `n`, `mean`, `expected_mean`, `var`,
 #'   `expected_var`, `ratio` (`var / expected_var`), `se` (of `var`), `z`
 #'   (of the variance), `z_mean`, `chisq` and `p_dist` (the family test,
-#'   `NA` where not applied), `p_value`, `consistent`,
+#'   `NA` where not applied), `ortho_err`, `p_value`, `consistent`,
 #'   `consistent_holm` and `looks_like`. `print()` shows the table and the
 #'   verdict; `plot()` draws each audited tensor's variance ratio with its
 #'   interval at `level`.
