@@ -1,7 +1,8 @@
 # Power and false alarms of audit_init() over seeds, for the bug classes of
 # issue 25 that initvar's schemes can declare: torch's default where Glorot
 # was declared, Glorot where torch's default was declared (both at the
-# 1.2x variance gap of Linear(in, 4 in)), and a branch zeroed or a tensor
+# 1.2x variance gap of Linear(in, 4 in)), a uniform where a normal of the
+# same variance was declared, and a branch zeroed or a tensor
 # overwritten with ones where a random scheme was declared. Correct tensors
 # give the false-alarm rate, per test and family-wise (Holm over the model).
 #   Rscript tools/audit-power.R            (INITVAR_POWER_SEEDS, default 1000)
@@ -15,7 +16,7 @@ level <- 0.99
 cp <- function(k, n) c(stats::qbeta(0.025, k, n - k + 1), stats::qbeta(0.975, k + 1, n - k))
 report <- function(what, k, n) {
   ci <- cp(k, n)
-  cat(sprintf("%-58s %5d / %5d = %.4f  [%.4f, %.4f]\n", what, k, n, k / n,
+  cat(sprintf("%-64s %5d / %5d = %.4f  [%.4f, %.4f]\n", what, k, n, k / n,
               if (is.na(ci[1])) 0 else ci[1], if (is.na(ci[2])) 1 else ci[2]))
 }
 
@@ -34,6 +35,18 @@ for (s in sizes) {
   }
   report(sprintf("power: torch default declared Glorot, %s", lab), hit_tg, n_seeds)
   report(sprintf("power: Glorot declared torch default, %s", lab), hit_gt, n_seeds)
+}
+
+# the family: Glorot uniform where Glorot normal was declared (same
+# variance: only the chi-square over bins can tell)
+for (s in list(c(16, 8), c(32, 16), c(64, 16))) {
+  hit <- 0
+  for (seed in seq_len(seeds)) {
+    set.seed(seed)
+    w <- list(x = sample_weights(init_glorot("uniform"), dim = s, layout = "torch"))
+    hit <- hit + !as.data.frame(audit_init(w, init_glorot("normal"), layout = "torch", level = level))$consistent
+  }
+  report(sprintf("power: Glorot uniform declared Glorot normal, Linear(%d, %d)", s[2], s[1]), hit, seeds)
 }
 
 # a zeroed branch and an overwrite with ones: deterministic (variance 0)
