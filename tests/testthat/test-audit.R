@@ -328,3 +328,33 @@ test_that("orthogonal schemes: max |G - gain^2 I| against the stored type's roun
   expect_true(d$consistent)
   expect_lt(d$ortho_err, 1e-13)
 })
+
+test_that("committed fixtures (torch's and NumPy's initializers): verdicts and bugs", {
+  # tests/testthat/fixtures/audit-small.{safetensors,npz}, written by
+  # tools/make-audit-fixtures.py (torch's nn.Linear / nn.Conv2d defaults,
+  # NumPy's generator; the .npz by np.savez_compressed, deflated). Two
+  # tensors reproduce issue 25's bugs: dt_proj.bias overwritten with ones,
+  # head.weight (Linear(16, 64)) at torch's default where Glorot was
+  # declared; tools/audit-power.R measures 500 of 500 seeds flagged at that
+  # size.
+  st <- test_path("fixtures", "audit-small.safetensors")
+  nz <- test_path("fixtures", "audit-small.npz")
+  a <- read_weights(st)
+  b <- read_weights(nz)
+  expect_identical(a, b)   # the same float32 arrays through two writers
+  expect_identical(dim(a$conv.weight), c(8L, 3L, 3L, 3L))
+  expect_identical(unique(vapply(a, attr, "", "dtype")), "F32")
+  sch <- list("^fc1\\.weight" = init_glorot(), "^conv" = init_torch_default(),
+              "norm\\.weight" = init_ones(), "^embed" = init_normal(0, 1),
+              "^dt_proj" = init_uniform(-0.1, 0.1), "^head" = init_glorot(),
+              "bias$" = init_zeros())
+  for (p in c(st, nz)) {
+    d <- as.data.frame(audit_init(p, sch, layout = "torch"))
+    bug <- d$tensor %in% c("dt_proj.bias", "head.weight")
+    expect_true(all(d$consistent_holm[!bug]))
+    expect_false(any(d$consistent_holm[bug]))
+    expect_identical(d$looks_like[d$tensor == "dt_proj.bias"], "all ones: overwritten")
+    expect_match(d$looks_like[d$tensor == "head.weight"], "^torch default, not Glorot")
+    expect_match(d$looks_like[d$tensor == "conv.weight"], "torch default")
+  }
+})
