@@ -19,12 +19,29 @@
 #' of a sample variance, where \eqn{m_4} is the scheme's exact fourth
 #' central moment (uniform, normal and symmetric truncated normal schemes)
 #' or else the sample's; the mean by \eqn{(\bar x - \mu) / (\sigma /
-#' \sqrt{n})}. The tensor's p-value is Bonferroni's over the two (twice the
-#' smaller two-sided p-value), `consistent` is `p_value >= 1 - level`, and
+#' \sqrt{n})}. A tensor of a uniform, normal or truncated normal scheme
+#' with at least 80 entries also gets a family test: Pearson's chi-square
+#' (15 degrees of freedom) over 16 bins equally likely under the scheme,
+#' which tells a uniform from a normal of the same variance (not applied to
+#' `BF16` tensors of more than \eqn{2^{16}} entries or `F16` of more than
+#' \eqn{2^{22}}, whose rounding alone would be detected). The tensor's
+#' p-value is Bonferroni's over its two or three tests, `consistent` is
+#' `p_value >= 1 - level`, and
 #' `consistent_holm` is Holm's family-wise verdict over the audited
 #' tensors. A scheme of constant weights is consistent only with a tensor
-#' of exactly that value. The entries are treated as independent draws (an
-#' orthogonal or identity matrix's are not: its test is approximate).
+#' of exactly that value. An orthogonal scheme is decided exactly too: the
+#' tensor's rows in stored (row-major) order, \eqn{W}, must have
+#' \eqn{\max |W^T W - g^2 I|} (rows >= columns; \eqn{W W^T} otherwise)
+#' within the stored type's rounding, \eqn{(3u + 2^{-46}\sqrt{k}) g^2} with
+#' \eqn{u = 2^{-24}} for `F32`, \eqn{2^{-11}} for `F16`, \eqn{2^{-8}} for
+#' `BF16` (column `ortho_err`; a Gram matrix larger than 2048 x 2048 is not
+#' formed, and the moment tests apply). Otherwise the entries are treated
+#' as independent draws (an identity matrix's are not: its test is
+#' approximate).
+#'
+#' A file is read tensor by tensor, each in windows of about a million
+#' elements whose moments and bin counts are accumulated, so a file of many
+#' gigabytes is audited in a few hundred megabytes of memory.
 #'
 #' `looks_like` names the schemes of a small catalogue (Glorot uniform and
 #' normal, He normal and uniform, LeCun normal, torch's default
@@ -50,7 +67,8 @@
 #'   row per tensor with columns `tensor`, `shape`, `dtype`, `scheme` (its
 #'   label), `audited`, `n`, `mean`, `expected_mean`, `var`,
 #'   `expected_var`, `ratio` (`var / expected_var`), `se` (of `var`), `z`
-#'   (of the variance), `z_mean`, `p_value`, `consistent`,
+#'   (of the variance), `z_mean`, `chisq` and `p_dist` (the family test,
+#'   `NA` where not applied), `ortho_err`, `p_value`, `consistent`,
 #'   `consistent_holm` and `looks_like`. `print()` shows the table and the
 #'   verdict; `plot()` draws each audited tensor's variance ratio with its
 #'   interval at `level`.
@@ -73,7 +91,15 @@ audit_init <- function(weights, schemes, layout = NULL, level = 0.99) {
   level <- check_number(level, "level", min = 0, max = 1, min_open = TRUE, max_open = TRUE)
   if (!is.null(layout)) layout <- check_choice(layout, c("torch", "keras"), "layout")
   schemes <- check_audit_schemes(schemes)
-  w <- tryCatch(read_weights(weights), initvar_error = function(e) {
+  # tensor by tensor, in windows: a file's tensors are never held whole
+  breaks_for <- function(nm, d, dtype, n) {
+    hit <- which(vapply(base::names(schemes), function(p) grepl(p, nm), TRUE))
+    if (length(hit) == 0) return(NULL)
+    m <- tryCatch(audit_moments(schemes[[hit[1]]], d, layout, nm), error = function(e) NULL)
+    if (is.null(m)) return(NULL)   # audit_tensor() raises the error, naming audit_init()
+    audit_spec(m, d, n, dtype)
+  }
+  w <- tryCatch(weights_stats(weights, breaks_for = breaks_for), initvar_error = function(e) {
     abort(sub("^`path`", "`weights`", conditionMessage(e)))
   })
   alpha <- 1 - level
@@ -122,31 +148,87 @@ audit_moments <- function(scheme, d, layout, nm) {
     fm <- if (r$family %in% c("uniform", "normal") ||
               (r$family == "truncated_normal" && isTRUE(all.equal(r$lower, -r$upper)))) family_moments(r)
     list(mean = m[["mean"]], var = m[["var"]], m4 = if (!is.null(fm)) fm$m4 else NA_real_,
-         family = r$family, value = if (r$family == "constant") r$value,
+         family = r$family, value = if (r$family == "constant") r$value, r = r,
          fan_in = shape$fan_in, fan_out = shape$fan_out, layout = lay)
   }, initvar_error = function(e) {
     abort(sprintf("tensor \"%s\" (shape %s): %s", nm, shape_text(d), conditionMessage(e)))
   })
 }
 
+# The distribution test's bins: 16 equally likely under the resolved
+# scheme (uniform, normal, truncated normal), when the tensor has at least
+# 5 entries expected per bin, and its stored precision cannot move a
+# detectable mass across a bin edge (BF16 beyond 2^16 entries, F16 beyond
+# 2^22 are binned no more).
+audit_bins <- 16L
+audit_breaks <- function(r, n, dtype) {
+  if (n < 5 * audit_bins) return(NULL)
+  if (identical(dtype, "BF16") && n > 2^16) return(NULL)
+  if (identical(dtype, "F16") && n > 2^22) return(NULL)
+  p <- seq_len(audit_bins - 1L) / audit_bins
+  b <- switch(r$family,
+    uniform = if (r$b > r$a) r$a + (r$b - r$a) * p,
+    normal = if (r$sd > 0) stats::qnorm(p, r$mean, r$sd),
+    truncated_normal = {
+      lo <- stats::pnorm(r$lower)
+      hi <- stats::pnorm(r$upper)
+      if (r$sd > 0 && hi - lo > 1e-6) r$mean + r$sd * stats::qnorm(lo + (hi - lo) * p)
+    },
+    NULL)
+  if (is.null(b) || !all(is.finite(b)) || any(diff(b) <= 0)) return(NULL)
+  b
+}
+
+# What to accumulate for a tensor: its bins, and for an orthogonal scheme
+# its Gram matrix (rows in row-major order: torch's (out, in, k...) has rows
+# of length prod(in, k...), Keras's (k..., in, out) rows of length out),
+# when the Gram is at most 2048 x 2048 (and the rows, for a wide matrix,
+# at most 2^22 entries).
+audit_spec <- function(m, d, n, dtype) {
+  spec <- list(breaks = audit_breaks(m$r, n, dtype))
+  if (m$family == "orthogonal" && length(d) >= 2 && n > 0) {
+    block <- if (identical(m$layout, "keras")) d[length(d)] else prod(d[-1])
+    nrow <- n / block
+    if (min(block, nrow) <= 2048 && (nrow >= block || n <= 2^22)) {
+      spec$block <- block
+      spec$tall <- nrow >= block
+    }
+  }
+  spec
+}
+
+# The rounding tolerance of a Gram matrix of a stored orthogonal matrix:
+# each entry rounded with relative error u moves each Gram entry by at
+# most (2u + u^2) gain^2 (Cauchy-Schwarz); a float64 QR's own error is
+# about 2^-52 sqrt(k).
+gram_tolerance <- function(dtype, gain2, k) {
+  u <- switch(if (is.na(dtype)) "F64" else dtype, F32 = 2^-24, F16 = 2^-11, BF16 = 2^-8, 2^-53)
+  gain2 * (3 * u + 64 * 2^-52 * sqrt(k))
+}
+
 scheme_label <- function(s) if (is.character(s$label) && length(s$label) == 1) s$label else s$family
 
 shape_text <- function(d) paste(format(d, scientific = FALSE, trim = TRUE), collapse = "x")
 
+# `x`: one element of weights_stats(): the shape `d`, `dtype` and the
+# streamed statistics of the tensor's values.
 audit_tensor <- function(x, nm, schemes, layout, alpha) {
-  d <- if (is.null(dim(x))) length(x) else dim(x)
-  dtype <- if (is.null(attr(x, "dtype"))) NA_character_ else attr(x, "dtype")
-  v <- as.double(x)
-  n <- length(v)
+  d <- x$d
+  dtype <- if (is.null(x$dtype)) NA_character_ else x$dtype
+  st <- x$stats
+  n <- st$n
+  finite <- st$bad == 0
   hit <- which(vapply(base::names(schemes), function(p) grepl(p, nm), TRUE))
   row <- data.frame(tensor = nm, shape = shape_text(d), dtype = dtype, scheme = NA_character_,
                     audited = FALSE, n = n, mean = NA_real_, expected_mean = NA_real_,
                     var = NA_real_, expected_var = NA_real_, ratio = NA_real_, se = NA_real_,
-                    z = NA_real_, z_mean = NA_real_, p_value = NA_real_, consistent = NA,
+                    z = NA_real_, z_mean = NA_real_, chisq = NA_real_, p_dist = NA_real_,
+                    ortho_err = NA_real_,
+                    p_value = NA_real_, consistent = NA,
                     looks_like = NA_character_, stringsAsFactors = FALSE)
-  if (n > 0 && all(is.finite(v))) {
-    row$mean <- mean(v)
-    if (n > 1) row$var <- stats::var(v)
+  if (n > 0 && finite) {
+    row$mean <- st$mean
+    if (n > 1) row$var <- st$var
   }
   if (length(hit) == 0) {
     row$looks_like <- "not audited: no pattern of `schemes` matches"
@@ -162,15 +244,15 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
   row$audited <- TRUE
   row$expected_mean <- m$mean
   row$expected_var <- m$var
-  if (!all(is.finite(v))) {
+  if (!finite) {
     row$p_value <- 0
     row$consistent <- FALSE
-    row$looks_like <- sprintf("%d non-finite values", sum(!is.finite(v)))
+    row$looks_like <- sprintf("%s non-finite values", fmt_int(st$bad))
     return(row)
   }
   if (m$var == 0) {
     tol <- 8 * .Machine$double.eps * max(1, abs(m$mean))
-    ok <- all(abs(v - m$mean) <= tol)
+    ok <- max(abs(st$min - m$mean), abs(st$max - m$mean)) <= tol
     row$p_value <- if (ok) 1 else 0
     if (n > 1) row$ratio <- if (row$var == 0) NaN else Inf
   } else {
@@ -179,19 +261,43 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
     p <- p_mean
     if (n > 1) {
       m4 <- m$m4
-      if (!is.finite(m4)) m4 <- mean((v - row$mean)^4)
+      if (!is.finite(m4)) m4 <- st$m4
       se2 <- m4 / n - m$var^2 * (n - 3) / (n * (n - 1))
       se <- sqrt(max(se2, 0))
       row$se <- se
       row$ratio <- row$var / m$var
       row$z <- if (se > 0) (row$var - m$var) / se else if (row$var == m$var) 0 else Inf
-      p <- min(1, 2 * min(p_mean, 2 * stats::pnorm(-abs(row$z))))
+      p_var <- 2 * stats::pnorm(-abs(row$z))
+      counts <- st$counts
+      if (!is.null(counts) && sum(counts) == n) {
+        # Pearson's chi-square over the equally likely bins: the family test
+        e <- n / length(counts)
+        row$chisq <- sum((counts - e)^2) / e
+        row$p_dist <- stats::pchisq(row$chisq, length(counts) - 1, lower.tail = FALSE)
+        p <- min(1, 3 * min(p_mean, p_var, row$p_dist))
+      } else {
+        p <- min(1, 2 * min(p_mean, p_var))
+      }
     }
     row$z_mean <- z_mean
     row$p_value <- p
   }
+  if (m$family == "orthogonal" && !is.null(st$gram)) {
+    # orthogonality is exact, not a draw: max |G - gain^2 I| against the
+    # stored type's rounding decides
+    g2 <- m$r$gain^2
+    k <- nrow(st$gram)
+    row$ortho_err <- max(abs(st$gram - g2 * diag(k)))
+    ok <- row$ortho_err <= gram_tolerance(dtype, g2, n / k)
+    row$p_value <- if (ok) 1 else 0
+    row$consistent <- ok
+    row$looks_like <- if (ok) "orthogonal" else
+      if (st$min == st$max) looks_like(st, row, d, m, scheme, alpha, m$layout) else
+      sprintf("not orthogonal (max |G - gain^2 I| = %s)", format(row$ortho_err, digits = 3))
+    return(row)
+  }
   row$consistent <- row$p_value >= alpha
-  row$looks_like <- looks_like(v, row, d, m, scheme, alpha,
+  row$looks_like <- looks_like(st, row, d, m, scheme, alpha,
                               if (scheme$family %in% fan_free) layout else m$layout)
   row
 }
@@ -203,26 +309,27 @@ audit_catalogue <- function() {
        "LeCun normal" = init_lecun("normal"), "torch default" = init_torch_default())
 }
 
-looks_like <- function(v, row, d, m, scheme, alpha, lay) {
+looks_like <- function(st, row, d, m, scheme, alpha, lay) {
   declared <- scheme_label(scheme)
-  if (all(v == v[1])) {
-    what <- if (v[1] == 0) "all zeros" else if (v[1] == 1) "all ones" else
-      sprintf("constant %s", format(v[1], digits = 6))
+  if (st$min == st$max) {
+    v1 <- st$min
+    what <- if (v1 == 0) "all zeros" else if (v1 == 1) "all ones" else
+      sprintf("constant %s", format(v1, digits = 6))
     return(if (isTRUE(row$consistent)) what else paste0(what, ": overwritten"))
   }
-  n <- length(v)
+  n <- st$n
   if (n < 2 || length(d) < 2) {
     return(if (isTRUE(row$consistent)) declared else paste("not", declared))
   }
-  s2 <- mean(v^2)
-  s4 <- mean(v^4)
+  s2 <- st$raw2
+  s4 <- st$raw4
   fits <- vapply(audit_catalogue(), function(sc) {
     mm <- tryCatch(audit_moments(sc, d, lay, ""), error = function(e) NULL)
     if (is.null(mm) || !is.finite(mm$m4)) return(FALSE)
     # raw moments about the catalogue's mean 0: E x^2 = var, E x^4 = m4,
     # with m8 exact for the uniform and normal draws
     m8 <- if (mm$family == "uniform") (3 * mm$var)^4 / 9 else 105 * mm$var^4
-    z <- c((mean(v) - mm$mean) / sqrt(mm$var / n),
+    z <- c((st$mean - mm$mean) / sqrt(mm$var / n),
            (s2 - mm$var) / sqrt((mm$m4 - mm$var^2) / n),
            (s4 - mm$m4) / sqrt((m8 - mm$m4^2) / n))
     all(2 * stats::pnorm(-abs(z)) >= alpha / 3)

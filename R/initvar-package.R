@@ -102,6 +102,8 @@
 #' 11. `vignette("convolutions", package = "initvar")`: He's fan for a
 #'    convolution, the zero border position by position, the frameworks'
 #'    grouped fans and delta-orthogonal kernels at depth.
+#' 12. `vignette("audit", package = "initvar")`: auditing a saved
+#'    model's initialization with [audit_init()].
 #'
 #' @section Conventions:
 #' A weight matrix has `fan_in` rows and `fan_out` columns, as in Glorot and

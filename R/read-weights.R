@@ -66,17 +66,12 @@ read_weights <- function(path, names = NULL) {
     abort_arg("names", "NULL or a character vector of tensor names", names)
   }
   if (is.list(path) && !is.data.frame(path)) return(weights_from_list(path, names))
-  if (!is.character(path) || length(path) != 1 || is.na(path) || !nzchar(path)) {
-    abort_arg("path", "a file path or a named list of arrays", path)
-  }
-  if (!file.exists(path) || dir.exists(path)) {
-    abort(sprintf("`path` \"%s\" is not a file.", path))
-  }
+  read_weights_check_path(path)
   size <- file.size(path)
   con <- file(path, "rb")
   on.exit(close(con))
   magic <- readBin(con, "raw", 8)
-  if (length(magic) >= 6 && identical(magic[1:6], as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)))) {
+  if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) {
     out <- read_npy_con(con, size, 0, path, "")
     out <- list(out)
     names(out) <- sub("\\.npy$", "", basename(path))
@@ -89,6 +84,18 @@ read_weights <- function(path, names = NULL) {
     return(read_npz(path, names))
   }
   read_safetensors(con, size, magic, path, names)
+}
+
+npy_magic <- as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59))
+
+read_weights_check_path <- function(path) {
+  if (!is.character(path) || length(path) != 1 || is.na(path) || !nzchar(path)) {
+    abort_arg("path", "a file path or a named list of arrays", path)
+  }
+  if (!file.exists(path) || dir.exists(path)) {
+    abort(sprintf("`path` \"%s\" is not a file.", path))
+  }
+  invisible(path)
 }
 
 # An error about the file: names `path` and what is wrong.
@@ -188,6 +195,29 @@ c_order_array <- function(v, shape, fortran = FALSE) {
 # ---- safetensors -------------------------------------------------------------
 
 read_safetensors <- function(con, size, first8, path, names) {
+  ix <- st_index(con, size, first8, path)
+  info <- ix$entries
+  tn <- base::names(info)
+  want <- if (is.null(names)) seq_along(info) else {
+    pick_tensors(stats::setNames(as.list(seq_along(info)), tn), names, path)
+    match(names, tn)
+  }
+  out <- lapply(want, function(i) {
+    e <- info[[i]]
+    seek(con, e$offset)
+    v <- read_elements(con, e$dtype, e$n, "little")
+    if (length(v) != e$n) abort_file(path, sprintf("tensor \"%s\" is truncated", tn[i]))
+    v <- c_order_array(v, e$shape)
+    attr(v, "dtype") <- e$dtype
+    v
+  })
+  base::names(out) <- tn[want]
+  out
+}
+
+# The tensors of a safetensors file, checked, without their data: a named
+# list of entries (dtype, shape, n, absolute byte offset, endian).
+st_index <- function(con, size, first8, path) {
   if (length(first8) < 8) abort_file(path, sprintf("it has %d bytes, fewer than the 8 of a safetensors header length", length(first8)))
   n_header <- sum(as.double(first8) * 256^(0:7))
   if (n_header == 0) abort_file(path, "the safetensors header length is 0")
@@ -224,21 +254,13 @@ read_safetensors <- function(con, size, first8, path, names) {
                              fmt_int(pos), fmt_int(buffer)))
   }
   if (pos < buffer) abort_file(path, sprintf("%s bytes after the last tensor belong to no tensor", fmt_int(buffer - pos)))
-  want <- if (is.null(names)) seq_along(h) else {
-    pick_tensors(stats::setNames(as.list(seq_along(h)), tn), names, path)
-    match(names, tn)
+  for (i in seq_along(info)) {
+    info[[i]]$offset <- 8 + n_header + info[[i]]$begin
+    info[[i]]$endian <- "little"
+    info[[i]]$fortran <- FALSE
   }
-  out <- lapply(want, function(i) {
-    e <- info[[i]]
-    seek(con, 8 + n_header + e$begin)
-    v <- read_elements(con, e$dtype, e$n, "little")
-    if (length(v) != e$n) abort_file(path, sprintf("tensor \"%s\" is truncated", tn[i]))
-    v <- c_order_array(v, e$shape)
-    attr(v, "dtype") <- e$dtype
-    v
-  })
-  base::names(out) <- tn[want]
-  out
+  base::names(info) <- tn
+  list(entries = info)
 }
 
 fmt_int <- function(x) format(x, scientific = FALSE, trim = TRUE)
@@ -424,6 +446,17 @@ json_fail <- function(msg, at) {
 # A .npy array from a connection whose first 8 bytes (magic and version)
 # have been read; `size` is the file's size, `start` its offset in the file.
 read_npy_con <- function(con, size, start, path, member) {
+  e <- npy_index(con, size, start, path, member)
+  seek(con, e$offset)
+  v <- read_elements(con, e$dtype, e$n, e$endian)
+  v <- c_order_array(v, e$shape, e$fortran)
+  attr(v, "dtype") <- e$dtype
+  v
+}
+
+# The header of a .npy array, checked, as an entry (dtype, shape, n,
+# absolute byte offset, endian, fortran) without its data.
+npy_index <- function(con, size, start, path, member) {
   where <- if (nzchar(member)) sprintf(" (member \"%s\")", member) else ""
   bad <- function(what) abort_file(path, paste0(what, where))
   seek(con, start + 6)
@@ -466,11 +499,8 @@ read_npy_con <- function(con, size, start, path, member) {
                 paste(fmt_int(shape), collapse = ", "), descr, fmt_int(need), fmt_int(have),
                 if (need > have) ": truncated" else ""))
   }
-  seek(con, data_start)
-  v <- read_elements(con, dt$dtype, n, dt$endian)
-  v <- c_order_array(v, shape, fortran)
-  attr(v, "dtype") <- dt$dtype
-  v
+  list(dtype = dt$dtype, shape = shape, n = n, offset = data_start, endian = dt$endian,
+       fortran = fortran)
 }
 
 npy_dtype <- function(descr, bad) {
@@ -568,6 +598,12 @@ parse_pydict <- function(txt) {
 }
 
 read_npz <- function(path, names) {
+  npz_each(path, names, function(con, size, m) read_npy_con(con, size, 0, path, m))
+}
+
+# fun(con, size, member) on each .npy member of a .npz, unpacked one at a
+# time into a temporary directory and deleted after.
+npz_each <- function(path, names, fun) {
   listing <- tryCatch(utils::unzip(path, list = TRUE),
                       error = function(e) abort_file(path, paste("a bad zip archive:", conditionMessage(e))),
                       warning = function(w) abort_file(path, paste("a bad zip archive:", conditionMessage(w))))
@@ -591,11 +627,158 @@ read_npz <- function(path, names) {
     con <- file(f, "rb")
     on.exit(close(con), add = TRUE, after = FALSE)
     magic <- readBin(con, "raw", 6)
-    if (!identical(magic, as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)))) {
+    if (!identical(magic, npy_magic)) {
       abort_file(path, sprintf("member \"%s\" is not a .npy file", m))
     }
-    read_npy_con(con, size, 0, path, m)
+    fun(con, size, m)
   })
   base::names(out) <- tn
   out
+}
+
+# ---- streamed per-tensor statistics ------------------------------------------
+# What audit_init() needs of a tensor, computed in windows of `chunk`
+# elements so that no tensor is held whole: its count, non-finite count,
+# sums of the powers 1..4 about a shift (the first window's mean), minimum
+# and maximum. The statistics do not
+# depend on the order of the elements, so C or Fortran order is irrelevant.
+# The raw moments are derived from the shifted sums.
+
+# `spec`: NULL, or list(breaks = inner edges of bins whose counts are kept,
+# or NULL; block = NULL, or the row length of a matrix, in row-major
+# order, whose Gram matrix is kept: M'M when it has at least as many rows
+# as columns, else M M' from its rows collected).
+stats_new <- function(spec = NULL) {
+  breaks <- spec$breaks
+  a <- list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf,
+            breaks = breaks, counts = if (!is.null(breaks)) numeric(length(breaks) + 1))
+  if (!is.null(spec$block)) {
+    a$block <- spec$block
+    a$tall <- spec$tall
+    a$gram <- if (spec$tall) matrix(0, spec$block, spec$block)
+    a$rows <- list()
+  }
+  a
+}
+
+stats_add <- function(a, v) {
+  v <- as.double(v)
+  a$n <- a$n + length(v)
+  if (!is.finite(sum(v))) {   # one pass when every value is finite
+    f <- is.finite(v)
+    a$bad <- a$bad + sum(!f)
+    v <- v[f]
+  }
+  if (length(v) == 0) return(a)
+  if (is.na(a$shift)) a$shift <- mean(v)
+  d <- v - a$shift
+  d2 <- d * d
+  a$s <- a$s + c(sum(d), sum(d2), sum(d2 * d), sum(d2 * d2))
+  r <- range(v)
+  a$min <- min(a$min, r[1])
+  a$max <- max(a$max, r[2])
+  if (!is.null(a$breaks)) {
+    k <- length(a$breaks) + 1L
+    a$counts <- a$counts + tabulate(findInterval(v, a$breaks) + 1L, k)
+  }
+  if (!is.null(a$block) && a$bad == 0) {
+    m <- matrix(v, ncol = a$block, byrow = TRUE)
+    if (a$tall) a$gram <- a$gram + crossprod(m) else a$rows[[length(a$rows) + 1L]] <- m
+  }
+  a
+}
+
+# Mean, sample variance, central fourth moment (divisor n), raw moments.
+stats_finish <- function(a) {
+  out <- list(n = a$n, bad = a$bad, mean = NA_real_, var = NA_real_, m4 = NA_real_,
+              raw2 = NA_real_, raw4 = NA_real_, min = a$min, max = a$max, counts = a$counts)
+  if (!is.null(a$block) && a$bad == 0 && a$n > 0) {
+    out$gram <- if (a$tall) a$gram else tcrossprod(do.call(rbind, a$rows))
+  }
+  n <- a$n
+  if (n == 0 || a$bad > 0) return(out)
+  dm <- a$s[1] / n
+  out$mean <- a$shift + dm
+  if (n > 1) out$var <- max(0, (a$s[2] - n * dm^2) / (n - 1))
+  out$m4 <- max(0, a$s[4] / n - 4 * dm * a$s[3] / n + 6 * dm^2 * a$s[2] / n - 3 * dm^4)
+  if (a$min == a$max) {
+    out$mean <- a$min
+    out$var <- if (n > 1) 0 else NA_real_
+    out$m4 <- 0
+  }
+  # raw moments about 0 from the shifted sums: x = d + c
+  cc <- a$shift
+  out$raw2 <- (a$s[2] + 2 * cc * a$s[1]) / n + cc^2
+  out$raw4 <- (a$s[4] + 4 * cc * a$s[3] + 6 * cc^2 * a$s[2] + 4 * cc^3 * a$s[1]) / n + cc^4
+  out
+}
+
+# The statistics of one indexed tensor, read from `con` in windows.
+stats_stream <- function(con, e, path, name, chunk, spec = NULL) {
+  a <- stats_new(spec)
+  if (!is.null(a$block)) chunk <- max(1, floor(chunk / a$block)) * a$block   # whole rows
+  if (e$n == 0) return(a)
+  seek(con, e$offset)
+  left <- e$n
+  while (left > 0) {
+    k <- min(chunk, left)
+    v <- read_elements(con, e$dtype, k, e$endian)
+    if (length(v) != k) abort_file(path, sprintf("tensor \"%s\" is truncated", name))
+    a <- stats_add(a, v)
+    left <- left - k
+    rm(v)
+  }
+  a
+}
+
+# Per-tensor statistics of a weights file or list: a named list of
+# list(d = the shape audit_init() reads fans from, dtype, stats).
+# `breaks_for(name, d, dtype, n)`, if given, returns the `spec` of
+# stats_new() for that tensor (bins, Gram matrix), or NULL.
+weights_stats <- function(path, chunk = 2^20, breaks_for = NULL) {
+  one <- function(d, dtype, a) list(d = d, dtype = dtype, stats = stats_finish(a))
+  entry_d <- function(shape) if (length(shape) == 0) 1 else shape
+  bins <- function(name, d, dtype, n) if (!is.null(breaks_for)) breaks_for(name, d, dtype, n)
+  if (is.list(path) && !is.data.frame(path)) {
+    w <- read_weights(path)
+    return(lapply(stats::setNames(seq_along(w), names(w)), function(i) {
+      x <- w[[i]]
+      d <- if (is.null(dim(x))) length(x) else dim(x)
+      dt <- attr(x, "dtype")
+      spec <- bins(names(w)[i], d, dt, length(x))
+      # a Gram matrix is kept from rows in row-major order, as in a file
+      if (!is.null(spec$block)) x <- as.vector(t(matrix(as.double(x), ncol = spec$block)))
+      one(d, dt, stats_add(stats_new(spec), x))
+    }))
+  }
+  read_weights_check_path(path)
+  size <- file.size(path)
+  con <- file(path, "rb")
+  on.exit(close(con))
+  magic <- readBin(con, "raw", 8)
+  if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) {
+    e <- npy_index(con, size, 0, path, "")
+    nm <- sub("\\.npy$", "", basename(path))
+    d <- entry_d(e$shape)
+    out <- list(one(d, e$dtype, stats_stream(con, e, path, "", chunk, bins(nm, d, e$dtype, e$n))))
+    names(out) <- nm
+    return(out)
+  }
+  if (length(magic) >= 4 && identical(magic[1:4], as.raw(c(0x50, 0x4b, 0x03, 0x04)))) {
+    close(con)
+    on.exit()
+    return(npz_each(path, NULL, function(con, size, m) {
+      e <- npy_index(con, size, 0, path, m)
+      d <- entry_d(e$shape)
+      one(d, e$dtype, stats_stream(con, e, path, m, chunk,
+                                   bins(sub("\\.npy$", "", m), d, e$dtype, e$n)))
+    }))
+  }
+  ix <- st_index(con, size, magic, path)$entries
+  lapply(stats::setNames(seq_along(ix), names(ix)), function(i) {
+    e <- ix[[i]]
+    d <- entry_d(e$shape)
+    one(d, e$dtype, stats_stream(con, e, path, names(ix)[i], chunk,
+                                 bins(names(ix)[i], d, e$dtype, e$n)))
+  })
 }

@@ -288,3 +288,65 @@ test_that("a named list is passed through, checked", {
   expect_error(read_weights(list(a = "x")), "numeric or logical")
   expect_named(read_weights(list(a = 1, b = 2), names = "b"), "b")
 })
+
+test_that("fuzz: every truncation and random byte corruptions are clean errors or reads", {
+  # A valid safetensors file (F32, F16, I64, BOOL tensors) and a valid .npy
+  # file; every strict prefix of each must be an initvar_error (from
+  # read_weights(), whose header checks weights_stats() shares), and 100
+  # (600 in the full tier) random corruptions (1-4 bytes set to random
+  # values, or a run of bytes deleted or duplicated) must either read or be
+  # an initvar_error: never another error, a warning or a crash.
+  # read_weights() and the streamed weights_stats() must agree.
+  hdr <- paste0('{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},',
+                '"b":{"dtype":"F16","shape":[4],"data_offsets":[24,32]},',
+                '"c":{"dtype":"I64","shape":[1],"data_offsets":[32,40]},',
+                '"d":{"dtype":"BOOL","shape":[2],"data_offsets":[40,42]}}')
+  n <- nchar(hdr)
+  st <- c(as.raw(c(n %% 256, n %/% 256)), raw(6), charToRaw(hdr),
+          writeBin(as.double(1:6), raw(), size = 4, endian = "little"),
+          as.raw(c(0, 60, 0, 188, 0, 0, 0, 124)), as.raw(c(5, rep(0, 7))), as.raw(c(1, 0)))
+  h <- "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }"
+  h <- paste0(h, strrep(" ", 128 - 10 - nchar(h) - 1), "\n")
+  np <- c(as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, nchar(h), 0)), charToRaw(h),
+          writeBin(c(0.5, -1, 2, 0), raw(), size = 4, endian = "little"))
+  p <- tempfile()
+  on.exit(unlink(p))
+  put <- function(bytes) writeBin(bytes, p)
+  outcome <- function(both = TRUE) {
+    r <- c(
+      tryCatch({ read_weights(p); "ok" }, initvar_error = function(e) "error",
+               error = function(e) paste("other error:", conditionMessage(e)),
+               warning = function(w) paste("warning:", conditionMessage(w))),
+      if (both) tryCatch({ initvar:::weights_stats(p, chunk = 3); "ok" }, initvar_error = function(e) "error",
+               error = function(e) paste("other error:", conditionMessage(e)),
+               warning = function(w) paste("warning:", conditionMessage(w))))
+    r
+  }
+  put(st)
+  expect_identical(outcome(), c("ok", "ok"))
+  put(np)
+  expect_identical(outcome(), c("ok", "ok"))
+  for (bytes in list(st, np)) {
+    for (k in seq_len(length(bytes)) - 1L) {
+      put(bytes[seq_len(k)])
+      expect_identical(outcome(both = FALSE), "error", info = sprintf("prefix of %d bytes", k))
+    }
+  }
+  set.seed(77)
+  for (trial in seq_len(if (test_tier() == "full") 600 else 100)) {
+    bytes <- if (trial %% 2) st else np
+    kind <- sample(3, 1)
+    if (kind == 1) {
+      at <- sample(length(bytes), sample(4, 1))
+      bytes[at] <- as.raw(sample(0:255, length(at), replace = TRUE))
+    } else {
+      at <- sample(length(bytes), 1)
+      run <- seq(at, min(length(bytes), at + sample(0:7, 1)))
+      bytes <- if (kind == 2) bytes[-run] else append(bytes, bytes[run], after = max(run))
+    }
+    put(bytes)
+    r <- outcome()
+    expect_true(all(r %in% c("ok", "error")), info = sprintf("trial %d: %s", trial, paste(r, collapse = "; ")))
+    expect_identical(r[1], r[2], info = sprintf("trial %d", trial))
+  }
+})
