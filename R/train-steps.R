@@ -106,6 +106,12 @@ train_steps <- function(net, lr, optimizer = "sgd", batch = 32, networks = 20, s
   for (j in seq_len(networks)) {
     per[j, , ] <- train_steps_one(net, lr, optimizer, batch, loss, var_x, eps, steps)
   }
+  bad <- which(!is.finite(per), arr.ind = TRUE)
+  if (nrow(bad)) {
+    abort(sprintf(paste0("the activations of layer %d overflowed double precision in network %d ",
+                         "(step %d): scale down `lr`, `var_x` or the weights."),
+                  bad[1, 2], bad[1, 1], bad[1, 3] - 1))
+  }
   rows <- lapply(0:steps, function(t) {
     ms <- matrix(per[, , t + 1], networks)
     m <- colMeans(ms)

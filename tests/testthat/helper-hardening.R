@@ -265,7 +265,7 @@ hardening_fuzz <- list(
     call = quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
                  batch = 1)),
     args = c(net_fun = "any", widths = "widths", layer = "size", what = "choice", slope = "num",
-             lr_fun = "any", networks = "count")),
+             lr_fun = "any", networks = "count", steps = "size")),
   critical_line = list(
     call = quote(critical_line("tanh", 0.05)),
     args = c(activation = "act", sigma_b2 = "numvec")),

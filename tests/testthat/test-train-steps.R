@@ -78,3 +78,24 @@ test_that("train_steps() tables RMS with MCSE and states its memory", {
   expect_lt(initvar:::train_steps_bytes(big, 1, "adam") / 1e9, 35)
   expect_error(initvar:::check_train_steps_memory(big, 1, "adam"), "would need about")
 })
+
+test_that("coordinate_check(steps = ) runs the few-step path and refuses bad input", {
+  he <- function(n) mlp(c(8, n, 4), c("relu", "linear"), init_he())
+  set.seed(2)
+  cc <- coordinate_check(he, c(8, 16, 32), layer = 1, what = "first_step", steps = 2,
+                         networks = 20, optimizer = "adam", batch = 4)
+  expect_s3_class(cc, "initvar_coordinate_check")
+  expect_true(is.finite(attr(cc, "slope")$estimate))
+  # steps = 2 measures the change after two steps: the same draws, step 2
+  set.seed(2)
+  ts <- initvar:::train_steps(he(8), 0.01, "adam", batch = 4, networks = 20, steps = 2)
+  expect_equal(cc$log_ms[1], log(mean(ts$per_network[, 1, 3])))
+  expect_error(coordinate_check(he, c(8, 16, 32), 1, steps = 2), "`steps` must be 1")
+  expect_error(coordinate_check(he, c(8, 16, 32), 1, "first_step", steps = 11), "`steps` must be")
+  expect_error(coordinate_check(he, c(8, 16, 32), 1, "first_step", steps = 2, level = 0.9),
+               "takes only")
+  expect_error(coordinate_check(he, c(8, 16, 32), 1, "first_step", steps = 2, optimizer = "sgdd"),
+               "`optimizer` must be one of")
+  expect_error(coordinate_check(he, c(8, 16, 32), 1, "first_step", steps = 2,
+                                lr_fun = function(n) -1), "`lr_fun` must return")
+})
