@@ -439,6 +439,12 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' @param lr_fun For `what = "first_step"`: a function of the width returning
 #'   the learning rate (one number or one per layer).
 #' @param networks Networks per width (at least 20).
+#' @param steps For `what = "first_step"`: the number of optimizer steps
+#'   (1 to 10) after which the change of the activations is measured; 1 is
+#'   [first_step()]. With more than one step the network trains on one fixed
+#'   batch (labels or targets drawn once), Adam with
+#'   \eqn{\beta = (0.9, 0.999)} and bias correction, in plain R
+#'   (`optimizer`, `batch`, `loss`, `var_x`, `eps` taken from `...`).
 #' @param ... Passed to [first_step()] (`optimizer`, `batch`, `loss`, ...).
 #' @return A data frame per width (`width`, `rms`, `log_ms`, `se`), with
 #'   attributes `slope` (estimate, se, predicted, z, p_value, consistent).
@@ -454,7 +460,7 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' coordinate_check(he, widths = c(32, 64, 128), layer = 2, networks = 30)
 #' @export
 coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step"), slope = 0,
-                             lr_fun = function(width) 0.01, networks = 50, ...) {
+                             lr_fun = function(width) 0.01, networks = 50, steps = 1, ...) {
   if (!is.function(net_fun)) abort_arg("net_fun", "a function of the width returning `mlp()`", net_fun)
   if (!is.numeric(widths) || length(widths) < 3 || anyNA(widths) || any(widths < 1) ||
       any(widths != round(widths)) || anyDuplicated(widths)) {
@@ -464,9 +470,14 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
   check_number(slope)
   networks <- check_whole(networks, "networks", min = 20, max = 1e6)
   if (!is.function(lr_fun)) abort_arg("lr_fun", "a function of the width", lr_fun)
+  steps <- check_whole(steps, "steps", max = 10)
+  if (steps > 1 && what == "init") {
+    abort("`steps` must be 1 with `what = \"init\"` (the activations at initialization take no step).")
+  }
   # every network first, so that a bad `net_fun`, `layer` or `batch` at the
   # last width is refused before any width runs
   dots <- list(...)
+  if (steps > 1) dots <- check_steps_dots(dots)
   if (!takes_one_argument(net_fun)) {
     abort(sprintf("`net_fun` must be a function of one argument (the width) returning `mlp()`, not %s.",
                   function_arguments(net_fun)))
@@ -509,8 +520,14 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
         abort(sprintf("`lr_fun` failed at width %g: `lr_fun(%g)` gives the error \"%s\"",
                       n, n, conditionMessage(e)))
       })
-      fs <- tryCatch(first_step(nets[[i]], lr = lr, networks = networks, ...),
-                     initvar_interrupt = function(e) e)
+      fs <- if (steps == 1) {
+        tryCatch(first_step(nets[[i]], lr = lr, networks = networks, ...),
+                 initvar_interrupt = function(e) e)
+      } else {
+        check_steps_lr(lr, length(nets[[i]]$widths) - 1)
+        ts <- do.call(train_steps, c(list(nets[[i]], lr, networks = networks, steps = steps), dots))
+        list(per_network = ts$per_network[, , c(1, steps + 1), drop = FALSE])
+      }
       if (inherits(fs, "initvar_interrupt")) {
         in_progress <- fs$partial
         break
@@ -529,6 +546,33 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
     raise_interrupt(out)
   }
   coordinate_check_result(rows, slope, what)
+}
+
+# coordinate_check(steps > 1): the arguments of `...` train_steps() takes,
+# checked as first_step() checks them.
+check_steps_dots <- function(dots) {
+  ok <- c("optimizer", "batch", "loss", "var_x", "eps")
+  bad <- setdiff(names(dots), ok)
+  if (length(dots) && (is.null(names(dots)) || any(!nzchar(names(dots))) || length(bad))) {
+    abort(sprintf("With `steps` > 1, `...` takes only %s, not %s.",
+                  paste0("`", ok, "`", collapse = ", "),
+                  if (length(bad)) paste0("`", bad[1], "`") else "an unnamed argument"))
+  }
+  if (!is.null(dots$optimizer)) dots$optimizer <- check_choice(dots$optimizer, c("sgd", "adam"), "optimizer")
+  if (!is.null(dots$loss)) dots$loss <- check_choice(dots$loss, c("softmax", "linear", "mse"), "loss")
+  if (!is.null(dots$batch)) dots$batch <- check_whole(dots$batch, "batch", max = 1e6)
+  if (!is.null(dots$var_x)) dots$var_x <- check_number(dots$var_x, "var_x", min = 0)
+  if (!is.null(dots$eps)) dots$eps <- check_number(dots$eps, "eps", min = 0)
+  dots
+}
+
+check_steps_lr <- function(lr, d) {
+  if (!is.numeric(lr) || !(length(lr) %in% c(1, d)) || anyNA(lr) || any(!is.finite(lr)) ||
+      any(lr <= 0)) {
+    abort(sprintf("`lr_fun` must return one positive finite number or one per layer (%d), not %s.",
+                  d, describe(lr)))
+  }
+  invisible(lr)
 }
 
 # The table and slope test of coordinate_check() for the widths in `rows`

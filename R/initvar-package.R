@@ -58,7 +58,8 @@
 #' gradient growth through a residual network; [attention_logits()] checks
 #' attention's \eqn{1/\sqrt{d_k}}; [first_step()] takes one optimizer step
 #' at initialization and [coordinate_check()] tests muP's claim with a null
-#' hypothesis. [cnn()] builds convolutional networks (1-D and 2-D, zero,
+#' hypothesis; [parametrization()] tabulates SP, NTK, muP, depth-muP and
+#' CompleteP as width and depth exponents per parameter group. [cnn()] builds convolutional networks (1-D and 2-D, zero,
 #' circular or valid padding, strides, dilations, groups) that the engine
 #' runs and [predict_variance()] predicts position by position;
 #' [position_map()] and [plot_position_map()] show the border's effect;

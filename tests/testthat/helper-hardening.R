@@ -116,6 +116,7 @@ hardening_exported <- list(
     plot_simulations(list(a = s), "z")
   })),
   predict_variance = list(gctorture = quote(predict_variance(hardening_net()))),
+  parametrization = list(gctorture = quote(parametrization("completep", width = 8, depth = 4))),
   scaling_rule = list(gctorture = quote(scaling_rule("deepnet", 6, architecture = "encoder_decoder"))),
   scaling_rules = list(gctorture = quote(scaling_rules(c(2, 3)))),
   residual_growth = list(gctorture = quote(residual_growth(scaling_rule("fixup", 4)))),
@@ -264,7 +265,7 @@ hardening_fuzz <- list(
     call = quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
                  batch = 1)),
     args = c(net_fun = "any", widths = "widths", layer = "size", what = "choice", slope = "num",
-             lr_fun = "any", networks = "count")),
+             lr_fun = "any", networks = "count", steps = "size")),
   critical_line = list(
     call = quote(critical_line("tanh", 0.05)),
     args = c(activation = "act", sigma_b2 = "numvec")),
@@ -437,6 +438,10 @@ hardening_fuzz <- list(
     call = quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
     args = c(scheme = "scheme", fan_in = "size", fan_out = "size", dim = "dimvec",
              layout = "choice", threads = "threads")),
+  parametrization = list(
+    call = quote(parametrization("depth_mup", alpha = 0.75, width = 8, depth = 4)),
+    args = c(name = "choice", alpha = "any", width = "num", depth = "num", base_width = "num",
+             base_depth = "num")),
   scaling_rule = list(
     call = quote(scaling_rule("deepnet", 6, architecture = "encoder_decoder")),
     args = c(name = "choice", depth = "size", branch_depth = "size", zero_last = "flag",
