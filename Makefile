@@ -50,7 +50,7 @@ gctorture: install
 
 # valgrind: memcheck over the C-facing tests
 valgrind: install
-	R -d "valgrind --tool=memcheck --error-exitcode=1 --leak-check=no -q" --vanilla -f tools/valgrind.R
+	tools/valgrind.sh --self-test
 
 hardening: fuzz interrupts sanitize gctorture valgrind
 

@@ -25,6 +25,9 @@ SEXP C_test_act_eval(SEXP code, SEXP param, SEXP x)
            has vector extensions), which must equal act_eval()'s scalar
            iv_tanh() bit for bit */
         iv_tanh_column(px, 0.0, NULL, z, dz, (int) n);
+        /* (iv_tanh_column() accepts dz = NULL; this one is not, and saying
+           so keeps gcc -fanalyzer from following that path here) */
+        if (!dz) error("no derivative column.");
 #if defined(__x86_64__)
         /* (where the compiler may contract a * b + c into one rounding, as
            on arm64, the forms may differ in the last bit) */

@@ -13,7 +13,11 @@ strict='-O2 -Wall -Wextra -Wvla -pedantic -fstack-protector-strong -D_FORTIFY_SO
 case "$kind" in
   gcc)      cc=gcc;      flags="$strict" ;;
   clang)    cc=clang-14; command -v "$cc" >/dev/null 2>&1 || cc=clang; flags="$strict" ;;
-  analyzer) cc=gcc;      flags="-O1 -fanalyzer -Wno-analyzer-malloc-leak" ;;
+  analyzer) cc=gcc
+            # GCC 12's analyzer takes a vector-extension lane for a 2-bit
+            # type and flags every shift in the SIMD exp (activations.h):
+            # a known false positive, the only class left out
+            flags="-O1 -fanalyzer -Wno-analyzer-shift-count-overflow" ;;
   *) echo "compile-gate: unknown kind '$kind'" >&2; exit 2 ;;
 esac
 command -v "$cc" >/dev/null 2>&1 || { echo "compile-gate: $cc is not installed" >&2; exit 1; }

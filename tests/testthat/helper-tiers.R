@@ -1,4 +1,4 @@
-# Two test tiers, one switch. The quick tier (the default: the README's
+# Test tiers, one switch (INITVAR_TESTS = smoke, quick or full). The quick tier (the default: the README's
 # `Rscript tools/test.R`, and R CMD check) runs in a few minutes on two
 # cores and still calls every export (test-exports.R); the full tier,
 # `INITVAR_TESTS=full`, adds the calibration over seeds, the width and
@@ -6,10 +6,25 @@
 test_tier <- function() {
   tier <- Sys.getenv("INITVAR_TESTS", "quick")
   if (!nzchar(tier)) tier <- "quick"
-  if (!tier %in% c("quick", "full")) {
-    stop(sprintf("INITVAR_TESTS must be \"quick\" or \"full\", not \"%s\".", tier), call. = FALSE)
+  if (!tier %in% c("smoke", "quick", "full")) {
+    stop(sprintf("INITVAR_TESTS must be \"smoke\", \"quick\" or \"full\", not \"%s\".", tier),
+         call. = FALSE)
   }
-  tier
+  # the smoke tier is a subset of the quick tier's files (tests/smoke-tier.txt),
+  # each run as in the quick tier
+  if (tier == "smoke") "quick" else tier
+}
+
+# The first line of a test whose assertion is a wall-clock bound tight
+# enough to fail on a machine shared with another job (the interrupt
+# latencies): CI runs the test gates two at a time with
+# INITVAR_SHARED=true, and these tests alone, afterwards, in a gate of
+# their own.
+skip_if_shared <- function() {
+  if (identical(Sys.getenv("INITVAR_SHARED"), "true")) {
+    testthat::skip("timed: runs alone (INITVAR_SHARED=true)")
+  }
+  invisible(TRUE)
 }
 
 # The first line of a test that belongs to the full tier only.

@@ -134,3 +134,18 @@ test_that("widths of 1, depth 500 and var_x = 0 give correct results", {
   expect_true(all(abs(g$z) < 6, na.rm = TRUE))
   expect_true(any(!is.na(g$z)))
 })
+
+test_that("the gctorture and valgrind tiers call every routine of the table above", {
+  # both scripts build their calls from hardening_routines, which the first
+  # test holds to the registered routines; a script that stops doing so (a
+  # hand-kept list) fails here. The scripts are in a checkout, not a tarball.
+  top <- testthat::test_path("..", "..")
+  scripts <- file.path(top, "tools", c("gctorture.R", "valgrind.R"))
+  skip_if_not(all(file.exists(scripts)), "tools/ is not here (a tarball)")
+  for (f in scripts) {
+    code <- parse(f, keep.source = FALSE)
+    loops <- Filter(function(e) is.call(e) && identical(e[[1]], as.name("for")), as.list(code))
+    over <- vapply(loops, function(e) deparse(e[[3]]), "")
+    expect_true("names(hardening_routines)" %in% over, label = paste(basename(f), "loops over the routine table"))
+  }
+})

@@ -22,6 +22,7 @@ after_call <- quote({
 
 for (th in 1:2) {
   test_that(sprintf("simulate_network() stops within 2 s of SIGINT, %d thread(s), flat memory", th), {
+    skip_if_shared()
     skip_interrupt_tests()
     if (th == 2) skip_unless_full()
     reps <- if (th == 2) 10 else 3
@@ -44,6 +45,7 @@ for (th in 1:2) {
   })
 
   test_that(sprintf("verify() stops within 2 s of SIGINT, %d thread(s)", th), {
+    skip_if_shared()
     skip_interrupt_tests()
     if (th == 2) skip_unless_full()
     r <- interrupt_child(hardening_exported$verify$interrupt, threads = th, reps = 3,
@@ -55,6 +57,7 @@ for (th in 1:2) {
 }
 
 test_that("a loop around an interrupted simulate_network() stops", {
+  skip_if_shared()
   skip_interrupt_tests()
   loop <- quote({
     for (i in 1:5) simulate_network(hardening_mid_net(), networks = 1000, inputs = 400,
