@@ -45,7 +45,13 @@ if [ "${2:-}" = "--self-test" ]; then
       echo "check-gate self-test: $p is installed in the gate's library" >&2; exit 1
     fi
   done
-  echo "check-gate self-test: an unguarded Suggests call fails in the gate's library"
+  # a planted package calling its Suggests without a guard must fail here
+  pd=$(mktemp -d); planted=$(tools/planted-package.sh suggests "$pd")
+  (cd "$pd" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual "$planted" >/dev/null 2>&1) || true
+  grep -q 'checking examples ... ERROR' "$pd/planted.Rcheck/00check.log" ||
+    { echo "check-gate self-test: the planted unguarded Suggests call was NOT caught" >&2; exit 1; }
+  rm -rf "$pd"
+  echo "check-gate self-test: an unguarded Suggests call fails in the gate's library and its R CMD check"
 fi
 
 export _R_CHECK_FORCE_SUGGESTS_=false _R_CHECK_CRAN_INCOMING_REMOTE_=false _R_CHECK_SYSTEM_CLOCK_=0
