@@ -235,3 +235,26 @@ test_that("the identities' LaTeX writes Var and Cov as operators, upright in Mat
                      grepl("\\mathrm{Cov}", latex, fixed = TRUE)))
   expect_true(any(grepl("\\operatorname{Var}", latex, fixed = TRUE)))
 })
+
+test_that("the printouts of the help examples fit in 80 columns (issue 24, second pass)", {
+  old <- options(width = 80); on.exit(options(old))
+  out <- function(expr) {
+    o <- capture.output(r <- withCallingHandlers(expr, message = function(m) {
+      cat(conditionMessage(m)); invokeRestart("muffleMessage")
+    }))
+    o
+  }
+  tr <- transformer(32, heads = 4, depth = 2, seq_len = 8)
+  ed <- transformer(32, 4, depth = 6, decoder_depth = 3, seq_len = 8,
+                    architecture = "encoder_decoder",
+                    rule = scaling_rule("deepnet", 6, architecture = "encoder_decoder",
+                                        decoder_depth = 3))
+  cn <- cnn(4, kernel = 3, depth = 3, spatial = c(8, 8), activation = "relu")
+  txt <- list(transformer = out(print(tr)), encoder_decoder = out(print(ed)),
+              cnn = out(print(cn)),
+              regime_message = out(predict_variance(tr, regime = "mean_field")))
+  for (nm in names(txt)) expect_lte(max(nchar(txt[[nm]])), 80, label = nm)
+  # the message is still there, wrapped, not dropped
+  expect_match(paste(txt$regime_message, collapse = " "), "outside the regime")
+  expect_match(paste(txt$encoder_decoder, collapse = " "), "alpha = 1.732")
+})
