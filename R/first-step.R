@@ -619,7 +619,7 @@ print.initvar_coordinate_check <- function(x, ...) {
   if (is.na(s$estimate)) {
     cat("slope of log RMS on log width: not enough widths\n")
   } else {
-    cat(sprintf("slope of log RMS on log width: %.3f (se %.3f), predicted %s: z = %.2f, %s at level %s\n",
+    cat(sprintf("slope of log RMS on log width: %.3f (se %.3f), predicted %s:\n  z = %.2f, %s at level %s\n",
                 s$estimate, s$se, format(s$predicted), s$z,
                 if (isTRUE(s$consistent)) "consistent" else "NOT consistent", format(verdict_level)))
   }

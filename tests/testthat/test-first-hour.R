@@ -253,6 +253,8 @@ test_that("the printouts of the help examples fit in 80 columns (issue 24, secon
   txt <- list(transformer = out(print(tr)), encoder_decoder = out(print(ed)),
               cnn = out(print(cn)),
               regime_message = out(predict_variance(tr, regime = "mean_field")))
+  set.seed(1)
+  txt$jacobian <- out(print(jacobian_spectrum(mlp(rep(32, 4), "linear", init_lecun()), networks = 50)))
   for (nm in names(txt)) expect_lte(max(nchar(txt[[nm]])), 80, label = nm)
   # the message is still there, wrapped, not dropped
   expect_match(paste(txt$regime_message, collapse = " "), "outside the regime")
