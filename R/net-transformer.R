@@ -281,6 +281,11 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
   if (missing(depth)) abort("`depth` is missing: give the number of blocks.")
   d_model <- check_whole(d_model, "d_model", max = max_width)
   heads <- check_whole(heads, "heads", max = d_model * 64)
+  if (missing(d_k) && d_model %% heads != 0) {
+    abort(sprintf(paste0("`heads` must divide `d_model` (%s) when `d_k` is not given ",
+                         "(d_k = d_model / heads = %s), not %s; or give `d_k`."),
+                  format(d_model), format(signif(d_model / heads, 4)), format(heads)))
+  }
   d_k <- check_whole(d_k, "d_k", max = max_width)
   if (heads * d_k > max_width) abort_arg("d_k", "such that `heads * d_k` is at most 16,777,216", d_k)
   depth <- check_whole(depth, "depth", max = 1e4)

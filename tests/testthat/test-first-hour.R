@@ -260,3 +260,12 @@ test_that("the printouts of the help examples fit in 80 columns (issue 24, secon
   expect_match(paste(txt$regime_message, collapse = " "), "outside the regime")
   expect_match(paste(txt$encoder_decoder, collapse = " "), "alpha = 1.732")
 })
+
+test_that("transformer(): heads that do not divide d_model are blamed, not d_k (issue 24, second pass)", {
+  expect_error(transformer(32, heads = 5, depth = 2, seq_len = 8),
+               "`heads` must divide `d_model` (32) when `d_k` is not given (d_k = d_model / heads = 6.4), not 5",
+               fixed = TRUE)
+  e <- tryCatch(transformer(32, heads = 5, depth = 2, seq_len = 8), error = identity)
+  expect_identical(deparse(conditionCall(e)[[1]]), "transformer")
+  expect_s3_class(transformer(32, heads = 5, d_k = 8, depth = 1, seq_len = 4), "initvar_transformer")
+})
