@@ -270,10 +270,14 @@ test_that("transformer(): heads that do not divide d_model are blamed, not d_k (
   expect_s3_class(transformer(32, heads = 5, d_k = 8, depth = 1, seq_len = 4), "initvar_transformer")
 })
 
-test_that("coordinate_check() without its arguments says which is missing (issue 24, second pass)", {
+test_that("coordinate_check() without its arguments, and mlp() with too many activations, say so plainly (issue 24, second pass)", {
   expect_error(coordinate_check(widths = c(8, 16, 32), layer = 1), "`net_fun` is missing", class = "initvar_error")
   expect_error(coordinate_check(function(n) mlp(c(4, n, 1), "relu"), layer = 1), "`widths` is missing",
                class = "initvar_error")
   expect_error(coordinate_check(function(n) mlp(c(4, n, 1), "relu"), c(8, 16, 32)), "`layer` is missing",
                class = "initvar_error")
+  expect_error(mlp(c(10, 10, 10), c("tanh", "tanh", "tanh")),
+               "one per layer (2), not a vector of length 3", fixed = TRUE)
+  expect_error(mlp(c(10, 10, 10), list("tanh", "tanh", "tanh")),
+               "one per layer (2), not a list of length 3", fixed = TRUE)
 })
