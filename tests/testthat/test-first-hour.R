@@ -281,3 +281,10 @@ test_that("coordinate_check() without its arguments, and mlp() with too many act
   expect_error(mlp(c(10, 10, 10), list("tanh", "tanh", "tanh")),
                "one per layer (2), not a list of length 3", fixed = TRUE)
 })
+
+test_that("?initvar's six map headings are whole (a colon in a roxygen @section title cut two of them)", {
+  rd <- file.path("..", "..", "man", "initvar-package.Rd")
+  skip_if_not(file.exists(rd))   # a source checkout only
+  titles <- regmatches(readLines(rd), regexpr("(?<=^\\\\section\\{)[^}]*", readLines(rd), perl = TRUE))
+  expect_identical(sum(grepl("[1-6] of 6\\)$", titles)), 6L)
+})
