@@ -733,8 +733,9 @@ family_verdict_text <- function(p, regime, level = verdict_level) {
 #' @export
 print.initvar_simulation <- function(x, digits = 3, ...) {
   w <- x$net$widths
-  cat(sprintf("<initvar simulation> %d networks x %d inputs, %s; %.1f s\n",
-              x$networks, x$inputs, paste(w, collapse = "-"), x$seconds))
+  cat(sprintf("<initvar simulation> %d networks x %d inputs; %.1f s\n",
+              x$networks, x$inputs, x$seconds))
+  cat_para("network: ", paste(w, collapse = "-"))
   cat(sprintf("  inputs: %s, Var(x) = %s; output gradient: %s\n  prediction: %s regime\n",
               x$input, format(x$var_x, digits = 4), x$grad, x$regime))
   cat(sprintf(paste0("  MCSE from %d independent networks; z on the log scale (t, %d df)\n",

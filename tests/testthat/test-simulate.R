@@ -380,4 +380,10 @@ test_that("the printout gives the family-wise verdict and fits in 80 columns", {
   out <- capture.output(print(s))
   expect_true(any(grepl("Family-wise (Holm over the 12 rows", out, fixed = TRUE)))
   expect_lte(max(nchar(out)), 80)
+  # the README's network: its widths alone ran the header to 86 columns
+  s <- simulate_network(mlp(c(784, rep(1000, 5), 10), c(rep("tanh", 5), "linear")), networks = 2,
+                        inputs = 2, threads = 1)
+  out <- capture.output(print(s))
+  expect_true(any(grepl("network: 784-1000-1000-1000-1000-1000-10", out, fixed = TRUE)))
+  expect_lte(max(nchar(out)), 80)
 })
