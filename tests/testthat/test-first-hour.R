@@ -288,3 +288,7 @@ test_that("?initvar's six map headings are whole (a colon in a roxygen @section 
   titles <- regmatches(readLines(rd), regexpr("(?<=^\\\\section\\{)[^}]*", readLines(rd), perl = TRUE))
   expect_identical(sum(grepl("[1-6] of 6\\)$", titles)), 6L)
 })
+
+test_that("errors describe a matrix as a matrix (issue 24, second pass)", {
+  expect_error(read_weights(matrix(1:4, 2)), "not a 2 x 2 integer matrix.", fixed = TRUE)
+})
