@@ -289,6 +289,9 @@ test_that("?initvar's six map headings are whole (a colon in a roxygen @section 
   expect_identical(sum(grepl("[1-6] of 6\\)$", titles)), 6L)
 })
 
-test_that("errors describe a matrix as a matrix (issue 24, second pass)", {
+test_that("errors describe a matrix as a matrix, and a fan-dependent scheme in verify() reads in order (issue 24, second pass)", {
   expect_error(read_weights(matrix(1:4, 2)), "not a 2 x 2 integer matrix.", fixed = TRUE)
+  expect_error(verify(Var(X) ~ 1, X = init_glorot(), n = 1e4),
+               "or a function of n, not \"Glorot (Xavier) uniform\": a scheme that depends on the layer size",
+               fixed = TRUE)
 })
