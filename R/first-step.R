@@ -461,6 +461,11 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' @export
 coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step"), slope = 0,
                              lr_fun = function(width) 0.01, networks = 50, steps = 1, ...) {
+  if (missing(net_fun)) {
+    abort("`net_fun` is missing: give a function of one width returning `mlp()`, such as `function(n) mlp(c(16, n, n, 1), \"relu\")`.")
+  }
+  if (missing(widths)) abort("`widths` is missing: give at least 3 widths, such as c(64, 128, 256).")
+  if (missing(layer)) abort("`layer` is missing: give the layer to measure (1-based, as in `mlp()`).")
   if (!is.function(net_fun)) abort_arg("net_fun", "a function of the width returning `mlp()`", net_fun)
   if (!is.numeric(widths) || length(widths) < 3 || anyNA(widths) || any(widths < 1) ||
       any(widths != round(widths)) || anyDuplicated(widths)) {
@@ -619,7 +624,7 @@ print.initvar_coordinate_check <- function(x, ...) {
   if (is.na(s$estimate)) {
     cat("slope of log RMS on log width: not enough widths\n")
   } else {
-    cat(sprintf("slope of log RMS on log width: %.3f (se %.3f), predicted %s: z = %.2f, %s at level %s\n",
+    cat(sprintf("slope of log RMS on log width: %.3f (se %.3f), predicted %s:\n  z = %.2f, %s at level %s\n",
                 s$estimate, s$se, format(s$predicted), s$z,
                 if (isTRUE(s$consistent)) "consistent" else "NOT consistent", format(verdict_level)))
   }

@@ -42,7 +42,7 @@
 #' [initvar_blas()] names the BLAS in use; [last_partial()] returns what an
 #' interrupted run had done.
 #'
-#' @section Beyond the linear regime: order, chaos and finite width (4 of 6):
+#' @section Beyond the linear regime (order, chaos, finite width; 4 of 6):
 #' [fixed_point()] gives the fixed points, phase and depth scales of signal
 #' propagation, [critical_line()] the edge of chaos and [phase_diagram()]
 #' the whole picture; [predict_correlation()] and [simulate_correlation()]
@@ -51,12 +51,12 @@
 #' the squared norms over networks; [jacobian_spectrum()] the singular
 #' values of the input-output Jacobian.
 #'
-#' @section Today's networks: residual depth and attention (5 of 6):
+#' @section Today's networks (residual depth, attention, convolutions; 5 of 6):
 #' [scaling_rule()] and [scaling_rules()] give the residual depth-scaling
 #' rules (Fixup, SkipInit, ReZero, DeepNet, depth-muP);
 #' [residual_growth()] and [residual_depth_profile()] show the variance and
 #' gradient growth through a residual network; [attention_logits()] checks
-#' attention's \eqn{1/\sqrt{d_k}}; [first_step()] takes one optimizer step
+#' attention's \eqn{1/\sqrt{d_k}}{1/sqrt(d_k)}; [first_step()] takes one optimizer step
 #' at initialization and [coordinate_check()] tests muP's claim with a null
 #' hypothesis; [parametrization()] tabulates SP, NTK, muP, depth-muP and
 #' CompleteP as width and depth exponents per parameter group. [cnn()] builds convolutional networks (1-D and 2-D, zero,

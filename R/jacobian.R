@@ -551,8 +551,8 @@ print.initvar_jacobian <- function(x, digits = 3, ...) {
   w <- x$net$widths
   cat(sprintf("<initvar Jacobian spectrum> %d networks, %s; %s inputs; %.1f s\n",
               x$networks, paste(w, collapse = "-"), x$input, x$seconds))
-  cat(sprintf(paste0("  singular values of dz^l/dz^0 (product) and dz^i/dz^(i-1) (layer); ",
-                     "z: t with %d df; *: exact prediction, ~: infinite width\n\n"),
+  cat(sprintf(paste0("  singular values of dz^l/dz^0 (product) and dz^i/dz^(i-1) (layer)\n",
+                     "  z: t with %d df; *: exact prediction, ~: infinite width\n\n"),
               x$networks - 1))
   df <- as.data.frame(x)
   f <- function(v) ifelse(is.na(v), "-", formatC(v, digits = digits, format = "g"))

@@ -269,7 +269,7 @@ print.initvar_cnn <- function(x, ...) {
   d <- length(layers)
   cv <- x$cnn
   sz <- function(v) paste(format(v, trim = TRUE), collapse = "x")
-  cat(sprintf("<initvar cnn> %d-D, %d layer%s; input %s channels x %s (rows: c x %s flattened, NCHW)\n",
+  cat(sprintf("<initvar cnn> %d-D, %d layer%s; input %s channels x %s\n  (rows: c x %s flattened, NCHW)\n",
               cv$dims, d, if (d > 1) "s" else "", format(cv$channels[1]), sz(cv$spatial),
               if (cv$dims == 2) "H x W" else "L"))
   tab <- data.frame(

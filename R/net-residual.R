@@ -244,7 +244,7 @@ print.initvar_resmlp <- function(x, ...) {
     activation = vapply(b, function(l) format(l$activation), ""),
     check.names = FALSE, stringsAsFactors = FALSE)
   print(tab, row.names = FALSE, right = FALSE)
-  if (!is.null(r$rule)) cat("  rule: ", r$rule$label, "\n", sep = "")
+  if (!is.null(r$rule)) cat_para("rule: ", r$rule$label)
   invisible(x)
 }
 

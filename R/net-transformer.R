@@ -253,7 +253,10 @@
 #' @examples
 #' net <- transformer(32, heads = 4, depth = 2, seq_len = 8)
 #' net
-#' predict_variance(net, regime = "mean_field")[, c("layer", "kind", "var_z", "var_grad_s")]
+#' # d_model = 32 is small: predict_variance() says (a message, not an error)
+#' # how far off its gradient column may be here; the forward columns are exact
+#' p <- predict_variance(net, regime = "mean_field")
+#' p[, c("layer", "kind", "var_z", "var_grad_s")]
 #' # DeepNorm, encoder-only, 10 blocks
 #' dn <- transformer(32, 4, depth = 10, seq_len = 8,
 #'                   rule = scaling_rule("deepnet", 10, architecture = "encoder"))
@@ -278,6 +281,11 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
   if (missing(depth)) abort("`depth` is missing: give the number of blocks.")
   d_model <- check_whole(d_model, "d_model", max = max_width)
   heads <- check_whole(heads, "heads", max = d_model * 64)
+  if (missing(d_k) && d_model %% heads != 0) {
+    abort(sprintf(paste0("`heads` must divide `d_model` (%s) when `d_k` is not given ",
+                         "(d_k = d_model / heads = %s), not %s; or give `d_k`."),
+                  format(d_model), format(signif(d_model / heads, 4)), format(heads)))
+  }
   d_k <- check_whole(d_k, "d_k", max = max_width)
   if (heads * d_k > max_width) abort_arg("d_k", "such that `heads * d_k` is at most 16,777,216", d_k)
   depth <- check_whole(depth, "depth", max = 1e4)
@@ -430,18 +438,18 @@ print.initvar_transformer <- function(x, ...) {
   blocks <- if (identical(t$architecture, "encoder_decoder")) {
     sprintf("%d encoder + %d decoder blocks", as.integer(t$depth), as.integer(t$decoder_depth))
   } else sprintf("%d block%s", as.integer(t$depth), if (t$depth > 1) "s" else "")
-  cat(sprintf("<initvar transformer> %s, %s of width %s: %d head%s of d_k = %s, d_ff = %s, seq_len %s\n",
+  cat(sprintf("<initvar transformer> %s, %s of width %s\n  %d head%s of d_k = %s, d_ff = %s, seq_len %s\n",
               t$architecture, blocks,
               format(t$d_model), as.integer(t$heads), if (t$heads > 1) "s" else "",
               format(t$d_k), format(t$d_ff), format(t$seq_len)))
   sub <- switch(t$norm, none = "x + a B(x)", pre = "x + a B(LN(x))", post = "LN(x + a B(x))")
   sub <- sub("x \\+", paste0(format(signif(t$skip, 4)), " x +"), sub)
   sub <- sub(" a ", paste0(" ", format(signif(t$alpha, 4)), " "), sub)
-  cat("  sublayers: ", sub, ", B = ", if (t$causal) "causal " else "",
-      "multi-head attention, then B = FFN ", format(t$activation), "\n", sep = "")
+  cat_para("sublayers: ", sub, ", B = ", if (t$causal) "causal " else "",
+           "multi-head attention, then B = FFN ", format(t$activation))
   if (identical(t$architecture, "encoder_decoder")) {
-    cat("  decoder blocks: causal self-attention, cross-attention on the encoder's output, FFN;",
-        "each example a source and a target sequence of seq_len tokens\n")
+    cat_para("decoder blocks: causal self-attention, cross-attention on the encoder's output, FFN; ",
+             "each example a source and a target sequence of seq_len tokens")
   }
   cat(sprintf("  logit scale %s; logit variance at the first block %s (unit-variance inputs)\n",
               format(signif(t$scale, 4)), format(signif(t$logit_var, 4))))
@@ -458,9 +466,10 @@ print.initvar_transformer <- function(x, ...) {
     check.names = FALSE, stringsAsFactors = FALSE)
   print(tab, row.names = FALSE, right = FALSE)
   if (!is.null(t$rules) && identical(t$architecture, "encoder_decoder")) {
-    cat("  rule: ", t$rules$encoder$label, "; ", t$rules$decoder$label, "\n", sep = "")
+    cat_para("rule: ", t$rules$encoder$label, ";")
+    cat_para(t$rules$decoder$label, indent = 8)
     cat("  (the table: the encoder's weights)\n")
-  } else if (!is.null(t$rule)) cat("  rule: ", t$rule$label, "\n", sep = "")
+  } else if (!is.null(t$rule)) cat_para("rule: ", t$rule$label)
   if (!is.null(t$embedding_var)) {
     cat(sprintf("  embedding variance (give as var_x): %s\n", format(signif(t$embedding_var, 4))))
   }
@@ -898,11 +907,11 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   tr <- net$transformer
   T <- tr$seq_len
   if (default_regime && regime == "linear" && !linear_regime_applies(tr$activation)) {
-    message(sprintf(paste0(
+    message(paste(strwrap(sprintf(paste0(
       "predict_variance(): the default `regime = \"linear\"` is Glorot's linear regime, ",
       "which assumes f(0) = 0 and f'(0) = 1; the FFN's %s does not satisfy it. ",
       "Use `regime = \"mean_field\"` for a prediction exact at infinite width."),
-      format(tr$activation)))
+      format(tr$activation))), collapse = "\n"))
   }
   d <- length(layers)
   for (l in layers) {
@@ -1110,7 +1119,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   rc <- transformer_regime_check(net, layers, fw)
   attr(out, "regime_check") <- rc
   if (regime == "mean_field" && isFALSE(rc$inside)) {
-    message(sprintf(paste0(
+    message(paste(strwrap(sprintf(paste0(
       "predict_variance(): `net` (%d sublayers, d_model %d) is outside the regime where the ",
       "transformer gradient prediction is documented to hold: the mean-field Var(dC/dh) is ",
       "expected to be off by about %s at the first sublayer (more than %s%%: 1/d_model terms ",
@@ -1119,7 +1128,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       d, as.integer(net$widths[1]),
       if (rc$estimated_error < 1) paste0(format(signif(100 * rc$estimated_error, 2)), "%") else
         paste0("a factor of ", format(signif(1 + rc$estimated_error, 2)), " or more"),
-      format(100 * rc$bound)))
+      format(100 * rc$bound))), collapse = "\n"))
   }
   attr(out, "kernels") <- list(forward = lapply(fw, `[[`, "Kz"))
   class(out) <- c("initvar_prediction", "data.frame")

@@ -206,12 +206,13 @@ activation_problem <- function(a) {
 # One value, or one per layer, as a list of length d.
 per_layer <- function(x, d, arg, is_one) {
   if (is_one(x)) return(rep(list(x), d))
-  if (is.character(x) && length(x) > 1) x <- as.list(x)
+  was_vector <- is.character(x) && length(x) > 1
+  if (was_vector) x <- as.list(x)
   if (is.list(x) && !inherits(x, "initvar_scheme") && !inherits(x, "initvar_activation")) {
     if (length(x) != d) {
       abort(sprintf(
-        "`%s` must be one value or a list of one per layer (%d), not a list of length %d.",
-        arg, d, length(x)))
+        "`%s` must be one value or a list of one per layer (%d), not %s of length %d.",
+        arg, d, if (was_vector) "a vector" else "a list", length(x)))
     }
     return(x)
   }

@@ -320,16 +320,17 @@ draw_glorot_figure <- function(sims, file, depth) {
 
 print_glorot_table <- function(table, sims, level, file, ratio, depth, family) {
   s <- sims$standard
-  cat(sprintf(paste0("Glorot & Bengio (2010) at initialization: %s tanh network, softmax output\n",
-                     "%d networks x %d inputs per initialization, N(0, 1) inputs; ",
+  cat(sprintf(paste0("Glorot & Bengio (2010) at initialization, softmax output:\n",
+                     "  %s tanh network\n",
+                     "%d networks x %d inputs per initialization, N(0, 1) inputs;\n",
                      "MCSE from network-level replicates\n\n"),
               paste(s$net$widths, collapse = "-"), s$networks, s$inputs))
   cat(paste0(
     "Layer i holds W^(i-1) and outputs z^i = f(s^(i-1)): layers 1-", depth, " are the hidden\n",
-    "tanh layers (\"Layer 1\"-\"Layer ", depth, "\" of the paper's figures 6-8), layer ", depth + 1,
-    " the softmax output.\n",
+    "tanh layers (\"Layer 1\"-\"Layer ", depth, "\" of the paper's figures 6-8),\n",
+    "layer ", depth + 1, " the softmax output.\n",
     "Columns: linear = Glorot's linear regime, eqs. 5-7 (tanh taken as the identity)\n",
-    "         mean_field = exact for an infinitely wide network (follows tanh's curvature)\n",
+    "         mean_field = exact at infinite width (follows tanh's curvature)\n",
     "         finite = mean field plus its 1/n correction (regime = \"finite_width\";\n",
     "           gradients: mean field, the correction needs Gaussian weights)\n",
     "         estimate = simulated variance; mcse its Monte Carlo standard error;\n",
@@ -366,7 +367,7 @@ print_glorot_table <- function(table, sims, level, file, ratio, depth, family) {
     normal_expectation(function(x) act$df(x)^2, sqrt(nmf$var_s[i]), kinks = act$kinks)
   }, 0)
   cat(sprintf(paste0(
-    "Back-propagated gradients, Var(dC/ds) of layer %d over that of layer 1 (simulated):\n",
+    "Back-propagated gradients, Var(dC/ds), layer %d over layer 1 (simulated):\n",
     "  standard %.0f-fold, normalized %.1f-fold. Eq. 6 predicts a flat line under the\n",
     "  normalized initialization (n Var(W) = 1), but each tanh layer multiplies the\n",
     "  variance by E[tanh'(s)^2] < 1, not by f'(0)^2 = 1:\n  here %s (layers 1-%d).\n\n"),

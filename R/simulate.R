@@ -254,6 +254,9 @@ sim_block_worker <- function(block, spec, threads, workspace = NULL) {
 #' set.seed(1)
 #' net <- mlp(c(50, 50, 50, 50), "tanh", init_glorot())
 #' sim <- simulate_network(net, networks = 20, inputs = 32)
+#' # 12 rows, each its own test at level 0.99: even when every prediction
+#' # holds, a row is flagged NO about 1 time in 100, so read the family-wise
+#' # (Holm) line at the end of the printout before reading one NO.
 #' sim
 #' head(as.data.frame(sim))
 #' @export
@@ -702,16 +705,42 @@ print.summary.initvar_simulation <- function(x, digits = 3, ...) {
   invisible(x)
 }
 
+# The family-wise reading of a simulation's verdicts: with many rows, a
+# true prediction is flagged in about 1 row in 100 by chance, so the
+# printout says how many flags chance alone would give and Holm's verdict
+# over the rows (the same rule as verify_all()).
+family_verdict_text <- function(p, regime, level = verdict_level) {
+  m <- length(p)
+  if (m == 0) return(character())
+  flagged <- sum(p <= 1 - level)
+  holm_ok <- all(stats::p.adjust(p, "holm") > 1 - level)
+  out <- strwrap(sprintf(paste(
+    "%d of %d %s flagged (NO); if every prediction held, chance alone would flag",
+    "about %s. Family-wise (Holm over the %s, level %s): %s."),
+    flagged, m, if (m == 1) "row" else "rows", format(signif(m * (1 - level), 2)),
+    if (m == 1) "1 row" else paste(m, "rows"), format(level),
+    if (holm_ok) "consistent, no row is flagged after adjusting for the number of rows"
+    else "NOT consistent, some rows are flagged after adjusting for the number of rows"))
+  if (identical(regime, "mean_field")) {
+    out <- c(out, strwrap(paste(
+      "The mean-field prediction is exact at infinite width; at width n it is off by",
+      "O(1/n), which many networks can detect (predict_variance(regime = \"finite_width\"))."
+    )))
+  }
+  out
+}
+
 #' @export
 print.initvar_simulation <- function(x, digits = 3, ...) {
   w <- x$net$widths
-  cat(sprintf("<initvar simulation> %d networks x %d inputs, %s; %.1f s\n",
-              x$networks, x$inputs, paste(w, collapse = "-"), x$seconds))
-  cat(sprintf("  inputs: %s, Var(x) = %s; output gradient: %s; prediction: %s regime\n",
+  cat(sprintf("<initvar simulation> %d networks x %d inputs; %.1f s\n",
+              x$networks, x$inputs, x$seconds))
+  cat_para("network: ", paste(w, collapse = "-"))
+  cat(sprintf("  inputs: %s, Var(x) = %s; output gradient: %s\n  prediction: %s regime\n",
               x$input, format(x$var_x, digits = 4), x$grad, x$regime))
   cat(sprintf(paste0("  MCSE from %d independent networks; z on the log scale (t, %d df)\n",
-                     "  agrees: consistent at level %s (a test; as.data.frame()'s intervals ",
-                     "are at level %s)\n\n"),
+                     "  agrees: a test at level %s, row by row\n",
+                     "  (as.data.frame()'s intervals are at level %s)\n\n"),
               x$networks, x$networks - 1, format(verdict_level), format(x$level)))
   why <- x$no_prediction[[x$regime]]
   if (!is.null(why)) {
@@ -732,6 +761,7 @@ print.initvar_simulation <- function(x, digits = 3, ...) {
     print(tab, row.names = FALSE, right = TRUE)
     cat("\n")
   }
+  cat(family_verdict_text(df$p_value[!is.na(df$consistent)], x$regime), sep = "\n")
   if (any(!is.na(df$networks_needed))) {
     cat(strwrap(sprintf(paste(
       "?: too few networks for a calibrated interval (a network's contribution varies too much:",

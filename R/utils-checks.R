@@ -5,9 +5,14 @@ describe <- function(x) {
   if (is.null(x)) return("NULL")
   if (is.function(x)) return("a function")
   if (!is.atomic(x)) return(paste0("an object of class <", class(x)[1], ">"))
-  if (length(x) != 1) {
+  if (length(x) != 1 || !is.null(dim(x))) {
     type <- switch(typeof(x), double = "numeric", typeof(x))
     article <- if (grepl("^[aeiou]", type)) "an" else "a"
+    d <- dim(x)
+    if (!is.null(d)) {   # a matrix is not "a vector of length 4"
+      return(sprintf("a %s %s %s", paste(d, collapse = " x "), type,
+                     if (length(d) == 2) "matrix" else "array"))
+    }
     return(sprintf("%s %s vector of length %d", article, type, length(x)))
   }
   if (is.character(x)) return(sprintf("\"%s\"", x))

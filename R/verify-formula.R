@@ -225,9 +225,10 @@ split_variables <- function(args, params) {
     v <- vars[[nm]]
     if (inherits(v, "initvar_scheme")) check_scheme(v, nm)   # a forged one is refused
     if (inherits(v, "initvar_scheme") && !v$family %in% fan_free) {
-      abort_arg(nm, paste("an elementwise distribution (`init_normal()`, `init_uniform()`,",
-                          "`init_truncated_normal()`, `init_constant()`) or a function of n; a scheme",
-                          "that depends on the layer size has no distribution of its own"), v$label)
+      abort(sprintf(paste("`%s` must be an elementwise distribution (`init_normal()`, `init_uniform()`,",
+                          "`init_truncated_normal()`, `init_constant()`) or a function of n, not",
+                          "%s: a scheme that depends on the layer size has no distribution of its own."),
+                    nm, describe(v$label)))
     }
   }
   list(vars = vars, consts = consts)
@@ -1107,10 +1108,10 @@ check_identity_usable <- function(pf, variables, draw, params, drops, general) {
       }
       if (inherits(v, "initvar_scheme")) check_scheme(v, sprintf("%s$%s", arg, nm))
       if (inherits(v, "initvar_scheme") && !v$family %in% fan_free) {
-        abort_arg(sprintf("%s$%s", arg, nm), paste(
-          "an elementwise distribution (`init_normal()`, `init_uniform()`,",
-          "`init_truncated_normal()`, `init_constant()`) or a function of n; a scheme",
-          "that depends on the layer size has no distribution of its own"), v$label)
+        abort(sprintf(paste("`%s$%s` must be an elementwise distribution (`init_normal()`,",
+                            "`init_uniform()`, `init_truncated_normal()`, `init_constant()`) or a",
+                            "function of n, not %s: a scheme that depends on the layer size has no",
+                            "distribution of its own."), arg, nm, describe(v$label)))
       }
     }
   }

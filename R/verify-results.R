@@ -83,7 +83,7 @@ print.initvar_verification <- function(x, digits = 4, ...) {
   cat(sprintf("  z = %.2f, p = %.3g%s\n", x$z, x$p_value,
               if (is.finite(x$df)) sprintf(" (t, %g df)", x$df) else ""))
   if (!is.null(x$approximation)) {
-    cat(sprintf("  delta method: f'(mean)^2 sd^2 = %s, %+.2f%% from the exact value%s\n",
+    cat_para(sprintf("delta method: f'(mean)^2 sd^2 = %s, %+.2f%% from the exact value%s",
                 f(x$approximation), 100 * (x$approximation / x$theoretical - 1),
                 if (abs(x$approximation / x$theoretical - 1) < 0.05) " (linear regime)" else
                   " (outside the linear regime)"))

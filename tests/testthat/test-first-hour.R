@@ -235,3 +235,63 @@ test_that("the identities' LaTeX writes Var and Cov as operators, upright in Mat
                      grepl("\\mathrm{Cov}", latex, fixed = TRUE)))
   expect_true(any(grepl("\\operatorname{Var}", latex, fixed = TRUE)))
 })
+
+test_that("the printouts of the help examples fit in 80 columns (issue 24, second pass)", {
+  old <- options(width = 80); on.exit(options(old))
+  out <- function(expr) {
+    o <- capture.output(r <- withCallingHandlers(expr, message = function(m) {
+      cat(conditionMessage(m)); invokeRestart("muffleMessage")
+    }))
+    o
+  }
+  tr <- transformer(32, heads = 4, depth = 2, seq_len = 8)
+  ed <- transformer(32, 4, depth = 6, decoder_depth = 3, seq_len = 8,
+                    architecture = "encoder_decoder",
+                    rule = scaling_rule("deepnet", 6, architecture = "encoder_decoder",
+                                        decoder_depth = 3))
+  cn <- cnn(4, kernel = 3, depth = 3, spatial = c(8, 8), activation = "relu")
+  txt <- list(transformer = out(print(tr)), encoder_decoder = out(print(ed)),
+              cnn = out(print(cn)),
+              regime_message = out(predict_variance(tr, regime = "mean_field")))
+  set.seed(1)
+  txt$jacobian <- out(print(jacobian_spectrum(mlp(rep(32, 4), "linear", init_lecun()), networks = 50)))
+  for (nm in names(txt)) expect_lte(max(nchar(txt[[nm]])), 80, label = nm)
+  # the message is still there, wrapped, not dropped
+  expect_match(paste(txt$regime_message, collapse = " "), "outside the regime")
+  expect_match(paste(txt$encoder_decoder, collapse = " "), "alpha = 1.732")
+})
+
+test_that("transformer(): heads that do not divide d_model are blamed, not d_k (issue 24, second pass)", {
+  expect_error(transformer(32, heads = 5, depth = 2, seq_len = 8),
+               "`heads` must divide `d_model` (32) when `d_k` is not given (d_k = d_model / heads = 6.4), not 5",
+               fixed = TRUE)
+  e <- tryCatch(transformer(32, heads = 5, depth = 2, seq_len = 8), error = identity)
+  expect_identical(deparse(conditionCall(e)[[1]]), "transformer")
+  expect_s3_class(transformer(32, heads = 5, d_k = 8, depth = 1, seq_len = 4), "initvar_transformer")
+})
+
+test_that("coordinate_check() without its arguments, and mlp() with too many activations, say so plainly (issue 24, second pass)", {
+  expect_error(coordinate_check(widths = c(8, 16, 32), layer = 1), "`net_fun` is missing", class = "initvar_error")
+  expect_error(coordinate_check(function(n) mlp(c(4, n, 1), "relu"), layer = 1), "`widths` is missing",
+               class = "initvar_error")
+  expect_error(coordinate_check(function(n) mlp(c(4, n, 1), "relu"), c(8, 16, 32)), "`layer` is missing",
+               class = "initvar_error")
+  expect_error(mlp(c(10, 10, 10), c("tanh", "tanh", "tanh")),
+               "one per layer (2), not a vector of length 3", fixed = TRUE)
+  expect_error(mlp(c(10, 10, 10), list("tanh", "tanh", "tanh")),
+               "one per layer (2), not a list of length 3", fixed = TRUE)
+})
+
+test_that("?initvar's six map headings are whole (a colon in a roxygen @section title cut two of them)", {
+  rd <- file.path("..", "..", "man", "initvar-package.Rd")
+  skip_if_not(file.exists(rd))   # a source checkout only
+  titles <- regmatches(readLines(rd), regexpr("(?<=^\\\\section\\{)[^}]*", readLines(rd), perl = TRUE))
+  expect_identical(sum(grepl("[1-6] of 6\\)$", titles)), 6L)
+})
+
+test_that("errors describe a matrix as a matrix, and a fan-dependent scheme in verify() reads in order (issue 24, second pass)", {
+  expect_error(read_weights(matrix(1:4, 2)), "not a 2 x 2 integer matrix.", fixed = TRUE)
+  expect_error(verify(Var(X) ~ 1, X = init_glorot(), n = 1e4),
+               "or a function of n, not \"Glorot (Xavier) uniform\": a scheme that depends on the layer size",
+               fixed = TRUE)
+})

@@ -63,6 +63,7 @@ test_that("glorot_report() explains rows without a verdict, and its example comp
   expect_match(txt, sprintf("networks = %d gives every row one", need))
   expect_false(grepl("0 of 0", txt))
   expect_match(txt, "no comparison\\s+made")
+  expect_lte(max(nchar(out)), 80)   # issue 24, second pass: the header ran to 103 columns
   # the example's settings give every row a verdict
   set.seed(1)
   out <- capture.output(res <- glorot_report(networks = 40, inputs = 20, width = 100,

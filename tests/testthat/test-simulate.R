@@ -363,3 +363,27 @@ test_that("a simulation without a prediction says why (issue 21: nothing dropped
   ok <- simulate_network(mlp(c(3, 3, 2), "tanh"), 8, 4, threads = 1)
   expect_length(ok$no_prediction, 0)
 })
+
+test_that("the printout gives the family-wise verdict and fits in 80 columns", {
+  # one row at p = 0.0049 among 12 (z = -3.18 at 19 df, as in
+  # example(simulate_network)) is flagged one by one, not after Holm
+  txt <- paste(initvar:::family_verdict_text(c(0.0049, rep(0.5, 11)), "linear"), collapse = " ")
+  expect_match(txt, "1 of 12 rows flagged", fixed = TRUE)
+  expect_match(txt, "chance alone would flag about 0.12", fixed = TRUE)
+  expect_match(txt, "Family-wise (Holm over the 12 rows, level 0.99): consistent", fixed = TRUE)
+  txt <- paste(initvar:::family_verdict_text(c(1e-5, rep(0.5, 11)), "mean_field"), collapse = " ")
+  expect_match(txt, "NOT consistent", fixed = TRUE)
+  expect_match(txt, "exact at infinite width", fixed = TRUE)
+  expect_length(initvar:::family_verdict_text(numeric(), "linear"), 0)
+  set.seed(1)
+  s <- simulate_network(mlp(c(50, 50, 50, 50), "tanh", init_glorot()), networks = 20, inputs = 32)
+  out <- capture.output(print(s))
+  expect_true(any(grepl("Family-wise (Holm over the 12 rows", out, fixed = TRUE)))
+  expect_lte(max(nchar(out)), 80)
+  # the README's network: its widths alone ran the header to 86 columns
+  s <- simulate_network(mlp(c(784, rep(1000, 5), 10), c(rep("tanh", 5), "linear")), networks = 2,
+                        inputs = 2, threads = 1)
+  out <- capture.output(print(s))
+  expect_true(any(grepl("network: 784-1000-1000-1000-1000-1000-10", out, fixed = TRUE)))
+  expect_lte(max(nchar(out)), 80)
+})
