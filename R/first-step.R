@@ -183,12 +183,10 @@ apply_activation <- function(a, S, layer, which = c("f", "df")) {
   Z
 }
 
-# One network: draw, forward, backward, step, forward again. Returns a d x 2
-# matrix: the mean square of each layer's output z^l and of its change,
-# over batch and units.
-first_step_one <- function(net, lr, optimizer, batch, loss, var_x, eps) {
+# One network's draws, in the order first_step_one() and train_steps_one()
+# share: the batch X (batch x input width), then each unit's W and b.
+first_step_draw <- function(net, batch, var_x) {
   layers <- net_layers(net)
-  d <- length(layers)
   units <- net_units(layers)
   n0 <- net_input_width(net)
   X <- matrix(stats::rnorm(batch * n0, sd = sqrt(var_x)), batch, n0)
@@ -196,6 +194,15 @@ first_step_one <- function(net, lr, optimizer, batch, loss, var_x, eps) {
     list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras"), l$n_in, l$n_out),
          b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras")))
   })
+  list(layers = layers, d = length(layers), units = units, X = X, par = par)
+}
+
+# One network: draw, forward, backward, step, forward again. Returns a d x 2
+# matrix: the mean square of each layer's output z^l and of its change,
+# over batch and units.
+first_step_one <- function(net, lr, optimizer, batch, loss, var_x, eps) {
+  dr <- first_step_draw(net, batch, var_x)
+  layers <- dr$layers; d <- dr$d; units <- dr$units; X <- dr$X; par <- dr$par
   fw <- net_forward_values(layers, par, X)
   nd <- layers[[d]]$n_out
   zL <- fw$z[[d]]

@@ -33,15 +33,8 @@ check_train_steps_memory <- function(net, batch, optimizer, limit = first_step_m
 # The draws are first_step_one()'s, in the same order.
 train_steps_one <- function(net, lr, optimizer, batch, loss, var_x, eps, steps,
                             beta1 = 0.9, beta2 = 0.999) {
-  layers <- net_layers(net)
-  d <- length(layers)
-  units <- net_units(layers)
-  n0 <- net_input_width(net)
-  X <- matrix(stats::rnorm(batch * n0, sd = sqrt(var_x)), batch, n0)
-  par <- lapply(units, function(l) {
-    list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras"), l$n_in, l$n_out),
-         b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras")))
-  })
+  dr <- first_step_draw(net, batch, var_x)
+  layers <- dr$layers; d <- dr$d; units <- dr$units; X <- dr$X; par <- dr$par
   fw0 <- net_forward_values(layers, par, X)
   nd <- layers[[d]]$n_out
   target <- NULL
