@@ -222,7 +222,9 @@ valid_for <- list(
   "transformer:rule" = list(NULL), "residual_growth:rule" = list(NULL),
   "sample_weights:dim" = list(NULL), "weight_mean:dim" = list(NULL),
   "weight_variance:dim" = list(NULL), "weight_mean:layer" = list(NULL),
-  "weight_variance:layer" = list(NULL), "jacobian_spectrum:depths" = list(NULL),
+  "weight_variance:layer" = list(NULL),
+  # depths = integer(0) with layers = TRUE (the default): the per-layer table only
+  "jacobian_spectrum:depths" = list(NULL, numeric(0)),
   "compare_fans:schemes" = list(), "initvar_threads:n" = list(NULL), "scaling_rules:depth" = list(3),
   "phase_diagram:sigma_w2" = list(3), "linear_regime:sd" = list(3), "init_identity:gain" = list(),
   "new_identity:assumptions" = list("a"),

@@ -440,7 +440,7 @@ hardening_fuzz <- list(
              layout = "choice", threads = "threads")),
   parametrization = list(
     call = quote(parametrization("depth_mup", alpha = 0.75, width = 8, depth = 4)),
-    args = c(name = "choice", alpha = "any", width = "num", depth = "num", base_width = "num",
+    args = c(name = "choice", alpha = "num", width = "num", depth = "num", base_width = "num",
              base_depth = "num")),
   scaling_rule = list(
     call = quote(scaling_rule("deepnet", 6, architecture = "encoder_decoder")),
