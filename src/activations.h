@@ -7,6 +7,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* IV_NONNULL(i, ...): the pointer arguments a function never accepts as
+   NULL, for the compilers that check it (and for clang's static analyzer,
+   which then checks the callers instead of guessing inside). */
+#if defined(__GNUC__) || defined(__clang__)
+#define IV_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
+#else
+#define IV_NONNULL(...)
+#endif
+
 /* Built-in activations: X(ENUM_NAME, "r name", code), with their R twins
    in the activation table (R/activations.R); C_test_vocabulary() returns
    this list. A new activation is one line here and one case in act_eval()
@@ -188,7 +197,7 @@ void iv_tanh4(const double *in, double bias, double *col, double *z, double *dz)
    16 (GCC bug 54412) */
 #if defined(__x86_64__) && !defined(_WIN32) && (defined(__clang__) || __GNUC__ >= 5)
 #define IV_HAVE_AVX2 1
-__attribute__((target("avx2"), unused))
+__attribute__((target("avx2"), unused)) IV_NONNULL(1, 4)
 static void iv_tanh_column_avx2(const double *in, double bias, double *col, double *z,
                                 double *dz, int n)
 {
@@ -202,6 +211,7 @@ static void iv_tanh_column_avx2(const double *in, double bias, double *col, doub
    stored, for a caller that computes it from z when it needs it). Four values
    at a time with AVX2 where the CPU has it (target("avx2") only: no FMA, so
    the same roundings as the other paths). */
+IV_NONNULL(1, 4)
 static inline void iv_tanh_column(const double *in, double bias, double *col, double *z,
                                   double *dz, int n)
 {

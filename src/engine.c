@@ -271,7 +271,7 @@ SEXP C_simulate_block(SEXP spec, SEXP first, SEXP count, SEXP threads,
     double *ps = REAL(pos);
     for (R_xlen_t t = 0; t < XLENGTH(pos); t++) ps[t] = 0;
     /* (posnet is NULL when no layer has positions: no pointer arithmetic then) */
-    for (int j = 0; npos > 0 && j < cnt; j++) {
+    for (int j = 0; posnet && j < cnt; j++) {
         const double *pj = posnet + pstride * j;
         for (size_t p = 0; p < npos; p++)
             for (int k = 0; k < 2; k++) {

@@ -155,7 +155,7 @@ static void hist_column(double *h, size_t lane, int nb, double lo, double scale,
     }
 
 #ifdef IV_HAVE_AVX2
-__attribute__((target("avx2")))
+__attribute__((target("avx2"))) IV_NONNULL(1, 2)
 static void power_sums_avx2(double *p, const double *x, const double *y, double c,
                             double is, int B)
 {
@@ -163,6 +163,7 @@ static void power_sums_avx2(double *p, const double *x, const double *y, double 
 }
 #endif
 
+IV_NONNULL(1, 2)
 static void power_sums(double *p, const double *x, const double *y, double c, double is,
                        int B)
 {
@@ -338,6 +339,7 @@ static int tanh_df_from_z(const spec_t *sp, int i)
 /* The activation of one column: col[b] = s = S[b] + bias, Z[b] = f(s),
    S[b] = f'(s). One loop per common activation, so that the switch is
    outside the loop. */
+IV_NONNULL(4, 5, 6)
 static void act_column(int code, double a, double bias, double *S, double *Z, double *col, int B)
 {
     switch (code) {

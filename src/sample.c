@@ -51,7 +51,7 @@ void iv_tn_setup(iv_family *f)
         double root = hypot(lo, 2.0);
         double gap = 2.0 / (lo + root), alpha = lo + gap; /* gap = alpha - lo */
         double acc = log(alpha) - 0.5 * gap * gap;
-        if (acc > best) { best = acc; f->tn_method = TN_EXP; f->tn_alpha = alpha; }
+        if (acc > best) { f->tn_method = TN_EXP; f->tn_alpha = alpha; } /* the last candidate */
     }
 }
 

@@ -48,7 +48,7 @@ int iv_in_fork(void)
 
 int iv_threads(int requested)
 {
-    if (requested < 1 || iv_in_fork()) requested = 1;
+    if (requested < 1 || iv_in_fork()) return 1;
 #ifdef _OPENMP
     int lim = omp_get_thread_limit();
     int procs = omp_get_num_procs();
