@@ -203,19 +203,20 @@ static void pool_means(const geom_t *g, int B, const double *X, double *M)
     }
 }
 
-int iv_conv_forward(const spec_t *sp, work_t *ws, int i, const double *Zin, uint64_t base,
-                    iv_stop_t *stop)
+size_t iv_conv_apply_work(const spec_t *sp, int i, int B)
+{
+    geom_t g = geometry(sp, i);
+    if (g.type == CONV_POOL) return (size_t) B * g.cin;
+    return (size_t) B * chunk_positions(&g, B) * g.K;
+}
+
+int iv_conv_apply(const spec_t *sp, int i, int B, const double *W, const double *X, double *S,
+                  double *buf, iv_stop_t *stop)
 {
     const geom_t g = geometry(sp, i);
-    const int B = sp->batch, u = sp->ufirst[i];
     const double one = 1.0, zero = 0.0;
-    double *S = ws->S[i], *W = ws->W[u], *buf = ws->D[i];
-    if (iv_poll(stop)) return 1;
-    iv_draw_layer(sp, u, base, W, ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
-    if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, (size_t) sp->uout[u] * sizeof(double));
-    if (iv_poll(stop)) return 1;
     if (g.type == CONV_POOL) {
-        pool_means(&g, B, Zin, buf);
+        pool_means(&g, B, X, buf);
         F77_CALL(dgemm)("N", "N", &B, &g.cout, &g.cin, &one, buf, &B, W, &g.cin, &zero, S, &B
                         FCONE FCONE);
         return iv_poll(stop);
@@ -224,13 +225,28 @@ int iv_conv_forward(const spec_t *sp, work_t *ws, int i, const double *Zin, uint
     for (int gr = 0; gr < g.G; gr++) {
         for (int p0 = 0; p0 < g.P; p0 += pc) {
             const int p1 = p0 + pc < g.P ? p0 + pc : g.P, m = B * (p1 - p0);
-            im2col(&g, B, Zin, gr, p0, p1, buf);
+            im2col(&g, B, X, gr, p0, p1, buf);
             F77_CALL(dgemm)("N", "N", &m, &g.coutg, &g.K, &one, buf, &m,
                             W + (size_t) g.K * g.coutg * gr, &g.K, &zero,
                             S + (size_t) B * ((size_t) g.coutg * gr * g.P + p0), &ldc FCONE FCONE);
             if (iv_poll(stop)) return 1;
         }
     }
+    return 0;
+}
+
+int iv_conv_forward(const spec_t *sp, work_t *ws, int i, const double *Zin, uint64_t base,
+                    iv_stop_t *stop)
+{
+    const geom_t g = geometry(sp, i);
+    const int B = sp->batch, u = sp->ufirst[i];
+    double *S = ws->S[i], *W = ws->W[u], *buf = ws->D[i];
+    if (iv_poll(stop)) return 1;
+    iv_draw_layer(sp, u, base, W, ws->bias, ws->scratch, ws->tau, ws->work, ws->perm);
+    if (ws->trace_b) memcpy(ws->trace_b[u], ws->bias, (size_t) sp->uout[u] * sizeof(double));
+    if (iv_poll(stop)) return 1;
+    if (iv_conv_apply(sp, i, B, W, Zin, S, buf, stop)) return 1;
+    if (g.type == CONV_POOL) return 0;
     /* the bias of every output column o P + p: channel o's; from the end,
        so that no channel's bias is overwritten before it is read */
     for (int o = g.cout - 1; o >= 0; o--) {

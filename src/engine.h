@@ -192,6 +192,13 @@ size_t iv_conv_npos(const spec_t *sp);
 void iv_conv_position_sums(const spec_t *sp, work_t *ws, int i, const double *X,
                            const double *bias, int grad);
 size_t iv_conv_work(const spec_t *sp, int i);
+/* iv_conv_apply(): S = layer i's convolution (or pool read-out) of the B x
+   w[i] input X with the K x c_out kernel W, no bias, for any batch B;
+   iv_conv_apply_work(sp, i, B) doubles of scratch in buf. Returns 1 if
+   stopped for an interrupt. */
+size_t iv_conv_apply_work(const spec_t *sp, int i, int B);
+int iv_conv_apply(const spec_t *sp, int i, int B, const double *W, const double *X, double *S,
+                  double *buf, iv_stop_t *stop);
 int iv_conv_forward(const spec_t *sp, work_t *ws, int i, const double *Zin, uint64_t base,
                     iv_stop_t *stop);
 int iv_conv_backward(const spec_t *sp, work_t *ws, int i, const double *G, double *out,
