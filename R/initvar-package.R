@@ -49,7 +49,9 @@
 #' follow the correlation of two inputs; [predict_kurtosis()] the
 #' non-Gaussianity of a finite network; [network_norms()] the spread of
 #' the squared norms over networks; [jacobian_spectrum()] the singular
-#' values of the input-output Jacobian.
+#' values of the input-output Jacobian (of dense and convolutional
+#' networks), [jacobian_log_spectrum()] their logs at depths of thousands
+#' of layers.
 #'
 #' @section Today's networks (residual depth, attention, convolutions; 5 of 6):
 #' [scaling_rule()] and [scaling_rules()] give the residual depth-scaling

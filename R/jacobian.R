@@ -7,15 +7,17 @@ jac_ns <- 5L   # per network and row: mean sv, mean sv^2, mean sv^4, min, max
 # The list C_jacobian reads (src/jacobian.c, read_jspec()): the engine's own
 # spec of the networks (engine_spec(), R/simulate.R) with a batch of one
 # input, so that network j is the engine's network j, and the depths (then
-# the layers flag). `input_code` is a code of input_kind_codes.
-jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers) {
+# the layers flag), and `every`: 0 for the singular values, m >= 1 for the
+# log spectrum by re-orthonormalization every m layers
+# (jacobian_log_spectrum()). `input_code` is a code of input_kind_codes.
+jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers, every = 0L) {
   d <- length(net$widths) - 1
   input <- names(input_kind_codes)[match(input_code, input_kind_codes)]
   X <- if (input == "matrix") matrix(as.double(x), 1) else NULL
   es <- engine_spec(net, batch = 1L, input = input, var_x = var_x, X = X, grad = "normal",
                     var_grad = 1, center = numeric(n_quantities * d), nbins = 1L,
                     hrange = rep(c(-1, 1), 3 * d), seed = seed)
-  list(engine = es, depths = c(as.integer(depths), as.integer(layers)))
+  list(engine = es, depths = c(as.integer(depths), as.integer(layers)), every = as.integer(every))
 }
 
 #' Singular values of the Jacobians of random networks
@@ -149,7 +151,33 @@ jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers) {
 #' 0.70. The linear-regime values are \eqn{\sigma_w \cdot 8/(3\pi)}:
 #' \eqn{0.85/\sqrt 3 = 0.49} and 0.85.
 #'
-#' @param net A network from [mlp()] with built-in activations.
+#' @section Convolutional networks:
+#' For a [cnn()], the C code carries the transposed product \eqn{J^T}
+#' (\eqn{n_0 \times n_l}, \eqn{n_l} = channels times positions), each conv
+#' layer acting on its \eqn{n_0} rows as on a batch (the engine's im2col
+#' and GEMM, src/conv.c), and a layer's own Jacobian is the layer applied to
+#' the identity: a 1024-unit input (16 channels, 8 x 8) costs \eqn{2 n_0 P
+#' K c_{out}} = 0.3 GFLOP per 3 x 3 layer. The predictions:
+#' * `mean_sq`, exact at every size for linear networks of zero-mean
+#'   kernels with uncorrelated entries (iid and delta-orthogonal), any
+#'   padding, stride, dilation and groups: with \eqn{M} the diagonal of
+#'   \eqn{E[J_{>i}^T J_{>i}]} of the layers above, input unit \eqn{(c, p)}
+#'   of a conv layer gets \eqn{\sum_o \sum_{(q, t) \to p} \mathrm{Var}(W_t)
+#'   M_{o q}} over the output channels \eqn{o} of \eqn{c}'s group and the
+#'   (output position, tap) pairs that read \eqn{p} (zero padding reads
+#'   nothing; every tap at the centre for delta-orthogonal kernels), the
+#'   pool read-out \eqn{\mathrm{Var}(W) \sum_o M_o / P^2}; \eqn{E\,
+#'   \mathrm{tr}(J J^T)} is the sum at the input. Not predicted for
+#'   nonlinear CNNs (`NA`).
+#' * Delta-orthogonal linear layers at stride 1 whose centre tap reads every
+#'   position itself (circular padding; zero `"same"` padding with an odd
+#'   kernel or dilation 1), with channels that never both rise and fall:
+#'   all singular values \eqn{\prod g}, exactly (`var_sq` 0). Xiao et
+#'   al.'s Algorithm-1 orthogonal kernels are not implemented.
+#' For the spread of the singular values at depths of hundreds or
+#' thousands of layers, see [jacobian_log_spectrum()].
+#'
+#' @param net A network from [mlp()] or [cnn()] with built-in activations.
 #' @param networks Number of random networks (at least 2).
 #' @param input `"normal"` or `"uniform"` iid inputs of variance `var_x`,
 #'   one per network, or a numeric vector of length \eqn{n_0} used as the
@@ -198,7 +226,7 @@ jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers) {
 jacobian_spectrum <- function(net, networks = 100, input = c("normal", "uniform"), var_x = 1,
                               depths = NULL, layers = TRUE, threads = initvar_threads()) {
   check_mlp(net)
-  check_dense_net(net)
+  check_jacobian_net(net)
   w <- net$widths
   d <- length(w) - 1
   rf <- which(vapply(net$activation, function(a) a$code == activation_codes[["r_function"]], TRUE))
@@ -207,33 +235,8 @@ jacobian_spectrum <- function(net, networks = 100, input = c("normal", "uniform"
                          "(jacobian_spectrum() runs in C only)."), rf[1], format(net$activation[[rf[1]]])))
   }
   check_whole(networks, "networks", min = 2, max = 1e6)
-  x <- NULL
-  if (is.numeric(input) && !is.matrix(input)) {
-    if (length(input) != w[1]) {
-      abort_arg("input", sprintf("\"normal\", \"uniform\" or a numeric vector of length %g", w[1]), input)
-    }
-    bad <- which(!is.finite(input))
-    if (length(bad)) abort_arg(sprintf("input[%d]", bad[1]), "a finite number", input[bad[1]])
-    x <- as.double(input)
-    input_code <- input_kind_codes[["matrix"]]
-    var_x <- mean(x^2)
-    input <- "fixed"
-  } else {
-    input <- check_choice(input, c("normal", "uniform"), "input")
-    input_code <- input_kind_codes[[input]]
-    check_number(var_x, min = 0)
-  }
-  if (is.null(depths)) {
-    depths <- seq_len(d)
-  } else {
-    if (!is.numeric(depths)) abort_arg("depths", "NULL or a vector of whole numbers", depths)
-    bad <- which(is.na(depths) | !is.finite(depths) | depths != round(depths) | depths < 1 | depths > d)
-    if (length(bad)) {
-      abort_arg(sprintf("depths[%d]", bad[1]), sprintf("a whole number between 1 and %d", d),
-                depths[bad[1]])
-    }
-    depths <- sort(unique(as.integer(depths)))
-  }
+  inp <- jacobian_input(input, var_x, w[1])
+  depths <- jacobian_depths(depths, d)
   check_flag(layers, "layers")
   if (!length(depths) && !layers) {
     abort_arg("depths", "a non-empty vector of depths when `layers = FALSE`", depths)
@@ -243,29 +246,69 @@ jacobian_spectrum <- function(net, networks = 100, input = c("normal", "uniform"
     abort_arg("net", "a network whose Jacobians have at most 2^28 entries", net)
   }
   ksv <- pmin(w[depths + 1], w[1])
-  if ((sum(ksv) + 5 * (length(depths) + d)) * networks > 2^28) {
+  nrows <- length(depths) + if (layers) d else 0L
+  check_jacobian_size(ksv, nrows, networks)
+  spec <- jacobian_spec(net, inp$code, inp$var_x, inp$x, engine_seed(), depths, layers)
+  pred <- if (inherits(net, "initvar_cnn")) jacobian_predict_conv(net, depths, layers) else
+    jacobian_predict(net, inp$var_x, depths, layers)
+  jacobian_run(spec, networks, nrows, sum(ksv), threads, function(stats, sv, n, seconds) {
+    structure(list(net = net, networks = n, input = inp$input, var_x = inp$var_x, depths = depths,
+                   layers = layers, stats = stats, sv = sv, sv_depth = rep(depths, ksv),
+                   prediction = pred, seconds = seconds),
+              class = "initvar_jacobian")
+  })
+}
+
+# The input of jacobian_spectrum() and jacobian_log_spectrum(): list(x,
+# code, var_x, input).
+jacobian_input <- function(input, var_x, n0) {
+  if (is.numeric(input) && !is.matrix(input)) {
+    if (length(input) != n0) {
+      abort_arg("input", sprintf("\"normal\", \"uniform\" or a numeric vector of length %g", n0), input)
+    }
+    bad <- which(!is.finite(input))
+    if (length(bad)) abort_arg(sprintf("input[%d]", bad[1]), "a finite number", input[bad[1]])
+    x <- as.double(input)
+    return(list(x = x, code = input_kind_codes[["matrix"]], var_x = mean(x^2), input = "fixed"))
+  }
+  input <- check_choice(input, c("normal", "uniform"), "input")
+  check_number(var_x, min = 0)
+  list(x = NULL, code = input_kind_codes[[input]], var_x = var_x, input = input)
+}
+
+# Requested depths: NULL for all, else whole numbers in 1..d (sorted, unique).
+jacobian_depths <- function(depths, d) {
+  if (is.null(depths)) return(seq_len(d))
+  if (!is.numeric(depths)) abort_arg("depths", "NULL or a vector of whole numbers", depths)
+  bad <- which(is.na(depths) | !is.finite(depths) | depths != round(depths) | depths < 1 | depths > d)
+  if (length(bad)) {
+    abort_arg(sprintf("depths[%d]", bad[1]), sprintf("a whole number between 1 and %d", d),
+              depths[bad[1]])
+  }
+  sort(unique(as.integer(depths)))
+}
+
+check_jacobian_size <- function(ksv, nrows, networks) {
+  if ((sum(ksv) + 5 * nrows) * networks > 2^28) {
     abort_arg("networks", sprintf(
       "at most %s for this network (each keeps %s singular values)",
-      big_number(floor(2^28 / (sum(ksv) + 5 * (length(depths) + d)))), big_number(sum(ksv))),
+      big_number(floor(2^28 / (sum(ksv) + 5 * nrows))), big_number(sum(ksv))),
       networks)
   }
-  seed <- engine_seed()
-  spec <- jacobian_spec(net, input_code, var_x, x, seed, depths, layers)
-  pred <- jacobian_predict(net, var_x, depths, layers)
-  nrows <- length(depths) + if (layers) d else 0L
-  nsv <- sum(ksv)
+}
+
+# Runs C_jacobian over blocks of networks; result(stats, sv, n, seconds)
+# makes the answer from the first n networks (the partial result of an
+# interrupt when n >= 2).
+jacobian_run <- function(spec, networks, nrows, nsv, threads, result) {
   nblocks <- ceiling(networks / jac_block_size)
   stats <- array(NA_real_, c(jac_ns, nrows, networks))
   sv <- matrix(NA_real_, nsv, networks)
   done <- 0
   t0 <- proc.time()[["elapsed"]]
-  result <- function(n) {
-    structure(list(net = net, networks = n, input = input, var_x = var_x, depths = depths,
-                   layers = layers, stats = stats[, , seq_len(n), drop = FALSE],
-                   sv = sv[, seq_len(n), drop = FALSE],
-                   sv_depth = rep(depths, ksv), prediction = pred,
-                   seconds = proc.time()[["elapsed"]] - t0),
-              class = "initvar_jacobian")
+  res <- function(n) {
+    result(stats[, , seq_len(n), drop = FALSE], sv[, seq_len(n), drop = FALSE], n,
+           proc.time()[["elapsed"]] - t0)
   }
   interrupted <- tryCatch({
     for (b in seq_len(nblocks)) {
@@ -282,8 +325,19 @@ jacobian_spectrum <- function(net, networks = 100, input = c("normal", "uniform"
     }
     done < networks
   }, interrupt = function(e) TRUE)
-  if (interrupted) raise_interrupt(if (done >= 2) result(done))
-  result(networks)
+  if (interrupted) raise_interrupt(if (done >= 2) res(done))
+  res(networks)
+}
+
+# Dense and conv layers only (the Jacobian runner of src/jacobian.c).
+check_jacobian_net <- function(net, arg = "net") {
+  kinds <- vapply(net_layers(net), `[[`, "", "kind")
+  bad <- which(!kinds %in% c("dense", "conv"))
+  if (length(bad)) {
+    abort(sprintf(paste0("`%s` has %s layers (layer %d): this function handles networks of dense ",
+                         "and conv layers, from `mlp()` and `cnn()`."), arg, kinds[bad[1]], bad[1]))
+  }
+  invisible(net)
 }
 
 # ---- predictions ------------------------------------------------------------
@@ -650,4 +704,342 @@ jacobian_density <- function(L, p) {
     return(data.frame(sv = cc * sqrt(xs), density = mp_density(xs, ratio) * 2 * sqrt(xs) / cc))
   }
   NULL
+}
+
+# ---- networks with conv layers ----------------------------------------------
+
+# Per layer of a network with conv layers: the exact second moments its
+# Jacobian needs. For zero-mean kernels whose entries are uncorrelated
+# (iid, delta-orthogonal, orthogonal), E[J^T M J] is diagonal for every
+# diagonal M whose entries do not depend on the channel: input unit (c, p)
+# of a conv layer gets sum over the output channels o of c's group and the
+# (output position q, tap t) pairs that read p of Var(W_t) M_(o, q)
+# (tap_scatter()); of the pool read-out sum_o Var(W) M_o / P_in^2; of a
+# dense layer Var(W) sum_o M_o.
+jacobian_conv_layers <- function(net) {
+  layers <- net_layers(net)
+  lapply(layers, function(l) {
+    linear <- l$activation$code == activation_codes[["linear"]]
+    if (l$kind == "dense") {
+      r <- resolve_scheme(l$init, l$n_in, l$n_out)
+      m <- dist_moments(r)
+      return(list(kind = "dense", n_in = l$n_in, n_out = l$n_out, v = m[["var"]],
+                  zero_mean = abs(m[["mean"]]) <= 1e-12 * sqrt(m[["var"]]),
+                  family = r$family, gain = if (r$family == "orthogonal") r$gain else NA_real_,
+                  linear = linear, class = "other", isometry = FALSE))
+    }
+    u <- conv_unit(l)
+    r <- resolve_scheme(u$init, u$fans[1], u$fans[2], u$n_in, u$n_out)
+    m <- dist_moments(r)
+    out <- list(kind = if (l$pool) "pool" else "conv", n_in = l$n_in, n_out = l$n_out,
+                v = m[["var"]], zero_mean = abs(m[["mean"]]) <= 1e-12 * sqrt(m[["var"]]),
+                family = r$family, gain = if (!is.null(l$init$gain)) l$init$gain else NA_real_,
+                linear = linear, class = "other", isometry = FALSE)
+    if (!l$pool) {
+      out$taps <- conv_taps(l)
+      out$tap_var <- m[["var"]] * tap_weights(l)
+      out$c_in <- l$conv$in_channels
+      out$c_out <- l$conv$out_channels
+      out$groups <- l$conv$groups
+      # a delta-orthogonal layer that maps every position to itself through
+      # its centre tap (stride 1, same size): an isometry (c_in <= c_out) or
+      # a co-isometry, times the gain
+      if (l$init$family == "delta_orthogonal") {
+        ctr <- delta_kernel(l$conv$kernel_size)$centre + 1
+        P <- nrow(out$taps)
+        out$isometry <- P == l$n_in / out$c_in && identical(as.integer(out$taps[, ctr]), seq_len(P))
+      }
+    } else {
+      out$positions <- prod(l$spatial_in)
+    }
+    out
+  })
+}
+
+# E tr(J J^T) of layers i1..i2, exactly, for linear layers with zero-mean
+# uncorrelated weights; NA otherwise.
+jacobian_conv_trace <- function(L, i1, i2) {
+  ly <- L[i1:i2]
+  ok <- all(vapply(ly, function(x) x$linear && x$zero_mean &&
+                     x$family %in% c("normal", "uniform", "truncated_normal", "delta_orthogonal",
+                                     "orthogonal", "sparse"), TRUE))
+  if (!ok) return(NA_real_)
+  m <- rep(1, ly[[length(ly)]]$n_out)
+  for (x in rev(ly)) {
+    if (x$kind == "dense") {
+      m <- rep(x$v * sum(m), x$n_in)
+    } else if (x$kind == "pool") {
+      m <- rep(x$v * sum(m) / x$positions^2, x$n_in)
+    } else {
+      P_out <- nrow(x$taps)
+      P_in <- x$n_in / x$c_in
+      M <- matrix(m, P_out, x$c_out)        # positions x channels (channel-major rows)
+      g_out <- x$c_out / x$groups
+      g_in <- x$c_in / x$groups
+      mi <- matrix(0, P_in, x$c_in)
+      for (gr in seq_len(x$groups)) {
+        s <- rowSums(M[, (gr - 1) * g_out + seq_len(g_out), drop = FALSE])
+        col <- tap_scatter(x$taps, s, P_in, x$tap_var)
+        mi[, (gr - 1) * g_in + seq_len(g_in)] <- col
+      }
+      m <- as.vector(mi)
+    }
+  }
+  sum(m)
+}
+
+jacobian_conv_chain <- function(L, i1, i2) {
+  ly <- L[i1:i2]
+  n0 <- ly[[1]]$n_in
+  nL <- ly[[length(ly)]]$n_out
+  k <- min(n0, nL)
+  out <- list(mean_sv = NA_real_, mean_sv_basis = NA_character_,
+              mean_sq = NA_real_, mean_sq_basis = NA_character_,
+              var_sq = NA_real_, var_sq_basis = NA_character_, deterministic = FALSE,
+              cv2 = NA_real_)
+  e <- jacobian_conv_trace(L, i1, i2)
+  if (!is.na(e)) {
+    out$mean_sq <- e / k
+    out$mean_sq_basis <- "exact"
+  }
+  ws <- c(n0, vapply(ly, `[[`, 0, "n_out"))
+  monotone <- all(diff(ws) >= 0) || all(diff(ws) <= 0)
+  iso <- vapply(ly, function(x) x$linear && (isTRUE(x$isometry) ||
+                                               (x$kind == "dense" && x$family == "orthogonal")), TRUE)
+  if (all(iso) && monotone) {
+    g <- prod(vapply(ly, `[[`, 0, "gain"))
+    out[c("mean_sv", "mean_sq", "var_sq")] <- list(g, g^2, 0)
+    out[c("mean_sv_basis", "mean_sq_basis", "var_sq_basis")] <- "exact"
+    out$deterministic <- TRUE
+  }
+  out
+}
+
+jacobian_predict_conv <- function(net, depths, layers) {
+  L <- jacobian_conv_layers(net)
+  d <- length(L)
+  row <- function(kind, depth, i1, i2) {
+    p <- jacobian_conv_chain(L, i1, i2)
+    data.frame(kind = kind, depth = depth, n_in = L[[i1]]$n_in, n_out = L[[i2]]$n_out,
+               k = min(L[[i1]]$n_in, L[[i2]]$n_out), p, stringsAsFactors = FALSE)
+  }
+  rows <- c(lapply(depths, function(l) row("product", l, 1, l)),
+            if (layers) lapply(seq_len(d), function(i) row("layer", i, i, i)))
+  out <- do.call(rbind, rows)
+  attr(out, "layers") <- L
+  out
+}
+
+# ---- log spectrum -----------------------------------------------------------
+
+#' Log singular values of deep networks' Jacobians
+#'
+#' Like [jacobian_spectrum()], but for depths where the singular values of
+#' the input-output Jacobian \eqn{J = \partial z^l / \partial z^0} span more
+#' than double precision can hold in one matrix (an SVD of the product
+#' cannot resolve singular values below about \eqn{10^{-16}} of the
+#' largest): the product is re-orthonormalized along the way and only logs
+#' are accumulated, the method of Lyapunov exponents, as in Xiao et al.
+#' (2018) for CNNs at depth 1,000 and Pennington et al. (2017).
+#'
+#' @section Method:
+#' The C code carries \eqn{P^T = J^T} (\eqn{n_0 \times n_l}) through the
+#' layers, a layer acting on its \eqn{n_0} rows as on a batch. Every `every`
+#' layers, and at each requested depth, it factors \eqn{P^T = L Q} (LQ:
+#' \eqn{L} lower triangular, \eqn{Q} with orthonormal rows), adds
+#' \eqn{\log |L_{kk}|} to a running sum \eqn{\lambda_k} and goes on with
+#' \eqn{Q}. At depth \eqn{l}, \eqn{J^T = L_1 \cdots L_t Q}, so \eqn{J^T J =
+#' \mathcal L \mathcal L^T} with \eqn{\mathcal L = L_1 \cdots L_t}
+#' triangular of diagonal \eqn{\prod L_{kk}}: the \eqn{\lambda_k} are the
+#' logs of that diagonal.
+#' * Their mean is exactly the mean log singular value, \eqn{\frac{1}{n_0}
+#'   \sum_k \log \sigma_k = \frac{1}{n_0} \log |\det \mathcal L|}.
+#' * Their spread (standard deviation over \eqn{k}) is the finite-depth
+#'   Lyapunov spectrum's, which the log singular values' spread approaches as
+#'   depth grows (the \eqn{\lambda_k / l} and \eqn{\log \sigma_k / l} have the
+#'   same limits; at small depth they differ by terms of order 1).
+#'
+#' It needs every width \eqn{\ge n_0} (the Jacobian has full rank \eqn{n_0}),
+#' and a unit whose derivative is exactly 0 (an inactive ReLU) makes a log
+#' \eqn{-\infty}: an error says so.
+#'
+#' @section Predictions:
+#' * Isometric linear networks (orthogonal dense layers, delta-orthogonal
+#'   conv layers at stride 1 whose centre tap reads each position, channels
+#'   that never both rise and fall): every \eqn{\lambda_k = \log \prod g},
+#'   spread 0, exactly.
+#' * Linear dense networks of Gaussian layers: layer \eqn{l} multiplies
+#'   \eqn{\det(J^T J)} by \eqn{\det(G^T G)} for an \eqn{n_l \times n_0}
+#'   matrix \eqn{G} of iid \eqn{N(0, v_l)} entries (the Gaussian layer applied
+#'   to orthonormal columns), so exactly
+#'   \deqn{E \bar\lambda = \frac{1}{2 n_0} \sum_l \Bigl(n_0 \log (2 v_l) +
+#'   \sum_{i=0}^{n_0 - 1} \psi\bigl(\tfrac{n_l - i}{2}\bigr)\Bigr),}
+#'   \eqn{\psi} the digamma function (the log-determinant of a Wishart
+#'   matrix).
+#' Networks are the replicates: the MCSEs are standard deviations over
+#' networks divided by \eqn{\sqrt J}, and `z` a t statistic with \eqn{J - 1}
+#' df (level 0.99 in `summary()`), the MCSE of a deterministic row floored
+#' at the rounding bound \eqn{\epsilon (l\, n_{\max} + n_0)}.
+#'
+#' @inheritParams jacobian_spectrum
+#' @param net A network from [mlp()] or [cnn()] with built-in activations
+#'   and every width at least the input's.
+#' @param networks Number of random networks (at least 2).
+#' @param every Re-orthonormalize every `every` layers (and at each
+#'   requested depth): 1 is the safest; larger is faster (each
+#'   factorization costs about \eqn{4 n_0^2 n_l} flops) while the singular
+#'   values of `every` consecutive layers stay within about \eqn{10^{\pm 100}}.
+#' @return An `initvar_jacobian_log` object; `as.data.frame()` gives per
+#'   `depth`: `n_in`, `n_out`, `mean_log` (the mean over networks of
+#'   \eqn{\bar\lambda}) with `_mcse`, `_pred`, `_basis` and `_z`, `spread`
+#'   (the mean over networks of the sd of the \eqn{\lambda_k}) with
+#'   `_mcse` and `_pred`, and `min_log`, `max_log`, the extremes over
+#'   networks. `$log_sv` holds each network's \eqn{\lambda_k}, largest first,
+#'   one column per network, rows by depth (`$sv_depth`).
+#' @references
+#' Xiao, L., Bahri, Y., Sohl-Dickstein, J., Schoenholz, S. S. and
+#' Pennington, J. (2018). Dynamical isometry and a mean field theory of
+#' CNNs: how to train 10,000-layer vanilla convolutional neural networks.
+#' ICML.
+#' @examples
+#' set.seed(1)
+#' # a delta-orthogonal linear CNN: every log singular value is 50 log 1.1
+#' net <- cnn(4, kernel = 3, depth = 50, spatial = c(4, 4), padding = "circular",
+#'            activation = "linear", init = init_delta_orthogonal(1.1))
+#' jacobian_log_spectrum(net, networks = 2, depths = c(10, 50))
+#' # Gaussian linear layers: the spread grows with depth
+#' g <- mlp(rep(16, 41), "linear", init_lecun())
+#' jacobian_log_spectrum(g, networks = 20, depths = c(10, 40))
+#' @export
+jacobian_log_spectrum <- function(net, networks = 10, input = c("normal", "uniform"), var_x = 1,
+                                  depths = NULL, every = 1, threads = initvar_threads()) {
+  check_mlp(net)
+  check_jacobian_net(net)
+  w <- net$widths
+  d <- length(w) - 1
+  rf <- which(vapply(net$activation, function(a) a$code == activation_codes[["r_function"]], TRUE))
+  if (length(rf)) {
+    abort(sprintf(paste0("`net` must use built-in activations: layer %d uses the R function %s ",
+                         "(jacobian_log_spectrum() runs in C only)."), rf[1],
+                  format(net$activation[[rf[1]]])))
+  }
+  narrow <- which(w[-1] < w[1])
+  if (length(narrow)) {
+    abort(sprintf(paste0("`net` must have every width at least its input's %g (the Jacobian of full ",
+                         "rank): layer %d has width %g."), w[1], narrow[1], w[narrow[1] + 1]))
+  }
+  check_whole(networks, "networks", min = 2, max = 1e6)
+  inp <- jacobian_input(input, var_x, w[1])
+  depths <- jacobian_depths(depths, d)
+  if (!length(depths)) abort_arg("depths", "NULL or a non-empty vector of depths", depths)
+  every <- check_whole(every, "every", min = 1, max = d)
+  threads <- check_whole(threads, "threads", max = 1024)
+  if (max(w) * w[1] > 2^28 || w[1] > 46340) {
+    abort_arg("net", "a network whose Jacobians have at most 2^28 entries", net)
+  }
+  ksv <- rep(w[1], length(depths))
+  check_jacobian_size(ksv, length(depths), networks)
+  spec <- jacobian_spec(net, inp$code, inp$var_x, inp$x, engine_seed(), depths, FALSE,
+                        every = every)
+  pred <- jacobian_log_predict(net, depths)
+  jacobian_run(spec, networks, length(depths), sum(ksv), threads, function(stats, sv, n, seconds) {
+    structure(list(net = net, networks = n, input = inp$input, var_x = inp$var_x, depths = depths,
+                   every = every, stats = stats, log_sv = sv, sv_depth = rep(depths, ksv),
+                   prediction = pred, seconds = seconds),
+              class = "initvar_jacobian_log")
+  })
+}
+
+# Predictions of the mean log singular value and the spread, per depth.
+jacobian_log_predict <- function(net, depths) {
+  w <- net$widths
+  n0 <- w[1]
+  cnn_net <- inherits(net, "initvar_cnn")
+  L <- if (cnn_net) jacobian_conv_layers(net) else NULL
+  per_layer <- vapply(seq_len(length(w) - 1), function(i) {
+    if (cnn_net || net$activation[[i]]$code != activation_codes[["linear"]]) return(NA_real_)
+    r <- resolve_scheme(net$init[[i]], w[i], w[i + 1])
+    m <- dist_moments(r)
+    if (r$family != "normal" || abs(m[["mean"]]) > 1e-12 * sqrt(m[["var"]])) return(NA_real_)
+    (n0 * log(2 * m[["var"]]) + sum(digamma((w[i + 1] - seq(0, n0 - 1)) / 2))) / (2 * n0)
+  }, 0)
+  rows <- lapply(depths, function(l) {
+    out <- data.frame(depth = l, n_in = n0, n_out = w[l + 1], mean_log_pred = NA_real_,
+                      mean_log_basis = NA_character_, spread_pred = NA_real_, deterministic = FALSE)
+    chain <- if (cnn_net) jacobian_conv_chain(L, 1, l) else {
+      Ld <- jacobian_layers(net, 1)
+      jacobian_chain(Ld, 1, l)
+    }
+    if (isTRUE(chain$deterministic)) {
+      out$mean_log_pred <- log(chain$mean_sv)
+      out$mean_log_basis <- "exact"
+      out$spread_pred <- 0
+      out$deterministic <- TRUE
+    } else if (!anyNA(per_layer[seq_len(l)])) {
+      out$mean_log_pred <- sum(per_layer[seq_len(l)])
+      out$mean_log_basis <- "exact"
+    }
+    out
+  })
+  do.call(rbind, rows)
+}
+
+#' @export
+as.data.frame.initvar_jacobian_log <- function(x, row.names = NULL, optional = FALSE, ...) {
+  p <- x$prediction
+  J <- x$networks
+  st <- x$stats
+  rb <- .Machine$double.eps * (p$depth * max(x$net$widths) + p$n_in)
+  out <- p[, c("depth", "n_in", "n_out")]
+  m <- st[1, , , drop = FALSE]
+  sp <- st[3, , , drop = FALSE]
+  est <- apply(m, 2, mean)
+  mc <- apply(m, 2, stats::sd) / sqrt(J)
+  mcf <- ifelse(p$deterministic, pmax(mc, rb * pmax(1, abs(p$mean_log_pred))), mc)
+  ag <- agreement(est, mcf, p$mean_log_pred, df = J - 1)
+  out$mean_log <- est
+  out$mean_log_mcse <- mc
+  out$mean_log_pred <- p$mean_log_pred
+  out$mean_log_basis <- p$mean_log_basis
+  out$mean_log_z <- ifelse(is.na(p$mean_log_pred), NA_real_, ag$z)
+  out$spread <- apply(sp, 2, mean)
+  out$spread_mcse <- apply(sp, 2, stats::sd) / sqrt(J)
+  out$spread_pred <- p$spread_pred
+  out$min_log <- apply(st[4, , , drop = FALSE], 2, min)
+  out$max_log <- apply(st[5, , , drop = FALSE], 2, max)
+  rownames(out) <- NULL
+  out
+}
+
+#' @export
+summary.initvar_jacobian_log <- function(object, ...) {
+  df <- as.data.frame(object)
+  pv <- 2 * stats::pt(-abs(df$mean_log_z), object$networks - 1)
+  data.frame(depth = df$depth, statistic = "mean_log", estimate = df$mean_log,
+             mcse = df$mean_log_mcse, prediction = df$mean_log_pred, basis = df$mean_log_basis,
+             z = df$mean_log_z, p_value = pv, consistent = pv > 1 - verdict_level,
+             stringsAsFactors = FALSE)
+}
+
+#' @export
+print.initvar_jacobian_log <- function(x, digits = 3, ...) {
+  w <- x$net$widths
+  cat(sprintf("<initvar Jacobian log spectrum> %d networks, widths %s; %s inputs; %.1f s\n",
+              x$networks, if (length(w) > 8) sprintf("%g to %g, depth %d", w[1], w[length(w)],
+                                                      length(w) - 1) else paste(w, collapse = "-"),
+              x$input, x$seconds))
+  cat(sprintf(paste0("  logs of the singular values of dz^l/dz^0 by re-orthonormalization every %d ",
+                     "layer%s\n  mean_log: their mean; spread: their sd within a network; ",
+                     "z: t with %d df; *: exact\n\n"),
+              x$every, if (x$every > 1) "s" else "", x$networks - 1))
+  df <- as.data.frame(x)
+  f <- function(v) ifelse(is.na(v), "-", formatC(v, digits = digits, format = "g"))
+  fz <- function(z) ifelse(is.na(z), "-", formatC(z, digits = 2, format = "f"))
+  tab <- data.frame(depth = df$depth, mean_log = f(df$mean_log), mcse = f(df$mean_log_mcse),
+                    pred = paste0(f(df$mean_log_pred), ifelse(is.na(df$mean_log_basis), " ", "*")),
+                    z = fz(df$mean_log_z), spread = f(df$spread), mcse. = f(df$spread_mcse),
+                    min_log = f(df$min_log), max_log = f(df$max_log), check.names = FALSE)
+  names(tab)[7] <- "mcse"
+  print(tab, row.names = FALSE, right = TRUE)
+  invisible(x)
 }

@@ -102,6 +102,12 @@ hardening_exported <- list(
     long = TRUE,
     interrupt = quote(jacobian_spectrum(mlp(rep(400, 21), "tanh", init_glorot()), networks = 200,
                                         threads = TH))),
+  jacobian_log_spectrum = list(
+    gctorture = quote(jacobian_log_spectrum(mlp(c(3, 3, 4), "tanh", init_glorot()), 2,
+                                            threads = 1)),
+    long = TRUE,
+    interrupt = quote(jacobian_log_spectrum(mlp(rep(400, 21), "tanh", init_glorot()),
+                                            networks = 200, threads = TH))),
   last_partial = list(gctorture = quote(last_partial())),
   linear_regime = list(gctorture = quote(linear_regime("tanh", sd = c(0.5, 1)))),
   mlp = list(gctorture = quote(mlp(c(3, 4, 2), "tanh", init_he()))),
@@ -383,6 +389,10 @@ hardening_fuzz <- list(
     call = quote(jacobian_spectrum(hardening_net(), 2, threads = 1)),
     args = c(net = "net", networks = "count", input = "choice", var_x = "num", depths = "widths",
              layers = "flag", threads = "threads")),
+  jacobian_log_spectrum = list(
+    call = quote(jacobian_log_spectrum(mlp(c(3, 3, 4), "tanh", init_glorot()), 2, threads = 1)),
+    args = c(net = "net", networks = "count", input = "choice", var_x = "num", depths = "widths",
+             every = "count", threads = "threads")),
   last_partial = list(
     call = quote(last_partial()),
     args = c(clear = "flag")),
