@@ -66,6 +66,7 @@
 #' runs and [predict_variance()] predicts position by position;
 #' [position_map()] and [plot_position_map()] show the border's effect;
 #' [init_delta_orthogonal()] draws Xiao et al.'s delta-orthogonal kernels,
+#' [init_conv_orthogonal()] their Algorithm-1 orthogonal kernels,
 #' and [fan_conformance()] tabulates the fans every framework uses for
 #' convolutions against the real ones.
 #'

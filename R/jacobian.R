@@ -172,8 +172,10 @@ jacobian_spec <- function(net, input_code, var_x, x, seed, depths, layers, every
 #' * Delta-orthogonal linear layers at stride 1 whose centre tap reads every
 #'   position itself (circular padding; zero `"same"` padding with an odd
 #'   kernel or dilation 1), with channels that never both rise and fall:
-#'   all singular values \eqn{\prod g}, exactly (`var_sq` 0). Xiao et
-#'   al.'s Algorithm-1 orthogonal kernels are not implemented.
+#'   all singular values \eqn{\prod g}, exactly (`var_sq` 0); so too for
+#'   [init_conv_orthogonal()] (Xiao et al.'s Algorithm 1) under circular
+#'   padding at stride 1, and not under zero padding (`NA` there: its taps'
+#'   variances have no closed form).
 #' For the spread of the singular values at depths of hundreds or
 #' thousands of layers, see [jacobian_log_spectrum()].
 #'
@@ -744,10 +746,16 @@ jacobian_conv_layers <- function(net) {
       # a delta-orthogonal layer that maps every position to itself through
       # its centre tap (stride 1, same size): an isometry (c_in <= c_out) or
       # a co-isometry, times the gain
+      P <- nrow(out$taps)
       if (l$init$family == "delta_orthogonal") {
         ctr <- delta_kernel(l$conv$kernel_size)$centre + 1
-        P <- nrow(out$taps)
         out$isometry <- P == l$n_in / out$c_in && identical(as.integer(out$taps[, ctr]), seq_len(P))
+      }
+      # Algorithm-1 kernels: an isometry under circular padding at stride 1
+      # (every tap reads every position once; the symbol is unitary)
+      if (l$init$family == "conv_orthogonal") {
+        out$isometry <- l$conv$padding == "circular" && all(l$conv$stride == 1) &&
+          P == l$n_in / out$c_in
       }
     } else {
       out$positions <- prod(l$spatial_in)

@@ -396,6 +396,12 @@ cnn_predict <- function(net, var_x, var_grad, regime, grad) {
   v <- numeric(d)
   for (i in seq_len(d)) {
     l <- layers[[i]]
+    if (l$init$family == "conv_orthogonal") {
+      abort(sprintf(paste0("`net` has Algorithm-1 orthogonal kernels (layer %d): the predictions ",
+                           "need each tap's variance and the taps' covariances, which ",
+                           "`init_conv_orthogonal()` has in no closed form; `simulate_network()` ",
+                           "runs them."), i))
+    }
     v[i] <- weight_variance(l$init, layer = l$conv)
     if (abs(weight_mean(l$init, layer = l$conv)) > 1e-12 * sqrt(v[i])) {
       abort(sprintf("`net` has weights with a non-zero mean (layer %d): the predictions assume zero-mean weights.", i))

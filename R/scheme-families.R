@@ -131,7 +131,26 @@ family_table <- list(
     },
     c_params = function(r) c(r$gain, r$taps, r$centre, r$groups),
     density = function(r) NULL,
-    sample = function(r, dim, shape, threads) sample_delta_orthogonal(r, shape, threads))
+    sample = function(r, dim, shape, threads) sample_delta_orthogonal(r, shape, threads)),
+  # R/init-delta.R: Xiao et al.'s Algorithm 1, a kernel whose symbol is an
+  # isometry at every frequency; `kernel` as for delta_orthogonal
+  conv_orthogonal = list(
+    code = 9L, fan_free = FALSE,
+    resolve = function(s, rows, cols, total, diag, kernel = NULL) {
+      kn <- if (is.null(kernel)) delta_kernel(1) else kernel
+      hw <- if (length(kn$size) == 1) c(1, kn$size) else kn$size
+      list(family = "conv_orthogonal", gain = s$gain, taps = kn$taps, kh = hw[1], kw = hw[2],
+           groups = kn$groups, c_in = rows / kn$taps, c_out = cols / kn$groups)
+    },
+    moments = function(r) {
+      c(mean = 0, var = r$gain^2 / (r$taps * max(r$c_in, r$c_out)))
+    },
+    text = function(x, fmt) {
+      sprintf("%s x an orthogonal convolution kernel (Xiao et al.'s Algorithm 1)", fmt(x$gain))
+    },
+    c_params = function(r) c(r$gain, r$kh, r$kw, r$groups),
+    density = function(r) NULL,
+    sample = function(r, dim, shape, threads) sample_conv_orthogonal(r, shape, threads))
 )
 
 # The families' C codes by name, and those defined without the layer size.

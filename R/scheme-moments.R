@@ -12,7 +12,9 @@ layer_moments <- function(scheme, layer, fans_given, dim) {
   if (fans_given || !is.null(dim)) {
     abort("Give `layer` alone, not with `fan_in`, `fan_out` or `dim`: the layer determines the fans.")
   }
-  if (scheme$family == "delta_orthogonal") return(delta_layer_moments(scheme, layer))
+  if (scheme$family %in% c("delta_orthogonal", "conv_orthogonal")) {
+    return(delta_layer_moments(scheme, layer))
+  }
   if (scheme$family %in% c("identity", "orthogonal", "sparse")) {
     abort_arg("layer", sprintf(
       "left out for `init_%s()`, whose draw depends on the weight's shape: give `dim`",

@@ -7,7 +7,8 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
   layout <- check_choice(layout, c("torch", "keras"), "layout")
   if (!is.null(dim)) {
     dim <- check_dim(dim, "dim")
-    if (length(dim) == 1 && (scheme$family %in% c("identity", "orthogonal", "sparse", "delta_orthogonal"))) {
+    if (length(dim) == 1 && (scheme$family %in% c("identity", "orthogonal", "sparse",
+                                                  "delta_orthogonal", "conv_orthogonal"))) {
       abort_arg("dim", sprintf("a shape with at least 2 dimensions for `init_%s()`",
                                scheme$family), dim)
     }
@@ -28,7 +29,7 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
       rows <- dim[1]
       cols <- dim[2]
     }
-    if (scheme$family %in% c("orthogonal", "sparse", "delta_orthogonal") &&
+    if (scheme$family %in% c("orthogonal", "sparse", "delta_orthogonal", "conv_orthogonal") &&
         rows * cols > max_vector_length) {
       abort_arg("dim", "a shape R can store", dim)
     }
@@ -36,7 +37,9 @@ layer_shape <- function(scheme, fan_in, fan_out, dim, layout) {
                 fan_out = f[["fan_out"]], rows = rows, cols = cols,
                 total = prod(dim), diag = min(f[["in_units"]], f[["out_units"]]),
                 as_is = scheme$family == "sparse" && layout == "torch",
-                kernel = if (scheme$family == "delta_orthogonal") delta_kernel(shape_kernel(dim, layout))))
+                kernel = if (scheme$family %in% c("delta_orthogonal", "conv_orthogonal")) {
+                  delta_kernel(shape_kernel(dim, layout))
+                }))
   }
   if (missing(fan_in)) {
     abort("`fan_in` is missing: give `fan_in` (and `fan_out`), or `dim`.")

@@ -561,6 +561,8 @@ scheme_variance_text <- function(x) {
     orthogonal = sprintf("Var(W) = %s^2 / max(fan_in, fan_out)", fmt(x$gain)),
     delta_orthogonal = sprintf(
       "Var(W) = %s^2 / (taps * max(c_in, c_out) / groups), over the whole kernel", fmt(x$gain)),
+    conv_orthogonal = sprintf(
+      "Var(W) = %s^2 / (taps * max(c_in, c_out) / groups), over the whole kernel", fmt(x$gain)),
     sparse = sprintf("Var(W) = %s^2 * (1 - ceiling(%s * fan_in) / fan_in)",
                      fmt(x$sd), fmt(x$sparsity)),
     identity = "fixed entries (see ?weight_variance)",

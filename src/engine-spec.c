@@ -267,7 +267,20 @@ void iv_read_spec(SEXP spec, spec_t *sp)
             int m = ci > co ? ci : co, k = ci > co ? co : ci;
             int lw = iv_qr_lwork(m, k);
             if (lw > sp->lwork) sp->lwork = lw;
-        } else if (wk < FAM_UNIFORM || wk > FAM_DELTA_ORTHO) {
+        } else if (wk == FAM_CONV_ORTHO) {
+            /* gain, kernel height and width, groups */
+            if (!R_FINITE(p[2]) || !R_FINITE(p[3]) || p[1] < 1 || p[1] != floor(p[1]) ||
+                p[2] < 1 || p[2] != floor(p[2]) || p[3] < 1 || p[3] != floor(p[3]) ||
+                p[1] * p[2] > IV_MAX_WIDTH || fmod((double) nin, p[1] * p[2]) != 0 ||
+                fmod((double) nout, p[3]) != 0)
+                error("conv-orthogonal weights need kh kw taps dividing fan_in and groups "
+                      "dividing the outputs.");
+            int ci = (int) (nin / (p[1] * p[2])), co = (int) (nout / p[3]);
+            int n = ci > co ? ci : co, k = ci > co ? co : ci;
+            int lw = iv_qr_lwork(n, k), lw2 = iv_qr_lwork(n, n);
+            if (lw > sp->lwork) sp->lwork = lw;
+            if (lw2 > sp->lwork) sp->lwork = lw2;
+        } else if (wk < FAM_UNIFORM || wk > FAM_CONV_ORTHO) {
             error("`spec$wkind` has an unknown code.");
         }
         const double *bp = sp->bpar + 4 * i;

@@ -61,15 +61,8 @@ static void alloc_work(const spec_t *sp, work_t *ws, arena_t *a)
         for (int k = 0; k < sp->units[i]; k++) {
             int u = sp->ufirst[i] + k;
             ws->W[u] = (double *) take(a, (size_t) sp->uin[u] * sp->uout[u], sizeof(double));
-            if (sp->wkind[u] == FAM_ORTHO && sp->uin[u] < sp->uout[u]) {
-                size_t need = (size_t) sp->uin[u] * sp->uout[u];
-                if (need > scratch) scratch = need;
-            }
-            if (sp->wkind[u] == FAM_DELTA_ORTHO) {
-                /* the groups' centre matrices and their transposes (src/propagate.c) */
-                size_t need = 2 * (size_t) sp->uin[u] * sp->uout[u];
-                if (need > scratch) scratch = need;
-            }
+            size_t need = iv_draw_scratch(sp, u);
+            if (need > scratch) scratch = need;
         }
         ws->D[i] = ws->A[i] = ws->R[i] = ws->P[i] = NULL;
         if (sp->kind[i] == LAYER_RESIDUAL) {

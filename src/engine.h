@@ -152,6 +152,8 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
    network with stream base `base` (net * (2U + 2)), as iv_run_network()
    draws them; also used by the Jacobian (jacobian.c), so that its network j
    is the engine's network j. */
+/* Doubles of scratch iv_draw_layer() needs for unit u. */
+size_t iv_draw_scratch(const spec_t *sp, int u);
 void iv_draw_layer(const spec_t *sp, int u, uint64_t base, double *W, double *bias,
                    double *scratch, double *tau, double *work, int *perm);
 

@@ -214,11 +214,12 @@ static void alloc_jwork(const jspec_t *sp, jwork_t *ws)
 {
     size_t mw = (size_t) sp->maxw, sq = mw * mw, pn = mw * (size_t) sp->n0;
     /* a conv layer's kernel (K x c_out) and the sampler's scratch for it
-       (2 K c_out for delta-orthogonal kernels) can exceed the widths' */
+       (iv_draw_scratch()) can exceed the widths' */
     size_t wsz = sq, um = mw;
     for (int u = 0; u < sp->e.U; u++) {
         size_t nu = (size_t) sp->e.uin[u] * sp->e.uout[u];
-        if (2 * nu > wsz) wsz = 2 * nu;
+        if (nu > wsz) wsz = nu;
+        if (iv_draw_scratch(&sp->e, u) > wsz) wsz = iv_draw_scratch(&sp->e, u);
         if ((size_t) sp->e.uin[u] > um) um = (size_t) sp->e.uin[u];
         if ((size_t) sp->e.uout[u] > um) um = (size_t) sp->e.uout[u];
     }

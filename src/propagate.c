@@ -209,6 +209,131 @@ static double across_var(const double *r1, const double *r2, int B, int n)
 
 /* ---- one network -------------------------------------------------------- */
 
+/* Xiao et al. (2018)'s Algorithm 1 (TensorFlow's ConvolutionOrthogonal):
+   a kh x kw kernel whose symbol sum_t W_t e^(i w.t) is gain times an
+   isometry at every frequency, so that under circular padding at stride 1
+   the convolution is gain times an orthogonal map. Per group (c_in/G = ci,
+   c_out/G = co, n = max(ci, co)): the polynomial P = prod over kh - 1
+   factors along the height and kw - 1 along the width of (p + (I - p) z),
+   each p = Q D Q^T a symmetric projection (Q Haar on n x n, D a diagonal
+   of fair 0/1 coins), multiplied out tap by tap (each factor on the
+   right), then W_t = M P_t for ci <= co (M ci x n with orthonormal rows)
+   or P_t M for ci > co (M n x co with orthonormal columns). The kernel's
+   rows are cc taps + tap, tap = a kw + t, as the engine's (src/conv.c). */
+static void conv_orthogonal_kernel(int nin, int nout, const double *p, double *W,
+                                   double *scratch, double *tau, double *work, int lwork,
+                                   iv_rng *r)
+{
+    const double one = 1.0, zero = 0.0;
+    const int kh = (int) p[1], kw = (int) p[2], G = (int) p[3], taps = kh * kw;
+    const int ci = nin / taps, co = nout / G, n = ci > co ? ci : co;
+    const R_xlen_t nn = (R_xlen_t) n * n;
+    iv_family g = { FAM_NORMAL, 0.0, 1.0, 0, 0, 0, 0, 1, 0 };
+    iv_family u01 = { FAM_UNIFORM, 0.0, 1.0, 0, 0, 0, 0, 1, 0 };
+    /* scratch: K and K2 (taps n^2 each), Q, Pr, T (n^2), M (ci co), coins (n) */
+    double *K = scratch, *K2 = K + taps * nn, *Q = K2 + taps * nn, *Pr = Q + nn,
+        *T = Pr + nn, *M = T + nn, *coin = M + (R_xlen_t) ci * co;
+    for (int gr = 0; gr < G; gr++) {
+        /* the isometry M, then the factors */
+        iv_fill(M, (R_xlen_t) ci * co, &g, r);
+        if (ci > co) {
+            iv_orthonormalize(M, ci, co, p[0], tau, work, lwork);
+        } else {
+            iv_orthonormalize(M, co, ci, p[0], tau, work, lwork);
+            iv_transpose(M, co, ci, T);
+            memcpy(M, T, (size_t) ci * co * sizeof(double));
+        }
+        /* K: the polynomial so far, ch x cw taps (start: I) */
+        int ch = 1, cw = 1;
+        memset(K, 0, (size_t) nn * sizeof(double));
+        for (int k = 0; k < n; k++) K[k + (R_xlen_t) k * n] = 1.0;
+        for (int f = 0; f < kh + kw - 2; f++) {
+            const int along_h = f < kh - 1;
+            iv_fill(Q, nn, &g, r);
+            iv_orthonormalize(Q, n, n, 1.0, tau, work, lwork);
+            iv_fill(coin, n, &u01, r);
+            /* Pr = sum over the kept columns q_j q_j^T */
+            int kept = 0;
+            for (int j = 0; j < n; j++)
+                if (coin[j] < 0.5) {
+                    if (kept != j) memcpy(Q + (R_xlen_t) kept * n, Q + (R_xlen_t) j * n,
+                                          (size_t) n * sizeof(double));
+                    kept++;
+                }
+            if (kept) {
+                F77_CALL(dgemm)("N", "T", &n, &n, &kept, &one, Q, &n, Q, &n, &zero, Pr, &n
+                                FCONE FCONE);
+            } else {
+                memset(Pr, 0, (size_t) nn * sizeof(double));
+            }
+            /* K2 = K (x) (Pr + (I - Pr) z): tap (a, t) gets K[a, t] Pr +
+               K[a - 1, t] (I - Pr) along the height (K[a, t - 1] along the
+               width) */
+            const int nh = ch + along_h, nw2 = cw + !along_h;
+            for (int a = 0; a < nh; a++)
+                for (int t = 0; t < nw2; t++) {
+                    double *dst = K2 + (R_xlen_t) (a * nw2 + t) * nn;
+                    int has0 = a < ch && t < cw;
+                    int a1 = along_h ? a - 1 : a, t1 = along_h ? t : t - 1;
+                    int has1 = a1 >= 0 && t1 >= 0 && a1 < ch && t1 < cw;
+                    memset(dst, 0, (size_t) nn * sizeof(double));
+                    if (has0)
+                        F77_CALL(dgemm)("N", "N", &n, &n, &n, &one, K + (R_xlen_t) (a * cw + t) * nn,
+                                        &n, Pr, &n, &zero, dst, &n FCONE FCONE);
+                    if (has1) {
+                        /* + K1 - K1 Pr */
+                        const double *K1 = K + (R_xlen_t) (a1 * cw + t1) * nn;
+                        const double mone = -1.0;
+                        for (R_xlen_t q = 0; q < nn; q++) dst[q] += K1[q];
+                        F77_CALL(dgemm)("N", "N", &n, &n, &n, &mone, K1, &n, Pr, &n, &one, dst,
+                                        &n FCONE FCONE);
+                    }
+                }
+            ch = nh; cw = nw2;
+            double *sw = K; K = K2; K2 = sw;
+        }
+        /* W_t = M P_t (ci x co) or P_t M; into the group's columns */
+        for (int tap = 0; tap < taps; tap++) {
+            const double *Pt = K + (R_xlen_t) tap * nn;
+            if (ci <= co) {
+                F77_CALL(dgemm)("N", "N", &ci, &co, &n, &one, M, &ci, Pt, &n, &zero, T, &ci
+                                FCONE FCONE);
+            } else {
+                F77_CALL(dgemm)("N", "N", &ci, &co, &n, &one, Pt, &n, M, &n, &zero, T, &ci
+                                FCONE FCONE);
+            }
+            for (int o = 0; o < co; o++)
+                for (int c = 0; c < ci; c++)
+                    W[(R_xlen_t) c * taps + tap + (R_xlen_t) (gr * co + o) * nin] =
+                        T[c + (R_xlen_t) o * ci];
+        }
+        /* K's pointer may now be K2's block: restore the layout for the
+           next group */
+        if (K != scratch) { memcpy(scratch, K, (size_t) taps * nn * sizeof(double)); K = scratch; }
+        K2 = K + taps * nn;
+    }
+}
+
+size_t iv_draw_scratch(const spec_t *sp, int u)
+{
+    const size_t nin = (size_t) sp->uin[u], nout = (size_t) sp->uout[u];
+    const double *p = sp->wpar + 4 * u;
+    switch (sp->wkind[u]) {
+    case FAM_ORTHO:
+        return nin < nout ? nin * nout : 1;
+    case FAM_DELTA_ORTHO:
+        /* the groups' centre matrices and their transposes */
+        return 2 * nin * nout;
+    case FAM_CONV_ORTHO: {
+        const size_t taps = (size_t) p[1] * (size_t) p[2], ci = nin / taps,
+            co = nout / (size_t) p[3], n = ci > co ? ci : co;
+        return (2 * taps + 3) * n * n + ci * co + n;
+    }
+    default:
+        return 1;
+    }
+}
+
 /* The weights (nin x nout, into W) and biases (into bias) of unit i (the
    layer i of a dense stack) of the network with stream base `base`:
    weights from stream base + 1 + i, biases from base + 1 + U + i. scratch,
@@ -268,6 +393,9 @@ void iv_draw_layer(const spec_t *sp, int i, uint64_t base, double *W, double *bi
         }
         break;
     }
+    case FAM_CONV_ORTHO:
+        conv_orthogonal_kernel(nin, nout, p, W, scratch, tau, work, sp->lwork, &r);
+        break;
     case FAM_SPARSE:
         for (int k = 0; k < nout; k++)
             iv_sparse_column(W + (R_xlen_t) k * nin, nin, (int) p[0], p[1], perm, &r);

@@ -17,7 +17,8 @@
     X(FAM_IDENTITY, "identity", 5) \
     X(FAM_ORTHO, "orthogonal", 6) \
     X(FAM_SPARSE, "sparse", 7) \
-    X(FAM_DELTA_ORTHO, "delta_orthogonal", 8)
+    X(FAM_DELTA_ORTHO, "delta_orthogonal", 8) \
+    X(FAM_CONV_ORTHO, "conv_orthogonal", 9)
 
 /* The activations' codes, IV_ACTIVATIONS, are listed in src/activations.h,
    beside act_eval(), which evaluates them. */

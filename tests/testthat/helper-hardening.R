@@ -73,6 +73,7 @@ hardening_exported <- list(
   audit_init = list(gctorture = quote(audit_init(list(w = matrix(c(0.1, -0.2, 0.3, -0.05), 2)),
                                                  init_glorot()))),
   init_delta_orthogonal = list(gctorture = quote(init_delta_orthogonal(1.5))),
+  init_conv_orthogonal = list(gctorture = quote(init_conv_orthogonal(1.5))),
   fan_conformance = list(gctorture = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)),
                                                            frameworks = "torch"))),
   init_kaiming = list(gctorture = quote(init_kaiming(nonlinearity = "tanh"))),
@@ -316,6 +317,19 @@ hardening_fuzz <- list(
     args = c(distribution = "choice", a = "num", mode = "choice", convention = "choice")),
   init_delta_orthogonal = list(
     call = quote(init_delta_orthogonal(1.5)),
+    args = c(gain = "num")),
+  fan_conformance = list(
+    call = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)), frameworks = "torch")),
+    args = c(layers = "any", frameworks = "choice", simulate = "flag", networks = "count",
+             inputs = "count", threads = "threads")),
+  read_weights = list(
+    call = quote(read_weights(list(w = matrix(0.5, 2, 2)))),
+    args = c(path = "any", names = "text")),
+  audit_init = list(
+    call = quote(audit_init(list(w = matrix(c(0.1, -0.2, 0.3, -0.05), 2)), init_glorot())),
+    args = c(weights = "any", schemes = "scheme", layout = "choice", level = "level")),
+  init_conv_orthogonal = list(
+    call = quote(init_conv_orthogonal(1.5)),
     args = c(gain = "num")),
   fan_conformance = list(
     call = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)), frameworks = "torch")),

@@ -245,3 +245,76 @@ test_that("jacobian_log_spectrum() refuses what it cannot compute, naming the ar
   expect_error(jacobian_log_spectrum(resmlp(4, 2, "relu", init_he())), "residual layers")
   expect_error(jacobian_spectrum(resmlp(4, 2, "relu", init_he())), "residual layers")
 })
+
+# ---- Algorithm-1 orthogonal kernels ---------------------------------------------
+
+# The taps of a kernel drawn by the engine (K x c_out, rows cc taps + tap),
+# group g: a list of c_i x c_o matrices, one per tap.
+engine_taps <- function(W, taps, G, g) {
+  ci <- nrow(W) / taps
+  co <- ncol(W) / G
+  lapply(seq_len(taps), function(t) W[(seq_len(ci) - 1) * taps + t, (g - 1) * co + seq_len(co),
+                                      drop = FALSE])
+}
+
+test_that("Algorithm-1 kernels have a unitary symbol, draw by draw", {
+  set.seed(77)
+  cfgs <- list(list(ch = c(3, 5), k = c(2, 3), groups = 1, gain = 1.3, sp = c(4, 5)),
+               list(ch = c(6, 2), k = 3, groups = 1, gain = 0.8, sp = c(4, 4)),
+               list(ch = c(4, 6), k = 3, groups = 2, gain = 1, sp = 6),
+               list(ch = c(2, 2), k = 1, groups = 1, gain = 2, sp = c(3, 3)))
+  for (cf in cfgs) {
+    net <- cnn(cf$ch, kernel = cf$k, spatial = cf$sp, padding = "circular", groups = cf$groups,
+               activation = "linear", init = init_conv_orthogonal(cf$gain))
+    spec <- ns$jacobian_spec(net, 1L, 1, NULL, ns$engine_seed(), 1, FALSE)
+    kk <- if (length(cf$sp) == 1) c(1, cf$k) else rep_len(cf$k, 2)
+    taps <- prod(kk)
+    for (j in 0:2) {
+      W <- .Call(ns$C_test_jacobian, spec, j)$W[[1]]
+      ci <- cf$ch[1] / cf$groups
+      co <- cf$ch[2] / cf$groups
+      for (g in seq_len(cf$groups)) {
+        Wt <- engine_taps(W, taps, cf$groups, g)
+        # Parseval, and the symbol at a random frequency
+        S <- Reduce(`+`, lapply(Wt, function(w) if (ci <= co) tcrossprod(w) else crossprod(w)))
+        expect_lte(max(abs(S - cf$gain^2 * diag(min(ci, co)))), 1e-12)
+        om <- stats::runif(2, 0, 2 * pi)
+        ph <- exp(1i * (om[1] * rep(seq_len(kk[1]) - 1, each = kk[2]) +
+                          om[2] * rep(seq_len(kk[2]) - 1, kk[1])))
+        Wh <- Reduce(`+`, Map(function(w, z) w * z, Wt, ph))
+        U <- if (ci <= co) Wh %*% Conj(t(Wh)) else Conj(t(Wh)) %*% Wh
+        expect_lte(max(Mod(U - cf$gain^2 * diag(min(ci, co)))), 1e-12)
+      }
+    }
+    expect_equal(weight_variance(init_conv_orthogonal(cf$gain), layer = net$layers[[1]]$conv),
+                 cf$gain^2 / (taps * max(cf$ch) / cf$groups))
+  }
+  # sample_weights() draws the same construction: Parseval in torch's layout
+  K <- sample_weights(init_conv_orthogonal(1.5), dim = c(5, 3, 2, 3), layout = "torch")
+  S <- Reduce(`+`, lapply(seq_len(6), function(t) {
+    w <- K[, , (t - 1) %/% 3 + 1, (t - 1) %% 3 + 1]    # out x in
+    crossprod(w)
+  }))
+  expect_lte(max(abs(S - 2.25 * diag(3))), 1e-12)
+  expect_true(mean(K != 0) > 0.5)                      # every tap is used
+})
+
+test_that("Algorithm-1 linear CNNs are isometries under circular padding only", {
+  ch <- if (full) 16 else 4
+  sp <- if (full) c(8, 8) else c(4, 4)
+  set.seed(8)
+  net <- cnn(ch, kernel = 3, depth = 100, spatial = sp, padding = "circular",
+             activation = "linear", init = init_conv_orthogonal(1.01))
+  js <- jacobian_spectrum(net, networks = 2, depths = 100, layers = FALSE)
+  expect_lte(max(abs(js$sv / 1.01^100 - 1)), 1e-10)
+  expect_true(js$prediction$deterministic)
+  # zero padding: the border cuts the polynomial, the spread is wide
+  net0 <- cnn(4, kernel = 3, depth = 10, spatial = c(4, 4), padding = "zero",
+              activation = "linear", init = init_conv_orthogonal())
+  js0 <- jacobian_spectrum(net0, networks = 2, depths = 10, layers = FALSE)
+  expect_false(js0$prediction$deterministic)
+  expect_true(is.na(js0$prediction$mean_sq))
+  expect_lt(min(js0$sv) / max(js0$sv), 0.5)
+  # the predictions refuse them, naming the layer
+  expect_error(predict_variance(net0), "Algorithm-1[[:space:]]+orthogonal[[:space:]]+kernels[[:space:]]+\\(layer[[:space:]]+1\\)")
+})
