@@ -82,19 +82,26 @@ explorer_sigma_w2 <- function(s) {
 # Everything the live panels show, each part computed on its own so that
 # one part's error (a transformer has no Jacobian panel) leaves the others:
 # a list with `settings`, `error` (the first message, or NULL), `warnings`
-# (their messages), `net`,
+# (the warnings' and messages' texts), `net`,
 # `prediction` (linear, mean_field, finite_width: each a prediction or an
 # error), `sim` and `jacobian` (a result or an error), `seconds`.
 explorer_compute <- function(s, progress = NULL) {
   t0 <- proc.time()[["elapsed"]]
   tick <- function(value, what) if (is.function(progress)) progress(value, what)
   out <- list(settings = s, error = NULL, warnings = character(0))
-  # errors kept as the part's value, warnings collected to show as notes
+  # errors kept as the part's value, warnings and messages collected to
+  # show as notes (a transformer outside its documented regime says so)
   caught <- function(expr) {
-    withCallingHandlers(tryCatch(expr, error = function(e) e), warning = function(w) {
-      out$warnings <<- union(out$warnings, conditionMessage(w))
-      invokeRestart("muffleWarning")
-    })
+    note <- function(w) out$warnings <<- union(out$warnings, trimws(conditionMessage(w)))
+    withCallingHandlers(tryCatch(expr, error = function(e) e),
+                        warning = function(w) {
+                          note(w)
+                          invokeRestart("muffleWarning")
+                        },
+                        message = function(m) {
+                          note(m)
+                          invokeRestart("muffleMessage")
+                        })
   }
   out$net <- caught(explorer_network(s))
   if (inherits(out$net, "error")) {
