@@ -260,6 +260,8 @@ explorer_ui <- function() {
   plot_box <- function(id, ...) shiny::column(6, shiny::plotOutput(id, height = "380px", ...))
   shiny::fluidPage(
     title = "initvar explorer",
+    # no favicon request (the app serves none): nothing but the app's own files
+    shiny::tags$head(shiny::tags$link(rel = "icon", href = "data:,")),
     shiny::h3("initvar: initialization, live"),
     shiny::sidebarLayout(
       shiny::sidebarPanel(
