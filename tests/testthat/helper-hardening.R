@@ -492,7 +492,7 @@ hardening_fuzz <- list(
     call = quote(width_sweep(c(2, 3), depth = 1, networks = 2, inputs = 2)),
     args = c(widths = "widths", depth = "size", layer = "size", activation = "act",
              init = "scheme", networks = "count", inputs = "count", quantity = "choice",
-             progress = "flag"))
+             progress = "flag", future = "flag"))
 )
 
 # ---- a long call in a child R process, interrupted --------------------------
