@@ -79,16 +79,27 @@ explorer_sigma_w2 <- function(s) {
   w * weight_variance(explorer_init(s), w, w)
 }
 
+# The settings each part depends on: a part of a previous result computed
+# from the same ones is reused (a new seed redraws the simulation and the
+# Jacobians, not the predictions).
+explorer_part_keys <- list(
+  net = c("arch", "width", "depth", "activation", "scheme", "sigma_w2", "sigma_b2"),
+  prediction = c("var_x"),
+  sim = c("var_x", "networks", "inputs", "seed"),
+  jacobian = c("var_x", "networks", "seed"))
+
 # Everything the live panels show, each part computed on its own so that
 # one part's error (a transformer has no Jacobian panel) leaves the others:
 # a list with `settings`, `error` (the first message, or NULL), `warnings`
-# (the warnings' and messages' texts), `net`,
-# `prediction` (linear, mean_field, finite_width: each a prediction or an
-# error), `sim` and `jacobian` (a result or an error), `seconds`.
-explorer_compute <- function(s, progress = NULL) {
+# (the warnings' and messages' texts), `net`, `prediction` (linear,
+# mean_field, finite_width: each a prediction or an error), `sim` and
+# `jacobian` (a result or an error), `reused` (the parts taken from
+# `previous`, a result of an earlier call), `seconds`.
+explorer_compute <- function(s, progress = NULL, previous = NULL) {
   t0 <- proc.time()[["elapsed"]]
   tick <- function(value, what) if (is.function(progress)) progress(value, what)
-  out <- list(settings = s, error = NULL, warnings = character(0))
+  out <- list(settings = s, error = NULL, warnings = character(0), reused = character(0),
+              part_warnings = list())
   # errors kept as the part's value, warnings and messages collected to
   # show as notes (a transformer outside its documented regime says so)
   caught <- function(expr) {
@@ -103,26 +114,42 @@ explorer_compute <- function(s, progress = NULL) {
                           invokeRestart("muffleMessage")
                         })
   }
-  out$net <- caught(explorer_network(s))
+  same <- function(part) {
+    keys <- c(explorer_part_keys$net, explorer_part_keys[[part]])
+    !is.null(previous) && !is.null(previous[[part]]) &&
+      identical(previous$settings[keys], s[keys]) &&
+      is.null(explorer_problem(previous$net))
+  }
+  part <- function(name, expr) {
+    if (same(name)) {
+      out$reused <<- c(out$reused, name)
+      out$warnings <<- union(out$warnings, previous$part_warnings[[name]])
+      return(previous[[name]])
+    }
+    before <- out$warnings
+    v <- caught(expr)
+    out$part_warnings[[name]] <<- setdiff(out$warnings, before)
+    v
+  }
+  out$net <- if (same("net")) previous$net else caught(explorer_network(s))
   if (inherits(out$net, "error")) {
     out$error <- conditionMessage(out$net)
     out$seconds <- proc.time()[["elapsed"]] - t0
     return(out)
   }
   tick(0.1, "predicting")
-  out$prediction <- lapply(c(linear = "linear", mean_field = "mean_field",
-                             finite_width = "finite_width"), function(r) {
-    caught(predict_variance(out$net, var_x = s$var_x, regime = r))
-  })
+  out$prediction <- part("prediction", lapply(
+    c(linear = "linear", mean_field = "mean_field", finite_width = "finite_width"),
+    function(r) caught(predict_variance(out$net, var_x = s$var_x, regime = r))))
   tick(0.3, "simulating")
-  out$sim <- caught({
+  out$sim <- part("sim", {
     check_whole(s$seed, "seed", min = 0)
     set.seed(s$seed)
     simulate_network(out$net, networks = s$networks, inputs = s$inputs, var_x = s$var_x,
                      progress = FALSE)
   })
   tick(0.8, "Jacobian")
-  out$jacobian <- caught({
+  out$jacobian <- part("jacobian", {
     check_whole(s$seed, "seed", min = 0)
     set.seed(s$seed)
     jacobian_spectrum(out$net, networks = min(s$networks, 10), var_x = s$var_x)
@@ -312,14 +339,24 @@ explorer_server <- function(input, output, session) {
     shiny::updateNumericInput(session, "sigma_w2", value = u$sigma_w2)
     shiny::updateNumericInput(session, "sigma_b2", value = u$sigma_b2)
   })
+  # the previous result: its parts whose settings did not change are reused
+  last <- NULL
   computed <- shiny::reactive({
     s <- settings()
-    shiny::withProgress(message = "initvar", value = 0, {
-      explorer_compute(s, progress = function(v, what) shiny::setProgress(v, detail = what))
+    res <- shiny::withProgress(message = "initvar", value = 0, {
+      explorer_compute(s, progress = function(v, what) shiny::setProgress(v, detail = what),
+                       previous = last)
     })
+    last <<- res
+    res
   })
+  # what the phase diagram and its line depend on, and nothing else (not
+  # redrawn for a new depth or seed)
+  phase_settings <- shiny::reactive(explorer_settings(list(
+    activation = input$activation, scheme = input$scheme, sigma_w2 = input$sigma_w2,
+    sigma_b2 = input$sigma_b2, width = input$width)))
   phase <- shiny::reactive({
-    a <- settings()$activation
+    a <- phase_settings()$activation
     tryCatch(shiny::withProgress(message = "phase diagram", value = 0.5, explorer_phase(a)),
              error = function(e) e)
   })
@@ -366,9 +403,9 @@ explorer_server <- function(input, output, session) {
   output$phase <- shiny::renderPlot({
     ph <- phase()
     need_ok(ph)
-    explorer_plot_phase(ph, settings())
+    explorer_plot_phase(ph, phase_settings())
   }, res = 80)
-  output$phase_info <- shiny::renderText(explorer_phase_text(settings()))
+  output$phase_info <- shiny::renderText(explorer_phase_text(phase_settings()))
   output$numbers <- shiny::renderTable(explorer_table_text(explorer_table(computed())),
                                        digits = 4)
   invisible(NULL)

@@ -6,9 +6,10 @@
 #            three regimes, the simulation, the Jacobian spectrum)
 #   redraw   compute plus the five figures drawn to PNG as shiny draws them
 #            (the package's plot methods) and the table
-#   server   the app's server under shiny::testServer(): an input set, and
-#            every output read back (what a browser waits for, less the
+#   server   the app's server under shiny::testServer(): a new seed set,
+#            and every output read back (what a browser waits for, less the
 #            network and the browser's own drawing)
+#   width    the same for a new width: every part recomputed
 # The phase diagram is precomputed (inst/explorer/phase-cache.rds) and only
 # redrawn. The issue's bound: under 1 s for the default view.
 #   R_LIBS=LIB Rscript bench/explore.R [REPS]
@@ -48,18 +49,27 @@ t_redraw <- vapply(seeds, function(k) {
   s <- modifyList(s0, list(seed = k))
   elapsed(draw(ns$explorer_compute(s), s))
 }, 0)
-t_server <- NULL
+t_server <- t_width <- NULL
+outs <- c("forward", "backward", "histograms", "jacobian", "phase", "phase_info", "numbers")
 if (requireNamespace("shiny", quietly = TRUE)) {
   shiny::testServer(ns$explorer_server, {
     session$setInputs(seed = 0)
-    for (o in c("forward", "backward", "histograms", "jacobian", "phase", "numbers")) output[[o]]
+    for (o in outs) output[[o]]
+    # a new seed: the simulation and the Jacobians are redrawn, the
+    # predictions reused, the phase diagram not redrawn
     t_server <<- vapply(seeds, function(k) elapsed({
       session$setInputs(seed = k)
-      for (o in c("forward", "backward", "histograms", "jacobian", "phase", "numbers")) output[[o]]
+      for (o in outs) output[[o]]
+    }), 0)
+    # a new width (64 <-> 63): everything recomputed and redrawn
+    t_width <<- vapply(seeds, function(k) elapsed({
+      session$setInputs(width = if (k %% 2) 63 else 64)
+      for (o in outs) output[[o]]
     }), 0)
   })
 }
-cpu <- split(timings$cpu, rep(c("compute", "redraw", "server"), each = reps)[seq_along(timings$cpu)])
+cpu <- split(timings$cpu, rep(c("compute", "redraw", "server", "width"),
+                             each = reps)[seq_along(timings$cpu)])
 row <- function(name, t) {
   if (is.null(t)) return(cat(sprintf("%-8s (shiny not installed)\n", name)))
   cat(sprintf("%-8s elapsed median %.3f s (max %.3f), CPU median %.3f s, over %d updates%s\n",
@@ -71,3 +81,4 @@ cat(sprintf("load average (1 min) at the end: %s\n", format(la)))
 row("compute", t_compute)
 row("redraw", t_redraw)
 row("server", t_server)
+row("width", t_width)

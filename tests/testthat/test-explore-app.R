@@ -61,6 +61,33 @@ test_that("the default view's numbers are the package's functions' numbers", {
   expect_identical(txt$estimate[1], trimws(formatC(z$estimate[1], digits = 4, format = "g")))
 })
 
+test_that("a part whose settings did not change is reused, and equals a fresh one", {
+  s <- utils::modifyList(defaults, list(width = 16, depth = 3, networks = 8, inputs = 8))
+  first <- ns$explorer_compute(s)
+  expect_identical(first$reused, character(0))
+  s2 <- utils::modifyList(s, list(seed = 5))
+  again <- ns$explorer_compute(s2, previous = first)
+  expect_identical(again$reused, "prediction")
+  fresh <- ns$explorer_compute(s2)
+  for (p in c("net", "prediction", "sim", "jacobian")) {
+    expect_identical(again[[p]]$acc, fresh[[p]]$acc, label = p)
+  }
+  expect_identical(ns$explorer_table(again), ns$explorer_table(fresh))
+  expect_identical(again$jacobian$sv, fresh$jacobian$sv)
+  # another input variance: nothing reused; another depth: nothing either
+  expect_identical(ns$explorer_compute(utils::modifyList(s2, list(var_x = 2)),
+                                       previous = again)$reused, character(0))
+  expect_identical(ns$explorer_compute(utils::modifyList(s2, list(depth = 4)),
+                                       previous = again)$reused, character(0))
+  # a transformer's note survives the reuse of its prediction
+  st <- utils::modifyList(defaults, c(list(arch = "transformer", networks = 4),
+                                      ns$explorer_presets$transformer))
+  a <- ns$explorer_compute(st)
+  b <- ns$explorer_compute(utils::modifyList(st, list(seed = 9)), previous = a)
+  expect_identical(b$reused, "prediction")
+  expect_identical(b$warnings, a$warnings)
+})
+
 test_that("every architecture builds with the package's constructors and runs", {
   for (a in c("resmlp", "transformer", "cnn")) {
     s <- utils::modifyList(defaults, c(list(arch = a), ns$explorer_presets[[a]],
