@@ -97,6 +97,30 @@ plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_fiel
 #' @param networks,inputs As in [simulate_network()].
 #' @param quantity `"z"` (activations) or `"s"` (pre-activations).
 #' @param progress Show a progress bar (cli) over the widths.
+#' @param future `TRUE` to run each width's blocks of networks on the
+#'   workers of the current `future::plan()`, as in [simulate_network()]:
+#'   the result is identical to a sequential run with the same seed.
+#' @section On a cluster:
+#' With `future = TRUE`, the sweep's simulations run wherever
+#' `future::plan()` points, a Slurm cluster included, through the
+#' future.batchtools package. On a machine that submits Slurm jobs, with a
+#' registry folder that every node sees (here `~/.future`) and the
+#' template shipped with the package,
+#' `system.file("batchtools", "batchtools.slurm.tmpl", package = "initvar")`
+#' (copy it and set the partition, time and memory your site wants):
+#' \preformatted{
+#' options(future.cache.path = "~/.future")
+#' future::plan(future.batchtools::batchtools_slurm,
+#'              template = system.file("batchtools", "batchtools.slurm.tmpl",
+#'                                     package = "initvar"),
+#'              resources = list(ncpus = 1, memory = "2G", walltime = "00:30:00"))
+#' set.seed(1)
+#' sw <- width_sweep(2^(3:10), depth = 10, networks = 800, future = TRUE)
+#' }
+#' Each round of up to 16 blocks of 8 networks is one set of Slurm jobs;
+#' the sweep equals `width_sweep(..., future = FALSE)` with the same seed,
+#' bit for bit. `future.batchtools::batchtools_local` runs the same jobs on
+#' the local machine, to try it first.
 #' @return A data frame of class `initvar_width_sweep`: `width`, `ensemble`
 #'   (estimate), `ensemble_mcse`, `prediction` (mean field), `across_mean`
 #'   and `across_sd` (mean and standard deviation over networks of a
@@ -119,7 +143,9 @@ plot_simulations <- function(sims, quantity = "z", regime = c("both", "mean_fiel
 #' @export
 width_sweep <- function(widths = c(8, 32, 128, 512), depth = 3, layer = depth,
                         activation = "tanh", init = init_glorot(), networks = 50,
-                        inputs = 8, quantity = c("z", "s"), progress = interactive()) {
+                        inputs = 8, quantity = c("z", "s"), progress = interactive(),
+                        future = FALSE) {
+  check_future(future)
   if (!is.numeric(widths) || length(widths) < 1 || anyNA(widths) || any(widths < 2) ||
       any(widths != round(widths))) {
     abort_arg("widths", "a vector of whole numbers >= 2", widths)
@@ -151,7 +177,8 @@ width_sweep <- function(widths = c(8, 32, 128, 512), depth = 3, layer = depth,
     for (k in seq_along(widths)) {
       w <- widths[k]
       sim <- tryCatch(simulate_network(mlp(rep(w, depth + 1), activation, init),
-                                       networks = networks, inputs = inputs, progress = FALSE),
+                                       networks = networks, inputs = inputs, progress = FALSE,
+                                       future = future),
                       initvar_interrupt = function(e) e)
       if (inherits(sim, "initvar_interrupt")) {
         in_progress <- sim$partial

@@ -37,7 +37,9 @@
 #' through many random networks in C, with Monte Carlo standard errors,
 #' next to the predictions; `plot()` draws variance by layer and Glorot and
 #' Bengio's histograms (figures 6-8); [plot_simulations()] compares several
-#' runs, [width_sweep()] shows the finite-width gap close.
+#' runs, [width_sweep()] shows the finite-width gap close. [explore()] opens
+#' all of it live in the browser (a shiny app): move a control, watch the
+#' signal die or explode next to its predictions.
 #' [glorot_report()] runs the paper's experiment end to end.
 #' [initvar_blas()] names the BLAS in use; [last_partial()] returns what an
 #' interrupted run had done.

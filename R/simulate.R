@@ -359,6 +359,10 @@ simulate_network <- function(net, networks = 100, inputs = 256,
       # merged in block order: each block draws from its own streams, so the
       # result is the one of a single process
       round_size <- 16L
+      # a plan may draw from R's RNG in this process (batchtools seeds its
+      # registries with it): R's stream is left as a sequential run leaves
+      # it, so that the next call (a sweep's next width) draws the same seed
+      rng <- get0(".Random.seed", envir = globalenv(), inherits = FALSE)
       while (st$blocks < nblocks) {
         ks <- seq_len(min(round_size, nblocks - st$blocks)) + st$blocks
         res <- future.apply::future_lapply(lapply(ks, block), sim_block_worker, spec = spec,
@@ -367,6 +371,7 @@ simulate_network <- function(net, networks = 100, inputs = 256,
         for (r in res) add(r)
         progress_set(bar, st$blocks)
       }
+      if (!is.null(rng)) assign(".Random.seed", rng, envir = globalenv())
     } else if (is.null(cl)) {
       workspace <- tryCatch(.Call(C_workspace, spec, threads), error = function(e) {
         bytes <- suppressWarnings(as.numeric(sub(".*allocate ([0-9.e+]+) bytes.*", "\\1",

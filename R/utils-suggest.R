@@ -55,3 +55,14 @@ dots_hints <- list(
                   "or `sample_weights(scheme, dim = , layout = )`."),
   std = " Did you mean `sd`?"
 )
+
+# A suggested package that a function needs: an error naming the function
+# and how to install the package when it is missing ("explore() needs the
+# shiny package, which is not installed: install.packages(\"shiny\").").
+check_suggested <- function(pkg, fname) {
+  if (!requireNamespace(pkg, quietly = TRUE)) {
+    abort(sprintf("%s needs the %s package, which is not installed: install.packages(\"%s\").",
+                  fname, pkg, pkg))
+  }
+  invisible(TRUE)
+}

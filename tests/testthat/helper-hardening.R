@@ -35,6 +35,10 @@ hardening_exported <- list(
     long = TRUE,
     interrupt = quote(attention_logits(512, 64, seq_len = 256, inputs = 8, networks = 1e5,
                                        threads = TH))),
+  # the app object (explore(run = FALSE), shiny's) is too slow to build under
+  # gctorture; test-exports.R calls it, test-explore-app.R tests the app
+  explore = list(gctorture = NULL,
+                 why = "builds a shiny app object: shiny's code, not initvar's, under gctorture"),
   compare_schemes = list(
     gctorture = quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2, threads = 1)),
     long = TRUE,
@@ -259,6 +263,10 @@ hardening_fuzz <- list(
   compare_fans = list(
     call = quote(compare_fans(conv_layer(4, 4, 3, groups = 4))),
     args = c(layers = "layer", schemes = "any")),
+  explore = list(
+    call = quote(explore(run = FALSE)),
+    # (`run` as "any": its edge value TRUE would run the app until stopped)
+    args = c(run = "any", port = "num")),
   compare_schemes = list(
     call = quote(compare_schemes(4, 3, schemes = list(a = init_glorot()), reps = 2, threads = 1)),
     args = c(fan_in = "size", fan_out = "size", schemes = "any", reps = "count", level = "level",
@@ -508,7 +516,7 @@ hardening_fuzz <- list(
     call = quote(width_sweep(c(2, 3), depth = 1, networks = 2, inputs = 2)),
     args = c(widths = "widths", depth = "size", layer = "size", activation = "act",
              init = "scheme", networks = "count", inputs = "count", quantity = "choice",
-             progress = "flag"))
+             progress = "flag", future = "flag"))
 )
 
 # ---- a long call in a child R process, interrupted --------------------------

@@ -5,7 +5,10 @@
 
 quick_calls <- list(
   # its gctorture call is left out (200 networks per Glorot identity)
-  verify_all = quote(verify_all(n = 1e4, ids = "linear_var", threads = 1))
+  verify_all = quote(verify_all(n = 1e4, ids = "linear_var", threads = 1)),
+  # the app object; without shiny (the no-Suggests gate), the clear error
+  explore = quote(if (requireNamespace("shiny", quietly = TRUE)) explore(run = FALSE) else
+    tryCatch(explore(run = FALSE), initvar_error = function(e) NULL))
 )
 
 test_that("every export runs its small valid call", {
