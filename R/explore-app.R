@@ -152,7 +152,14 @@ explorer_compute <- function(s, progress = NULL, previous = NULL) {
   out$jacobian <- part("jacobian", {
     check_whole(s$seed, "seed", min = 0)
     set.seed(s$seed)
-    jacobian_spectrum(out$net, networks = min(s$networks, 10), var_x = s$var_x)
+    if (inherits(out$net, "initvar_cnn")) {
+      # the panel draws the deepest product: a CNN's Jacobians are channels
+      # x positions wide, so only that one, from 4 networks
+      jacobian_spectrum(out$net, networks = min(s$networks, 4), var_x = s$var_x,
+                        depths = length(out$net$widths) - 1, layers = FALSE)
+    } else {
+      jacobian_spectrum(out$net, networks = min(s$networks, 10), var_x = s$var_x)
+    }
   })
   errs <- c(if (inherits(out$sim, "error")) conditionMessage(out$sim),
             if (inherits(out$prediction$mean_field, "error"))
