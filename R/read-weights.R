@@ -66,27 +66,41 @@ read_weights <- function(path, names = NULL) {
     abort_arg("names", "NULL or a character vector of tensor names", names)
   }
   if (is.list(path) && !is.data.frame(path)) return(weights_from_list(path, names))
-  read_weights_check_path(path)
-  size <- file.size(path)
-  con <- file(path, "rb")
-  on.exit(close(con))
-  magic <- readBin(con, "raw", 8)
-  if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) {
-    out <- read_npy_con(con, size, 0, path, "")
-    out <- list(out)
-    names(out) <- sub("\\.npy$", "", basename(path))
-    if (!is.null(names)) out <- pick_tensors(out, names, path)
-    return(out)
-  }
-  if (length(magic) >= 4 && identical(magic[1:4], as.raw(c(0x50, 0x4b, 0x03, 0x04)))) {
-    close(con)
-    on.exit()
-    return(read_npz(path, names))
-  }
-  read_safetensors(con, size, magic, path, names)
+  f <- open_weights_file(path)
+  if (!is.null(f$con)) on.exit(close(f$con))
+  switch(f$format,
+    npy = {
+      out <- list(read_npy_con(f$con, f$size, 0, path, ""))
+      names(out) <- npy_tensor_name(path)
+      if (!is.null(names)) out <- pick_tensors(out, names, path)
+      out
+    },
+    npz = read_npz(path, names),
+    safetensors = read_safetensors(f$con, f$size, f$magic, path, names))
 }
 
 npy_magic <- as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59))
+zip_magic <- as.raw(c(0x50, 0x4b, 0x03, 0x04))
+
+# The one opening of a weights file, shared by read_weights() and
+# weights_stats(): `path` checked, its size, its format from its first 8
+# bytes, and (for .npy and safetensors) an open connection just past them,
+# which the caller closes; a .npz is opened member by member by npz_each().
+open_weights_file <- function(path) {
+  read_weights_check_path(path)
+  size <- file.size(path)
+  con <- file(path, "rb")
+  magic <- readBin(con, "raw", 8)
+  format <- if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) "npy" else
+    if (length(magic) >= 4 && identical(magic[1:4], zip_magic)) "npz" else "safetensors"
+  if (format == "npz") {
+    close(con)
+    con <- NULL
+  }
+  list(con = con, size = size, magic = magic, format = format)
+}
+
+npy_tensor_name <- function(path) sub("\\.npy$", "", basename(path))
 
 read_weights_check_path <- function(path) {
   if (!is.character(path) || length(path) != 1 || is.na(path) || !nzchar(path)) {
@@ -751,34 +765,22 @@ weights_stats <- function(path, chunk = 2^20, breaks_for = NULL) {
       one(d, dt, stats_add(stats_new(spec), x))
     }))
   }
-  read_weights_check_path(path)
-  size <- file.size(path)
-  con <- file(path, "rb")
-  on.exit(close(con))
-  magic <- readBin(con, "raw", 8)
-  if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) {
-    e <- npy_index(con, size, 0, path, "")
-    nm <- sub("\\.npy$", "", basename(path))
+  f <- open_weights_file(path)
+  if (!is.null(f$con)) on.exit(close(f$con))
+  streamed <- function(con, e, nm, where) {
     d <- entry_d(e$shape)
-    out <- list(one(d, e$dtype, stats_stream(con, e, path, "", chunk, bins(nm, d, e$dtype, e$n))))
-    names(out) <- nm
-    return(out)
+    one(d, e$dtype, stats_stream(con, e, path, where, chunk, bins(nm, d, e$dtype, e$n)))
   }
-  if (length(magic) >= 4 && identical(magic[1:4], as.raw(c(0x50, 0x4b, 0x03, 0x04)))) {
-    close(con)
-    on.exit()
-    return(npz_each(path, NULL, function(con, size, m) {
-      e <- npy_index(con, size, 0, path, m)
-      d <- entry_d(e$shape)
-      one(d, e$dtype, stats_stream(con, e, path, m, chunk,
-                                   bins(sub("\\.npy$", "", m), d, e$dtype, e$n)))
-    }))
-  }
-  ix <- st_index(con, size, magic, path)$entries
-  lapply(stats::setNames(seq_along(ix), names(ix)), function(i) {
-    e <- ix[[i]]
-    d <- entry_d(e$shape)
-    one(d, e$dtype, stats_stream(con, e, path, names(ix)[i], chunk,
-                                 bins(names(ix)[i], d, e$dtype, e$n)))
-  })
+  switch(f$format,
+    npy = stats::setNames(list(streamed(f$con, npy_index(f$con, f$size, 0, path, ""),
+                                        npy_tensor_name(path), "")), npy_tensor_name(path)),
+    npz = npz_each(path, NULL, function(con, size, m) {
+      streamed(con, npy_index(con, size, 0, path, m), sub("\\.npy$", "", m), m)
+    }),
+    safetensors = {
+      ix <- st_index(f$con, f$size, f$magic, path)$entries
+      lapply(stats::setNames(seq_along(ix), names(ix)), function(i) {
+        streamed(f$con, ix[[i]], names(ix)[i], names(ix)[i])
+      })
+    })
 }
