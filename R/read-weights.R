@@ -666,6 +666,14 @@ stats_new <- function(spec = NULL) {
   breaks <- spec$breaks
   a <- list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf,
             breaks = breaks, counts = if (!is.null(breaks)) numeric(length(breaks) + 1))
+  if (!is.null(spec$target)) {
+    # a deterministic tensor (init_s4d()): each element against its value,
+    # values[j] along the last dimension (j from the element's position:
+    # row-major, or column-major with `fortran_rows` = prod(shape[-last]))
+    a$target <- spec$target
+    a$target_bad <- 0
+    a$target_err <- 0
+  }
   if (!is.null(spec$block)) {
     a$block <- spec$block
     a$tall <- spec$tall
@@ -677,6 +685,16 @@ stats_new <- function(spec = NULL) {
 
 stats_add <- function(a, v) {
   v <- as.double(v)
+  if (!is.null(a$target) && length(v)) {
+    tg <- a$target
+    N <- length(tg$values)
+    p <- a$n + seq_along(v) - 1
+    j <- if (is.null(tg$fortran_rows)) p %% N else (p %/% tg$fortran_rows) %% N
+    t <- tg$values[j + 1]
+    err <- abs(v - t)
+    a$target_bad <- a$target_bad + sum(!(err <= tg$tol * abs(t)))
+    a$target_err <- max(a$target_err, err, na.rm = TRUE)
+  }
   a$n <- a$n + length(v)
   if (!is.finite(sum(v))) {   # one pass when every value is finite
     f <- is.finite(v)
@@ -709,6 +727,10 @@ stats_finish <- function(a) {
   if (!is.null(a$block) && a$bad == 0 && a$n > 0) {
     out$gram <- if (a$tall) a$gram else tcrossprod(do.call(rbind, a$rows))
   }
+  if (!is.null(a$target)) {
+    out$target_bad <- a$target_bad
+    out$target_err <- a$target_err
+  }
   n <- a$n
   if (n == 0 || a$bad > 0) return(out)
   dm <- a$s[1] / n
@@ -729,6 +751,9 @@ stats_finish <- function(a) {
 
 # The statistics of one indexed tensor, read from `con` in windows.
 stats_stream <- function(con, e, path, name, chunk, spec = NULL) {
+  if (!is.null(spec$target) && isTRUE(e$fortran) && length(e$shape) > 1) {
+    spec$target$fortran_rows <- prod(e$shape[-length(e$shape)])
+  }
   a <- stats_new(spec)
   if (!is.null(a$block)) chunk <- max(1, floor(chunk / a$block)) * a$block   # whole rows
   if (e$n == 0) return(a)
@@ -762,6 +787,8 @@ weights_stats <- function(path, chunk = 2^20, breaks_for = NULL) {
       spec <- bins(names(w)[i], d, dt, length(x))
       # a Gram matrix is kept from rows in row-major order, as in a file
       if (!is.null(spec$block)) x <- as.vector(t(matrix(as.double(x), ncol = spec$block)))
+      # a deterministic tensor's elements in row-major order, as in a file
+      if (!is.null(spec$target) && length(dim(x)) > 1) x <- as.vector(aperm(x, rev(seq_along(dim(x)))))
       one(d, dt, stats_add(stats_new(spec), x))
     }))
   }

@@ -46,7 +46,7 @@ test_that("torch's default declared as Glorot at Linear(256, 1024) is flagged", 
     w <- list(lin.weight = sample_weights(init_torch_default(), dim = c(1024, 256), layout = "torch"))
     d <- as.data.frame(audit_init(w, init_glorot(), layout = "torch"))
     expect_false(d$consistent_holm)
-    expect_match(d$looks_like, "^torch default, not Glorot")
+    expect_match(d$looks_like, "^torch default \\(nn.Linear, nn.ConvNd\\), not Glorot")
     expect_equal(d$ratio, 640 / 768, tolerance = 0.01)
     zs <- c(zs, d$z)
   }
@@ -354,7 +354,7 @@ test_that("committed fixtures (torch's and NumPy's initializers): verdicts and b
     expect_true(all(d$consistent_holm[!bug]))
     expect_false(any(d$consistent_holm[bug]))
     expect_identical(d$looks_like[d$tensor == "dt_proj.bias"], "all ones: overwritten")
-    expect_match(d$looks_like[d$tensor == "head.weight"], "^torch default, not Glorot")
+    expect_match(d$looks_like[d$tensor == "head.weight"], "^torch default \\(nn.Linear, nn.ConvNd\\), not Glorot")
     expect_match(d$looks_like[d$tensor == "conv.weight"], "torch default")
   }
 })
