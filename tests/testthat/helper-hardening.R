@@ -73,6 +73,8 @@ hardening_exported <- list(
   audit_init = list(gctorture = quote(audit_init(list(w = matrix(c(0.1, -0.2, 0.3, -0.05), 2)),
                                                  init_glorot()))),
   init_delta_orthogonal = list(gctorture = quote(init_delta_orthogonal(1.5))),
+  init_mamba_dt = list(gctorture = quote(init_mamba_dt(1e-3, 0.1))),
+  init_s4d = list(gctorture = quote(init_s4d("lin", "imag"))),
   fan_conformance = list(gctorture = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)),
                                                            frameworks = "torch"))),
   init_kaiming = list(gctorture = quote(init_kaiming(nonlinearity = "tanh"))),
@@ -311,6 +313,12 @@ hardening_fuzz <- list(
   init_delta_orthogonal = list(
     call = quote(init_delta_orthogonal(1.5)),
     args = c(gain = "num")),
+  init_mamba_dt = list(
+    call = quote(init_mamba_dt(1e-3, 0.1, 1e-4)),
+    args = c(dt_min = "num", dt_max = "num", floor = "num")),
+  init_s4d = list(
+    call = quote(init_s4d("real")),
+    args = c(method = "choice", part = "choice")),
   fan_conformance = list(
     call = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)), frameworks = "torch")),
     args = c(layers = "any", frameworks = "choice", simulate = "flag", networks = "count",
