@@ -43,13 +43,32 @@
 #' elements whose moments and bin counts are accumulated, so a file of many
 #' gigabytes is audited in a few hundred megabytes of memory.
 #'
-#' `looks_like` names the schemes of a small catalogue (Glorot uniform and
-#' normal, He normal and uniform, LeCun normal, torch's default
-#' \eqn{U(-1/\sqrt{fan_{in}}, 1/\sqrt{fan_{in}})}, zeros, ones, a
-#' constant) whose mean, variance and (for the uniform and normal ones)
-#' fourth moment the tensor is consistent with, each tested at `level`:
-#' for example `"torch default, not Glorot (Xavier) uniform"`, or `"all
-#' ones: overwritten"`.
+#' `looks_like` names the framework defaults and common schemes of a
+#' catalogue that the tensor is consistent with, best first: torch's
+#' `nn.Linear` / `nn.Conv` default \eqn{U(-1/\sqrt{fan_{in}},
+#' 1/\sqrt{fan_{in}})} (variance \eqn{1/(3 fan_{in})}), Glorot uniform
+#' (Keras's and Flux's default), Glorot normal, LeCun normal truncated at
+#' two standard deviations (Flax's and JAX's `lecun_normal`, variance
+#' \eqn{1/fan_{in}}), LeCun normal and uniform, He normal and uniform.
+#' Each is tested by Wald's statistic of the sample's \eqn{(\bar x,
+#' \overline{x^2}, \overline{x^4})} against the scheme's exact moments up to
+#' the eighth, with their exact covariance (\eqn{\chi^2_3}; consistent
+#' when its p-value is at least `1 - level`); the best match, the smallest
+#' statistic, is column `best_match`. A flagged tensor reads, for example,
+#' `"torch default (nn.Linear, nn.ConvNd), not Glorot (Xavier) uniform"`; a
+#' constant one `"all ones: overwritten"`.
+#'
+#' Special schemes ([init_ssm]): a Mamba dt bias ([init_mamba_dt()]) with a
+#' value outside the support \eqn{[g(\max(dt_{min}, floor)),
+#' g(dt_{max})]} (within 16 units of the stored type's rounding) is
+#' inconsistent at once, else the moment and bin tests above apply with
+#' its exact moments and quantiles; a flagged one is named: all zeros or
+#' ones, centred on 0 like a Linear layer's default bias, or spyx PR#42's
+#' \eqn{\log \Delta + \log(1 - e^{-\Delta})}, whose softplus is about
+#' \eqn{\Delta^2} (tested against that formula's exact support and
+#' moments). An S4D tensor ([init_s4d()]) is deterministic: consistent
+#' when every element is within 4 units of the stored type's rounding of
+#' its value (`ortho_err` then holds the largest deviation).
 #'
 #' @param weights A path to a safetensors, `.npy` or `.npz` file, or a named
 #'   list of arrays, read by [read_weights()].
@@ -69,7 +88,8 @@
 #'   `expected_var`, `ratio` (`var / expected_var`), `se` (of `var`), `z`
 #'   (of the variance), `z_mean`, `chisq` and `p_dist` (the family test,
 #'   `NA` where not applied), `ortho_err`, `p_value`, `consistent`,
-#'   `consistent_holm` and `looks_like`. `print()` shows the table and the
+#'   `consistent_holm`, `looks_like` and `best_match` (the catalogue's
+#'   best match, `NA` when none fits or the catalogue does not apply). `print()` shows the table and the
 #'   verdict; `plot()` draws each audited tensor's variance ratio with its
 #'   interval at `level`.
 #' @seealso [read_weights()]; [weight_variance()] for the exact moments.
