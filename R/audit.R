@@ -53,8 +53,9 @@
 #' Each is tested by Wald's statistic of the sample's \eqn{(\bar x,
 #' \overline{x^2}, \overline{x^4})} against the scheme's exact moments up to
 #' the eighth, with their exact covariance (\eqn{\chi^2_3}; consistent
-#' when its p-value is at least `1 - level`); the best match, the smallest
-#' statistic, is column `best_match`. A flagged tensor reads, for example,
+#' when its p-value is at least `1 - level`); the best match, column
+#' `best_match` and the name a flagged tensor is given, is the scheme of
+#' smallest statistic, if its p-value is at least \eqn{10^{-6}}. A flagged tensor reads, for example,
 #' `"torch default (nn.Linear, nn.ConvNd), not Glorot (Xavier) uniform"`; a
 #' constant one `"all ones: overwritten"`.
 #'
@@ -467,10 +468,16 @@ looks_like <- function(st, row, d, m, scheme, alpha, lay) {
   p <- stats::pchisq(w, 3, lower.tail = FALSE)
   ok <- which(p >= alpha)
   found <- base::names(w)[ok[order(w[ok])]]
+  # the best match: the smallest statistic, when it is not absurd (p >=
+  # 1e-6), so that a tensor of a catalogue scheme is named by it even in
+  # the 1 - level of draws its own test at `level` would reject
+  b <- which.min(w)
+  best <- if (length(b) && p[b] >= best_match_floor) base::names(w)[b] else NA_character_
   text <- if (length(found)) paste(found, collapse = " or ") else "none of the catalogue"
-  if (!isTRUE(row$consistent)) text <- paste0(if (length(found)) found[1] else text, ", not ", declared)
-  structure(text, best = if (length(found)) found[1] else NA_character_)
+  if (!isTRUE(row$consistent)) text <- paste0(if (!is.na(best)) best else text, ", not ", declared)
+  structure(text, best = best)
 }
+best_match_floor <- 1e-6
 
 #' @rdname audit_init
 #' @param x An `initvar_audit` object.
