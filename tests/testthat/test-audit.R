@@ -440,3 +440,21 @@ test_that("calibration of the dt-bias test and power against its bugs over seeds
   expect_lte(flagged, qbinom(1 - 1e-4, seeds, 0.01))
   expect_identical(bugs, 2 * seeds)
 })
+
+test_that("the best match names torch's default and Glorot both ways at Linear(16, 64)", {
+  # tools/audit-power.R measures the rates over 1000 seeds; here 100 (300
+  # full), against a lower bound (rate 0.985, binomial 1e-4 quantile) well
+  # below the measured 0.99+
+  seeds <- if (test_tier() == "full") 300 else 100
+  named <- c(tg = 0, gt = 0)
+  for (seed in seq_len(seeds)) {
+    set.seed(7000 + seed)
+    w <- list(t = sample_weights(init_torch_default(), dim = c(64, 16), layout = "torch"),
+              g = sample_weights(init_glorot(), dim = c(64, 16), layout = "torch"))
+    d <- as.data.frame(audit_init(w, list("^t" = init_glorot(), "^g" = init_torch_default()),
+                                  layout = "torch"))
+    named <- named + (!d$consistent & d$best_match ==
+                        c("torch default (nn.Linear, nn.ConvNd)", "Glorot uniform (Keras, Flux default)"))
+  }
+  expect_true(all(named >= qbinom(1e-4, seeds, 0.985)), info = paste(named, collapse = " "))
+})
