@@ -386,10 +386,12 @@ mamba_dt_diagnosis <- function(st, r, dtype, alpha) {
   if (fits && n > 1 && mm[["var"]] > 0) {
     se2 <- mm[["m4"]] / n - mm[["var"]]^2 * (n - 3) / (n * (n - 1))
     z <- c((st$mean - mm[["mean"]]) / sqrt(mm[["var"]] / n), (st$var - mm[["var"]]) / sqrt(max(se2, 0)))
-    fits <- all(2 * stats::pnorm(-abs(z)) >= alpha / 2)
+    # (not absurd, as for best_match: a dt bias from spyx's formula is
+    # named even in the draws a test at `level` would reject)
+    fits <- all(2 * stats::pnorm(-abs(z)) >= best_match_floor / 2)
   }
   if (fits) return("softplus(bias) about dt^2: log(dt) fed where dt was meant (spyx PR#42)")
-  if (st$min < 0 && st$max > 0 && n > 1 && abs(st$mean) < 3 * sqrt(st$var / n)) {
+  if (st$min < 0 && st$max > 0 && n > 1 && abs(st$mean) < 5 * sqrt(st$var / n)) {
     return(sprintf("centred on 0 (in [%s, %s]), like a Linear layer's default bias: overwritten",
                    format(st$min, digits = 3), format(st$max, digits = 3)))
   }

@@ -55,13 +55,13 @@ for (s in sizes) {
     name_ft <- name_ft + (!d$consistent && identical(d$best_match, flax_name))
   }
   report(sprintf("power: torch default declared Glorot, %s", lab), hit_tg, n_seeds)
-  report(sprintf("  named torch default", lab), name_tg, n_seeds)
+  report("  named torch default", name_tg, n_seeds)
   report(sprintf("power: Glorot declared torch default, %s", lab), hit_gt, n_seeds)
-  report(sprintf("  named Glorot uniform", lab), name_gt, n_seeds)
+  report("  named Glorot uniform", name_gt, n_seeds)
   report(sprintf("power: torch default declared Flax lecun_normal, %s", lab), hit_tf, n_seeds)
-  report(sprintf("  named torch default", lab), name_tf, n_seeds)
+  report("  named torch default", name_tf, n_seeds)
   report(sprintf("power: Flax lecun_normal declared torch default, %s", lab), hit_ft, n_seeds)
-  report(sprintf("  named Flax lecun_normal", lab), name_ft, n_seeds)
+  report("  named Flax lecun_normal", name_ft, n_seeds)
 }
 
 # correct tensors: best match the declared scheme (named right), per size
