@@ -335,8 +335,8 @@ test_that("committed fixtures (torch's and NumPy's initializers): verdicts and b
   # NumPy's generator; the .npz by np.savez_compressed, deflated). Two
   # tensors reproduce issue 25's bugs: dt_proj.bias overwritten with ones,
   # head.weight (Linear(16, 64)) at torch's default where Glorot was
-  # declared; tools/audit-power.R measures 500 of 500 seeds flagged at that
-  # size.
+  # declared; tools/audit-power.R measures 1000 of 1000 seeds flagged, and
+  # named torch's default, at that size.
   st <- test_path("fixtures", "audit-small.safetensors")
   nz <- test_path("fixtures", "audit-small.npz")
   a <- read_weights(st)
