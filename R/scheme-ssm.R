@@ -97,9 +97,9 @@ init_s4d <- function(method = c("real", "lin"), part = c("log_real", "imag")) {
 
 # ---- Mamba's dt bias ----------------------------------------------------------
 
-# inverse softplus, as Mamba computes it: dt + log(-expm1(-dt))
+# inverse softplus, as Mamba computes it: dt + log(-expm1(-dt)) (softplus()
+# is R/activations.R's)
 inv_softplus <- function(y) y + log(-expm1(-y))
-softplus <- function(x) ifelse(x > 30, x, log1p(exp(x)))
 
 # The dt bias's distribution as quadrature nodes and weights (summing to 1):
 # 8 panels of 64-point Gauss-Legendre over log dt, plus the floor's atom.
