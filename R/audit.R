@@ -43,13 +43,33 @@
 #' elements whose moments and bin counts are accumulated, so a file of many
 #' gigabytes is audited in a few hundred megabytes of memory.
 #'
-#' `looks_like` names the schemes of a small catalogue (Glorot uniform and
-#' normal, He normal and uniform, LeCun normal, torch's default
-#' \eqn{U(-1/\sqrt{fan_{in}}, 1/\sqrt{fan_{in}})}, zeros, ones, a
-#' constant) whose mean, variance and (for the uniform and normal ones)
-#' fourth moment the tensor is consistent with, each tested at `level`:
-#' for example `"torch default, not Glorot (Xavier) uniform"`, or `"all
-#' ones: overwritten"`.
+#' `looks_like` names the framework defaults and common schemes of a
+#' catalogue that the tensor is consistent with, best first: torch's
+#' `nn.Linear` / `nn.Conv` default \eqn{U(-1/\sqrt{fan_{in}},
+#' 1/\sqrt{fan_{in}})} (variance \eqn{1/(3 fan_{in})}), Glorot uniform
+#' (Keras's and Flux's default), Glorot normal, LeCun normal truncated at
+#' two standard deviations (Flax's and JAX's `lecun_normal`, variance
+#' \eqn{1/fan_{in}}), LeCun normal and uniform, He normal and uniform.
+#' Each is tested by Wald's statistic of the sample's \eqn{(\bar x,
+#' \overline{x^2}, \overline{x^4})} against the scheme's exact moments up to
+#' the eighth, with their exact covariance (\eqn{\chi^2_3}; consistent
+#' when its p-value is at least `1 - level`); the best match, column
+#' `best_match` and the name a flagged tensor is given, is the scheme of
+#' smallest statistic, if its p-value is at least \eqn{10^{-6}}. A flagged tensor reads, for example,
+#' `"torch default (nn.Linear, nn.ConvNd), not Glorot (Xavier) uniform"`; a
+#' constant one `"all ones: overwritten"`.
+#'
+#' Special schemes ([init_ssm]): a Mamba dt bias ([init_mamba_dt()]) with a
+#' value outside the support \eqn{[g(\max(dt_{min}, floor)),
+#' g(dt_{max})]} (within 16 units of the stored type's rounding) is
+#' inconsistent at once, else the moment and bin tests above apply with
+#' its exact moments and quantiles; a flagged one is named: all zeros or
+#' ones, centred on 0 like a Linear layer's default bias, or spyx PR#42's
+#' \eqn{\log \Delta + \log(1 - e^{-\Delta})}, whose softplus is about
+#' \eqn{\Delta^2} (tested against that formula's exact support and
+#' moments). An S4D tensor ([init_s4d()]) is deterministic: consistent
+#' when every element is within 4 units of the stored type's rounding of
+#' its value (`ortho_err` then holds the largest deviation).
 #'
 #' @param weights A path to a safetensors, `.npy` or `.npz` file, or a named
 #'   list of arrays, read by [read_weights()].
@@ -69,7 +89,8 @@
 #'   `expected_var`, `ratio` (`var / expected_var`), `se` (of `var`), `z`
 #'   (of the variance), `z_mean`, `chisq` and `p_dist` (the family test,
 #'   `NA` where not applied), `ortho_err`, `p_value`, `consistent`,
-#'   `consistent_holm` and `looks_like`. `print()` shows the table and the
+#'   `consistent_holm`, `looks_like` and `best_match` (the catalogue's
+#'   best match, `NA` when none fits or the catalogue does not apply). `print()` shows the table and the
 #'   verdict; `plot()` draws each audited tensor's variance ratio with its
 #'   interval at `level`.
 #' @seealso [read_weights()]; [weight_variance()] for the exact moments.
@@ -108,7 +129,8 @@ audit_init <- function(weights, schemes, layout = NULL, level = 0.99) {
   tab$consistent_holm <- NA
   a <- tab$audited & !is.na(tab$p_value)
   if (any(a)) tab$consistent_holm[a] <- stats::p.adjust(tab$p_value[a], "holm") >= alpha
-  tab <- tab[, c(setdiff(base::names(tab), c("consistent_holm", "looks_like")), "consistent_holm", "looks_like")]
+  last <- c("consistent_holm", "looks_like", "best_match")
+  tab <- tab[, c(setdiff(base::names(tab), last), last)]
   rownames(tab) <- NULL
   structure(list(table = tab, level = level, layout = layout), class = "initvar_audit")
 }
@@ -147,6 +169,7 @@ audit_moments <- function(scheme, d, layout, nm) {
     m <- dist_moments(r)
     fm <- if (r$family %in% c("uniform", "normal") ||
               (r$family == "truncated_normal" && isTRUE(all.equal(r$lower, -r$upper)))) family_moments(r)
+    if (r$family == "mamba_dt") fm <- list(m4 = mamba_dt_moments(r)[["m4"]])
     list(mean = m[["mean"]], var = m[["var"]], m4 = if (!is.null(fm)) fm$m4 else NA_real_,
          family = r$family, value = if (r$family == "constant") r$value, r = r,
          fan_in = shape$fan_in, fan_out = shape$fan_out, layout = lay)
@@ -174,6 +197,8 @@ audit_breaks <- function(r, n, dtype) {
       hi <- stats::pnorm(r$upper)
       if (r$sd > 0 && hi - lo > 1e-6) r$mean + r$sd * stats::qnorm(lo + (hi - lo) * p)
     },
+    # an atom at the floor gives tied breaks: no bins
+    mamba_dt = mamba_dt_quantile(r, p),
     NULL)
   if (is.null(b) || !all(is.finite(b)) || any(diff(b) <= 0)) return(NULL)
   b
@@ -186,6 +211,10 @@ audit_breaks <- function(r, n, dtype) {
 # at most 2^22 entries).
 audit_spec <- function(m, d, n, dtype) {
   spec <- list(breaks = audit_breaks(m$r, n, dtype))
+  if (m$family == "s4d") {
+    spec$target <- list(values = s4d_values(m$r$method, m$r$part, m$r$n_state),
+                        tol = 4 * dtype_unit(dtype))
+  }
   if (m$family == "orthogonal" && length(d) >= 2 && n > 0) {
     block <- if (identical(m$layout, "keras")) d[length(d)] else prod(d[-1])
     nrow <- n / block
@@ -202,8 +231,13 @@ audit_spec <- function(m, d, n, dtype) {
 # most (2u + u^2) gain^2 (Cauchy-Schwarz); a float64 QR's own error is
 # about 2^-52 sqrt(k).
 gram_tolerance <- function(dtype, gain2, k) {
-  u <- switch(if (is.na(dtype)) "F64" else dtype, F32 = 2^-24, F16 = 2^-11, BF16 = 2^-8, 2^-53)
-  gain2 * (3 * u + 64 * 2^-52 * sqrt(k))
+  gain2 * (3 * dtype_unit(dtype) + 64 * 2^-52 * sqrt(k))
+}
+
+# The unit roundoff of a stored type (float64's for the integer types).
+dtype_unit <- function(dtype) {
+  switch(if (is.null(dtype) || is.na(dtype)) "F64" else dtype,
+         F32 = 2^-24, F16 = 2^-11, BF16 = 2^-8, 2^-53)
 }
 
 scheme_label <- function(s) if (is.character(s$label) && length(s$label) == 1) s$label else s$family
@@ -225,7 +259,8 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
                     z = NA_real_, z_mean = NA_real_, chisq = NA_real_, p_dist = NA_real_,
                     ortho_err = NA_real_,
                     p_value = NA_real_, consistent = NA,
-                    looks_like = NA_character_, stringsAsFactors = FALSE)
+                    looks_like = NA_character_, best_match = NA_character_,
+                    stringsAsFactors = FALSE)
   if (n > 0 && finite) {
     row$mean <- st$mean
     if (n > 1) row$var <- st$var
@@ -249,6 +284,33 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
     row$consistent <- FALSE
     row$looks_like <- sprintf("%s non-finite values", fmt_int(st$bad))
     return(row)
+  }
+  if (m$family == "s4d") {
+    # deterministic: every element against its value, within 4 units of the
+    # stored type's rounding
+    ok <- isTRUE(st$target_bad == 0)
+    row$ortho_err <- st$target_err
+    row$p_value <- if (ok) 1 else 0
+    row$consistent <- ok
+    if (n > 1) row$ratio <- row$var / m$var
+    row$looks_like <- if (ok) scheme_label(scheme) else if (st$min == st$max)
+      looks_like(st, row, d, m, scheme, alpha, layout) else
+      sprintf("not %s (max |W - target| = %s)", scheme_label(scheme), format(st$target_err, digits = 3))
+    return(row)
+  }
+  if (m$family == "mamba_dt") {
+    # outside the support [b_lo, b_hi] (with the stored type's rounding) is
+    # decided at once; inside, the moment and bin tests below
+    sup <- mamba_dt_support(m$r)
+    tol <- 16 * dtype_unit(dtype) * max(abs(sup))
+    if (st$min < sup[1] - tol || st$max > sup[2] + tol) {
+      row$p_value <- 0
+      row$consistent <- FALSE
+      if (n > 1) row$ratio <- row$var / m$var
+      row$looks_like <- if (st$min == st$max) looks_like(st, row, d, m, scheme, alpha, layout) else
+        mamba_dt_diagnosis(st, m$r, dtype, alpha)
+      return(row)
+    }
   }
   if (m$var == 0) {
     tol <- 8 * .Machine$double.eps * max(1, abs(m$mean))
@@ -297,18 +359,96 @@ audit_tensor <- function(x, nm, schemes, layout, alpha) {
     return(row)
   }
   row$consistent <- row$p_value >= alpha
-  row$looks_like <- looks_like(st, row, d, m, scheme, alpha,
-                              if (scheme$family %in% fan_free) layout else m$layout)
+  if (m$family == "mamba_dt" && !row$consistent && st$min != st$max) {
+    row$looks_like <- mamba_dt_diagnosis(st, m$r, dtype, alpha)
+    return(row)
+  }
+  ll <- looks_like(st, row, d, m, scheme, alpha,
+                   if (scheme$family %in% fan_free) layout else m$layout)
+  row$looks_like <- as.vector(ll)
+  if (!is.null(attr(ll, "best"))) row$best_match <- attr(ll, "best")
   row
 }
 
-# The catalogue looks_like() tries: name, scheme.
-audit_catalogue <- function() {
-  list("Glorot uniform" = init_glorot("uniform"), "Glorot normal" = init_glorot("normal"),
-       "He normal" = init_he("normal"), "He uniform" = init_he("uniform"),
-       "LeCun normal" = init_lecun("normal"), "torch default" = init_torch_default())
+# What a dt bias that is not Mamba's looks like: spyx PR#42's log(dt) fed
+# where dt was meant (b = log(dt) + log(1 - exp(-dt)), so softplus(b) is
+# about dt^2), a zero-centred layer default, or where softplus(b) lies.
+mamba_dt_diagnosis <- function(st, r, dtype, alpha) {
+  n <- st$n
+  nd <- mamba_dt_nodes(r)
+  t <- log(softplus(nd$x))                      # log dt at the nodes
+  spyx <- list(x = t + log(-expm1(-exp(t))), w = nd$w)
+  mm <- nodes_moments(spyx)
+  sup <- c(log(max(r$dt_min, r$floor)), log(r$dt_max))
+  sup <- sup + log(-expm1(-exp(sup)))
+  tol <- 16 * dtype_unit(dtype) * max(abs(sup)) + 1e-9 * diff(sup)
+  fits <- st$min >= sup[1] - tol && st$max <= sup[2] + tol
+  if (fits && n > 1 && mm[["var"]] > 0) {
+    se2 <- mm[["m4"]] / n - mm[["var"]]^2 * (n - 3) / (n * (n - 1))
+    z <- c((st$mean - mm[["mean"]]) / sqrt(mm[["var"]] / n), (st$var - mm[["var"]]) / sqrt(max(se2, 0)))
+    # (not absurd, as for best_match: a dt bias from spyx's formula is
+    # named even in the draws a test at `level` would reject)
+    fits <- all(2 * stats::pnorm(-abs(z)) >= best_match_floor / 2)
+  }
+  if (fits) return("softplus(bias) about dt^2: log(dt) fed where dt was meant (spyx PR#42)")
+  if (st$min < 0 && st$max > 0 && n > 1 && abs(st$mean) < 5 * sqrt(st$var / n)) {
+    return(sprintf("centred on 0 (in [%s, %s]), like a Linear layer's default bias: overwritten",
+                   format(st$min, digits = 3), format(st$max, digits = 3)))
+  }
+  sprintf("softplus(bias) in [%s, %s], not in [%s, %s]: not Mamba's dt bias",
+          format(softplus(st$min), digits = 3), format(softplus(st$max), digits = 3),
+          format(r$dt_min), format(r$dt_max))
 }
 
+# The catalogue looks_like() tries: the frameworks' defaults and the common
+# schemes, by name (the name says whose default it is).
+audit_catalogue <- function() {
+  list("torch default (nn.Linear, nn.ConvNd)" = init_torch_default(),
+       "Glorot uniform (Keras, Flux default)" = init_glorot("uniform"),
+       "Glorot normal" = init_glorot("normal"),
+       "LeCun normal, truncated (Flax, JAX default)" = init_lecun("truncated_normal"),
+       "LeCun normal" = init_lecun("normal"),
+       "LeCun uniform" = init_lecun("uniform"),
+       "He normal (torch kaiming_normal_)" = init_he("normal"),
+       "He uniform (torch kaiming_uniform_)" = init_he("uniform"))
+}
+
+# E x^2, E x^4, E x^6, E x^8 of a mean-zero symmetric resolved scheme
+# (uniform on [-b, b]: b^k / (k + 1); normal: sd^k (k - 1)!!; N(0, 1)
+# truncated to [-c, c]: E z^k = (k - 1) E z^(k-2) - 2 c^(k-1) phi(c) / Z,
+# Z = 2 Phi(c) - 1), or NULL.
+even_moments <- function(r) {
+  k <- c(2, 4, 6, 8)
+  switch(r$family,
+    uniform = if (isTRUE(all.equal(r$a, -r$b))) r$b^k / (k + 1),
+    normal = if (r$mean == 0) r$sd^k * c(1, 3, 15, 105),
+    truncated_normal = if (r$mean == 0 && isTRUE(all.equal(r$lower, -r$upper))) {
+      cc <- r$upper
+      Z <- 2 * stats::pnorm(cc) - 1
+      m <- numeric(4)
+      prev <- 1
+      for (i in 1:4) {
+        prev <- (k[i] - 1) * prev - 2 * cc^(k[i] - 1) * stats::dnorm(cc) / Z
+        m[i] <- prev
+      }
+      m * r$sd^k
+    },
+    NULL)
+}
+
+# Wald's statistic of (mean, mean x^2, mean x^4) against a catalogue
+# scheme's exact moments, with their exact covariance (odd moments 0):
+# chi-square with 3 degrees of freedom under the scheme.
+catalogue_wald <- function(st, e) {
+  n <- st$n
+  S <- matrix(c(e[2] - e[1]^2, e[3] - e[1] * e[2], e[3] - e[1] * e[2], e[4] - e[2]^2), 2) / n
+  dd <- c(st$raw2 - e[1], st$raw4 - e[2])
+  w <- tryCatch(st$mean^2 / (e[1] / n) + drop(dd %*% solve(S, dd)), error = function(err) Inf)
+  if (is.finite(w)) w else Inf
+}
+
+# The text of `looks_like`, with attribute "best": the catalogue scheme
+# whose Wald statistic is smallest among those consistent at `alpha`.
 looks_like <- function(st, row, d, m, scheme, alpha, lay) {
   declared <- scheme_label(scheme)
   if (st$min == st$max) {
@@ -321,24 +461,25 @@ looks_like <- function(st, row, d, m, scheme, alpha, lay) {
   if (n < 2 || length(d) < 2) {
     return(if (isTRUE(row$consistent)) declared else paste("not", declared))
   }
-  s2 <- st$raw2
-  s4 <- st$raw4
-  fits <- vapply(audit_catalogue(), function(sc) {
+  w <- vapply(audit_catalogue(), function(sc) {
     mm <- tryCatch(audit_moments(sc, d, lay, ""), error = function(e) NULL)
-    if (is.null(mm) || !is.finite(mm$m4)) return(FALSE)
-    # raw moments about the catalogue's mean 0: E x^2 = var, E x^4 = m4,
-    # with m8 exact for the uniform and normal draws
-    m8 <- if (mm$family == "uniform") (3 * mm$var)^4 / 9 else 105 * mm$var^4
-    z <- c((st$mean - mm$mean) / sqrt(mm$var / n),
-           (s2 - mm$var) / sqrt((mm$m4 - mm$var^2) / n),
-           (s4 - mm$m4) / sqrt((m8 - mm$m4^2) / n))
-    all(2 * stats::pnorm(-abs(z)) >= alpha / 3)
-  }, TRUE)
-  found <- base::names(fits)[fits]
+    e <- if (!is.null(mm)) even_moments(mm$r)
+    if (is.null(e) || !all(is.finite(e)) || e[1] <= 0) return(Inf)
+    catalogue_wald(st, e)
+  }, 1)
+  p <- stats::pchisq(w, 3, lower.tail = FALSE)
+  ok <- which(p >= alpha)
+  found <- base::names(w)[ok[order(w[ok])]]
+  # the best match: the smallest statistic, when it is not absurd (p >=
+  # 1e-6), so that a tensor of a catalogue scheme is named by it even in
+  # the 1 - level of draws its own test at `level` would reject
+  b <- which.min(w)
+  best <- if (length(b) && p[b] >= best_match_floor) base::names(w)[b] else NA_character_
   text <- if (length(found)) paste(found, collapse = " or ") else "none of the catalogue"
-  if (!isTRUE(row$consistent)) text <- paste0(text, ", not ", declared)
-  text
+  if (!isTRUE(row$consistent)) text <- paste0(if (!is.na(best)) best else text, ", not ", declared)
+  structure(text, best = best)
 }
+best_match_floor <- 1e-6
 
 #' @rdname audit_init
 #' @param x An `initvar_audit` object.

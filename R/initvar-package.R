@@ -83,7 +83,9 @@
 #' [read_weights()] reads a saved model's tensors (safetensors, NumPy `.npy`
 #' and `.npz`, or R arrays) with their names, shapes and stored types, and
 #' [audit_init()] tests each against the scheme it claims, with Holm's
-#' family-wise verdict and the common scheme it looks like.
+#' family-wise verdict and the framework default it looks like best;
+#' [init_mamba_dt()] and [init_s4d()] declare Mamba's dt bias and S4D's A,
+#' so that a wiped or mis-derived special initialization is caught.
 #'
 #' @section Vignettes, in reading order:
 #' 1. `vignette("fan-in", package = "initvar")`: why sd = 1/sqrt(fan_in).

@@ -66,27 +66,41 @@ read_weights <- function(path, names = NULL) {
     abort_arg("names", "NULL or a character vector of tensor names", names)
   }
   if (is.list(path) && !is.data.frame(path)) return(weights_from_list(path, names))
-  read_weights_check_path(path)
-  size <- file.size(path)
-  con <- file(path, "rb")
-  on.exit(close(con))
-  magic <- readBin(con, "raw", 8)
-  if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) {
-    out <- read_npy_con(con, size, 0, path, "")
-    out <- list(out)
-    names(out) <- sub("\\.npy$", "", basename(path))
-    if (!is.null(names)) out <- pick_tensors(out, names, path)
-    return(out)
-  }
-  if (length(magic) >= 4 && identical(magic[1:4], as.raw(c(0x50, 0x4b, 0x03, 0x04)))) {
-    close(con)
-    on.exit()
-    return(read_npz(path, names))
-  }
-  read_safetensors(con, size, magic, path, names)
+  f <- open_weights_file(path)
+  if (!is.null(f$con)) on.exit(close(f$con))
+  switch(f$format,
+    npy = {
+      out <- list(read_npy_con(f$con, f$size, 0, path, ""))
+      names(out) <- npy_tensor_name(path)
+      if (!is.null(names)) out <- pick_tensors(out, names, path)
+      out
+    },
+    npz = read_npz(path, names),
+    safetensors = read_safetensors(f$con, f$size, f$magic, path, names))
 }
 
 npy_magic <- as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59))
+zip_magic <- as.raw(c(0x50, 0x4b, 0x03, 0x04))
+
+# The one opening of a weights file, shared by read_weights() and
+# weights_stats(): `path` checked, its size, its format from its first 8
+# bytes, and (for .npy and safetensors) an open connection just past them,
+# which the caller closes; a .npz is opened member by member by npz_each().
+open_weights_file <- function(path) {
+  read_weights_check_path(path)
+  size <- file.size(path)
+  con <- file(path, "rb")
+  magic <- readBin(con, "raw", 8)
+  format <- if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) "npy" else
+    if (length(magic) >= 4 && identical(magic[1:4], zip_magic)) "npz" else "safetensors"
+  if (format == "npz") {
+    close(con)
+    con <- NULL
+  }
+  list(con = con, size = size, magic = magic, format = format)
+}
+
+npy_tensor_name <- function(path) sub("\\.npy$", "", basename(path))
 
 read_weights_check_path <- function(path) {
   if (!is.character(path) || length(path) != 1 || is.na(path) || !nzchar(path)) {
@@ -652,6 +666,14 @@ stats_new <- function(spec = NULL) {
   breaks <- spec$breaks
   a <- list(n = 0, bad = 0, shift = NA_real_, s = numeric(4), min = Inf, max = -Inf,
             breaks = breaks, counts = if (!is.null(breaks)) numeric(length(breaks) + 1))
+  if (!is.null(spec$target)) {
+    # a deterministic tensor (init_s4d()): each element against its value,
+    # values[j] along the last dimension (j from the element's position:
+    # row-major, or column-major with `fortran_rows` = prod(shape[-last]))
+    a$target <- spec$target
+    a$target_bad <- 0
+    a$target_err <- 0
+  }
   if (!is.null(spec$block)) {
     a$block <- spec$block
     a$tall <- spec$tall
@@ -663,6 +685,16 @@ stats_new <- function(spec = NULL) {
 
 stats_add <- function(a, v) {
   v <- as.double(v)
+  if (!is.null(a$target) && length(v)) {
+    tg <- a$target
+    N <- length(tg$values)
+    p <- a$n + seq_along(v) - 1
+    j <- if (is.null(tg$fortran_rows)) p %% N else (p %/% tg$fortran_rows) %% N
+    t <- tg$values[j + 1]
+    err <- abs(v - t)
+    a$target_bad <- a$target_bad + sum(!(err <= tg$tol * abs(t)))
+    a$target_err <- max(a$target_err, err, na.rm = TRUE)
+  }
   a$n <- a$n + length(v)
   if (!is.finite(sum(v))) {   # one pass when every value is finite
     f <- is.finite(v)
@@ -695,6 +727,10 @@ stats_finish <- function(a) {
   if (!is.null(a$block) && a$bad == 0 && a$n > 0) {
     out$gram <- if (a$tall) a$gram else tcrossprod(do.call(rbind, a$rows))
   }
+  if (!is.null(a$target)) {
+    out$target_bad <- a$target_bad
+    out$target_err <- a$target_err
+  }
   n <- a$n
   if (n == 0 || a$bad > 0) return(out)
   dm <- a$s[1] / n
@@ -715,6 +751,9 @@ stats_finish <- function(a) {
 
 # The statistics of one indexed tensor, read from `con` in windows.
 stats_stream <- function(con, e, path, name, chunk, spec = NULL) {
+  if (!is.null(spec$target) && isTRUE(e$fortran) && length(e$shape) > 1) {
+    spec$target$fortran_rows <- prod(e$shape[-length(e$shape)])
+  }
   a <- stats_new(spec)
   if (!is.null(a$block)) chunk <- max(1, floor(chunk / a$block)) * a$block   # whole rows
   if (e$n == 0) return(a)
@@ -748,37 +787,27 @@ weights_stats <- function(path, chunk = 2^20, breaks_for = NULL) {
       spec <- bins(names(w)[i], d, dt, length(x))
       # a Gram matrix is kept from rows in row-major order, as in a file
       if (!is.null(spec$block)) x <- as.vector(t(matrix(as.double(x), ncol = spec$block)))
+      # a deterministic tensor's elements in row-major order, as in a file
+      if (!is.null(spec$target) && length(dim(x)) > 1) x <- as.vector(aperm(x, rev(seq_along(dim(x)))))
       one(d, dt, stats_add(stats_new(spec), x))
     }))
   }
-  read_weights_check_path(path)
-  size <- file.size(path)
-  con <- file(path, "rb")
-  on.exit(close(con))
-  magic <- readBin(con, "raw", 8)
-  if (length(magic) >= 6 && identical(magic[1:6], npy_magic)) {
-    e <- npy_index(con, size, 0, path, "")
-    nm <- sub("\\.npy$", "", basename(path))
+  f <- open_weights_file(path)
+  if (!is.null(f$con)) on.exit(close(f$con))
+  streamed <- function(con, e, nm, where) {
     d <- entry_d(e$shape)
-    out <- list(one(d, e$dtype, stats_stream(con, e, path, "", chunk, bins(nm, d, e$dtype, e$n))))
-    names(out) <- nm
-    return(out)
+    one(d, e$dtype, stats_stream(con, e, path, where, chunk, bins(nm, d, e$dtype, e$n)))
   }
-  if (length(magic) >= 4 && identical(magic[1:4], as.raw(c(0x50, 0x4b, 0x03, 0x04)))) {
-    close(con)
-    on.exit()
-    return(npz_each(path, NULL, function(con, size, m) {
-      e <- npy_index(con, size, 0, path, m)
-      d <- entry_d(e$shape)
-      one(d, e$dtype, stats_stream(con, e, path, m, chunk,
-                                   bins(sub("\\.npy$", "", m), d, e$dtype, e$n)))
-    }))
-  }
-  ix <- st_index(con, size, magic, path)$entries
-  lapply(stats::setNames(seq_along(ix), names(ix)), function(i) {
-    e <- ix[[i]]
-    d <- entry_d(e$shape)
-    one(d, e$dtype, stats_stream(con, e, path, names(ix)[i], chunk,
-                                 bins(names(ix)[i], d, e$dtype, e$n)))
-  })
+  switch(f$format,
+    npy = stats::setNames(list(streamed(f$con, npy_index(f$con, f$size, 0, path, ""),
+                                        npy_tensor_name(path), "")), npy_tensor_name(path)),
+    npz = npz_each(path, NULL, function(con, size, m) {
+      streamed(con, npy_index(con, size, 0, path, m), sub("\\.npy$", "", m), m)
+    }),
+    safetensors = {
+      ix <- st_index(f$con, f$size, f$magic, path)$entries
+      lapply(stats::setNames(seq_along(ix), names(ix)), function(i) {
+        streamed(f$con, ix[[i]], names(ix)[i], names(ix)[i])
+      })
+    })
 }

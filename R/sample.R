@@ -47,7 +47,7 @@
 sample_weights <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                            layout = NULL, threads = initvar_threads(), ...) {
   check_dots(...)
-  check_scheme(scheme)
+  check_scheme(scheme, engine = FALSE)
   threads <- check_whole(threads, "threads", max = max_threads)
   check_lone_fan_out(missing(fan_in), missing(fan_out), if (!missing(fan_out)) fan_out)
   layout <- shape_layout(layout, dim, !(scheme$family %in% fan_free),

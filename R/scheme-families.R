@@ -117,7 +117,7 @@ family_table <- list(
   # tap in the engine's order, groups) comes from the layer or the shape
   delta_orthogonal = list(
     code = 8L, fan_free = FALSE,
-    resolve = function(s, rows, cols, total, diag, kernel = NULL) {
+    resolve = function(s, rows, cols, total, diag, kernel = NULL, ...) {
       kn <- if (is.null(kernel)) list(taps = 1, centre = 0, groups = 1) else kernel
       list(family = "delta_orthogonal", gain = s$gain, taps = kn$taps, centre = kn$centre,
            groups = kn$groups, c_in = rows / kn$taps, c_out = cols / kn$groups)
@@ -136,7 +136,7 @@ family_table <- list(
   # isometry at every frequency; `kernel` as for delta_orthogonal
   conv_orthogonal = list(
     code = 9L, fan_free = FALSE,
-    resolve = function(s, rows, cols, total, diag, kernel = NULL) {
+    resolve = function(s, rows, cols, total, diag, kernel = NULL, ...) {
       kn <- if (is.null(kernel)) delta_kernel(1) else kernel
       hw <- if (length(kn$size) == 1) c(1, kn$size) else kn$size
       list(family = "conv_orthogonal", gain = s$gain, taps = kn$taps, kh = hw[1], kw = hw[2],
@@ -150,7 +150,40 @@ family_table <- list(
     },
     c_params = function(r) c(r$gain, r$kh, r$kw, r$groups),
     density = function(r) NULL,
-    sample = function(r, dim, shape, threads) sample_conv_orthogonal(r, shape, threads))
+    sample = function(r, dim, shape, threads) sample_conv_orthogonal(r, shape, threads)),
+  # R/scheme-ssm.R: Mamba's dt bias and S4D's A, drawn in R (no C code: the
+  # engines refuse them); s4d's N is the last dimension of the shape
+  mamba_dt = list(
+    code = NULL, fan_free = TRUE,
+    resolve = function(s, ...) {
+      list(family = "mamba_dt", dt_min = s$dt_min, dt_max = s$dt_max, floor = s$floor)
+    },
+    moments = function(r) mamba_dt_moments(r)[c("mean", "var")],
+    text = function(x, fmt) {
+      sprintf("dt + log(1 - exp(-dt)), dt = max(%s, exp(U(log %s, log %s)))", fmt(x$floor),
+              fmt(x$dt_min), fmt(x$dt_max))
+    },
+    c_params = function(r) c(r$dt_min, r$dt_max, r$floor, 0),
+    density = function(r) mamba_dt_density(r),
+    sample = function(r, dim, shape, threads) mamba_dt_sample(r, dim)),
+  s4d = list(
+    code = NULL, fan_free = TRUE,
+    resolve = function(s, rows, cols, total, diag, dim = NULL, ...) {
+      list(family = "s4d", method = s$method, part = s$part,
+           n_state = if (length(dim)) dim[length(dim)] else 1)
+    },
+    moments = function(r) {
+      v <- s4d_values(r$method, r$part, r$n_state)
+      c(mean = mean(v), var = mean((v - mean(v))^2))
+    },
+    text = function(x, fmt) {
+      switch(paste(x$method, x$part), "real log_real" = "log(1), ..., log(N) along the last dimension",
+             "lin log_real" = "log(1/2) everywhere",
+             "lin imag" = "pi (0, ..., N - 1) along the last dimension")
+    },
+    c_params = function(r) c(0, 0, 0, 0),
+    density = function(r) NULL,
+    sample = function(r, dim, shape, threads) s4d_sample(r, dim))
 )
 
 # The families' C codes by name, and those defined without the layer size.

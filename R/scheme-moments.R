@@ -98,7 +98,7 @@ check_lone_fan_out <- function(fan_in_missing, fan_out_missing, fan_out) {
 weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                             layout = NULL, layer = NULL, ...) {
   check_dots(...)
-  check_scheme(scheme)
+  check_scheme(scheme, engine = FALSE)
   check_lone_fan_out(missing(fan_in), missing(fan_out), if (!missing(fan_out)) fan_out)
   layout <- shape_layout(layout, if (is.null(layer)) dim, !(scheme$family %in% fan_free),
                          if (!missing(fan_in)) fan_in, if (!missing(fan_out)) fan_out)
@@ -121,7 +121,7 @@ weight_variance <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
 weight_mean <- function(scheme, fan_in, fan_out = fan_in, dim = NULL,
                         layout = NULL, layer = NULL, ...) {
   check_dots(...)
-  check_scheme(scheme)
+  check_scheme(scheme, engine = FALSE)
   check_lone_fan_out(missing(fan_in), missing(fan_out), if (!missing(fan_out)) fan_out)
   layout <- shape_layout(layout, if (is.null(layer)) dim, !(scheme$family %in% fan_free),
                          if (!missing(fan_in)) fan_in, if (!missing(fan_out)) fan_out)

@@ -148,5 +148,6 @@ shape_layout <- function(layout, dim, needs_fans = TRUE, fan_in = NULL, fan_out 
 resolve_for <- function(scheme, shape) {
   resolve_scheme(scheme, shape$fan_in, shape$fan_out, rows = shape$rows,
                  cols = shape$cols, total = shape$total, diag = shape$diag,
-                 kernel = if (!is.null(shape$kernel)) shape$kernel else scheme$kernel)
+                 kernel = if (!is.null(shape$kernel)) shape$kernel else scheme$kernel,
+                 dim = shape$dim)
 }

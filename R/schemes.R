@@ -11,7 +11,9 @@ new_scheme <- function(name, label, family, ..., reference = NULL) {
             class = "initvar_scheme")
 }
 
-check_scheme <- function(scheme, arg = "scheme") {
+# engine = TRUE (networks, identities): the scheme must be one the C
+# engines draw; init_mamba_dt() and init_s4d() are drawn in R only.
+check_scheme <- function(scheme, arg = "scheme", engine = TRUE) {
   if (!inherits(scheme, "initvar_scheme")) {
     abort_arg(arg, "an initialization scheme such as `init_glorot()`", scheme)
   }
@@ -20,6 +22,11 @@ check_scheme <- function(scheme, arg = "scheme") {
     abort(sprintf(
       "`%s` must be an initialization scheme such as `init_glorot()`, not a forged <initvar_scheme> (%s).",
       arg, problem))
+  }
+  if (engine && scheme$family %in% names(family_table) && is.null(family_table[[scheme$family]]$code)) {
+    abort(sprintf(paste0(
+      "`%s` must be a scheme the network engines draw, not %s: it is for ",
+      "`sample_weights()`, `weight_variance()` and `audit_init()`."), arg, scheme$label))
   }
   invisible(scheme)
 }
@@ -51,7 +58,11 @@ scheme_problem <- function(s) {
     r <- resolve_scheme(s, 4, 3)
     m <- dist_moments(r)
     p <- family_c_params(r)$params
-    all(vapply(r[-1], function(v) is.numeric(v) && length(v) == 1 && !is.na(v), TRUE)) &&
+    # (numbers; init_s4d()'s method and part are strings it checks)
+    all(vapply(r[-1], function(v) (is.numeric(v) || is.character(v)) && length(v) == 1 &&
+                 !is.na(v), TRUE)) &&
+      (fam != "s4d" || (isTRUE(s$method %in% c("real", "lin")) &&
+                          isTRUE(s$part %in% c("log_real", "imag")))) &&
       (fam != "sparse" || (is.numeric(s$sparsity) && length(s$sparsity) == 1 &&
                              isTRUE(s$sparsity >= 0 && s$sparsity < 1))) &&
       is.numeric(m) && length(m) == 2 && all(is.finite(m)) && m[[2]] >= 0 &&
@@ -512,11 +523,13 @@ mode_n <- function(mode, fan_in, fan_out) {
 # entries.
 resolve_scheme <- function(scheme, fan_in, fan_out, rows = fan_in,
                            cols = fan_out, total = rows * cols,
-                           diag = min(rows, cols), kernel = scheme$kernel) {
+                           diag = min(rows, cols), kernel = scheme$kernel, dim = NULL) {
   if (scheme$family != "variance_scaling") {
     # (kernel: the taps, centre tap and groups of a conv kernel, for
-    # init_delta_orthogonal(); NULL for a matrix)
-    return(family_of(scheme$family)$resolve(scheme, rows, cols, total, diag, kernel = kernel))
+    # init_delta_orthogonal(); NULL for a matrix. dim: the shape, for
+    # init_s4d()'s N)
+    return(family_of(scheme$family)$resolve(scheme, rows, cols, total, diag, kernel = kernel,
+                                            dim = dim))
   }
   switch(scheme$family,
     variance_scaling = {

@@ -323,7 +323,69 @@ tn_var <- function(a, b) {   # variance of a standard normal truncated to [a, b]
   1 + (a * dnorm(a) - b * dnorm(b)) / z - ((dnorm(a) - dnorm(b)) / z)^2
 }
 
+# ---- malformed weights files for read_weights() and audit_init() -----------
+# A valid safetensors file (F32, F16, I64 tensors) or .npy file as bytes,
+# then one malformation: truncated (a strict prefix, or the data cut), a
+# header whose offsets or shape lie, an unknown dtype, a header length
+# beyond the file; each must be refused naming `path` (`weights` for
+# audit_init()). Random byte corruptions may read or be refused clearly.
+wf_u64 <- function(n) { out <- raw(8); for (k in 1:8) { out[k] <- as.raw(n %% 256); n <- n %/% 256 }; out }
+wf_st <- function(dtype = c("F32", "F16", "I64"), shape = list(c(2, 3), 4, 1),
+                  offs = list(c(0, 24), c(24, 32), c(32, 40)), hlen = NULL, cut = 0) {
+  ent <- sprintf('"%s":{"dtype":"%s","shape":[%s],"data_offsets":[%s]}', c("a", "b", "c"), dtype,
+                 vapply(shape, paste, "", collapse = ","), vapply(offs, paste, "", collapse = ","))
+  h <- charToRaw(paste0("{", paste(ent, collapse = ","), "}"))
+  data <- c(writeBin(as.double(1:6), raw(), size = 4, endian = "little"),
+            as.raw(c(0, 60, 0, 188, 0, 0, 0, 124)), as.raw(c(5, rep(0, 7))))
+  b <- c(wf_u64(if (is.null(hlen)) length(h) else hlen), h, data)
+  b[seq_len(length(b) - cut)]
+}
+wf_npy <- function(descr = "<f4", shape = "(2, 2)", hlen = NULL, cut = 0) {
+  h <- sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape)
+  h <- paste0(h, strrep(" ", max(0, 118 - nchar(h) - 1)), "\n")
+  n <- if (is.null(hlen)) nchar(h) else hlen
+  b <- c(as.raw(c(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, n %% 256, n %/% 256)), charToRaw(h),
+         writeBin(c(0.5, -1, 2, 0), raw(), size = 4, endian = "little"))
+  b[seq_len(length(b) - cut)]
+}
+weights_file_case <- function() {
+  kinds <- list(
+    prefix = function() { b <- if (runif(1) < 0.5) wf_st() else wf_npy(); b[seq_len(sample.int(length(b), 1) - 1)] },
+    data_cut = function() if (runif(1) < 0.5) wf_st(cut = rint(1, 8)) else wf_npy(cut = rint(1, 8)),
+    offsets_lie = function() wf_st(offs = sample(list(list(c(0, 24), c(24, 40), c(32, 40)),
+                                                       list(c(0, 24), c(28, 36), c(36, 44)),
+                                                       list(c(0, 24), c(24, 32), c(32, 48)),
+                                                       list(c(0, 20), c(24, 32), c(32, 40))), 1)[[1]]),
+    shape_lies = function() if (runif(1) < 0.5) wf_st(shape = list(c(2, rint(4, 9)), 4, 1)) else
+      wf_npy(shape = sample(c("(2, 3)", "(5,)", "(2, 2, 2)", "(-1, 4)", "(2, 'a')"), 1)),
+    dtype_unknown = function() if (runif(1) < 0.5) wf_st(dtype = c(sample(c("F8_E4M3", "U64", "C64", "f32", ""), 1), "F16", "I64")) else
+      wf_npy(descr = sample(c("<c8", "|O", "<U4", "<f16", "V8"), 1)),
+    hlen_beyond = function() if (runif(1) < 0.5) wf_st(hlen = sample(c(1e4, 2^40, 2^63, 2^64 - 1), 1)) else
+      wf_npy(hlen = sample(c(200, 5000, 65535), 1)),
+    corrupt = function() {
+      b <- if (runif(1) < 0.5) wf_st() else wf_npy()
+      at <- sample(length(b), sample(4, 1))
+      b[at] <- as.raw(sample(0:255, length(at), replace = TRUE))
+      b
+    })
+  k <- sample(names(kinds), 1)
+  bytes <- as.integer(kinds[[k]]())
+  audit <- runif(1) < 0.3
+  body <- if (audit) quote(initvar::audit_init(p, initvar::init_glorot(), layout = "torch")) else
+    quote(initvar::read_weights(p))
+  cl <- bquote({
+    p <- tempfile()
+    on.exit(unlink(p))
+    writeBin(as.raw(.(bytes)), p)
+    .(body)
+  })
+  case(cl, if (k == "corrupt") "check" else "bad",
+       sprintf("%s:malformed-file-%s", if (audit) "audit_init" else "read_weights", k),
+       check = function(v) NULL, target = if (audit) "audit_init" else "read_weights")
+}
+
 reference_cases <- list(
+  weights_file = function() weights_file_case(),
   weight_variance = function() {
     fi <- rint(1, 60); fo <- rint(1, 60); g <- round(runif(1, 0.1, 3), 2); a <- round(runif(1, 0, 1), 2)
     s <- round(runif(1, 0.01, 5), 2); lo <- -round(runif(1, 0.5, 3), 1); hi <- round(runif(1, 0.5, 3), 1)

@@ -78,6 +78,8 @@ hardening_exported <- list(
                                                  init_glorot()))),
   init_delta_orthogonal = list(gctorture = quote(init_delta_orthogonal(1.5))),
   init_conv_orthogonal = list(gctorture = quote(init_conv_orthogonal(1.5))),
+  init_mamba_dt = list(gctorture = quote(init_mamba_dt(1e-3, 0.1))),
+  init_s4d = list(gctorture = quote(init_s4d("lin", "imag"))),
   fan_conformance = list(gctorture = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)),
                                                            frameworks = "torch"))),
   init_kaiming = list(gctorture = quote(init_kaiming(nonlinearity = "tanh"))),
@@ -326,6 +328,12 @@ hardening_fuzz <- list(
   init_delta_orthogonal = list(
     call = quote(init_delta_orthogonal(1.5)),
     args = c(gain = "num")),
+  init_mamba_dt = list(
+    call = quote(init_mamba_dt(1e-3, 0.1, 1e-4)),
+    args = c(dt_min = "num", dt_max = "num", floor = "num")),
+  init_s4d = list(
+    call = quote(init_s4d("real")),
+    args = c(method = "choice", part = "choice")),
   fan_conformance = list(
     call = quote(fan_conformance(list(conv_layer(4, 4, c(3, 3), groups = 4)), frameworks = "torch")),
     args = c(layers = "any", frameworks = "choice", simulate = "flag", networks = "count",

@@ -350,3 +350,35 @@ test_that("fuzz: every truncation and random byte corruptions are clean errors o
     expect_identical(r[1], r[2], info = sprintf("trial %d", trial))
   }
 })
+
+test_that("malformed .npy files and cut data are clear errors naming the path", {
+  # issue 25's four cases in both formats: truncated, a header lying about
+  # the shape, an unknown dtype, a header length beyond the file
+  p <- tempfile()
+  on.exit(unlink(p))
+  expect_err <- function(pattern) {
+    for (f in list(read_weights, function(x) initvar:::weights_stats(x, chunk = 3))) {
+      expect_error(f(p), class = "initvar_error")
+      expect_error(f(p), p, fixed = TRUE)
+      expect_error(f(p), pattern)
+    }
+    expect_error(audit_init(p, init_glorot(), layout = "torch"), "`weights`")
+  }
+  data4 <- bytes_of(c(0.5, -1, 2, 0), 4)
+  write_npy(p, "<f4", c(2, 2), data4[1:13]); expect_err("truncated")
+  write_npy(p, "<f4", c(2, 3), data4); expect_err("needs 24 bytes")
+  write_npy(p, "<f4", c(2, 2), c(data4, raw(4))); expect_err("needs 16 bytes")
+  write_npy(p, "<c8", c(2, 2), data4); expect_err("'<c8'")
+  write_npy(p, "|O", c(2, 2), data4); expect_err("object")
+  write_npy(p, "<f4", c(2, 2), data4, header = "{'descr': '<f4', 'shape': (2, 2), }")
+  expect_err("no 'fortran_order'")
+  write_npy(p, "<f4", c(2, 2), data4, header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }")
+  expect_err("bad .npy header|non-negative")
+  b <- readBin(write_npy(p, "<f4", c(2, 2), data4), "raw", 1000)
+  b[9:10] <- as.raw(c(0xff, 0xff)); writeBin(b, p); expect_err("beyond the end of the file")
+  # safetensors: the data cut short, the header's length beyond the file
+  ok <- list(list(name = "w", dtype = "F32", shape = c(2, 2), bytes = bytes_of(1:4, 4)))
+  b <- readBin(write_st(p, ok), "raw", 1000)
+  writeBin(b[seq_len(length(b) - 3)], p); expect_err("beyond the 13 bytes of data.*truncated")
+  b2 <- b; b2[1:8] <- u64le(length(b)); writeBin(b2, p); expect_err("beyond the end of the file")
+})
