@@ -1306,13 +1306,17 @@ transformer_regime_check <- function(net, layers, fw, bound = 0.05) {
   }, 0)
   # after the 1/n terms carried (top LN's projection, E[1 / r^2]): the
   # projections of the LNs below it, left out, compound as exp(sum f / n);
-  # the logits' correlation across queries adds about 1.3% per unit of
-  # sum f at any width (10.6 +- 7.5% at depth 12, d 256, sum f = 7.7)
+  # an error of about 1.3% per unit of sum f at any width (with the
+  # logits' correlation across queries carried, measured -3.6 +- 1.4% at
+  # depth 6, d 256, sum f = 3.9; +11.8 +- 3.4% at depth 12, d 64)
   est_post <- if (length(post)) expm1(sum(f) / n) + 0.013 * sum(f) else 0
   n_pre <- sum(norm == "pre") / 2
-  # beyond 12 blocks an error that does not shrink with d (19.8 +- 2% at
-  # depth 100, d 256; 3.2 +- 1.3% at depth 12)
-  est_pre <- if (n_pre > 0) expm1(1.9 * n_pre^0.6 / n + 0.11 * max(n_pre - 12, 0) / 88) else 0
+  # measured (tools/transformer-gradients.R "regime", 400 networks at d 64,
+  # 100 at d 256): -1.2, -5.8, -10.2% at depths 2, 6, 12 (d 64), -0.5,
+  # -3.8% at depths 2, 12 (d 256), -20% at depth 100 (d 256): an a N / d +
+  # b N fit (a part that does not shrink with d), 1.3 times its
+  # coefficients
+  est_pre <- if (n_pre > 0) 0.6 * n_pre / n + 0.0018 * n_pre else 0
   est <- est_post + est_pre
   list(estimated_error = est, bound = bound, inside = est <= bound,
        note = "estimated relative error of the mean-field Var(dC/dh) at the first sublayer")

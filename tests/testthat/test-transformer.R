@@ -507,10 +507,12 @@ test_that("predict_variance() says where the transformer gradient prediction hol
                     rule = scaling_rule("deepnet", 12, architecture = "encoder"))
   expect_no_message(p <- predict_variance(dn, regime = "mean_field"))
   expect_true(attr(p, "regime_check")$inside)
-  # pre-LN: exp(1.9 N^0.6 / d) - 1 up to 12 blocks (no post-LN term)
+  # pre-LN: 0.6 N / d + 0.0018 N (no post-LN term)
   pre <- transformer(256, 4, depth = 12, seq_len = 8, norm = "pre")
   expect_no_message(p <- predict_variance(pre, regime = "mean_field"))
-  expect_equal(attr(p, "regime_check")$estimated_error, expm1(1.9 * 12^0.6 / 256))
+  expect_equal(attr(p, "regime_check")$estimated_error, 0.6 * 12 / 256 + 0.0018 * 12)
+  expect_identical(unique(p$grad_regime), "inside")
+  expect_identical(unique(predict_variance(post, regime = "linear")$grad_regime), "outside")
   expect_message(predict_variance(transformer(64, 4, depth = 12, seq_len = 8, norm = "pre"),
                                   regime = "mean_field"), "outside the[[:space:]]+regime")
   # without normalization: not measured, no message
