@@ -549,6 +549,14 @@ print.initvar_transformer <- function(x, ...) {
   if (!is.null(t$embedding_var)) {
     cat(sprintf("  embedding variance (give as var_x): %s\n", format(signif(t$embedding_var, 4))))
   }
+  if (!is.null(t$token_kernel)) {
+    K <- t$token_kernel
+    off <- K[row(K) != col(K)]
+    cat(sprintf("  input tokens correlated (token_cor): %s\n",
+                if (length(unique(off)) == 1 && all(diag(K) == 1)) {
+                  paste("rho =", format(signif(off[1], 4)))
+                } else "a user kernel"))
+  }
   invisible(x)
 }
 
