@@ -663,3 +663,16 @@ test_that("rank collapse through post-LN blocks matches the engine on log(1 - co
   }
   expect_lt(max(abs(z)), stats::qnorm(1 - 0.001 / 32))
 })
+
+test_that("correlated tokens: the forward variances start from the kernel given", {
+  # pre-LN, one block, rho = 0.7 (the attention branch's variance is 0.748
+  # against 0.232 for iid tokens: the values' common part passes whole);
+  # Bonferroni at 0.001 over the 2 sublayers' sums
+  set.seed(61)
+  net <- transformer(128, 4, depth = 1, seq_len = 8, norm = "pre", token_cor = 0.7)
+  df <- as.data.frame(suppressMessages(simulate_network(net, networks = 16, inputs = 64,
+                                                         threads = 1)))
+  r <- df[df$quantity == "s", ]
+  expect_lt(max(abs(r$prediction - r$estimate) / r$mcse), stats::qnorm(1 - 0.001 / 4))
+  expect_gt(r$prediction[1], 1.7)
+})
