@@ -1512,7 +1512,7 @@ token_similarity <- function(net, networks = 20, sequences = 8, var_x = 1) {
   check_number(var_x, "var_x", min = 0, min_open = TRUE)
   T <- net$transformer$seq_len
   p <- suppressMessages(predict_variance(net, var_x = var_x, regime = "mean_field"))
-  setup <- sim_setup(net, sequences * T, "normal", var_x, NULL, "normal", 1, 10)
+  setup <- suppressMessages(sim_setup(net, sequences * T, "normal", var_x, NULL, "normal", 1, 10))
   d <- nrow(p)
   vals <- matrix(0, d, networks)
   for (k in seq_len(networks)) {
