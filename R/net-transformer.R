@@ -1297,10 +1297,14 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
 # across queries. Pre-LN, the inputs' r grows with depth and the error grows
 # like N^0.6 / d at depth 12 (6.5 +- 2% at d 64, 3.2 +- 1.3% at d 256), with
 # a part that does not shrink with d at depth 100 (28 +- 14% at d 64,
-# 19.8 +- 2% at d 256). The logits'
-# correlation across queries (tokens correlated after attention) is an
-# infinite-width term left out too. Until these are carried, the call
-# says when the expected error exceeds `bound`.
+# 19.8 +- 2% at d 256). The logits' correlation across queries (tokens
+# correlated after attention), an infinite-width term, is now carried for
+# bidirectional attention (cross_query_same()): post-LN depth 12, d 256
+# went from -9.7 +- 2.4% to -2.3 +- 2.4%, but at d 64 from +3.3 to +11.8 +-
+# 3.4% (the 1/n terms above no longer cancel against it). The table of
+# 2026-12-08 (tools/transformer-gradients.R 400 regime) is in ?transformer;
+# until the 1/n terms are carried, the call says when the expected error
+# exceeds `bound`.
 transformer_regime_check <- function(net, layers, fw, bound = 0.05) {
   n <- net$widths[1]
   d <- length(layers)
