@@ -58,7 +58,8 @@ acc_slots <- c("n", "mean", "M2", "M3", "M4", "networks", "mean_a", "mean_b",
 spec_fields <- c("widths", "layer_kind", "act", "act_param", "wkind", "wpar", "bkind",
                  "bpar", "input", "var_x", "X", "grad", "var_grad", "batch", "center",
                  "nbins", "hrange", "seed", "rfuns", "scale", "units", "res_alpha",
-                 "res_skip", "res_norm", "unit_in", "unit_out", "attn", "conv")
+                 "res_skip", "res_norm", "unit_in", "unit_out", "attn", "conv",
+                 "token_mix")
 
 # What one block of the engine returns.
 block_slots <- c("acc", "hist", "pos")

@@ -30,7 +30,9 @@
 #' activations, the back-propagated gradients and the weight gradients, in
 #' Glorot's linear regime (their eqs. 5-7) or exactly at infinite width
 #' (the mean-field recursion); [linear_regime()] says when the linear
-#' regime holds.
+#' regime holds. [token_similarity()] gives a transformer's mean token
+#' cosine per sublayer (rank collapse), predicted and simulated, for inputs
+#' whose tokens are correlated as `transformer(token_cor = )` sets.
 #'
 #' @section Simulate (3 of 6):
 #' [simulate_network()] pushes random inputs forward and gradients backward

@@ -163,9 +163,20 @@
 #' queries keep the uniform values. The gradient through the logits
 #' (\eqn{dL = A \odot (dA - \mathrm{rowSums}(dA \odot A))}) adds
 #' \eqn{\tau^2}-order terms to the diagonal of the input gradient's
-#' kernel, with \eqn{dA} taken iid over keys. Where tokens become
-#' correlated (deep stacks), the logits' correlation across queries is left
-#' out: the errors grow with depth (see the vignette's table). The default
+#' kernel, with \eqn{dA} taken iid over keys. Where tokens are correlated
+#' (correlated inputs, `token_cor`, and deep stacks), two queries of
+#' correlation \eqn{\rho} see logits correlated by \eqn{\rho} key by key:
+#' for bidirectional attention with `seq_len` at most 64, the entries off
+#' the diagonal of \eqn{E[A K_a A^T]} and of the value path's
+#' \eqn{E[A^T G A]} carry \eqn{E[A_{ts} A_{t's}] = E[A_{ts}^2] - D(\rho)/m},
+#' \eqn{D(\rho) = E[\sum_s (A_{ts} - A_{t's})^2] / 2} (given the
+#' queries' Wishart Gram matrix with \eqn{d_k} degrees of freedom; by Monte
+#' Carlo over \eqn{2^{15}} fixed draws made once per session, exact at
+#' \eqn{\rho = 0}, relative error below 1%: tests/testthat/test-transformer.R), and
+#' \eqn{E[A_{ts} A_{t's'}]} from the rows' sums; causal attention and
+#' longer sequences keep the uniform values. The keys' common part
+#' cancels in the softmax (exact for equally correlated tokens); a general
+#' kernel's unequal key correlations are left out. The default
 #' Xavier initialization with \eqn{H d_k = d} and `scale` \eqn{1/\sqrt{d_k}}
 #' has \eqn{\tau^2 \approx E[a^2]^2}; `net$transformer$logit_var` is
 #' \eqn{\tau^2} at the first block for unit-variance inputs.
@@ -182,31 +193,38 @@
 #' orthogonal to the sublayer's input); and \eqn{E[1/r^2]} exceeds
 #' \eqn{1/E[r^2]}: by \eqn{d/(d-3)} on the raw tokens, by \eqn{1 + (5f -
 #' 2f^2)/d} on a normalized input, \eqn{f} the branch's share of the
-#' variance of \eqn{h}. Left out: the projections of the normalizations
-#' below the top (of order \eqn{f/d} each) and, where tokens become
-#' correlated, the logits' correlation across queries (an error that does
-#' not shrink with \eqn{d}). Measured against the engine
-#' (`tools/transformer-gradients.R`, 4 heads, `seq_len = 8`), the
-#' prediction at the first sublayer differs from the simulation by
-#' \eqn{-6.5 \pm 2}% (pre-LN), \eqn{-9.6 \pm 7}% (post-LN) and
-#' \eqn{+0.5 \pm 0.5}% (DeepNet) at depth 12, \eqn{d = 64}; by
-#' \eqn{-3.2 \pm 1.3}%, \eqn{-10.6 \pm 7.5}% and \eqn{-0.2 \pm 0.4}%
-#' at \eqn{d = 256}; at depth 100 by \eqn{-28 \pm 14}% and \eqn{-20 \pm
-#' 2}% (pre-LN, \eqn{d} 64 and 256) and \eqn{-1.6 \pm 0.8}% and
-#' \eqn{-0.2 \pm 0.5}% (DeepNet), while standard post-LN is far off (46
-#' predicted against \eqn{2.7 \pm 1.5} at \eqn{d = 64}). The documented
-#' regime is an expected relative error of at most 5%: about
-#' \eqn{\exp(\sum_i f_i / d) - 1 + 0.013 \sum_i f_i} over the post-LN
-#' sublayers below the last, plus \eqn{\exp(1.9 N^{0.6}/d + 0.11 (N -
-#' 12)_+ / 88) - 1} for \eqn{N} pre-LN blocks: pre-LN depth 12 needs
-#' \eqn{d \ge 256}; standard post-LN is outside it from depth 4; DeepNet
-#' is inside up to depth 100 at \eqn{d \ge 64} (at depth 12, \eqn{d =
-#' 64}, it agrees with the simulation within its MCSE at every sublayer;
-#' at the first sublayer, z = -2.0 at depth 100). [predict_variance()]
-#' returns the check as attribute `regime_check` (`estimated_error`,
-#' `bound`, `inside`) and, with `regime = "mean_field"` (also inside
-#' [simulate_network()]), says so in a message when outside. Without
-#' normalization (`norm = "none"`) it is not measured (`inside` is `NA`).
+#' variance of \eqn{h}. Carried too, for bidirectional attention: the
+#' logits' correlation across queries (see "What is predicted"). Left out:
+#' the projections of the normalizations below the top (of order \eqn{f/d}
+#' each), the fluctuation of the pre-LN inputs' norms over networks, and
+#' the gradient's correlation with the sublayers' own weights. Measured
+#' against the engine (`tools/transformer-gradients.R 400 regime`: 4
+#' heads, `seq_len = 8`, 400 networks at \eqn{d = 64}, 100 at \eqn{d =
+#' 256}), the prediction at the first sublayer differs from the simulation
+#' (relative error, MCSE) at depths 2, 6 and 12 by
+#' \eqn{-1.2 \pm 0.2}%, \eqn{-5.8 \pm 0.4}%, \eqn{-10.2 \pm 0.7}% (pre-LN),
+#' \eqn{+1.5 \pm 0.4}%, \eqn{-2.7 \pm 1.4}%, \eqn{+11.8 \pm 3.4}%
+#' (post-LN) and \eqn{+0.4}%, \eqn{+0.2}%, \eqn{0.0 \pm 0.2}% (DeepNet) at
+#' \eqn{d = 64}; by \eqn{-0.5 \pm 0.2}%, \eqn{-1.8 \pm 0.5}%,
+#' \eqn{-3.8 \pm 0.7}% (pre-LN), \eqn{+0.5 \pm 0.4}%, \eqn{-3.6 \pm
+#' 1.4}%, \eqn{-2.3 \pm 2.4}% (post-LN) and \eqn{-0.2}%, \eqn{-0.2}%,
+#' \eqn{0.0 \pm 0.2}% (DeepNet) at \eqn{d = 256}. The documented regime is
+#' an expected relative error of at most 5%: about \eqn{\exp(\sum_i f_i /
+#' d) - 1 + 0.013 \sum_i f_i} over the post-LN sublayers below the last,
+#' plus \eqn{0.6 N / d + 0.0018 N} for \eqn{N} pre-LN blocks (fitted to
+#' the table above, with a margin: a part does not shrink with \eqn{d}):
+#' pre-LN depth 12 needs \eqn{d \ge 256} (estimated 4.97% there); standard
+#' post-LN is outside it from depth 6 at \eqn{d = 64} and \eqn{256};
+#' DeepNet is inside up to depth 100 at \eqn{d \ge 64}. Inside it, the
+#' error is within 5%, but not within the MCSE of a long simulation: the
+#' prediction is not calibrated against the engine there except for
+#' DeepNet (at depth 12 it agrees within its MCSE at every sublayer).
+#' [predict_variance()] returns the check as attribute `regime_check`
+#' (`estimated_error`, `bound`, `inside`) and as column `grad_regime`
+#' (`"inside"`, `"outside"` or `"not_measured"`) and, with `regime =
+#' "mean_field"` (also inside [simulate_network()]), says so in a message
+#' when outside. Without normalization (`norm = "none"`) or with correlated
+#' input tokens (`token_cor`) it is not measured (`inside` is `NA`).
 #'
 #' @param d_model Model width \eqn{d}.
 #' @param heads Number of heads \eqn{H}.
@@ -237,6 +255,18 @@
 #' @param alpha,skip The branch and skip multipliers of every sublayer.
 #' @param bias The biases of every weight matrix: a scheme that does not
 #'   depend on the layer size.
+#' @param token_cor The input tokens' correlation: `0` (iid tokens), a
+#'   number \eqn{\rho} in \eqn{[-1/(T-1), 1]} (every two tokens of a
+#'   sequence correlated by \eqn{\rho}), or a symmetric positive
+#'   semi-definite `seq_len` x `seq_len` matrix \eqn{K}: each input feature
+#'   of a sequence is \eqn{N(0, \sigma_x^2 K)} over its tokens, features
+#'   and sequences independent (\eqn{\sigma_x^2} is `var_x`). The engine
+#'   ([simulate_network()], normal inputs only; an encoder-decoder's source
+#'   and target alike) draws them as \eqn{M z}, \eqn{M M^T = K}, and
+#'   [predict_variance()] starts from \eqn{\sigma_x^2 K}; its gradient
+#'   columns are then not measured against simulation (`grad_regime`
+#'   `"not_measured"`). [token_similarity()] compares the mean token cosine
+#'   per sublayer.
 #' @return An `initvar_transformer` network (also an `initvar_mlp`: a list
 #'   of layers, `2 * depth` sublayers, or `2 * depth + 3 * decoder_depth`
 #'   for an encoder-decoder), with `net$transformer` its settings (for an
@@ -275,7 +305,7 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
                         init = init_glorot(),
                         architecture = c("encoder", "decoder", "encoder_decoder"),
                         decoder_depth = depth, rule = NULL, scale = 1 / sqrt(d_k),
-                        alpha = 1, skip = 1, bias = init_constant(0)) {
+                        alpha = 1, skip = 1, bias = init_constant(0), token_cor = 0) {
   if (missing(d_model)) abort("`d_model` is missing: give the model width.")
   if (missing(heads)) abort("`heads` is missing: give the number of attention heads.")
   if (missing(depth)) abort("`depth` is missing: give the number of blocks.")
@@ -306,6 +336,7 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
     abort_arg("bias", "a scheme that does not depend on the layer size, such as `init_constant(0)`",
               bias$label)
   }
+  token_kernel <- check_token_cor(token_cor, seq_len)
   inits <- transformer_inits(init)
   enc_dec <- architecture == "encoder_decoder"
   if (!enc_dec) decoder_depth <- NULL
@@ -402,9 +433,54 @@ transformer <- function(d_model, heads, d_k = d_model / heads, depth, d_ff = 4 *
                           alpha = alpha, skip = skip, rule = rule, init = inits,
                           embedding_var = embedding_var, decoder_depth = decoder_depth,
                           parts = if (enc_dec) parts, rules = rules,
+                          token_kernel = token_kernel,
                           logit_var = scale^2 * d_k * (d_model * vq * m2a) * (d_model * vk * m2a))
   class(net) <- c("initvar_transformer", class(net))
   net
+}
+
+# `token_cor`: a correlation rho between every two tokens, or a T x T
+# kernel (symmetric, positive semi-definite, finite); the input tokens'
+# kernel relative to var_x (NULL: iid tokens).
+check_token_cor <- function(token_cor, T) {
+  what <- sprintf(paste0("a number in [%s, 1] (the correlation of every two tokens) or a ",
+                         "symmetric positive semi-definite %d x %d matrix"),
+                  format(if (T > 1) signif(-1 / (T - 1), 4) else -1), T, T)
+  if (is.numeric(token_cor) && length(token_cor) == 1 && !is.matrix(token_cor)) {
+    if (!is.finite(token_cor) || token_cor > 1 || token_cor < -1 ||
+        (T > 1 && token_cor < -1 / (T - 1) - 1e-12)) abort_arg("token_cor", what, token_cor)
+    if (token_cor == 0 || T == 1) return(NULL)
+    K <- matrix(token_cor, T, T)
+    diag(K) <- 1
+    return(K)
+  }
+  if (!is.numeric(token_cor) || !is.matrix(token_cor) || any(dim(token_cor) != T) ||
+      any(!is.finite(token_cor))) abort_arg("token_cor", what, token_cor)
+  K <- matrix(as.double(token_cor), T, T)
+  sc <- max(abs(K))
+  if (max(abs(K - t(K))) > 1e-10 * max(sc, 1) ||
+      min(eigen(K, symmetric = TRUE, only.values = TRUE)$values) < -1e-10 * max(sc, 1)) {
+    abort_arg("token_cor", what, token_cor)
+  }
+  K <- (K + t(K)) / 2
+  if (isTRUE(all.equal(K, diag(T), tolerance = 0))) return(NULL)
+  K
+}
+
+# The engine's mixing matrix M (M M' = the tokens' kernel), or NULL.
+token_mix_matrix <- function(net) {
+  K <- if (inherits(net, "initvar_transformer")) net$transformer$token_kernel
+  if (is.null(K)) return(NULL)
+  e <- eigen(K, symmetric = TRUE)
+  M <- e$vectors %*% (sqrt(pmax(e$values, 0)) * t(e$vectors))
+  as.double(M)
+}
+
+# The input tokens' kernel of a transformer net: var_x times its
+# token_kernel (iid tokens: var_x I).
+input_token_kernel <- function(net, var_x) {
+  K <- net$transformer$token_kernel
+  if (is.null(K)) diag(var_x, net$transformer$seq_len) else var_x * K
 }
 
 transformer_weight_names <- c("q", "k", "v", "o", "ff1", "ff2")
@@ -472,6 +548,14 @@ print.initvar_transformer <- function(x, ...) {
   } else if (!is.null(t$rule)) cat_para("rule: ", t$rule$label)
   if (!is.null(t$embedding_var)) {
     cat(sprintf("  embedding variance (give as var_x): %s\n", format(signif(t$embedding_var, 4))))
+  }
+  if (!is.null(t$token_kernel)) {
+    K <- t$token_kernel
+    off <- K[row(K) != col(K)]
+    cat(sprintf("  input tokens correlated (token_cor): %s\n",
+                if (length(unique(off)) == 1 && all(diag(K) == 1)) {
+                  paste("rho =", format(signif(off[1], 4)))
+                } else "a user kernel"))
   }
   invisible(x)
 }
@@ -932,7 +1016,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     abort_pairs(tr$activation, T, T * (T + 1) / 2)
   }
   if (attention == "logits") softmax_prepare(if (any_causal) seq_len(T) else T)
-  K <- diag(var_x, T)
+  K <- input_token_kernel(net, var_x)
   # an encoder-decoder: the memory's kernel (the encoder's output), and
   # the target tokens' at the decoder's start
   Kmem <- NULL
@@ -941,7 +1025,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
     l <- layers[[i]]
     if (isTRUE(l$decoder_start)) {
       Kmem <- K
-      K <- diag(var_x, T)
+      K <- input_token_kernel(net, var_x)
     }
     cross <- isTRUE(l$cross)
     causal <- isTRUE(l$causal)
@@ -982,10 +1066,22 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       p2 <- mom[, "p2"]
       e12 <- ifelse(ms > 1, pmax(1 - ms * p2, 0) / (ms * pmax(ms - 1, 1)), 0)
       diag(Kc) <- ifelse(ms > 1, p2 * dsum + e12 * (asum - dsum), diag(Kc))
+      # bidirectional: the logits' correlation across queries (see
+      # cross_query_same()), off the diagonal: q_same on s = s', q_diff on
+      # s != s' (causal: the uniform values are kept)
+      qs <- NULL
+      if (!causal && T > 1 && T <= cross_query_max && tau > 0) {
+        Kq <- l$n_in * vv(1) * Ka + bv(1)
+        qs <- cross_query_same(Kq, tau, T, l$d_k, p2)
+        qd <- (1 - T * qs) / (T * (T - 1))
+        off <- row(Kc) != col(Kc)
+        trv <- sum(diag(Kv))
+        Kc[off] <- qs[off] * trv + qd[off] * (sum(Kv) - trv)
+      }
       Kb <- hd * vv(4) * Kc + bv(4)               # the branch output
       kv_eff <- max(mean(diag(Kv)) - off_mean(Kv), 0)
       st <- list(Kin_last = diag(Kc), mom = mom, sq2 = sq2, sk2 = sk2,
-                 kv_eff = kv_eff, tau = tau)
+                 kv_eff = kv_eff, tau = tau, qsame = qs)
     } else {
       K1 <- l$n_in * vv(1) * Ka + bv(1)
       ak <- activation_kernel(u[[1]]$activation, K1, regime)
@@ -1055,6 +1151,19 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
       ms <- if (causal) seq_len(T) else rep(T, T)
       cd <- (f$mom[, "p2"] - 1 / ms^2) * diag(Gc)
       diag(Ga) <- diag(Ga) + if (causal) rev(cumsum(rev(cd))) else sum(cd)
+      if (!is.null(f$qsame)) {
+        # bidirectional, with the logits' correlation across queries:
+        # (A' Gc A)_ss' = sum_t Gc_tt E[A_ts A_ts'] + sum_{t != t'} Gc_tt'
+        # E[A_ts A_t's'], E[A_ts A_ts'] = e12 (s != s'), and q_same, q_diff
+        # for t != t'
+        off <- row(Gc) != col(Gc)
+        p2 <- f$mom[1, "p2"]
+        e12 <- (1 - T * p2) / (T * (T - 1))
+        qd <- (1 - T * f$qsame) / (T * (T - 1))
+        dg <- sum(diag(Gc))
+        Ga[] <- e12 * dg + sum(qd[off] * Gc[off])
+        diag(Ga) <- p2 * dg + sum(f$qsame[off] * Gc[off])
+      }
       Ga <- hd * vv(3) * Ga
       # cross-attention: the value and key paths go to the memory; the
       # decoder's input gets the query path only
@@ -1109,6 +1218,7 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
                     var_s = vapply(fw, function(f) mean(f$Kh), 0),
                     var_z = vapply(fw, function(f) mean(diag(f$Kz)), 0),
                     var_grad_s = var_g, var_grad_w = var_gw, mean_s = 0, mean_z = 0,
+                    token_cos = vapply(fw, function(f) kernel_token_cos(f$Kz), 0),
                     kind = ifelse(kinds %in% c("attention", "cross_attention"), kinds, "ffn"),
                     block = block, part = part, stringsAsFactors = FALSE)
   # the gradient at the network's input (dC/dx_0), the input of block 1
@@ -1118,13 +1228,21 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
   attr(out, "regime") <- regime
   rc <- transformer_regime_check(net, layers, fw)
   attr(out, "regime_check") <- rc
+  # the gradient columns' regime, stated in every row
+  out$grad_regime <- if (is.na(rc$inside)) "not_measured" else if (rc$inside) "inside" else "outside"
+  if (regime == "mean_field" && !is.null(tr$token_kernel) && is.na(rc$inside)) {
+    message(paste(strwrap(paste0(
+      "predict_variance(): `net` has correlated input tokens (`token_cor`): its gradient ",
+      "columns are not measured against simulation there (`grad_regime` is ",
+      "\"not_measured\"); the forward columns and `token_cos` are.")), collapse = "\n"))
+  }
   if (regime == "mean_field" && isFALSE(rc$inside)) {
     message(paste(strwrap(sprintf(paste0(
       "predict_variance(): `net` (%d sublayers, d_model %d) is outside the regime where the ",
       "transformer gradient prediction is documented to hold: the mean-field Var(dC/dh) is ",
       "expected to be off by about %s at the first sublayer (more than %s%%: 1/d_model terms ",
-      "compounding over the normalized sublayers, and the logits' correlation across queries; see ",
-      "\"Where the prediction holds\" in ?transformer). The forward variances are not affected."),
+      "compounding over the normalized sublayers; see \"Where the prediction holds\" in ",
+      "?transformer). The forward variances are not affected."),
       d, as.integer(net$widths[1]),
       if (rc$estimated_error < 1) paste0(format(signif(100 * rc$estimated_error, 2)), "%") else
         paste0("a factor of ", format(signif(1 + rc$estimated_error, 2)), " or more"),
@@ -1179,10 +1297,14 @@ transformer_predict <- function(net, var_x, var_grad, regime, grad, attention = 
 # across queries. Pre-LN, the inputs' r grows with depth and the error grows
 # like N^0.6 / d at depth 12 (6.5 +- 2% at d 64, 3.2 +- 1.3% at d 256), with
 # a part that does not shrink with d at depth 100 (28 +- 14% at d 64,
-# 19.8 +- 2% at d 256). The logits'
-# correlation across queries (tokens correlated after attention) is an
-# infinite-width term left out too. Until these are carried, the call
-# says when the expected error exceeds `bound`.
+# 19.8 +- 2% at d 256). The logits' correlation across queries (tokens
+# correlated after attention), an infinite-width term, is now carried for
+# bidirectional attention (cross_query_same()): post-LN depth 12, d 256
+# went from -9.7 +- 2.4% to -2.3 +- 2.4%, but at d 64 from +3.3 to +11.8 +-
+# 3.4% (the 1/n terms above no longer cancel against it). The table of
+# 2026-12-08 (tools/transformer-gradients.R 400 regime) is in ?transformer;
+# until the 1/n terms are carried, the call says when the expected error
+# exceeds `bound`.
 transformer_regime_check <- function(net, layers, fw, bound = 0.05) {
   n <- net$widths[1]
   d <- length(layers)
@@ -1190,6 +1312,10 @@ transformer_regime_check <- function(net, layers, fw, bound = 0.05) {
   if (all(norm == "none")) {
     return(list(estimated_error = NA_real_, bound = bound, inside = NA,
                 note = "no normalization: not measured"))
+  }
+  if (!is.null(net$transformer$token_kernel)) {
+    return(list(estimated_error = NA_real_, bound = bound, inside = NA,
+                note = "correlated input tokens: not measured"))
   }
   post <- which(norm == "post")
   post <- post[post < d]          # the last post-LN is not back-propagated
@@ -1199,13 +1325,17 @@ transformer_regime_check <- function(net, layers, fw, bound = 0.05) {
   }, 0)
   # after the 1/n terms carried (top LN's projection, E[1 / r^2]): the
   # projections of the LNs below it, left out, compound as exp(sum f / n);
-  # the logits' correlation across queries adds about 1.3% per unit of
-  # sum f at any width (10.6 +- 7.5% at depth 12, d 256, sum f = 7.7)
+  # an error of about 1.3% per unit of sum f at any width (with the
+  # logits' correlation across queries carried, measured -3.6 +- 1.4% at
+  # depth 6, d 256, sum f = 3.9; +11.8 +- 3.4% at depth 12, d 64)
   est_post <- if (length(post)) expm1(sum(f) / n) + 0.013 * sum(f) else 0
   n_pre <- sum(norm == "pre") / 2
-  # beyond 12 blocks an error that does not shrink with d (19.8 +- 2% at
-  # depth 100, d 256; 3.2 +- 1.3% at depth 12)
-  est_pre <- if (n_pre > 0) expm1(1.9 * n_pre^0.6 / n + 0.11 * max(n_pre - 12, 0) / 88) else 0
+  # measured (tools/transformer-gradients.R "regime", 400 networks at d 64,
+  # 100 at d 256): -1.2, -5.8, -10.2% at depths 2, 6, 12 (d 64), -0.5,
+  # -3.8% at depths 2, 12 (d 256), -20% at depth 100 (d 256): an a N / d +
+  # b N fit (a part that does not shrink with d), 1.3 times its
+  # coefficients
+  est_pre <- if (n_pre > 0) 0.6 * n_pre / n + 0.0018 * n_pre else 0
   est <- est_post + est_pre
   list(estimated_error = est, bound = bound, inside = est <= bound,
        note = "estimated relative error of the mean-field Var(dC/dh) at the first sublayer")
@@ -1314,3 +1444,179 @@ check_sequence_batch <- function(net, rows, arg) {
 # package's (in transformer() and resmlp() an argument of that name, when
 # it is an R function, would be called instead).
 linear_activation <- function() activation("linear")
+
+# The mean cosine similarity of a sequence's distinct tokens for a kernel K
+# over its T positions (the infinite-width cosine K_ts / sqrt(K_tt K_ss),
+# averaged over t != s; 1 for T = 1).
+kernel_token_cos <- function(K) {
+  T <- nrow(K)
+  if (T < 2) return(1)
+  s <- sqrt(pmax(diag(K), 0))
+  C <- K / outer(s, s)
+  C[!is.finite(C)] <- 0
+  (sum(C) - sum(diag(C))) / (T * (T - 1))
+}
+
+# One network's per-sequence mean token cosine at every sublayer output:
+# a layers x sequences matrix, from the rows of z (B x n, sequences of T
+# consecutive rows).
+trace_token_cos <- function(z, T) {
+  B <- nrow(z)
+  S <- B %/% T
+  vapply(seq_len(S), function(s) {
+    x <- z[seq_rows(s, T), , drop = FALSE]
+    nr <- sqrt(rowSums(x^2))
+    C <- tcrossprod(x) / outer(nr, nr)
+    C[!is.finite(C)] <- 0
+    (sum(C) - sum(diag(C))) / (T * (T - 1))
+  }, 0)
+}
+
+#' Token similarity through a transformer: predicted against simulated
+#'
+#' The mean cosine similarity of distinct tokens of a sequence,
+#' \eqn{\cos(z_t, z_s) = z_t \cdot z_s / (|z_t| |z_s|)} averaged over
+#' \eqn{t \ne s}, at every sublayer's output: predicted from the
+#' transformer kernel of [predict_variance()] (its column `token_cos`,
+#' \eqn{K_{ts} / \sqrt{K_{tt} K_{ss}}} at infinite width) and simulated by
+#' the engine's own networks, with the input tokens correlated as
+#' `transformer(token_cor = )` sets. Rank collapse (Dong et al. 2021,
+#' Noci et al. 2022) is the cosine's approach to 1.
+#'
+#' The simulation is one network at a time through the engine's trace (all
+#' its activations kept), so it is meant for small networks; each network's
+#' value is its mean over `sequences` sequences, and the MCSE is the
+#' standard error over networks.
+#' @param net A network from [transformer()] (not an encoder-decoder).
+#' @param networks Number of networks (at least 2).
+#' @param sequences Sequences per network (at least 1).
+#' @param var_x Variance of each input feature.
+#' @return A data frame, one row per sublayer: `layer`, `block`, `kind`,
+#'   `predicted`, `simulated`, `mcse`, and `z` (predicted less simulated,
+#'   in MCSE).
+#' @references
+#' Dong, Y., Cordonnier, J.-B. and Loukas, A. (2021). Attention is not all
+#' you need: pure attention loses rank doubly exponentially with depth.
+#' ICML.
+#'
+#' Noci, L. et al. (2022). Signal propagation in transformers: theoretical
+#' perspectives and the role of rank collapse. NeurIPS.
+#' @examples
+#' set.seed(1)
+#' net <- transformer(32, 4, depth = 2, seq_len = 4, norm = "post", token_cor = 0.5)
+#' token_similarity(net, networks = 4, sequences = 2)
+#' @export
+token_similarity <- function(net, networks = 20, sequences = 8, var_x = 1) {
+  if (!inherits(net, "initvar_transformer")) abort_arg("net", "a network from transformer()", net)
+  if (identical(net$transformer$architecture, "encoder_decoder")) {
+    abort_arg("net", "a transformer() that is not an encoder-decoder", net)
+  }
+  check_whole(networks, "networks", min = 2, max = 1e6)
+  check_whole(sequences, "sequences", min = 1, max = 1e5)
+  check_number(var_x, "var_x", min = 0, min_open = TRUE)
+  T <- net$transformer$seq_len
+  p <- suppressMessages(predict_variance(net, var_x = var_x, regime = "mean_field"))
+  setup <- suppressMessages(sim_setup(net, sequences * T, "normal", var_x, NULL, "normal", 1, 10))
+  d <- nrow(p)
+  vals <- matrix(0, d, networks)
+  for (k in seq_len(networks)) {
+    tr <- .Call(C_test_network_trace, setup$spec, k - 1)
+    vals[, k] <- vapply(tr$z, function(z) mean(trace_token_cos(z, T)), 0)
+  }
+  est <- rowMeans(vals)
+  mcse <- apply(vals, 1, stats::sd) / sqrt(networks)
+  pred <- p$token_cos
+  data.frame(layer = p$layer, block = p$block, kind = p$kind, predicted = pred,
+             simulated = est, mcse = mcse,
+             z = ifelse(mcse > 0, (pred - est) / mcse, NA_real_), stringsAsFactors = FALSE)
+}
+
+# ---- the logits' correlation across queries --------------------------------
+#
+# Two queries t, t' of correlation rho (their kernel Kq_tt' / sqrt(Kq_tt
+# Kq_t't')) see the same keys: given the queries, the logits (L_ts, L_t's)
+# are iid over the keys s (the keys' common part cancels in the softmax),
+# Gaussian with covariance c^2 s_K^2 G, G the 2 x 2 Gram matrix of the
+# queries (a Wishart matrix with d_k degrees of freedom: G = s_Q^2 (L A)(L
+# A)', L the Cholesky factor of [1 rho; rho 1] and A Bartlett's factor,
+# A_11^2 ~ chi^2_{d_k}, A_22^2 ~ chi^2_{d_k - 1}, A_21 ~ N(0, 1)). So
+# (L_ts, L_t's) = (tau / sqrt(d_k)) (L A) Z_s, Z_s ~ N(0, I_2), tau^2 = c^2
+# d_k s_Q^2 s_K^2 as for one query. For t != t', E[A_ts A_t's'] is
+# q_same (s = s') or q_diff = (1 - m q_same) / (m (m - 1)) (rows sum to
+# 1), and m q_same = m p2 - D(rho), with D = E[sum_s (A_ts - A_t's)^2] / 2
+# (p2 = E[A_ts^2], the same for both rows): D by Monte Carlo over fixed
+# draws made once per session (common to every rho and tau, so that D is
+# smooth in both and vanishes like 1 - rho as rho -> 1, with a relative
+# error of about 1 / sqrt(N)), p2 by its exact integral. rho = 0 gives the
+# uniform value 1 / m^2 (independent rows); rho = 1, q_same = p2 (the same
+# row).
+cross_query_cache <- new.env(parent = emptyenv())
+# the longest sequence for which the term is carried (beyond it, left out)
+cross_query_max <- 64
+cross_query_draws <- function(m, dk) {
+  key <- paste(m, dk)
+  if (!is.null(cross_query_cache[[key]])) return(cross_query_cache[[key]])
+  N <- as.integer(min(2^15, 2^20 / m))
+  # a private stream: the user's RNG state and kinds are restored
+  had <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
+  old <- if (had) get(".Random.seed", envir = globalenv(), inherits = FALSE)
+  kinds <- RNGkind()
+  on.exit({
+    RNGkind(kinds[1], kinds[2], kinds[3])
+    if (had) assign(".Random.seed", old, envir = globalenv()) else
+      rm(".Random.seed", envir = globalenv())
+  })
+  suppressWarnings(RNGkind("Mersenne-Twister", "Inversion", "Rejection"))
+  set.seed(20261208)
+  out <- list(Z1 = matrix(stats::rnorm(N * m), N), Z2 = matrix(stats::rnorm(N * m), N),
+              a11 = sqrt(stats::rchisq(N, dk)), a21 = stats::rnorm(N),
+              a22 = sqrt(if (dk > 1) stats::rchisq(N, dk - 1) else numeric(N)), dk = dk)
+  cross_query_cache[[key]] <- out
+  out
+}
+softmax_rows <- function(L) {
+  E <- exp(L - L[cbind(seq_len(nrow(L)), max.col(L, "first"))])
+  E / rowSums(E)
+}
+# D(rho) for logit scale tau (tau^2 the logits' variance), m keys, d_k.
+cross_query_gap <- function(rho, tau, m, dk) {
+  if (m < 2 || tau == 0) return(rep(0, length(rho)))
+  dr <- cross_query_draws(m, dk)
+  f <- tau / sqrt(dk)
+  A1 <- softmax_rows(f * dr$a11 * dr$Z1)
+  gap <- function(r) {
+    if (r >= 1) return(0)
+    s <- sqrt(max(1 - r^2, 0))
+    A2 <- softmax_rows(f * ((r * dr$a11 + s * dr$a21) * dr$Z1 + s * dr$a22 * dr$Z2))
+    sum((A1 - A2)^2) / (2 * nrow(A1))
+  }
+  # the draws' error, common to every rho, scaled out: D(0) is exact, m p2
+  # - 1/m (independent rows)
+  gl <- chisq_nodes(dk)
+  p2 <- softmax_moments_mean(m, tau * sqrt(gl$x / dk), gl$w)[1, "p2"]
+  g0 <- gap(0)
+  ratio <- if (g0 > 0) (m * p2 - 1 / m) / g0 else 1
+  vapply(rho, function(r) if (r == 0) m * p2 - 1 / m else gap(r) * ratio, 0)
+}
+# q_same per pair of queries (a T x T matrix, diagonal NA) for the queries'
+# kernel Kq, from p2 (per query, m keys each); at most 24 distinct rho are
+# evaluated, more on a grid in rho with a spline.
+cross_query_same <- function(Kq, tau, m, dk, p2) {
+  T <- nrow(Kq)
+  s <- sqrt(pmax(diag(Kq), 0))
+  R <- Kq / outer(s, s)
+  R[!is.finite(R)] <- 0
+  R <- pmin(pmax(R, -1), 1)
+  off <- row(R) != col(R)
+  r <- round(R[off], 8)
+  u <- unique(r)
+  D <- if (length(u) <= 24) {
+    cross_query_gap(u, tau, m, dk)[match(r, u)]
+  } else {
+    g <- seq(min(u), max(u), length.out = 33)
+    stats::splinefun(g, cross_query_gap(g, tau, m, dk))(r)
+  }
+  Q <- matrix(NA_real_, T, T)
+  Q[off] <- p2[1] - D / m
+  Q
+}

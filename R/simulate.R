@@ -55,7 +55,9 @@ engine_spec <- function(net, batch, input, var_x, X, grad, var_grad, center,
     unit_out = vapply(units, function(l) as.integer(l$n_out), 0L),
     attn = as.double(attn),
     # conv layers' geometry (R/net-conv.R); 0 for other layers
-    conv = as.double(vapply(layers, conv_geometry, numeric(conv_npar))))
+    conv = as.double(vapply(layers, conv_geometry, numeric(conv_npar))),
+    # correlated tokens (transformer(token_cor = )), for random inputs
+    token_mix = if (input == "normal") token_mix_matrix(net))
   spec[spec_fields]
 }
 
@@ -295,6 +297,11 @@ simulate_network <- function(net, networks = 100, inputs = 256,
     check_number(var_x, min = 0)
   }
   check_sequence_batch(net, inputs, "inputs")
+  if (inherits(net, "initvar_transformer") && !is.null(net$transformer$token_kernel) &&
+      input != "normal") {
+    abort_arg("input", paste0("\"normal\" for a transformer with correlated tokens ",
+                              "(`token_cor` of transformer())"), input)
+  }
   grad <- check_choice(grad, c("normal", "softmax"), "grad")
   check_softmax_output(net, grad)
   check_number(var_grad, min = 0)

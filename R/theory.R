@@ -228,7 +228,11 @@
 #' DeepNet holds at d_model 64 up to depth 100; standard post-LN does not
 #' hold at d_model 64): see "Where the prediction holds" in
 #' [transformer()]. The result's attribute `regime_check` gives the
-#' expected error, and a message says when a call is outside.
+#' expected error, its column `grad_regime` the verdict (`"inside"`,
+#' `"outside"`, `"not_measured"`) in every row, and a message says when a
+#' call is outside. A transformer's result also has the column
+#' `token_cos`: the mean cosine similarity of distinct tokens at each
+#' sublayer's output, at infinite width (see [token_similarity()]).
 #'
 #' @param net A network from [mlp()].
 #' @param var_x Variance of each input feature (zero mean).

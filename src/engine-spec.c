@@ -194,6 +194,22 @@ void iv_read_spec(SEXP spec, spec_t *sp)
     } else {
         error("`spec$input` is not an input kind (src/vocab.h, IV_INPUT_KINDS).");
     }
+    SEXP tm = FIELD(SP_TOKEN_MIX);
+    sp->token_mix = NULL;
+    sp->tmT = 0;
+    if (tm != R_NilValue) {
+        if (kind[0] != LAYER_ATTENTION)
+            error("`spec$token_mix` needs an attention first layer.");
+        if (sp->input != IN_NORMAL) error("`spec$token_mix` needs normal inputs.");
+        const int T = (int) sp->attn[2];
+        if (TYPEOF(tm) != REALSXP || XLENGTH(tm) != (R_xlen_t) T * T)
+            error("`spec$token_mix` must be NULL or a seq_len x seq_len double matrix.");
+        const double *m = REAL(tm);
+        for (R_xlen_t k = 0; k < (R_xlen_t) T * T; k++)
+            if (!R_FINITE(m[k])) error("`spec$token_mix` must be finite.");
+        sp->token_mix = m;
+        sp->tmT = T;
+    }
     sp->grad = iv_int_arg(FIELD(SP_GRAD), "spec$grad");
     if (sp->grad != GRAD_NORMAL && sp->grad != GRAD_SOFTMAX)
         error("`spec$grad` is not an output-gradient kind (src/vocab.h, IV_GRAD_KINDS).");

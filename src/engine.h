@@ -68,6 +68,12 @@ typedef struct {
     int input;              /* IN_NORMAL, IN_UNIFORM or IN_MATRIX */
     double var_x;
     const double *X;
+    /* NULL, or the T x T matrix M (column-major, M M' the tokens' kernel,
+       tmT = T the first layer's seq_len) that mixes every sequence's
+       iid normal tokens, feature by feature: x = M z (spec field
+       token_mix; transformer(token_cor = )) */
+    const double *token_mix;
+    int tmT;
     int grad;               /* GRAD_NORMAL or GRAD_SOFTMAX (cross-entropy) */
     double var_grad;
     const double *center;   /* NQ x d */

@@ -965,6 +965,25 @@ static int residual_backward(const spec_t *sp, work_t *ws, int i, const double *
     return 0;
 }
 
+/* Correlated tokens: every sequence's block of T rows of the B x ncol
+   matrix X (rows grouped by sequence), column by column, replaced by M
+   times it (M T x T, column-major); tmp holds T values. */
+static void mix_tokens(const double *M, int T, double *X, int B, int ncol, double *tmp)
+{
+    for (int j = 0; j < ncol; j++) {
+        double *xc = X + (R_xlen_t) j * B;
+        for (int s0 = 0; s0 + T <= B; s0 += T) {
+            double *xs = xc + s0;
+            for (int t = 0; t < T; t++) {
+                double acc = 0;
+                for (int k = 0; k < T; k++) acc += M[t + (R_xlen_t) k * T] * xs[k];
+                tmp[t] = acc;
+            }
+            for (int t = 0; t < T; t++) xs[t] = tmp[t];
+        }
+    }
+}
+
 /* Simulate network `net`, writing its summaries to res (NSUM x NQ x d) and
    adding its histogram counts to ws->hist. Returns 0, or 1 if it stopped
    early for an interrupt (stop may be NULL: never stop). *bad is set to
@@ -991,6 +1010,9 @@ int iv_run_network(const spec_t *sp, work_t *ws, double net, double *res,
         else { fx.family = FAM_UNIFORM; fx.p1 = -sqrt(3.0) * sx; fx.p2 = sqrt(3.0) * sx; }
         iv_rng_init(&r, sp->seed, base);
         iv_fill(X, (R_xlen_t) (sp->dstart >= 0 ? 2 : 1) * B * sp->w[0], &fx, &r);
+        if (sp->token_mix)
+            mix_tokens(sp->token_mix, sp->tmT, X, B, (sp->dstart >= 0 ? 2 : 1) * sp->w[0],
+                       ws->dT);
     }
     const double *Zin = X;
     row_powers(X, B, sp->w[0], 1 / sp->scale[Q_W], ws->rowz);

@@ -123,8 +123,9 @@
     X(SP_UNIT_IN, "unit_in", 24) \
     X(SP_UNIT_OUT, "unit_out", 25) \
     X(SP_ATTN, "attn", 26) \
-    X(SP_CONV, "conv", 27)
-#define IV_NSPEC 28
+    X(SP_CONV, "conv", 27) \
+    X(SP_TOKEN_MIX, "token_mix", 28)
+#define IV_NSPEC 29
 
 /* What C_simulate_block returns, by name. */
 #define IV_BLOCK_SLOTS(X) \

@@ -120,6 +120,9 @@ hardening_exported <- list(
   mlp = list(gctorture = quote(mlp(c(3, 4, 2), "tanh", init_he()))),
   resmlp = list(gctorture = quote(resmlp(3, 2, "relu", init_he(), branch_depth = 2, norm = "pre"))),
   transformer = list(gctorture = quote(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2))),
+  token_similarity = list(gctorture = quote(token_similarity(
+    transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2, token_cor = 0.5), networks = 2,
+    sequences = 1))),
   residual_depth_profile = list(gctorture = quote(residual_depth_profile(
     resmlp(3, 2, "relu", init_he(), branch_depth = 2)))),
   plot_simulations = list(gctorture = quote({
@@ -504,7 +507,11 @@ hardening_fuzz <- list(
     args = c(d_model = "size", heads = "size", d_k = "size", depth = "size", d_ff = "size",
              norm = "choice", seq_len = "size", activation = "act", init = "scheme",
              architecture = "choice", decoder_depth = "size", rule = "rule", scale = "num",
-             alpha = "num", skip = "num", bias = "scheme")),
+             alpha = "num", skip = "num", bias = "scheme", token_cor = "any")),
+  token_similarity = list(
+    call = quote(token_similarity(transformer(4, 2, depth = 1, d_ff = 3, seq_len = 2),
+                                  networks = 2, sequences = 1)),
+    args = c(net = "net", networks = "count", sequences = "count", var_x = "num")),
   verify = list(
     call = quote(verify(E(X^2) ~ 1, X = init_normal(), n = 10000, threads = 1)),
     args = c(id = "formula", n = "count", X = "var", level = "level", threads = "threads",

@@ -507,10 +507,12 @@ test_that("predict_variance() says where the transformer gradient prediction hol
                     rule = scaling_rule("deepnet", 12, architecture = "encoder"))
   expect_no_message(p <- predict_variance(dn, regime = "mean_field"))
   expect_true(attr(p, "regime_check")$inside)
-  # pre-LN: exp(1.9 N^0.6 / d) - 1 up to 12 blocks (no post-LN term)
+  # pre-LN: 0.6 N / d + 0.0018 N (no post-LN term)
   pre <- transformer(256, 4, depth = 12, seq_len = 8, norm = "pre")
   expect_no_message(p <- predict_variance(pre, regime = "mean_field"))
-  expect_equal(attr(p, "regime_check")$estimated_error, expm1(1.9 * 12^0.6 / 256))
+  expect_equal(attr(p, "regime_check")$estimated_error, 0.6 * 12 / 256 + 0.0018 * 12)
+  expect_identical(unique(p$grad_regime), "inside")
+  expect_identical(unique(predict_variance(post, regime = "linear")$grad_regime), "outside")
   expect_message(predict_variance(transformer(64, 4, depth = 12, seq_len = 8, norm = "pre"),
                                   regime = "mean_field"), "outside the[[:space:]]+regime")
   # without normalization: not measured, no message
@@ -547,4 +549,130 @@ test_that("the documented gradient regime holds against the engine", {
     expect_true(g$rc_inside)
     expect_lt(abs(g$prediction - g$estimate) - 0.05 * g$estimate, zc * g$mcse * 1.05)
   }
+})
+
+# ---- correlated tokens, the logits' correlation across queries --------------
+
+test_that("transformer(token_cor = ) checks its argument and keeps the kernel", {
+  expect_null(transformer(8, 2, depth = 1, seq_len = 4)$transformer$token_kernel)
+  K <- transformer(8, 2, depth = 1, seq_len = 4, token_cor = 0.5)$transformer$token_kernel
+  ref <- matrix(0.5, 4, 4)
+  diag(ref) <- 1
+  expect_equal(K, ref)
+  M <- 0.8^abs(outer(1:4, 1:4, "-"))
+  expect_equal(transformer(8, 2, depth = 1, seq_len = 4, token_cor = M)$transformer$token_kernel, M)
+  # (seq_len 4: rho at least -1/3; 2 x 2 matrices for seq_len 2)
+  for (bad in list(1.5, -0.5, NA_real_, Inf, "a", c(0.1, 0.2), matrix(1, 3, 3))) {
+    expect_error(transformer(8, 2, depth = 1, seq_len = 4, token_cor = bad),
+                 "`token_cor`[[:space:]]+must[[:space:]]+be", class = "initvar_error")
+  }
+  for (bad in list(matrix(c(1, 2, 2, 1), 2), matrix(c(1, 0.5, 0, 1), 2), matrix(NA_real_, 2, 2))) {
+    expect_error(transformer(8, 2, depth = 1, seq_len = 2, token_cor = bad),
+                 "`token_cor`[[:space:]]+must[[:space:]]+be", class = "initvar_error")
+  }
+  net <- transformer(8, 2, depth = 1, seq_len = 4, token_cor = 0.5)
+  expect_error(simulate_network(net, 2, 8, input = "uniform", threads = 1),
+               "`input`[[:space:]]+must", class = "initvar_error")
+})
+
+test_that("the engine draws tokens with the kernel given", {
+  # a user kernel (AR(1), not equally correlated), var_x 2: the sample
+  # covariance of tokens t, s over 64 features x 16 sequences x 4 networks
+  # (4096 products; Var = var_x^2 (K_ts^2 + K_tt K_ss) per product), every
+  # entry of the upper triangle, Bonferroni at 0.001 over 10
+  T <- 4
+  K <- 0.7^abs(outer(1:T, 1:T, "-"))
+  net <- transformer(64, 4, depth = 1, seq_len = T, token_cor = K)
+  set.seed(31)
+  S <- matrix(0, T, T)
+  n <- 0
+  setup <- initvar:::sim_setup(net, 16 * T, "normal", 2, NULL, "normal", 1, 10)
+  for (k in 0:3) {
+    X <- .Call(initvar:::C_test_network_trace, setup$spec, k)$X
+    for (s in seq_len(16)) {
+      x <- X[(s - 1) * T + seq_len(T), ]
+      S <- S + tcrossprod(x)
+      n <- n + ncol(x)
+    }
+  }
+  S <- S / n
+  se <- 2 * sqrt((K^2 + outer(diag(K), diag(K))) / n)
+  z <- ((S - 2 * K) / se)[upper.tri(K, diag = TRUE)]
+  expect_lt(max(abs(z)), stats::qnorm(1 - 0.001 / 20))
+})
+
+test_that("the logits' correlation across queries matches a plain-R quadrature", {
+  # two keys, d_k -> Inf: A_t1 = plogis(L_t1 - L_t2), the differences of two
+  # queries bivariate normal (variance 2 tau^2, correlation rho), so D(rho)
+  # = 2 E[plogis(X)^2] - 2 E[plogis(X) plogis(Y)]: 60-node Gauss-Hermite
+  # quadrature (exact to 1e-10). The draws are fixed, so the comparison is
+  # deterministic; their error is below 1% (0.9% at tau = 2, rho = 0.95)
+  gh <- initvar:::gauss_hermite(60L)
+  ref <- function(rho, tau) {
+    x <- sqrt(2) * tau * gh$x
+    y <- outer(rho * x, sqrt(1 - rho^2) * sqrt(2) * tau * gh$x, "+")
+    2 * sum(gh$w * stats::plogis(x)^2) - 2 * sum(outer(gh$w, gh$w) * stats::plogis(x) * stats::plogis(y))
+  }
+  for (tau in c(0.5, 2)) {
+    got <- initvar:::cross_query_gap(c(0, 0.7, 0.95, 1), tau, 2, 1e6)
+    want <- c(ref(0, tau), ref(0.7, tau), ref(0.95, tau), 0)
+    expect_equal(got, want, tolerance = 0.015)
+  }
+  # iid tokens: independent rows at the first sublayer (q_same = 1 / m^2),
+  # so its output's off-diagonal kernel is the uniform value, 1 / T of the
+  # values' variance (Glorot: 1, through W_V and W_O), over var_s
+  p <- predict_variance(transformer(64, 4, depth = 1, seq_len = 8), regime = "mean_field")
+  expect_equal(p$token_cos[1], (1 / 8) / p$var_s[1], tolerance = 1e-12)
+})
+
+test_that("token_similarity(): predicted against simulated token cosine", {
+  # d_model 256 (the prediction is exact at infinite width; at d_model 64
+  # the cosine's 1/d terms show): rank collapse without residuals (one
+  # attention block, rho 0.5: 1 - cos falls from 0.5 to 0.026) and a
+  # pre-LN block at rho 0.9; Bonferroni at 0.001 over the 4 rows
+  set.seed(41)
+  a <- token_similarity(transformer(256, 4, depth = 1, seq_len = 8, norm = "none", skip = 0,
+                                    token_cor = 0.5), networks = 16, sequences = 4)
+  b <- token_similarity(transformer(256, 4, depth = 1, seq_len = 8, norm = "pre",
+                                    token_cor = 0.9), networks = 16, sequences = 4)
+  z <- c(a$z, b$z)
+  expect_lt(max(abs(z)), stats::qnorm(1 - 0.001 / 8))
+  expect_gt(min(a$predicted), 0.97)
+  # the uniform-attention value (rows independent) is far off: 0.953
+  expect_gt(a$predicted[1] - 0.9532, 10 * a$mcse[1])
+  expect_identical(names(a), c("layer", "block", "kind", "predicted", "simulated", "mcse", "z"))
+  expect_error(token_similarity(mlp(c(3, 3), "relu", init_he())),
+               "`net`[[:space:]]+must[[:space:]]+be", class = "initvar_error")
+})
+
+test_that("rank collapse through post-LN blocks matches the engine on log(1 - cos)", {
+  skip_unless_full()
+  # d_model 256, 8 post-LN blocks, iid and rho = 0.9 tokens: 1 - cos falls
+  # to 0.018 and 4e-4; compared on log(1 - cos) (delta method: MCSE /
+  # (1 - cos)) at every block's output, Bonferroni at 0.001 over the 16
+  # (measured: |z| < 1.6 at d_model 256; at d_model 64 the 1/d terms slow
+  # the collapse, z to -6: tools/transformer-token-cosine.R)
+  set.seed(51)
+  z <- NULL
+  for (rho in c(0, 0.9)) {
+    ts <- token_similarity(transformer(256, 4, depth = 8, seq_len = 8, norm = "post",
+                                       token_cor = rho), networks = 12, sequences = 8)
+    ts <- ts[ts$kind == "ffn", ]
+    gs <- 1 - ts$simulated
+    z <- c(z, (log(1 - ts$predicted) - log(gs)) / (ts$mcse / gs))
+  }
+  expect_lt(max(abs(z)), stats::qnorm(1 - 0.001 / 32))
+})
+
+test_that("correlated tokens: the forward variances start from the kernel given", {
+  # pre-LN, one block, rho = 0.7 (the attention branch's variance is 0.748
+  # against 0.232 for iid tokens: the values' common part passes whole);
+  # Bonferroni at 0.001 over the 2 sublayers' sums
+  set.seed(61)
+  net <- transformer(128, 4, depth = 1, seq_len = 8, norm = "pre", token_cor = 0.7)
+  df <- as.data.frame(suppressMessages(simulate_network(net, networks = 16, inputs = 64,
+                                                         threads = 1)))
+  r <- df[df$quantity == "s", ]
+  expect_lt(max(abs(r$prediction - r$estimate) / r$mcse), stats::qnorm(1 - 0.001 / 4))
+  expect_gt(r$prediction[1], 1.7)
 })
