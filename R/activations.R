@@ -84,8 +84,8 @@ canonical_activation <- function(name, arg = "activation") {
   if (!name %in% names(activation_table)) {
     e <- tryCatch(
       abort_arg(arg, paste0("a known activation (",
-                            paste0("\"", activation_names(), "\"", collapse = ", "),
-                            ") or a function"), name),
+                            paste0("\"", names(activation_table), "\"", collapse = ", "),
+                            "; torch's aliases in ?activation) or a function"), name),
       error = function(e) e)
     e$message <- paste0(conditionMessage(e), did_you_mean(name, activation_names()))
     stop(e)
