@@ -467,24 +467,38 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' coordinate_check(he, widths = c(32, 64, 128), layer = 2, networks = 30)
 #' @export
 coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step"), slope = 0,
-                             lr_fun = function(width) 0.01, networks = 50, steps = 1, ...) {
+                             lr_fun = function(width) 0.01, networks = 50, steps = 1, ...,
+                             parametrization = NULL, depths = NULL, base_width = NULL,
+                             base_depth = NULL, delta = 0.25) {
   if (missing(net_fun)) {
     abort("`net_fun` is missing: give a function of one width returning `mlp()`, such as `function(n) mlp(c(16, n, n, 1), \"relu\")`.")
   }
   if (missing(widths)) abort("`widths` is missing: give at least 3 widths, such as c(64, 128, 256).")
   if (missing(layer)) abort("`layer` is missing: give the layer to measure (1-based, as in `mlp()`).")
   if (!is.function(net_fun)) abort_arg("net_fun", "a function of the width returning `mlp()`", net_fun)
-  if (!is.numeric(widths) || length(widths) < 3 || anyNA(widths) || any(widths < 1) ||
+  if (!is.numeric(widths) || length(widths) < (if (is.null(depths)) 3 else 1) ||
+      anyNA(widths) || any(widths < 1) || any(widths > max_width) ||
       any(widths != round(widths)) || anyDuplicated(widths)) {
-    abort_arg("widths", "at least 3 distinct positive whole numbers", widths)
+    abort_arg("widths", if (is.null(depths)) "at least 3 distinct positive whole numbers" else
+      "distinct positive whole numbers (one for a depth sweep)", widths)
   }
   what <- check_choice(what, c("init", "first_step"), "what")
-  check_number(slope)
+  if (!is.numeric(slope) || length(slope) < 1 || anyNA(slope) || any(!is.finite(slope))) {
+    abort_arg("slope", "a finite number (or one per tested layer and step)", slope)
+  }
+  if (length(slope) > 1 && is.null(parametrization) && is.null(depths)) check_number(slope)
   networks <- check_whole(networks, "networks", min = 20, max = 1e6)
   if (!is.function(lr_fun)) abort_arg("lr_fun", "a function of the width", lr_fun)
   steps <- check_whole(steps, "steps", max = 10)
   if (steps > 1 && what == "init") {
+    # (with a parametrization too: the activations at initialization take no step)
     abort("`steps` must be 1 with `what = \"init\"` (the activations at initialization take no step).")
+  }
+  sweep <- !is.null(parametrization) || !is.null(depths)
+  if (sweep) {
+    return(coordinate_check_sweep(net_fun, widths, layer, what, slope, !missing(slope), lr_fun,
+                                  networks, steps, list(...), parametrization, depths, base_width,
+                                  base_depth, delta))
   }
   # every network first, so that a bad `net_fun`, `layer` or `batch` at the
   # last width is refused before any width runs
@@ -615,6 +629,7 @@ coordinate_check_result <- function(rows, slope, what) {
 
 #' @export
 print.initvar_coordinate_check <- function(x, ...) {
+  if (!is.null(attr(x, "sweep"))) return(print_cc_sweep(x))
   s <- attr(x, "slope")
   cat(sprintf("<initvar coordinate check> %s, RMS by width\n",
               if (identical(attr(x, "what"), "init")) "activations at initialization" else
