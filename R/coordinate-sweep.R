@@ -84,6 +84,34 @@ cc_apply <- function(net, base, probe, p, width, depth, base_width, base_depth, 
   list(net = net, opt = opt, groups = grp)
 }
 
+# One network's attention logits at initialization: per layer, the mean
+# square of c q.k over sequences, heads and the pairs of positions the mask
+# allows (NA for a layer that is not attention). The draws are
+# first_step_draw()'s, as train_steps_one()'s.
+cc_logits_one <- function(net, batch, var_x) {
+  dr <- first_step_draw(net, batch, var_x)
+  fw <- net_forward_values(dr$layers, dr$par, dr$X)
+  vapply(seq_len(dr$d), function(i) {
+    l <- dr$layers[[i]]
+    if (l$kind != "attention") return(NA_real_)
+    st <- fw$st[[i]]
+    T <- l$seq_len
+    tot <- 0
+    cnt <- 0
+    for (s in seq_len(nrow(st$Q) / T)) {
+      r <- seq_rows(s, T)
+      for (h in seq_len(l$heads)) {
+        cc <- head_cols(h, l$d_k)
+        L <- l$scale * st$Q[r, cc, drop = FALSE] %*% t(st$K[r, cc, drop = FALSE])
+        keep <- if (l$causal) lower.tri(L, diag = TRUE) else matrix(TRUE, T, T)
+        tot <- tot + sum(L[keep]^2)
+        cnt <- cnt + sum(keep)
+      }
+    }
+    tot / cnt
+  }, 0)
+}
+
 # The *_factor columns of a parametrization's table (as parametrization()
 # computes them) from the table's own exponents.
 cc_factors <- function(tab, width, depth, base_width, base_depth) {
@@ -117,16 +145,32 @@ cc_exact_init <- function(layers) {
 # The slopes `p` predicts for the measured layers: a data frame (layer,
 # step, predicted, kind), kind "exact", "asymptotic" or "none" (not
 # tested). See ?coordinate_check, "Parametrizations".
-cc_predictions <- function(p, sweep, what, layers_idx, steps, d, exact_init, output_group) {
-  grid <- expand.grid(layer = layers_idx, step = if (what == "init") 0L else seq_len(steps))
+cc_predictions <- function(p, sweep, what, layers_idx, steps, d, exact_init, output_group,
+                           dk_grows = TRUE, exact_logits = TRUE) {
+  grid <- expand.grid(layer = layers_idx, step = if (what %in% c("init", "logits")) 0L else
+    seq_len(steps))
   grid$predicted <- NA_real_
   grid$kind <- "none"
   if (is.null(p)) return(grid)
-  tab <- p$table
+  # the claims of the parametrization named, not of the table applied (an
+  # edited table, a bug injected, is tested against the claims it breaks)
+  family <- p$name %in% c("depth_mup", "completep")
+  tab <- parametrization(p$name, alpha = if (family) p$alpha)$table
   e <- function(g, col) tab[[col]][tab$group == g]
   learns <- p$name %in% c("mup", "depth_mup", "completep")
   family <- p$name %in% c("depth_mup", "completep")
   out <- grid$layer == d
+  if (what == "logits") {
+    # E[(c q.k)^2] = c^2 d_k (n v_q E[a^2]) (n v_k E[a^2]) exactly (W_Q, W_K
+    # independent of the layer's input a, zero mean): with d_k proportional
+    # to the width, slope e_att + 1/2 (plus the query and key variances'
+    # 1 + e each, 0 in every table); with d_k fixed, 0
+    if (sweep == "width") {
+      grid$predicted <- if (dk_grows) e("attention", "multiplier") + 0.5 else 0
+      grid$kind <- if (exact_logits) "exact" else "asymptotic"
+    }
+    return(grid)
+  }
   if (sweep == "width") {
     if (what == "init") {
       # s = z W: E[s^2] = fan_in v E[z^2]; a read-out's fan-in is the width
@@ -137,7 +181,10 @@ cc_predictions <- function(p, sweep, what, layers_idx, steps, d, exact_init, out
       grid$predicted <- 0
       grid$kind <- "asymptotic"
     }
-  } else if (family) {
+  } else if (family && what != "init") {
+    # at initialization the output's mean square at depth L is about
+    # (1 + c L_0^2 / L^2)^L (CompleteP) or (1 + c L_0 / L)^L (depth-muP),
+    # not a power of L: not tested
     grid$predicted[out] <- 0
     grid$kind[out] <- "asymptotic"
   }
@@ -203,6 +250,15 @@ cc_sweep <- function(net_fun, widths, depths, layer, what, slope, slope_given, l
                     if (two) sprintf("net_fun(%g, %g)", w, L) else sprintf("net_fun(%g)", w),
                     format(max(lay))))
     }
+    if (what == "logits") {
+      kinds <- vapply(net_layers(net), function(l) l$kind, "")
+      if (!all(kinds[lay] == "attention")) {
+        abort(sprintf("With `what = \"logits\"`, `layer` must be attention sublayers (of `%s`: %s), not %s.",
+                      if (two) sprintf("net_fun(%g, %g)", w, L) else sprintf("net_fun(%g)", w),
+                      if (any(kinds == "attention")) paste(which(kinds == "attention"), collapse = ", ") else "none",
+                      paste(lay, collapse = ", ")))
+      }
+    }
     check_sequence_batch(net, batch, "batch")
     check_train_steps_memory(net, batch, optimizer)
     lr <- tryCatch(lr_fun(w), error = function(e) {
@@ -220,14 +276,20 @@ cc_sweep <- function(net_fun, widths, depths, layer, what, slope, slope_given, l
     }
     list(width = w, depth = L, net = net, d = d, layer = lay, lr = lr, applied = applied)
   })
-  k <- if (what == "init") 0L else steps
+  k <- if (what %in% c("init", "logits")) 0L else steps
   rows <- list()
   interrupted <- tryCatch({
     for (i in seq_along(runs)) {
       r <- runs[[i]]
-      ts <- train_steps(r$net, r$lr, optimizer, batch = batch, networks = networks, steps = k,
-                        loss = loss, var_x = var_x, eps = eps, opt = r$applied$opt)
-      tt <- if (what == "init") 0L else seq_len(steps)
+      ts <- if (what == "logits") {
+        per <- vapply(seq_len(networks), function(j) cc_logits_one(r$net, batch, var_x),
+                      numeric(r$d))
+        list(per_network = array(t(matrix(per, r$d)), c(networks, r$d, 1)))
+      } else {
+        train_steps(r$net, r$lr, optimizer, batch = batch, networks = networks, steps = k,
+                    loss = loss, var_x = var_x, eps = eps, opt = r$applied$opt)
+      }
+      tt <- if (what %in% c("init", "logits")) 0L else seq_len(steps)
       rows[[i]] <- do.call(rbind, lapply(r$layer, function(l) do.call(rbind, lapply(tt, function(t) {
         v <- ts$per_network[, l, t + 1]
         m <- mean(v)
@@ -244,7 +306,11 @@ cc_sweep <- function(net_fun, widths, depths, layer, what, slope, slope_given, l
   pred <- cc_predictions(p, sweep, what, runs[[length(runs)]]$layer, steps, runs[[length(runs)]]$d,
                          exact_init = cc_exact_init(net_layers(runs[[1]]$net)),
                          output_group = identical(utils::tail(runs[[1]]$applied$groups, 1), "output") ||
-                           is.null(p))
+                           is.null(p),
+                         dk_grows = cc_dk_grows(runs, layer),
+                         exact_logits = all(vapply(net_units(net_layers(runs[[1]]$net)), function(u)
+                           identical(weight_variance(u$bias, 1, 1), 0) &&
+                             identical(weight_mean(u$bias, 1, 1), 0), TRUE)))
   if (identical(layer, "output")) pred$layer <- "output" else pred$layer <- as.character(pred$layer)
   if (slope_given || is.null(p)) {
     pred$predicted <- rep_len(slope, nrow(pred))
@@ -260,10 +326,19 @@ cc_sweep <- function(net_fun, widths, depths, layer, what, slope, slope_given, l
   if (all(pred$kind == "none")) {
     warning(sprintf(paste0("coordinate_check(): the parametrization \"%s\" predicts no slope for ",
                            "this %s sweep of %s: the slopes are estimated, not tested; give `slope`."),
-                    p$name, sweep, if (what == "init") "the initialization" else "the steps"),
+                    p$name, sweep, if (what == "first_step") "the steps" else "the initialization"),
             call. = FALSE)
   }
   res
+}
+
+# Whether the measured attention layers' d_k grows with the sweep's sizes.
+cc_dk_grows <- function(runs, layer) {
+  lay <- if (identical(layer, "output")) runs[[1]]$d else layer
+  dk <- function(r) vapply(net_layers(r$net)[lay], function(l) as.double(if (is.null(l$d_k)) NA else l$d_k), 0)
+  a <- dk(runs[[1]])
+  b <- dk(runs[[length(runs)]])
+  !anyNA(a) && all(b > a)
 }
 
 # Slopes per (layer, step) and the family-wise verdict.
@@ -320,8 +395,9 @@ print_cc_sweep <- function(x) {
   sw <- attr(x, "sweep")
   cat(sprintf("<initvar coordinate check> %s sweep%s, %s\n", sw,
               if (is.null(p)) "" else paste0(", ", p$label),
-              if (identical(attr(x, "what"), "init")) "activations at initialization" else
-                "change of the activations after each step"))
+              switch(attr(x, "what"), init = "activations at initialization",
+                     logits = "attention logits at initialization",
+                     "change of the activations after each step")))
   tab <- x
   class(tab) <- "data.frame"
   tab$se_log <- format(tab$se / 2, digits = 2)
@@ -371,7 +447,8 @@ coordinate_check_sweep <- function(net_fun, widths, layer, what, slope, slope_gi
   if (!is.null(p) && (!inherits(p, "initvar_parametrization") || !is.data.frame(p$table) ||
                       !identical(p$table$group, parametrization_groups) ||
                       !all(c(parametrization_cols, "zero") %in% names(p$table)) ||
-                      !(is.character(p$name) && length(p$name) == 1) ||
+                      !(is.character(p$name) && length(p$name) == 1 &&
+                        p$name %in% parametrization_names) ||
                       !(is.numeric(p$alpha) && length(p$alpha) == 1))) {
     abort_arg("parametrization", "NULL, a name such as \"mup\", or a `parametrization()` object",
               parametrization)
@@ -387,7 +464,12 @@ coordinate_check_sweep <- function(net_fun, widths, layer, what, slope, slope_gi
     if (is.null(depths)) abort("`base_depth` needs `depths`.")
     base_depth <- check_number(base_depth, "base_depth", min = 1, max = 1e15)
   }
-  delta <- check_number(delta, "delta", min = 0, min_open = TRUE)
+  if (!is.numeric(delta) || !(length(delta) %in% 1:2) || anyNA(delta) ||
+      any(!is.finite(delta)) || any(delta <= 0)) {
+    abort_arg("delta", "one or two positive finite numbers (width and depth sweeps)", delta)
+  }
+  delta <- rep_len(unname(as.double(delta)), 2)
+  delta <- delta[if (!is.null(depths) && length(depths) > 1) 2 else 1]
   if (!identical(layer, "output")) {
     if (!is.numeric(layer) || length(layer) < 1 || anyNA(layer) || any(!is.finite(layer)) ||
         any(layer < 1) || any(layer != round(layer)) || anyDuplicated(layer) || any(layer > 1e6)) {
