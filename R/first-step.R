@@ -191,8 +191,11 @@ first_step_draw <- function(net, batch, var_x) {
   n0 <- net_input_width(net)
   X <- matrix(stats::rnorm(batch * n0, sd = sqrt(var_x)), batch, n0)
   par <- lapply(units, function(l) {
-    list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras"), l$n_in, l$n_out),
-         b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras")))
+    # one thread: the draws do not depend on the number of threads, and a
+    # network's matrices are small enough that starting threads costs more
+    list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras", threads = 1),
+                    l$n_in, l$n_out),
+         b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras", threads = 1)))
   })
   list(layers = layers, d = length(layers), units = units, X = X, par = par)
 }
@@ -588,7 +591,7 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' attr(cc, "slope")[, c("layer", "step", "estimate", "se", "consistent")]
 #' attr(cc, "verdict")
 #' @export
-coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step"), slope = 0,
+coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step", "logits"), slope = 0,
                              lr_fun = function(width) 0.01, networks = 50, steps = 1, ...,
                              parametrization = NULL, depths = NULL, base_width = NULL,
                              base_depth = NULL, delta = c(width = 0.25, depth = 0.35)) {
