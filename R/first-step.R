@@ -622,6 +622,17 @@ coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_ste
     # (with a parametrization too: the activations at initialization take no step)
     abort("`steps` must be 1 with `what = \"init\"` (the activations at initialization take no step).")
   }
+  if (!is.numeric(delta) || !(length(delta) %in% 1:2) || anyNA(delta) ||
+      any(!is.finite(delta)) || any(delta <= 0)) {
+    abort_arg("delta", "one or two positive finite numbers (width and depth sweeps)", delta)
+  }
+  for (a in c("base_width", "base_depth")) {
+    v <- get(a)
+    if (!is.null(v)) {
+      check_number(v, a, min = 1, max = 1e15)
+      if (is.null(parametrization)) abort(sprintf("`%s` needs `parametrization`: the base shape is the parametrization's.", a))
+    }
+  }
   sweep <- !is.null(parametrization) || !is.null(depths)
   if (sweep) {
     return(coordinate_check_sweep(net_fun, widths, layer, what, slope, !missing(slope), lr_fun,

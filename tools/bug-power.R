@@ -29,7 +29,10 @@ t0 <- proc.time()[["elapsed"]]
 res <- do.call(rbind, lapply(bugs, function(b) {
   t1 <- proc.time()[["elapsed"]]
   r <- do.call(rbind, lapply(seq_len(seeds), function(s) rbind(run(b, s, FALSE), run(b, s, TRUE))))
-  cat(sprintf("%s: %.0f s\n", b$name, proc.time()[["elapsed"]] - t1))
+  o <- r[!duplicated(r[, c("side", "seed")]), ]
+  cat(sprintf("%s: %.0f s; flagged: bug %d of %d, correct %d of %d\n", b$name,
+              proc.time()[["elapsed"]] - t1, sum(o$flagged[o$side == "bug"]), seeds,
+              sum(o$flagged[o$side == "correct"]), seeds))
   r
 }))
 one <- res[!duplicated(res[, c("bug", "side", "seed")]), ]
