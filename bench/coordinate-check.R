@@ -17,13 +17,18 @@ cases <- list(`MLP width, init (readout)` = b$readout, `MLP width, 3 steps` = b$
               `resmlp depth 2-16, 3 steps` = b$residual_unscaled)
 res <- do.call(rbind, lapply(names(cases), function(nm) {
   x <- cases[[nm]]
+  cc <- NULL
   t <- vapply(seq_len(reps), function(r) {
     set.seed(r)
-    system.time(cc <- do.call(coordinate_check, c(list(x$correct_net_fun,
-                                                       parametrization = x$correct), x$check)))[["elapsed"]]
-  }, 0)
-  data.frame(check = nm, seconds = median(t), verdict = isTRUE(attr(cc, "verdict")))
+    st <- system.time(cc <<- do.call(coordinate_check, c(list(x$correct_net_fun,
+                                                             parametrization = x$correct),
+                                                        x$check)))
+    c(st[["elapsed"]], st[["user.self"]] + st[["sys.self"]])
+  }, c(0, 0))
+  data.frame(check = nm, elapsed = median(t[1, ]), cpu = median(t[2, ]),
+             verdict = isTRUE(attr(cc, "verdict")))
 }))
 print(res, row.names = FALSE, digits = 3)
-cat(sprintf("R %s, %s; initvar_threads() = %d\n", getRversion(), R.version$platform,
-            initvar_threads()))
+cat(sprintf("R %s, %s; initvar_threads() = %d; load average %s\n", getRversion(),
+            R.version$platform, initvar_threads(),
+            tryCatch(strsplit(readLines("/proc/loadavg"), " ")[[1]][1], error = function(e) "?")))
