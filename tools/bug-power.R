@@ -24,11 +24,13 @@
 # d_ff fixed -0.48 to -0.51 vs -0.02-0.005; CompleteP output change in
 # depth, epsilon unscaled -0.39 to -0.58 vs -0.16 to -0.24 (0 +- 0.35),
 # branches unscaled 1.86-2.40 vs -0.11 to -0.18.
-# Usage: Rscript tools/bug-power.R [seeds = 20] [bug names...]
+# Usage: [BUG_POWER_FIRST=1] Rscript tools/bug-power.R [seeds = 20] [bug names...]
 #   e.g. Rscript tools/bug-power.R 50 readout hidden_lr attention_sqrt
 library(initvar)
 args <- commandArgs(TRUE)
 seeds <- if (length(args)) as.integer(args[1]) else 20
+# BUG_POWER_FIRST=13 runs seeds 13 .. 12 + seeds (to extend an earlier run)
+first <- as.integer(Sys.getenv("BUG_POWER_FIRST", "1"))
 which <- if (length(args) > 1) args[-1] else names(mup_bugs())
 bugs <- mup_bugs(which)
 run <- function(b, seed, correct) {
@@ -44,7 +46,8 @@ run <- function(b, seed, correct) {
 t0 <- proc.time()[["elapsed"]]
 res <- do.call(rbind, lapply(bugs, function(b) {
   t1 <- proc.time()[["elapsed"]]
-  r <- do.call(rbind, lapply(seq_len(seeds), function(s) rbind(run(b, s, FALSE), run(b, s, TRUE))))
+  r <- do.call(rbind, lapply(first - 1 + seq_len(seeds), function(s)
+    rbind(run(b, s, FALSE), run(b, s, TRUE))))
   o <- r[!duplicated(r[, c("side", "seed")]), ]
   cat(sprintf("%s: %.0f s; flagged: bug %d of %d, correct %d of %d\n", b$name,
               proc.time()[["elapsed"]] - t1, sum(o$flagged[o$side == "bug"]), seeds,
