@@ -191,8 +191,11 @@ first_step_draw <- function(net, batch, var_x) {
   n0 <- net_input_width(net)
   X <- matrix(stats::rnorm(batch * n0, sd = sqrt(var_x)), batch, n0)
   par <- lapply(units, function(l) {
-    list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras"), l$n_in, l$n_out),
-         b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras")))
+    # one thread: the draws do not depend on the number of threads, and a
+    # network's matrices are small enough that starting threads costs more
+    list(W = matrix(sample_weights(l$init, l$n_in, l$n_out, layout = "keras", threads = 1),
+                    l$n_in, l$n_out),
+         b = as.vector(sample_weights(l$bias, 1, l$n_out, layout = "keras", threads = 1)))
   })
   list(layers = layers, d = length(layers), units = units, X = X, par = par)
 }
@@ -437,12 +440,122 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #'   the normal approximation of each width's estimate; with too few
 #'   networks (fewer than 20 per width) it refuses.
 #'
-#' @param net_fun A function of one width returning an [mlp()] network.
-#' @param widths At least 3 widths.
-#' @param layer The layer to measure (1-based, as in [mlp()]).
+#' @section Parametrizations (how one plugs in): With `parametrization`
+#'   (a name, or a [parametrization()] object, perhaps an edited one such
+#'   as [mup_bugs()] makes), `net_fun` builds the *base* network's
+#'   settings at any width: its schemes, its residual `alpha` and its
+#'   attention `scale` are read from `net_fun(base_width)` (as
+#'   microsoft/mup's base shapes), and the parametrization's factors at
+#'   \eqn{m_N = n / n_0}, \eqn{m_L = L / L_0} are applied per parameter
+#'   group, so nothing is hand-built per width. The groups are assigned by
+#'   role: the first matrix is `input` when its fan-in does not grow with
+#'   the width, the last `output` when its fan-out does not, each attention
+#'   sublayer's \eqn{W_Q} `query`, every other matrix `hidden` (a rule
+#'   table is written by role; a hidden matrix one of whose dimensions is
+#'   held fixed is then scaled wrongly, which is the `dff_fixed` bug of
+#'   [mup_bugs()]). Each unit's weights are drawn Gaussian with variance
+#'   \eqn{v_0 f_{var} c^2} (\eqn{v_0} the base scheme's variance at the
+#'   base net's fans, \eqn{c} the group's multiplier, absorbed into the
+#'   weight), trained with learning rate \eqn{\eta f_{lr} c^2} (SGD) or
+#'   \eqn{\eta f_{lr} c} (Adam) and \eqn{\epsilon f_{\epsilon} / c}: the
+#'   same training as a parameter with multiplier \eqn{c}. \eqn{\eta} is
+#'   `lr_fun(width)`, the base learning rate (one number or one per layer),
+#'   \eqn{\epsilon} the `eps` of `...`; biases keep their scheme and take
+#'   the bias group's learning rate and \eqn{\epsilon}; residual and
+#'   attention sublayers' `alpha` is multiplied by the branch factor
+#'   \eqn{m_L^{-\alpha}}, attention's logit scale by \eqn{(d_k /
+#'   d_{k,0})^{e}} (\eqn{e = -1} in muP, \eqn{-1/2} in SP). The read-out
+#'   and query are drawn, not zero, whatever the table's `zero` column says,
+#'   so that the initialization slopes can be tested (give [init_zeros()]
+#'   in `net_fun` to start them at 0). Networks from [mlp()], [resmlp()]
+#'   and [transformer()] (encoder or decoder; not encoder-decoders, and not
+#'   [cnn()]) are trained, in plain R, by the engine of `steps`.
+#'
+#' @section Predicted slopes with a parametrization: Unless `slope` is
+#'   given (then every row is tested against it, exactly), the
+#'   parametrization named by the object's `name` predicts (its pristine
+#'   table's claims: an edited table is applied as edited and tested
+#'   against the claims of the parametrization it names), in a width
+#'   sweep: at initialization, slope
+#'   \eqn{(1 + e_{out})/2} for the read-out's logits (\eqn{e_{out}} its
+#'   variance exponent plus twice its multiplier's: \eqn{-1/2} in muP, 0
+#'   in SP and NTK, since \eqn{E[s^2] = n\, v\, E[z^2]}) and 0 for every
+#'   other layer (hidden variance exponent \eqn{-1}, fan-in \eqn{n});
+#'   exact when every layer is dense or residual with positively
+#'   homogeneous activations and zero biases (then \eqn{E[z^2]} does not
+#'   depend on the widths at all), asymptotic otherwise (transformers).
+#'   After each of the `steps` steps (muP and the depth family): slope 0
+#'   for the change of every layer, asymptotic (the maximal-update claim:
+#'   \eqn{\Theta(1)} feature updates); SP and NTK predict no slope there
+#'   (reported, not tested). The attention logits (`what = "logits"`):
+#'   \eqn{E[(c\, q^\top k)^2] = c^2 d_k (n v_Q E[a^2]) (n v_K E[a^2])}
+#'   exactly (\eqn{W_Q, W_K} zero-mean and independent of the sublayer's
+#'   input \eqn{a}, whose mean square is 1 after a layer normalization),
+#'   so with \eqn{c \propto d_k^{e}} and \eqn{d_k} proportional to the
+#'   width (heads fixed) the RMS has slope \eqn{e + 1/2}: \eqn{-1/2} in
+#'   muP, 0 with SP's \eqn{1/\sqrt{d_k}}; exact with zero biases (0 when
+#'   \eqn{d_k} is fixed). In a depth sweep (depth family only): slope 0
+#'   for the change of the output (`layer = "output"`) after each step,
+#'   asymptotic (the depthwise claim: a \eqn{\Theta(1)} total update from
+#'   \eqn{L} blocks moving \eqn{\Theta(1/L)} each); at initialization the
+#'   output's mean square is about \eqn{(1 + c L_0^{2\alpha} /
+#'   L^{2\alpha})^L}, not a power of \eqn{L}, and is not tested.
+#'
+#' @section Exact and asymptotic tests, and the verdict: An exact slope
+#'   gets the two-sided z test above. An asymptotic one (a limit the local
+#'   slope reaches only as the sizes grow) is tested as \eqn{|b - b_0| <
+#'   \delta}: the p-value of \eqn{H_0: |b - b_0| \le \delta} is
+#'   \eqn{P(Z > (|\hat b - b_0| - \delta) / se)}, so a correct
+#'   parametrization whose finite-size slope is within `delta` is flagged
+#'   at most at the level. The defaults, 0.25 in width and 0.35 in depth,
+#'   are set from measurements at the default sizes: muP's MLP slopes
+#'   after 3 Adam steps are within 0.05 of 0 at widths 32 to 256 (a
+#'   one-block transformer's within 0.16), CompleteP's output change
+#'   within 0.21 of 0 at depths 2 to 16 with \eqn{\epsilon = 10^{-8}} and
+#'   within 0.27 with \eqn{\epsilon = 0.01}; the bugs of [mup_bugs()] are
+#'   0.5 to 2.4 away. The family-wise verdict is Holm's over every tested layer and
+#'   step at level \eqn{1 - 0.99}: `attr(, "verdict")` is `TRUE` when no
+#'   test rejects.
+#'
+#' @section Default sizes: The check of [mup_bugs()] and of the benchmark
+#'   (`bench/coordinate-check.R`): widths 32, 64, 128, 256 (base 32) for
+#'   width sweeps; depths 2, 4, 8, 16 at width 64 (base depth 2) for depth
+#'   sweeps; `networks = 20` per size; `steps = 3` Adam steps with base
+#'   learning rate 0.01; `batch = 32` (16 for transformers, two sequences
+#'   of 8 tokens). Measured (`bench/coordinate-check.R`, one core, load 5
+#'   on 2 cores): the MLP width check (16-n-n-10 ReLU, 3 layers, 3 steps)
+#'   1.3 s, at initialization 0.2 s; the residual MLP depth sweep 2.8 s; a
+#'   one-block transformer's width sweep 5.3 s after 3 steps, 0.7 s for its
+#'   attention logits.
+#'
+#' @param net_fun A function of one width returning a network from [mlp()]
+#'   (and, with `parametrization` or `depths`, [resmlp()] or
+#'   [transformer()]); with `depths`, a function of the width and the depth.
+#' @param widths At least 3 widths; with `depths` of 2 or more values, one
+#'   width.
+#' @param layer The layer to measure (1-based, as in [mlp()]); with
+#'   `parametrization` or `depths`, several layers, or `"output"` (the last
+#'   layer, whatever the depth).
 #' @param what `"init"`: the activations at initialization; `"first_step"`:
-#'   their change after one optimizer step.
-#' @param slope The predicted slope of log RMS on log width.
+#'   their change after one optimizer step (after each of `steps` steps with
+#'   `parametrization` or `depths`); `"logits"` (with `parametrization` or
+#'   `depths`): the attention logits \eqn{c\, q^\top k} of attention
+#'   sublayers `layer` at initialization, over the pairs of positions the
+#'   mask allows.
+#' @param slope The predicted slope of log RMS on log width (or depth);
+#'   with `parametrization`, leave it out to test the parametrization's own
+#'   predictions, or give one per tested layer and step.
+#' @param parametrization `NULL`, a name (`"sp"`, `"ntk"`, `"mup"`,
+#'   `"depth_mup"`, `"completep"`) or a [parametrization()] object (see
+#'   "Parametrizations").
+#' @param depths `NULL`, or depths for `net_fun(width, depth)`: one depth
+#'   (a width sweep at that depth) or at least 3 (a depth sweep at one
+#'   width).
+#' @param base_width,base_depth The base shape of the parametrization's
+#'   factors (default: the smallest width and depth).
+#' @param delta The tolerance of the asymptotic tests (see "Exact and
+#'   asymptotic tests"): one number, or two, for width and depth sweeps
+#'   (default 0.25 and 0.35).
 #' @param lr_fun For `what = "first_step"`: a function of the width returning
 #'   the learning rate (one number or one per layer).
 #' @param networks Networks per width (at least 20).
@@ -455,6 +568,12 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' @param ... Passed to [first_step()] (`optimizer`, `batch`, `loss`, ...).
 #' @return A data frame per width (`width`, `rms`, `log_ms`, `se`), with
 #'   attributes `slope` (estimate, se, predicted, z, p_value, consistent).
+#'   With `parametrization` or `depths`: one row per size, layer and step
+#'   (`width`, `depth`, `layer`, `step`, `rms`, `log_ms`, `se`), `slope`
+#'   one row per layer and step (`layer`, `step`, `quantity`, `estimate`,
+#'   `se`, `predicted`, `kind` ("exact", "asymptotic" or "none"), `delta`,
+#'   `z`, `p_value`, `p_holm`, `consistent`), `verdict`, `sweep`, `groups`
+#'   (each unit's parameter group) and `parametrization`.
 #'   `print()` shows both. Interrupted (Ctrl-C), the widths finished are
 #'   kept: the interrupt's `partial` field (and [last_partial()]) is the
 #'   result for them (the slope `NA` with fewer than 2), with the
@@ -465,26 +584,62 @@ print.initvar_first_step <- function(x, digits = 3, ...) {
 #' set.seed(1)
 #' he <- function(n) mlp(c(16, n, n, 10), c("relu", "relu", "linear"), init_he())
 #' coordinate_check(he, widths = c(32, 64, 128), layer = 2, networks = 30)
+#' # muP from its table: base net at width 32 (read-out variance 1/32^2)
+#' base <- function(n) mlp(c(16, n, n, 10), c("relu", "relu", "linear"),
+#'                         list(init_lecun(), init_he(), init_normal(sd = 1 / 32)))
+#' cc <- coordinate_check(base, widths = c(32, 64, 128), layer = 1:3, what = "first_step",
+#'                        steps = 2, parametrization = "mup", networks = 20,
+#'                        optimizer = "adam", batch = 8)
+#' attr(cc, "slope")[, c("layer", "step", "estimate", "se", "consistent")]
+#' attr(cc, "verdict")
 #' @export
-coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step"), slope = 0,
-                             lr_fun = function(width) 0.01, networks = 50, steps = 1, ...) {
+coordinate_check <- function(net_fun, widths, layer, what = c("init", "first_step", "logits"), slope = 0,
+                             lr_fun = function(width) 0.01, networks = 50, steps = 1, ...,
+                             parametrization = NULL, depths = NULL, base_width = NULL,
+                             base_depth = NULL, delta = c(width = 0.25, depth = 0.35)) {
   if (missing(net_fun)) {
     abort("`net_fun` is missing: give a function of one width returning `mlp()`, such as `function(n) mlp(c(16, n, n, 1), \"relu\")`.")
   }
   if (missing(widths)) abort("`widths` is missing: give at least 3 widths, such as c(64, 128, 256).")
   if (missing(layer)) abort("`layer` is missing: give the layer to measure (1-based, as in `mlp()`).")
   if (!is.function(net_fun)) abort_arg("net_fun", "a function of the width returning `mlp()`", net_fun)
-  if (!is.numeric(widths) || length(widths) < 3 || anyNA(widths) || any(widths < 1) ||
+  if (!is.numeric(widths) || length(widths) < (if (is.null(depths)) 3 else 1) ||
+      anyNA(widths) || any(widths < 1) || any(widths > max_width) ||
       any(widths != round(widths)) || anyDuplicated(widths)) {
-    abort_arg("widths", "at least 3 distinct positive whole numbers", widths)
+    abort_arg("widths", if (is.null(depths)) "at least 3 distinct positive whole numbers" else
+      "distinct positive whole numbers (one for a depth sweep)", widths)
   }
-  what <- check_choice(what, c("init", "first_step"), "what")
-  check_number(slope)
+  what <- check_choice(what, c("init", "first_step", "logits"), "what")
+  if (what == "logits" && is.null(parametrization) && is.null(depths)) {
+    abort("`what = \"logits\"` needs `parametrization` (or `depths`): the attention logits are measured by the sweep.")
+  }
+  if (!is.numeric(slope) || length(slope) < 1 || anyNA(slope) || any(!is.finite(slope))) {
+    abort_arg("slope", "a finite number (or one per tested layer and step)", slope)
+  }
+  if (length(slope) > 1 && is.null(parametrization) && is.null(depths)) check_number(slope)
   networks <- check_whole(networks, "networks", min = 20, max = 1e6)
   if (!is.function(lr_fun)) abort_arg("lr_fun", "a function of the width", lr_fun)
   steps <- check_whole(steps, "steps", max = 10)
   if (steps > 1 && what == "init") {
+    # (with a parametrization too: the activations at initialization take no step)
     abort("`steps` must be 1 with `what = \"init\"` (the activations at initialization take no step).")
+  }
+  if (!is.numeric(delta) || !(length(delta) %in% 1:2) || anyNA(delta) ||
+      any(!is.finite(delta)) || any(delta <= 0)) {
+    abort_arg("delta", "one or two positive finite numbers (width and depth sweeps)", delta)
+  }
+  for (a in c("base_width", "base_depth")) {
+    v <- get(a)
+    if (!is.null(v)) {
+      check_number(v, a, min = 1, max = 1e15)
+      if (is.null(parametrization)) abort(sprintf("`%s` needs `parametrization`: the base shape is the parametrization's.", a))
+    }
+  }
+  sweep <- !is.null(parametrization) || !is.null(depths)
+  if (sweep) {
+    return(coordinate_check_sweep(net_fun, widths, layer, what, slope, !missing(slope), lr_fun,
+                                  networks, steps, list(...), parametrization, depths, base_width,
+                                  base_depth, delta))
   }
   # every network first, so that a bad `net_fun`, `layer` or `batch` at the
   # last width is refused before any width runs
@@ -615,6 +770,7 @@ coordinate_check_result <- function(rows, slope, what) {
 
 #' @export
 print.initvar_coordinate_check <- function(x, ...) {
+  if (!is.null(attr(x, "sweep"))) return(print_cc_sweep(x))
   s <- attr(x, "slope")
   cat(sprintf("<initvar coordinate check> %s, RMS by width\n",
               if (identical(attr(x, "what"), "init")) "activations at initialization" else

@@ -65,7 +65,10 @@
 #' attention's \eqn{1/\sqrt{d_k}}{1/sqrt(d_k)}; [first_step()] takes one optimizer step
 #' at initialization and [coordinate_check()] tests muP's claim with a null
 #' hypothesis; [parametrization()] tabulates SP, NTK, muP, depth-muP and
-#' CompleteP as width and depth exponents per parameter group. [cnn()] builds convolutional networks (1-D and 2-D, zero,
+#' CompleteP as width and depth exponents per parameter group, which
+#' `coordinate_check(parametrization = )` applies to a base network over
+#' widths or depths and a few steps, with a Holm verdict; [mup_bugs()] is
+#' the set of injected muP and CompleteP bugs the check is measured on. [cnn()] builds convolutional networks (1-D and 2-D, zero,
 #' circular or valid padding, strides, dilations, groups) that the engine
 #' runs and [predict_variance()] predicts position by position;
 #' [position_map()] and [plot_position_map()] show the border's effect;

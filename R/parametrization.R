@@ -76,11 +76,12 @@ parametrization_cols <- c("init_var", "multiplier", "lr_sgd", "lr_adam", "eps",
 #' table gains the columns `*_factor` (\eqn{m_N^e m_L^{e_L}}), which multiply
 #' a base net's initialization variances (through a scheme's `gain`, the
 #' square root of the variance factor), its residual `alpha` (the
-#' `branch` row) and its per-group learning rates and \eqn{\epsilon}. The
-#' planned interface is `coordinate_check(parametrization = )`, building
-#' `net_fun(width)` or `net_fun(width, depth)` and scaling each group by
-#' these factors; it is not built yet, so today the table is read by hand
-#' (see the examples).
+#' `branch` row) and its per-group learning rates and \eqn{\epsilon}.
+#' `coordinate_check(parametrization = )` builds `net_fun(width)` or
+#' `net_fun(width, depth)` and scales each group by
+#' these factors: [coordinate_check()] does that (its section
+#' "Parametrizations" says how each group is found and scaled), and
+#' [mup_bugs()] edits these tables to inject bugs.
 #'
 #' @param name One of `"sp"`, `"ntk"`, `"mup"`, `"depth_mup"`,
 #'   `"completep"`.

@@ -31,8 +31,13 @@ check_train_steps_memory <- function(net, batch, optimizer, limit = first_step_m
 # One network, `steps` steps. Returns a d x (steps + 1) matrix: column 1 the
 # mean square of z^l at initialization, column t + 1 that of z^l_t - z^l_0.
 # The draws are first_step_one()'s, in the same order.
+# `opt`, when given, holds per unit (weight matrix) the learning rates and
+# Adam epsilons of its weights and its bias (`lr_w`, `lr_b`, `eps_w`,
+# `eps_b`: what coordinate_check(parametrization = ) sets per parameter
+# group); otherwise each unit takes its layer's `lr` and the one `eps`.
+# steps = 0: the activations at initialization only.
 train_steps_one <- function(net, lr, optimizer, batch, loss, var_x, eps, steps,
-                            beta1 = 0.9, beta2 = 0.999) {
+                            beta1 = 0.9, beta2 = 0.999, opt = NULL) {
   dr <- first_step_draw(net, batch, var_x)
   layers <- dr$layers; d <- dr$d; units <- dr$units; X <- dr$X; par <- dr$par
   fw0 <- net_forward_values(layers, par, X)
@@ -40,7 +45,10 @@ train_steps_one <- function(net, lr, optimizer, batch, loss, var_x, eps, steps,
   target <- NULL
   out <- matrix(0, d, steps + 1)
   out[, 1] <- vapply(fw0$z, function(z) mean(z^2), 0)
-  lr_unit <- lr[unit_layer(layers)]
+  if (is.null(opt)) {
+    lu <- lr[unit_layer(layers)]
+    opt <- list(lr_w = lu, lr_b = lu, eps_w = rep(eps, length(par)), eps_b = rep(eps, length(par)))
+  }
   mom <- lapply(par, function(p) list(mW = 0 * p$W, mb = 0 * p$b, vW = 0 * p$W, vb = 0 * p$b))
   fw <- fw0
   for (t in seq_len(steps)) {
@@ -65,8 +73,8 @@ train_steps_one <- function(net, lr, optimizer, batch, loss, var_x, eps, steps,
     grads <- net_backward_values(layers, par, fw, dz)
     for (u in seq_along(par)) {
       if (optimizer == "sgd") {
-        par[[u]]$W <- par[[u]]$W - lr_unit[u] * grads[[u]]$W
-        par[[u]]$b <- par[[u]]$b - lr_unit[u] * grads[[u]]$b
+        par[[u]]$W <- par[[u]]$W - opt$lr_w[u] * grads[[u]]$W
+        par[[u]]$b <- par[[u]]$b - opt$lr_b[u] * grads[[u]]$b
       } else {
         s <- mom[[u]]
         s$mW <- beta1 * s$mW + (1 - beta1) * grads[[u]]$W
@@ -75,8 +83,8 @@ train_steps_one <- function(net, lr, optimizer, batch, loss, var_x, eps, steps,
         s$vb <- beta2 * s$vb + (1 - beta2) * grads[[u]]$b^2
         c1 <- 1 - beta1^t
         c2 <- 1 - beta2^t
-        par[[u]]$W <- par[[u]]$W - lr_unit[u] * (s$mW / c1) / (sqrt(s$vW / c2) + eps)
-        par[[u]]$b <- par[[u]]$b - lr_unit[u] * (s$mb / c1) / (sqrt(s$vb / c2) + eps)
+        par[[u]]$W <- par[[u]]$W - opt$lr_w[u] * (s$mW / c1) / (sqrt(s$vW / c2) + opt$eps_w[u])
+        par[[u]]$b <- par[[u]]$b - opt$lr_b[u] * (s$mb / c1) / (sqrt(s$vb / c2) + opt$eps_b[u])
         mom[[u]] <- s
       }
     }
@@ -91,13 +99,13 @@ train_steps_one <- function(net, lr, optimizer, batch, loss, var_x, eps, steps,
 # on the mean square: se(rms) = se(ms) / (2 rms)). The last layer is the
 # output. Inputs are the package's own (checked by the caller).
 train_steps <- function(net, lr, optimizer = "sgd", batch = 32, networks = 20, steps = 3,
-                        loss = "softmax", var_x = 1, eps = 1e-8) {
+                        loss = "softmax", var_x = 1, eps = 1e-8, opt = NULL) {
   d <- length(net$widths) - 1
   lr <- rep_len(as.double(lr), d)
   check_train_steps_memory(net, batch, optimizer)
   per <- array(0, c(networks, d, steps + 1))
   for (j in seq_len(networks)) {
-    per[j, , ] <- train_steps_one(net, lr, optimizer, batch, loss, var_x, eps, steps)
+    per[j, , ] <- train_steps_one(net, lr, optimizer, batch, loss, var_x, eps, steps, opt = opt)
   }
   bad <- which(!is.finite(per), arr.ind = TRUE)
   if (nrow(bad)) {

@@ -133,6 +133,7 @@ hardening_exported <- list(
   })),
   predict_variance = list(gctorture = quote(predict_variance(hardening_net()))),
   parametrization = list(gctorture = quote(parametrization("completep", width = 8, depth = 4))),
+  mup_bugs = list(gctorture = quote(mup_bugs("readout"))),
   scaling_rule = list(gctorture = quote(scaling_rule("deepnet", 6, architecture = "encoder_decoder"))),
   scaling_rules = list(gctorture = quote(scaling_rules(c(2, 3)))),
   residual_growth = list(gctorture = quote(residual_growth(scaling_rule("fixup", 4)))),
@@ -285,7 +286,11 @@ hardening_fuzz <- list(
     call = quote(coordinate_check(function(n) initvar::mlp(c(3, n, 2)), c(2, 3, 4), 1, networks = 20,
                  batch = 1)),
     args = c(net_fun = "any", widths = "widths", layer = "size", what = "choice", slope = "num",
-             lr_fun = "any", networks = "count", steps = "size")),
+             lr_fun = "any", networks = "count", steps = "size",
+             # (NULL is the default of parametrization, depths, base_width
+             # and base_depth: the classes whose bad values do not hold it)
+             parametrization = "rule", depths = "plotarg", base_width = "plotarg",
+             base_depth = "plotarg", delta = "numvec")),
   critical_line = list(
     call = quote(critical_line("tanh", 0.05)),
     args = c(activation = "act", sigma_b2 = "numvec")),
@@ -481,6 +486,10 @@ hardening_fuzz <- list(
     call = quote(sample_weights(init_glorot(), 3, 4, threads = 1)),
     args = c(scheme = "scheme", fan_in = "size", fan_out = "size", dim = "dimvec",
              layout = "choice", threads = "threads")),
+  mup_bugs = list(
+    call = quote(mup_bugs("hidden_lr")),
+    # (NULL, the default, is all six: "rule"'s bad values do not hold it)
+    args = c(name = "rule")),
   parametrization = list(
     call = quote(parametrization("depth_mup", alpha = 0.75, width = 8, depth = 4)),
     args = c(name = "choice", alpha = "num", width = "num", depth = "num", base_width = "num",
