@@ -252,7 +252,9 @@ test_that("the printouts of the help examples fit in 80 columns (issue 24, secon
   cn <- cnn(4, kernel = 3, depth = 3, spatial = c(8, 8), activation = "relu")
   txt <- list(transformer = out(print(tr)), encoder_decoder = out(print(ed)),
               cnn = out(print(cn)),
-              regime_message = out(predict_variance(tr, regime = "mean_field")))
+              regime_message = out(predict_variance(transformer(32, heads = 4, depth = 12,
+                                                                seq_len = 8),
+                                                    regime = "mean_field")))
   set.seed(1)
   txt$jacobian <- out(print(jacobian_spectrum(mlp(rep(32, 4), "linear", init_lecun()), networks = 50)))
   for (nm in names(txt)) expect_lte(max(nchar(txt[[nm]])), 80, label = nm)
