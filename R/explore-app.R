@@ -445,11 +445,11 @@ explorer_app <- function() {
 #' computed live (about half a second for the default 10-layer MLP).
 #'
 #' @param run `TRUE` to run the app (until it is stopped); `FALSE` to
-#'   return the app object ([shiny::shinyApp()]) without running it.
+#'   return the app object (`shiny::shinyApp()`) without running it.
 #' @param port The port to listen on, a whole number between 0 and 65535; 0
 #'   lets shiny choose.
 #' @return With `run = FALSE`, a `shiny.appobj`; otherwise what
-#'   [shiny::runApp()] returns, when the app is stopped.
+#'   `shiny::runApp()` returns, when the app is stopped.
 #' @examples
 #' if (requireNamespace("shiny", quietly = TRUE)) {
 #'   app <- explore(run = FALSE)

@@ -133,7 +133,8 @@ test_that("bad inputs give the package's message, never an error from the app", 
   }
   # a warning (a transformer outside its documented regime) is a note
   s <- utils::modifyList(defaults, c(list(arch = "transformer", networks = 4),
-                                     ns$explorer_presets$transformer))
+                                     utils::modifyList(ns$explorer_presets$transformer,
+                                                       list(depth = 12))))
   expect_no_message(res <- expect_no_warning(ns$explorer_compute(s)))
   expect_match(res$warnings, "outside[[:space:]]+the[[:space:]]+regime", all = FALSE)
 })

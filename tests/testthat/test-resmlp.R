@@ -232,7 +232,7 @@ test_that("bad input names resmlp() and the argument", {
   net <- resmlp(4, 2)
   expect_error(simulate_network(net, 4, 4, grad = "softmax"), "read-out")
   expect_error(predict_variance(net, grad = "softmax"), "read-out")
-  expect_error(jacobian_spectrum(net), "dense networks")
+  expect_error(jacobian_spectrum(net), "dense[[:space:]]+and[[:space:]]+conv[[:space:]]+layers")
   expect_error(predict_kurtosis(net), "dense networks")
   expect_error(residual_depth_profile(mlp(c(3, 3))), "`net`")
 })
