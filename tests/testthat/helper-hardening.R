@@ -156,7 +156,11 @@ hardening_exported <- list(
   simulate_network = list(
     gctorture = quote(simulate_network(hardening_net(), 2, 2, threads = 1)),
     long = TRUE,
-    interrupt = quote(simulate_network(hardening_big_net(), networks = 200, inputs = 1000,
+    # (blocks of 8 networks of width 200 end in a fraction of a second, so
+    # an interrupt at 1.5 s finds blocks done to keep: at width 1000 a block
+    # takes 30 s on the reference BLAS)
+    interrupt = quote(simulate_network(mlp(c(200, rep(200, 4), 10), c(rep("tanh", 4), "linear"),
+                                           init_glorot()), networks = 4000, inputs = 200,
                                        threads = TH, progress = FALSE)),
     partial = TRUE),
   verify = list(
