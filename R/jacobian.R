@@ -880,8 +880,8 @@ jacobian_predict_conv <- function(net, depths, layers) {
 #'   \eqn{\det(J^T J)} by \eqn{\det(G^T G)} for an \eqn{n_l \times n_0}
 #'   matrix \eqn{G} of iid \eqn{N(0, v_l)} entries (the Gaussian layer applied
 #'   to orthonormal columns), so exactly
-#'   \deqn{E \bar\lambda = \frac{1}{2 n_0} \sum_l \Bigl(n_0 \log (2 v_l) +
-#'   \sum_{i=0}^{n_0 - 1} \psi\bigl(\tfrac{n_l - i}{2}\bigr)\Bigr),}
+#'   \deqn{E \bar\lambda = \frac{1}{2 n_0} \sum_l \left(n_0 \log (2 v_l) +
+#'   \sum_{i=0}^{n_0 - 1} \psi\left(\frac{n_l - i}{2}\right)\right),}
 #'   \eqn{\psi} the digamma function (the log-determinant of a Wishart
 #'   matrix).
 #' Networks are the replicates: the MCSEs are standard deviations over
