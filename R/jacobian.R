@@ -509,15 +509,20 @@ jacobian_chain <- function(L, i1, i2) {
 }
 
 jacobian_predict <- function(net, var_x, depths, layers) {
-  L <- jacobian_layers(net, var_x)
-  d <- length(L)
+  jacobian_prediction_table(jacobian_layers(net, var_x), jacobian_chain, depths, layers)
+}
+
+# The prediction rows of the products at `depths` and, with `layers`, of
+# each layer, from the per-layer list L and its chain predictor
+# chain(L, i1, i2) (jacobian_chain(), jacobian_conv_chain()).
+jacobian_prediction_table <- function(L, chain, depths, layers) {
   row <- function(kind, depth, i1, i2) {
-    p <- jacobian_chain(L, i1, i2)
+    p <- chain(L, i1, i2)
     data.frame(kind = kind, depth = depth, n_in = L[[i1]]$n_in, n_out = L[[i2]]$n_out,
                k = min(L[[i1]]$n_in, L[[i2]]$n_out), p, stringsAsFactors = FALSE)
   }
   rows <- c(lapply(depths, function(l) row("product", l, 1, l)),
-            if (layers) lapply(seq_len(d), function(i) row("layer", i, i, i)))
+            if (layers) lapply(seq_along(L), function(i) row("layer", i, i, i)))
   out <- do.call(rbind, rows)
   attr(out, "layers") <- L
   out
@@ -824,18 +829,7 @@ jacobian_conv_chain <- function(L, i1, i2) {
 }
 
 jacobian_predict_conv <- function(net, depths, layers) {
-  L <- jacobian_conv_layers(net)
-  d <- length(L)
-  row <- function(kind, depth, i1, i2) {
-    p <- jacobian_conv_chain(L, i1, i2)
-    data.frame(kind = kind, depth = depth, n_in = L[[i1]]$n_in, n_out = L[[i2]]$n_out,
-               k = min(L[[i1]]$n_in, L[[i2]]$n_out), p, stringsAsFactors = FALSE)
-  }
-  rows <- c(lapply(depths, function(l) row("product", l, 1, l)),
-            if (layers) lapply(seq_len(d), function(i) row("layer", i, i, i)))
-  out <- do.call(rbind, rows)
-  attr(out, "layers") <- L
-  out
+  jacobian_prediction_table(jacobian_conv_layers(net), jacobian_conv_chain, depths, layers)
 }
 
 # ---- log spectrum -----------------------------------------------------------
